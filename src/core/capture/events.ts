@@ -1,0 +1,148 @@
+// The records a capture produces. They are plain data (no sockets, no classes) so that the store can
+// page them, the extension can export them, and the webview protocol can carry them.
+
+/** Which way the bytes went: client→server or server→client. */
+export type Direction = 'c2s' | 's2c';
+
+/** An HTTP head as it was on the wire: start line and headers in wire order with their original case. */
+export interface HttpHead {
+  /** `GET /path HTTP/1.1` or `HTTP/1.1 101 Switching Protocols`. */
+  startLine: string;
+  /** Header name/value pairs in wire order, names in their original case. */
+  headers: Array<[name: string, value: string]>;
+  /** Byte length of the head, CRLFCRLF included. */
+  length: number;
+}
+
+export interface DeflateParams {
+  serverNoContextTakeover: boolean;
+  clientNoContextTakeover: boolean;
+  /** 8..15; 15 when the parameter is absent. */
+  serverMaxWindowBits: number;
+  clientMaxWindowBits: number;
+}
+
+interface EventBase {
+  /** Monotonic across the whole store; assigned by the store on append. */
+  id: number;
+  connectionId: string;
+  /** Epoch milliseconds with sub-millisecond resolution (performance.timeOrigin + performance.now()). */
+  time: number;
+}
+
+export interface HandshakeEvent extends EventBase {
+  kind: 'handshake';
+  request: HttpHead;
+  /** Absent when the peer closed before any response arrived. */
+  response?: HttpHead;
+  /** HTTP status of the response, 0 if none. */
+  status: number;
+  /** True only for 101 with a valid upgrade. */
+  ok: boolean;
+  subprotocol?: string;
+  /** Raw `Sec-WebSocket-Extensions` of the response. */
+  extensions?: string;
+  deflate?: DeflateParams;
+  /** From the first byte of the request to the end of the response head, in ms. */
+  openMs?: number;
+  /** For a failed upgrade: the start of the response body, bounded (see captureLimits.maxFailedBodyBytes). */
+  body?: Buffer;
+  bodyTruncated?: boolean;
+}
+
+export interface FrameEvent extends EventBase {
+  kind: 'frame';
+  direction: Direction;
+  fin: boolean;
+  rsv1: boolean;
+  rsv2: boolean;
+  rsv3: boolean;
+  opcode: number;
+  masked: boolean;
+  /** 4 bytes when masked. */
+  maskKey?: Buffer;
+  /** The true payload length. */
+  payloadLength: number;
+  /** Which length encoding the header used: 7-bit, 16-bit or 64-bit. */
+  lengthForm: 7 | 16 | 64;
+  headerLength: number;
+  /** The raw header bytes exactly as on the wire (mask key included). */
+  header: Buffer;
+  /** The unmasked payload. Re-masking it with maskKey gives the wire bytes. */
+  payload: Buffer;
+  /** For close frames. */
+  closeCode?: number;
+  closeReason?: string;
+  /** Set on the frame that completed a message: the id of the message event. */
+  messageId?: number;
+}
+
+export interface MessageEvent extends EventBase {
+  kind: 'message';
+  direction: Direction;
+  /** 1 text, 2 binary. */
+  opcode: 1 | 2;
+  /** The reassembled (and inflated, when compressed) data. */
+  data: Buffer;
+  /** Sum of the payload lengths of its frames, as on the wire. */
+  wireLength: number;
+  compressed: boolean;
+  /** Present when compressed and the inflate succeeded. */
+  inflatedLength?: number;
+  /** Stable code when a compressed message could not be inflated; data then holds the compressed bytes. */
+  inflateError?: string;
+  /** Only for text messages. */
+  utf8Valid?: boolean;
+  frameIds: number[];
+}
+
+/** A protocol violation. The capture goes on recording; the error says what the RFC would close with. */
+export interface ErrorEvent extends EventBase {
+  kind: 'error';
+  direction?: Direction;
+  /** Stable `WS_ERR_*` code. */
+  code: string;
+  /** The RFC 6455 close status this violation calls for (1002, 1007, 1009…). */
+  closeCode: number;
+  message: string;
+}
+
+/** Connection lifecycle as seen by the capture. */
+export interface ConnectionEvent extends EventBase {
+  kind: 'connection';
+  state: 'open' | 'closed';
+  role: 'server' | 'client';
+  /** Free-form labels: remote address, url, user agent, debug session… */
+  meta?: Record<string, string>;
+  /** On close: the close code in the close frame the peer sent, if any, and whether the close handshake completed. */
+  code?: number;
+  reason?: string;
+  clean?: boolean;
+  bytesIn?: number;
+  bytesOut?: number;
+}
+
+export type CaptureEvent = HandshakeEvent | FrameEvent | MessageEvent | ErrorEvent | ConnectionEvent;
+
+/** An event before the store has given it an id. */
+export type NewCaptureEvent = CaptureEvent extends infer E ? (E extends CaptureEvent ? Omit<E, 'id'> : never) : never;
+
+/** Payload bytes an event holds, for the store's byte cap. */
+export function eventPayloadBytes(e: Omit<CaptureEvent, 'id'>): number {
+  switch (e.kind) {
+    case 'frame':
+      return (e as FrameEvent).payload.length + (e as FrameEvent).header.length;
+    case 'message':
+      return (e as MessageEvent).data.length;
+    case 'handshake':
+      return (e as HandshakeEvent).body?.length ?? 0;
+    default:
+      return 0;
+  }
+}
+
+/** Where capture events go. The EventStore implements it; tests may collect into an array. */
+export interface CaptureSink {
+  /** Appends and returns the id given to the event. */
+  append(event: NewCaptureEvent): number;
+}
