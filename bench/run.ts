@@ -1,0 +1,46 @@
+// The one benchmark entry point: every figure is a ratio against a baseline measured in this same run,
+// because these machines are shared and absolute numbers drift.
+import { benchDecoder } from './decoder.bench';
+import { benchFanout } from './fanout.bench';
+
+interface Row {
+  name: string;
+  value: string;
+  ratio: string;
+  goal: string;
+  met: string;
+}
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  const want = (name: string) => only.length === 0 || only.some((o) => name.includes(o));
+  const rows: Row[] = [];
+  if (want('decoder')) {
+    const d = await benchDecoder();
+    rows.push({
+      name: d.name,
+      value: `${d.ours.toFixed(1)} vs ws ${d.ws.toFixed(1)} ${d.unit}`,
+      ratio: `${d.ratio.toFixed(2)}x`,
+      goal: '>= 1.00x ws Receiver',
+      met: d.ratio >= 1 ? 'yes' : 'NO',
+    });
+  }
+  if (want('fanout')) {
+    for (const f of await benchFanout()) {
+      rows.push({
+        name: f.name,
+        value: `${Math.round(f.value).toLocaleString('en-US')} ${f.unit}`,
+        ratio: f.ratio === undefined ? '' : `${f.ratio.toFixed(2)}x ${f.baseline ?? ''}`.trim(),
+        goal: f.goal ?? '',
+        met: f.goal === undefined || f.ratio === undefined ? '' : f.met ? 'yes' : 'NO',
+      });
+    }
+  }
+  console.log('');
+  console.table(rows);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
