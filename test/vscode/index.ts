@@ -1,0 +1,12 @@
+// The mocha suite that runs inside a real VS Code extension host (code-server here, Electron elsewhere).
+import Mocha from 'mocha';
+
+export function run(): Promise<void> {
+  const mocha = new Mocha({ ui: 'bdd', color: false, timeout: 30_000, reporter: 'spec' });
+  // The bundle holds the test files; define mocha's globals, then load them (esbuild keeps require() lazy).
+  mocha.suite.emit('pre-require', globalThis, 'test/vscode', mocha);
+  require('./extension.test');
+  return new Promise((resolve, reject) => {
+    mocha.run((failures) => (failures > 0 ? reject(new Error(`${failures} tests failed.`)) : resolve()));
+  });
+}
