@@ -1,0 +1,399 @@
+// The host's capture history: a bounded ring of capture events with id paging, filters and batched notifications.
+
+import type { CaptureEvent, CaptureSink, Direction, NewCaptureEvent } from './events';
+import { eventPayloadBytes } from './events';
+import { Emitter, type Event } from '../util/events';
+
+export interface EventStoreOptions {
+  /** Max events kept; the oldest are evicted first. Default 100_000. */
+  maxEvents?: number;
+  /**
+   * Max payload bytes kept, as counted by `eventPayloadBytes`. Default 256 MiB. A single event larger than
+   * this is still kept, alone, so the newest event is always visible.
+   */
+  maxBytes?: number;
+  /** Batch window for `onDidAppend` in ms: at most one batch per window. Default 50. */
+  batchIntervalMs?: number;
+  /** Max events a filtered query examines per call before it returns with `hasMore`. Default 200_000. */
+  maxScan?: number;
+}
+
+export interface EventQuery {
+  /** Only ids greater than this. */
+  afterId?: number;
+  /** Only ids less than this. */
+  beforeId?: number;
+  /** Max events returned. Default 500, at most 10_000. */
+  limit?: number;
+  /**
+   * Take the newest matching page of the range (for scrolling back from the live end) instead of the oldest.
+   * Events are returned in ascending id order either way.
+   */
+  backward?: boolean;
+  connectionId?: string | string[];
+  /** Events without a direction (handshake, connection, most errors) never match. */
+  direction?: Direction;
+  kinds?: CaptureEvent['kind'][];
+  /**
+   * 'data' = opcodes 0, 1, 2; 'control' = 8, 9, 10; or an explicit list. Applies to frames and messages;
+   * other kinds never match.
+   */
+  opcodes?: number[] | 'data' | 'control';
+  /**
+   * Case-insensitive substring over the event's text as UTF-8: frame payload, message data, handshake heads
+   * and body, error code and message.
+   */
+  text?: string;
+  /**
+   * Over the same text. A string is compiled as a pattern, or as `/pattern/flags` when written so. An invalid
+   * pattern throws a `TypeError` whose message can be shown as is.
+   */
+  regex?: string | RegExp;
+}
+
+export interface QueryResult {
+  /** Ascending by id. These are the stored objects: do not mutate them. */
+  events: CaptureEvent[];
+  /** More matching events may lie in the range, past this page or past the scan budget. */
+  hasMore: boolean;
+  /**
+   * Where to resume when `hasMore`: pass it as `afterId` (forward) or `beforeId` (backward). It is the last id
+   * examined, which may be past the last event returned when the scan budget ran out.
+   */
+  resumeId: number;
+}
+
+export interface StoreStats {
+  /** Events held now. */
+  count: number;
+  /** Payload bytes held now. */
+  bytes: number;
+  /** Oldest id held; when empty, the id the next event will get. */
+  firstId: number;
+  /** Newest id held; when empty, `firstId - 1`. */
+  lastId: number;
+  /** Evicted by the caps since construction (`clear()` is not eviction). */
+  evictedEvents: number;
+  evictedBytes: number;
+  /** Appended since construction. */
+  appended: number;
+}
+
+export interface AppendBatch {
+  /** Events appended since the last batch and still held, ascending by id. */
+  events: CaptureEvent[];
+  /**
+   * Evicted by the caps since the last batch (events of this window that were evicted before delivery are
+   * counted here too). Eviction only happens on append, so it always comes in a batch.
+   */
+  evicted: { events: number; bytes: number };
+  /** Oldest id still held: a view can drop every row below it. */
+  firstId: number;
+}
+
+const DEFAULTS = {
+  maxEvents: 100_000,
+  maxBytes: 256 * 1024 * 1024,
+  batchIntervalMs: 50,
+  maxScan: 200_000,
+};
+const DEFAULT_LIMIT = 500;
+const MAX_LIMIT = 10_000;
+const INITIAL_CAPACITY = 1024;
+const DATA_OPCODES = new Set([0, 1, 2]);
+const CONTROL_OPCODES = new Set([8, 9, 10]);
+
+/**
+ * A bounded ring buffer of capture events. Ids start at 1, are consecutive and never reused (not even after
+ * `clear()`), so `get(id)` is an index computation. The store keeps the object it is given (no copy) and sets
+ * its `id`: a capture may still complete it later (a frame's `messageId`).
+ */
+export class EventStore implements CaptureSink {
+  private readonly maxEvents: number;
+  private readonly maxBytes: number;
+  private readonly batchIntervalMs: number;
+  private readonly maxScan: number;
+
+  // Circular array with a power-of-two capacity that doubles up to what maxEvents needs.
+  private ring: Array<CaptureEvent | undefined> = new Array(INITIAL_CAPACITY);
+  private mask = INITIAL_CAPACITY - 1;
+  private head = 0;
+  private size = 0;
+  private nextId = 1;
+  private bytes = 0;
+
+  private evictedEvents = 0;
+  private evictedBytes = 0;
+  private appended = 0;
+
+  // Pending batch: the ids from batchFromId to nextId - 1, plus what was evicted meanwhile.
+  private timer: NodeJS.Timeout | undefined;
+  private batchFromId = 0;
+  private batchEvictedEvents = 0;
+  private batchEvictedBytes = 0;
+  private readonly flushBound = () => this.flush();
+  private disposed = false;
+
+  private readonly appendEmitter = new Emitter<AppendBatch>();
+  private readonly clearEmitter = new Emitter<void>();
+
+  /** Batched appends (with the evictions they caused). No timer runs while nobody listens or nothing is new. */
+  readonly onDidAppend: Event<AppendBatch> = this.appendEmitter.event;
+  /** Fired synchronously by `clear()`. A batch pending at that moment is dropped. */
+  readonly onDidClear: Event<void> = this.clearEmitter.event;
+
+  constructor(options: EventStoreOptions = {}) {
+    const o = { ...DEFAULTS, ...stripUndefined(options) };
+    for (const k of ['maxEvents', 'maxBytes', 'batchIntervalMs', 'maxScan'] as const) {
+      if (!Number.isFinite(o[k]) || o[k] < (k === 'batchIntervalMs' ? 0 : 1)) {
+        throw new TypeError(`EventStore: ${k} must be a ${k === 'batchIntervalMs' ? 'non-negative' : 'positive'} number, got ${o[k]}`);
+      }
+    }
+    this.maxEvents = Math.floor(o.maxEvents);
+    this.maxBytes = o.maxBytes;
+    this.batchIntervalMs = o.batchIntervalMs;
+    this.maxScan = Math.floor(o.maxScan);
+  }
+
+  append(e: NewCaptureEvent): number {
+    if (this.disposed) return 0;
+    const ev = e as CaptureEvent;
+    const id = this.nextId++;
+    ev.id = id;
+    this.appended++;
+
+    if (this.timer === undefined && this.appendEmitter.hasListeners) {
+      this.batchFromId = id;
+      this.batchEvictedEvents = 0;
+      this.batchEvictedBytes = 0;
+      this.timer = setTimeout(this.flushBound, this.batchIntervalMs);
+      this.timer.unref?.();
+    }
+
+    while (this.size >= this.maxEvents) this.evictOldest();
+    if (this.size === this.ring.length) this.grow();
+    this.ring[(this.head + this.size) & this.mask] = ev;
+    this.size++;
+    this.bytes += eventPayloadBytes(ev);
+    while (this.bytes > this.maxBytes && this.size > 1) this.evictOldest();
+    return id;
+  }
+
+  get(id: number): CaptureEvent | undefined {
+    const first = this.nextId - this.size;
+    if (!Number.isInteger(id) || id < first || id >= this.nextId) return undefined;
+    return this.ring[(this.head + (id - first)) & this.mask];
+  }
+
+  query(q: EventQuery = {}): QueryResult {
+    const first = this.nextId - this.size;
+    const last = this.nextId - 1;
+    const lo = Math.max(first, q.afterId !== undefined ? Math.floor(q.afterId) + 1 : first);
+    const hi = Math.min(last, q.beforeId !== undefined ? Math.ceil(q.beforeId) - 1 : last);
+    const limit = Math.max(1, Math.min(MAX_LIMIT, Math.floor(q.limit ?? DEFAULT_LIMIT)));
+    const match = compileFilter(q);
+    const events: CaptureEvent[] = [];
+    if (lo > hi) return { events, hasMore: false, resumeId: q.backward ? lo : hi };
+
+    const step = q.backward ? -1 : 1;
+    const end = q.backward ? lo - 1 : hi + 1;
+    let id = q.backward ? hi : lo;
+    let scanned = 0;
+    let resumeId = id - step;
+    let hasMore = false;
+    for (; id !== end; id += step) {
+      if (match && scanned >= this.maxScan) {
+        hasMore = true;
+        break;
+      }
+      const ev = this.ring[(this.head + (id - first)) & this.mask]!;
+      scanned++;
+      if (match && !match(ev)) {
+        resumeId = id;
+        continue;
+      }
+      if (events.length === limit) {
+        hasMore = true;
+        break;
+      }
+      events.push(ev);
+      resumeId = id;
+    }
+    if (q.backward) events.reverse();
+    return { events, hasMore, resumeId };
+  }
+
+  stats(): StoreStats {
+    const firstId = this.nextId - this.size;
+    return {
+      count: this.size,
+      bytes: this.bytes,
+      firstId,
+      lastId: this.nextId - 1,
+      evictedEvents: this.evictedEvents,
+      evictedBytes: this.evictedBytes,
+      appended: this.appended,
+    };
+  }
+
+  /** Drops every event. Ids go on from where they were; this is not counted as eviction. */
+  clear(): void {
+    this.ring = new Array(INITIAL_CAPACITY);
+    this.mask = INITIAL_CAPACITY - 1;
+    this.head = 0;
+    this.size = 0;
+    this.bytes = 0;
+    this.cancelBatch();
+    this.clearEmitter.fire();
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.cancelBatch();
+    this.appendEmitter.dispose();
+    this.clearEmitter.dispose();
+    this.ring = [];
+    this.mask = 0;
+    this.head = 0;
+    this.size = 0;
+    this.bytes = 0;
+  }
+
+  /** True while a batch timer is pending (for tests and diagnostics). */
+  get batchPending(): boolean {
+    return this.timer !== undefined;
+  }
+
+  private evictOldest(): void {
+    const ev = this.ring[this.head]!;
+    this.ring[this.head] = undefined;
+    this.head = (this.head + 1) & this.mask;
+    this.size--;
+    const b = eventPayloadBytes(ev);
+    this.bytes -= b;
+    this.evictedEvents++;
+    this.evictedBytes += b;
+    if (this.timer !== undefined) {
+      this.batchEvictedEvents++;
+      this.batchEvictedBytes += b;
+    }
+  }
+
+  private grow(): void {
+    const old = this.ring;
+    const cap = old.length * 2;
+    const ring: Array<CaptureEvent | undefined> = new Array(cap);
+    for (let i = 0; i < this.size; i++) ring[i] = old[(this.head + i) & this.mask];
+    this.ring = ring;
+    this.mask = cap - 1;
+    this.head = 0;
+  }
+
+  private cancelBatch(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private flush(): void {
+    this.timer = undefined;
+    if (this.disposed || !this.appendEmitter.hasListeners) return;
+    const first = this.nextId - this.size;
+    const from = Math.max(this.batchFromId, first);
+    const events: CaptureEvent[] = new Array(Math.max(0, this.nextId - from));
+    for (let id = from, i = 0; id < this.nextId; id++, i++) events[i] = this.ring[(this.head + (id - first)) & this.mask]!;
+    this.appendEmitter.fire({
+      events,
+      evicted: { events: this.batchEvictedEvents, bytes: this.batchEvictedBytes },
+      firstId: first,
+    });
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const r: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (r as Record<string, unknown>)[k] = v;
+  return r;
+}
+
+type Filter = (e: CaptureEvent) => boolean;
+
+/** Builds one predicate for the query, or undefined when it filters nothing. Throws TypeError for a bad regex. */
+function compileFilter(q: EventQuery): Filter | undefined {
+  const tests: Filter[] = [];
+  if (q.connectionId !== undefined) {
+    if (typeof q.connectionId === 'string') {
+      const c = q.connectionId;
+      tests.push((e) => e.connectionId === c);
+    } else {
+      const set = new Set(q.connectionId);
+      tests.push((e) => set.has(e.connectionId));
+    }
+  }
+  if (q.kinds !== undefined) {
+    const set = new Set(q.kinds);
+    tests.push((e) => set.has(e.kind));
+  }
+  if (q.direction !== undefined) {
+    const d = q.direction;
+    tests.push((e) => 'direction' in e && e.direction === d);
+  }
+  if (q.opcodes !== undefined) {
+    const set = q.opcodes === 'data' ? DATA_OPCODES : q.opcodes === 'control' ? CONTROL_OPCODES : new Set(q.opcodes);
+    tests.push((e) => (e.kind === 'frame' || e.kind === 'message') && set.has(e.opcode));
+  }
+  const needle = q.text ? q.text.toLowerCase() : undefined;
+  const re = q.regex !== undefined && q.regex !== '' ? compileRegex(q.regex) : undefined;
+  if (needle !== undefined || re !== undefined) {
+    // Decode once per event for both tests.
+    tests.push((e) => {
+      const s = eventText(e);
+      if (s === undefined) return false;
+      if (needle !== undefined && !s.toLowerCase().includes(needle)) return false;
+      return re === undefined || re.test(s);
+    });
+  }
+  if (tests.length === 0) return undefined;
+  if (tests.length === 1) return tests[0];
+  return (e) => {
+    for (const t of tests) if (!t(e)) return false;
+    return true;
+  };
+}
+
+function compileRegex(r: string | RegExp): RegExp {
+  // g and y make test() stateful across events.
+  if (r instanceof RegExp) return new RegExp(r.source, r.flags.replace(/[gy]/g, ''));
+  const literal = /^\/(.*)\/([a-z]*)$/s.exec(r);
+  const [source, flags] = literal ? [literal[1], literal[2].replace(/[gy]/g, '')] : [r, ''];
+  try {
+    return new RegExp(source, flags);
+  } catch (err) {
+    throw new TypeError(`Invalid regular expression ${JSON.stringify(r)}: ${(err as Error).message}`);
+  }
+}
+
+function eventText(e: CaptureEvent): string | undefined {
+  switch (e.kind) {
+    case 'frame':
+      return e.payload.toString('utf8');
+    case 'message':
+      return e.data.toString('utf8');
+    case 'handshake': {
+      let s = headText(e.request.startLine, e.request.headers);
+      if (e.response) s += '\n' + headText(e.response.startLine, e.response.headers);
+      if (e.body) s += '\n' + e.body.toString('utf8');
+      return s;
+    }
+    case 'error':
+      return `${e.code} ${e.message}`;
+    default:
+      return undefined;
+  }
+}
+
+function headText(startLine: string, headers: Array<[string, string]>): string {
+  let s = startLine;
+  for (const [k, v] of headers) s += `\n${k}: ${v}`;
+  return s;
+}
