@@ -1,0 +1,73 @@
+// The broadcast server's connected clients: what the UI lists, plus the live handles the relay needs.
+
+import type * as net from 'node:net';
+import type { WebSocket } from 'ws';
+
+/** A connected client as the UI shows it. A snapshot: counters do not move after it is returned. */
+export interface ClientInfo {
+  /** Short and unique within this process (`c1`, `c2`…); also the capture's connectionId. */
+  id: string;
+  remoteAddress: string;
+  remotePort: number;
+  /** `User-Agent` of the upgrade request, '' when absent. */
+  userAgent: string;
+  /** `Origin` of the upgrade request, '' when absent (non-browser clients rarely send it). */
+  origin: string;
+  /** The negotiated subprotocol, '' when none. */
+  subprotocol: string;
+  /** Epoch milliseconds of the completed upgrade. */
+  connectedAt: number;
+  /** Whole messages received from / sent to this client. */
+  messagesIn: number;
+  messagesOut: number;
+  /** Message payload bytes (frame headers excluded; the capture has the wire totals). */
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** Internal record: the info plus the handles behind it. */
+export interface ClientRecord {
+  readonly info: ClientInfo;
+  readonly ws: WebSocket;
+  readonly socket: net.Socket;
+  /** permessage-deflate was negotiated, so pre-framed raw writes are not possible. */
+  readonly deflate: boolean;
+  /** Answered the last heartbeat ping. */
+  alive: boolean;
+}
+
+let lastId = 0;
+
+/** Ids come from a process-wide counter so two servers (or a restart) never reuse one in the same capture store. */
+export function nextClientId(): string {
+  return `c${++lastId}`;
+}
+
+export class ClientRegistry {
+  private readonly byId = new Map<string, ClientRecord>();
+
+  add(record: ClientRecord): void {
+    this.byId.set(record.info.id, record);
+  }
+
+  delete(id: string): boolean {
+    return this.byId.delete(id);
+  }
+
+  get(id: string): ClientRecord | undefined {
+    return this.byId.get(id);
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /** Live records in connection order; the relay iterates these without copying. */
+  records(): IterableIterator<ClientRecord> {
+    return this.byId.values();
+  }
+
+  snapshot(): ClientInfo[] {
+    return [...this.byId.values()].map((r) => ({ ...r.info }));
+  }
+}

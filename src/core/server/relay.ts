@@ -1,0 +1,110 @@
+// Relay modes and the fan-out writer: a message is framed once and the same bytes go to every target.
+
+import { WebSocket } from 'ws';
+import type { ClientRecord } from './clientRegistry';
+
+/**
+ * Who receives a message a client sent:
+ * - `broadcast`: every client, the sender included;
+ * - `broadcastOthers`: every client except the sender;
+ * - `echo`: the sender only;
+ * - `none`: nobody (the server only records).
+ */
+export type RelayMode = 'broadcast' | 'broadcastOthers' | 'echo' | 'none';
+
+export const RELAY_MODES: readonly RelayMode[] = ['broadcast', 'broadcastOthers', 'echo', 'none'];
+
+/** The parts of ws's Sender that say whether it is idle; private in ws, so read defensively. */
+interface SenderState {
+  _state?: number;
+  _queue?: unknown[];
+  _firstFragment?: boolean;
+}
+
+/** Frames larger than this are written as header + payload (no copy); smaller ones as one buffer. */
+const MERGE_LIMIT = 64 * 1024;
+
+/**
+ * True when bytes written straight to the socket cannot overtake or split a frame ws is sending:
+ * the Sender is not deflating or reading a Blob (`_state` 0), has nothing queued, and is not in
+ * the middle of a fragmented message.
+ */
+function senderIdle(ws: WebSocket): boolean {
+  const s = (ws as unknown as { _sender?: SenderState })._sender;
+  return !!s && s._state === 0 && (s._queue?.length ?? 0) === 0 && s._firstFragment !== false;
+}
+
+/**
+ * Sends `data` to each target. Clients without deflate whose Sender is idle get the same pre-framed
+ * bytes written to their socket; the others go through `ws.send`. Counters are kept here because
+ * the raw path bypasses ws's own accounting. Returns the number of deliveries.
+ */
+export function fanOut(targets: Iterable<ClientRecord>, data: Buffer, isBinary: boolean): number {
+  let frame: Buffer[] | undefined;
+  let delivered = 0;
+  for (const c of targets) {
+    const ws = c.ws;
+    if (ws.readyState !== WebSocket.OPEN) continue;
+    c.info.messagesOut++;
+    c.info.bytesOut += data.length;
+    delivered++;
+    if (!c.deflate && senderIdle(ws) && c.socket.writable) {
+      frame ??= frameOnce(data, isBinary);
+      if (frame.length === 1) {
+        c.socket.write(frame[0]);
+      } else {
+        c.socket.cork();
+        c.socket.write(frame[0]);
+        c.socket.write(frame[1]);
+        c.socket.uncork();
+      }
+    } else {
+      ws.send(data, { binary: isBinary });
+    }
+  }
+  return delivered;
+}
+
+interface FrameOptions {
+  fin: boolean;
+  rsv1: boolean;
+  opcode: number;
+  mask: boolean;
+  readOnly: boolean;
+}
+
+/** ws exports its Sender at runtime; @types/ws does not declare it. */
+const Sender = (WebSocket as unknown as { Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] } }).Sender;
+
+function frameOnce(data: Buffer, isBinary: boolean): Buffer[] {
+  const parts = Sender.frame(data, {
+    fin: true,
+    rsv1: false,
+    opcode: isBinary ? 2 : 1,
+    mask: false,
+    readOnly: true,
+  });
+  // One write per socket is cheaper than cork + two writes; the copy happens once for all targets.
+  return parts.length === 2 && data.length <= MERGE_LIMIT ? [Buffer.concat(parts)] : parts;
+}
+
+/** The clients that receive a message from `sender` under `mode`. */
+export function* relayTargets(
+  mode: RelayMode,
+  sender: ClientRecord,
+  all: Iterable<ClientRecord>,
+): Generator<ClientRecord> {
+  switch (mode) {
+    case 'broadcast':
+      yield* all;
+      return;
+    case 'broadcastOthers':
+      for (const c of all) if (c !== sender) yield c;
+      return;
+    case 'echo':
+      yield sender;
+      return;
+    case 'none':
+      return;
+  }
+}

@@ -1,0 +1,385 @@
+import { describe, test, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import * as net from 'node:net';
+import * as http from 'node:http';
+import { once } from 'node:events';
+import { WebSocket } from 'ws';
+import { BroadcastServer, type DisconnectEvent, type BroadcastServerOptions } from '../../../src/core/server/broadcastServer';
+import type { ClientInfo } from '../../../src/core/server/clientRegistry';
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function startServer(options: BroadcastServerOptions = {}) {
+  const server = new BroadcastServer();
+  const address = await server.start({ port: 0, heartbeatIntervalMs: 0, ...options });
+  cleanups.push(() => server.stop());
+  return { server, address };
+}
+
+interface Received {
+  data: Buffer;
+  isBinary: boolean;
+}
+
+/** A real ws client that records what it receives. */
+async function client(url: string, options: WebSocket.ClientOptions = {}) {
+  const ws = new WebSocket(url, options);
+  const received: Received[] = [];
+  ws.on('message', (data: Buffer, isBinary: boolean) => received.push({ data, isBinary }));
+  ws.on('error', () => {});
+  cleanups.push(() => ws.terminate());
+  await once(ws, 'open');
+  return { ws, received, texts: () => received.map((r) => r.data.toString()) };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(cond: () => boolean, ms = 2000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(5);
+  }
+}
+
+/** Upgrades a raw TCP socket by hand so the test can write arbitrary bytes afterwards. */
+async function rawUpgrade(port: number): Promise<{ socket: net.Socket; bytes: () => Buffer }> {
+  const socket = net.connect(port, '127.0.0.1');
+  cleanups.push(() => socket.destroy());
+  await once(socket, 'connect');
+  let buf = Buffer.alloc(0);
+  socket.on('data', (d: Buffer) => (buf = Buffer.concat([buf, d])));
+  socket.on('error', () => {});
+  socket.write(
+    'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+  );
+  await until(() => buf.includes('\r\n\r\n'));
+  const headEnd = buf.indexOf('\r\n\r\n') + 4;
+  assert.match(buf.subarray(0, headEnd).toString(), /^HTTP\/1\.1 101 /);
+  return { socket, bytes: () => buf.subarray(headEnd) };
+}
+
+/** A masked client frame (mask key 0 keeps the payload readable in hex). */
+function clientFrame(firstByte: number, payload: Buffer): Buffer {
+  assert.ok(payload.length < 126);
+  return Buffer.concat([Buffer.from([firstByte, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
+}
+
+describe('BroadcastServer relay', () => {
+  const expectations: Record<string, [boolean, boolean, boolean]> = {
+    broadcast: [true, true, true],
+    broadcastOthers: [false, true, true],
+    echo: [true, false, false],
+    none: [false, false, false],
+  };
+  for (const [mode, expected] of Object.entries(expectations)) {
+    test(`${mode} delivers to exactly the right clients`, async () => {
+      const { server, address } = await startServer({ relay: mode as never });
+      const clients = [await client(address.url), await client(address.url), await client(address.url)];
+      await until(() => server.clients().length === 3);
+      clients[0].ws.send(`hello ${mode}`);
+      for (const [i, c] of clients.entries()) if (expected[i]) await until(() => c.received.length === 1);
+      await sleep(50); // strays would arrive by now
+      for (const [i, c] of clients.entries()) {
+        assert.deepEqual(c.texts(), expected[i] ? [`hello ${mode}`] : [], `client ${i}`);
+      }
+    });
+  }
+
+  test('setRelay changes the mode for the next message', async () => {
+    const { server, address } = await startServer();
+    const a = await client(address.url);
+    const b = await client(address.url);
+    await until(() => server.clients().length === 2);
+    server.setRelay('echo');
+    a.ws.send('one');
+    await until(() => a.received.length === 1);
+    await sleep(30);
+    assert.deepEqual(b.texts(), []);
+    assert.throws(() => server.setRelay('all' as never), TypeError);
+  });
+
+  test('text stays text and binary stays binary, byte for byte', async () => {
+    const { server, address } = await startServer();
+    const a = await client(address.url);
+    const b = await client(address.url);
+    await until(() => server.clients().length === 2);
+    const bin = Buffer.from([0, 1, 2, 0xff, 0xfe]);
+    const big = Buffer.alloc(70_000, 7); // 64-bit length form, written without the merge copy
+    a.ws.send('héllo');
+    a.ws.send(bin);
+    a.ws.send(big);
+    await until(() => b.received.length === 3);
+    assert.equal(b.received[0].isBinary, false);
+    assert.equal(b.received[0].data.toString(), 'héllo');
+    assert.equal(b.received[1].isBinary, true);
+    assert.deepEqual(b.received[1].data, bin);
+    assert.equal(b.received[2].isBinary, true);
+    assert.deepEqual(b.received[2].data, big);
+  });
+
+  test('relayed bytes are one unmasked FIN frame per message', async () => {
+    const { server, address } = await startServer();
+    const raw = await rawUpgrade(address.port);
+    const a = await client(address.url);
+    await until(() => server.clients().length === 2);
+    a.ws.send('Hello');
+    await until(() => raw.bytes().length === 7);
+    assert.equal(raw.bytes().toString('hex'), '810548656c6c6f');
+  });
+
+  test('deflate clients and plain clients both receive', async () => {
+    const { server, address } = await startServer({ perMessageDeflate: true });
+    const z = await client(address.url, { perMessageDeflate: true });
+    const p = await client(address.url, { perMessageDeflate: false });
+    await until(() => server.clients().length === 2);
+    assert.match(z.ws.extensions, /permessage-deflate/);
+    assert.equal(p.ws.extensions, '');
+    for (let i = 0; i < 20; i++) z.ws.send(`m${i} ${'x'.repeat(200)}`);
+    await until(() => z.received.length === 20 && p.received.length === 20);
+    const want = Array.from({ length: 20 }, (_, i) => `m${i} ${'x'.repeat(200)}`);
+    assert.deepEqual(z.texts(), want);
+    assert.deepEqual(p.texts(), want);
+  });
+
+  test('onDidReceive reports each message once, with counters', async () => {
+    const { server, address } = await startServer({ relay: 'broadcastOthers' });
+    const seen: Array<{ clientId: string; text: string; isBinary: boolean }> = [];
+    server.onDidReceive((e) => seen.push({ clientId: e.clientId, text: e.data.toString(), isBinary: e.isBinary }));
+    const a = await client(address.url);
+    const b = await client(address.url);
+    await until(() => server.clients().length === 2);
+    const [ia, ib] = server.clients();
+    a.ws.send('abc');
+    a.ws.send(Buffer.from('de'));
+    await until(() => b.received.length === 2);
+    assert.deepEqual(seen, [
+      { clientId: ia.id, text: 'abc', isBinary: false },
+      { clientId: ia.id, text: 'de', isBinary: true },
+    ]);
+    const ca = server.client(ia.id)!;
+    const cb = server.client(ib.id)!;
+    assert.deepEqual([ca.messagesIn, ca.bytesIn, ca.messagesOut, ca.bytesOut], [2, 5, 0, 0]);
+    assert.deepEqual([cb.messagesIn, cb.bytesIn, cb.messagesOut, cb.bytesOut], [0, 0, 2, 5]);
+  });
+});
+
+describe('BroadcastServer clients', () => {
+  test('the client set follows clean and abrupt disconnects', async () => {
+    const { server, address } = await startServer();
+    const connected: ClientInfo[] = [];
+    const gone: DisconnectEvent[] = [];
+    server.onDidConnect((c) => connected.push(c));
+    server.onDidDisconnect((e) => gone.push(e));
+    const a = await client(address.url, { headers: { 'User-Agent': 'test-agent/1', Origin: 'http://example.test' } });
+    const b = await client(address.url, { protocol: undefined });
+    await until(() => connected.length === 2);
+    assert.equal(server.clients().length, 2);
+    assert.notEqual(connected[0].id, connected[1].id);
+    assert.equal(connected[0].userAgent, 'test-agent/1');
+    assert.equal(connected[0].origin, 'http://example.test');
+    assert.equal(connected[0].remoteAddress, '127.0.0.1');
+    assert.equal(connected[0].remotePort, a.ws['_socket' as never]['localPort' as never]);
+    assert.ok(Math.abs(connected[0].connectedAt - Date.now()) < 5000);
+
+    a.ws.close(4001, 'bye');
+    await until(() => gone.length === 1);
+    assert.equal(gone[0].client.id, connected[0].id);
+    assert.equal(gone[0].code, 4001);
+    assert.equal(gone[0].reason, 'bye');
+    assert.equal(gone[0].clean, true);
+    assert.deepEqual(server.clients().map((c) => c.id), [connected[1].id]);
+
+    (b.ws as unknown as { _socket: net.Socket })._socket.destroy();
+    await until(() => gone.length === 2);
+    assert.equal(gone[1].client.id, connected[1].id);
+    assert.equal(gone[1].code, 1006);
+    assert.equal(gone[1].clean, false);
+    assert.deepEqual(server.clients(), []);
+  });
+
+  test('subprotocol is recorded', async () => {
+    const { server, address } = await startServer();
+    await client(address.url, {}).then(() => undefined);
+    const ws = new WebSocket(address.url, ['chat.v2']);
+    cleanups.push(() => ws.terminate());
+    await once(ws, 'open');
+    await until(() => server.clients().length === 2);
+    assert.deepEqual(server.clients().map((c) => c.subprotocol), ['', 'chat.v2']);
+  });
+
+  test('sendToAll, sendTo and disconnect', async () => {
+    const { server, address } = await startServer();
+    const a = await client(address.url);
+    const b = await client(address.url);
+    await until(() => server.clients().length === 2);
+    const [ia, ib] = server.clients();
+    assert.equal(server.sendToAll('to all'), 2);
+    server.sendToAll(Buffer.from([1, 2, 3]));
+    server.sendTo(ib.id, 'just b');
+    await until(() => a.received.length === 2 && b.received.length === 3);
+    await sleep(30);
+    assert.deepEqual(a.received.map((r) => [r.data.toString('hex'), r.isBinary]), [
+      [Buffer.from('to all').toString('hex'), false],
+      ['010203', true],
+    ]);
+    assert.deepEqual(b.texts()[2], 'just b');
+
+    assert.throws(() => server.sendTo('nope', 'x'), { code: 'ERR_UNKNOWN_CLIENT', message: /No connected client with id "nope"/ });
+    assert.throws(() => server.disconnect('nope'), { code: 'ERR_UNKNOWN_CLIENT' });
+    assert.throws(() => server.disconnect(ia.id, 1005), TypeError);
+
+    const closed = once(a.ws, 'close');
+    server.disconnect(ia.id, 4000, 'kicked');
+    const [code, reason] = await closed;
+    assert.equal(code, 4000);
+    assert.equal(String(reason), 'kicked');
+    await until(() => server.clients().length === 1);
+  });
+
+  test('maxClients answers 503 before the upgrade', async () => {
+    const { server, address } = await startServer({ maxClients: 2 });
+    await client(address.url);
+    await client(address.url);
+    await until(() => server.clients().length === 2);
+    const ws = new WebSocket(address.url);
+    ws.on('error', () => {});
+    cleanups.push(() => ws.terminate());
+    const [, res] = (await once(ws, 'unexpected-response')) as [http.ClientRequest, http.IncomingMessage];
+    assert.equal(res.statusCode, 503);
+    let body = '';
+    for await (const chunk of res) body += chunk;
+    assert.match(body, /maxClients is 2/);
+    assert.equal(server.clients().length, 2);
+  });
+
+  test('plain HTTP gets 426 Upgrade Required; a wrong path gets 404', async () => {
+    const { address } = await startServer({ path: '/ws' });
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) =>
+      http.get(`http://127.0.0.1:${address.port}/`, resolve).on('error', reject),
+    );
+    res.resume();
+    assert.equal(res.statusCode, 426);
+    assert.equal(res.headers.upgrade, 'websocket');
+
+    const ws = new WebSocket(`ws://127.0.0.1:${address.port}/other`);
+    ws.on('error', () => {});
+    cleanups.push(() => ws.terminate());
+    const [, r404] = (await once(ws, 'unexpected-response')) as [unknown, http.IncomingMessage];
+    assert.equal(r404.statusCode, 404);
+    assert.equal(address.url, `ws://127.0.0.1:${address.port}/ws`);
+    await client(address.url); // the right path works
+  });
+});
+
+describe('BroadcastServer robustness', () => {
+  for (const [name, frame, wsCode] of [
+    ['RSV2 set', clientFrame(0xa1, Buffer.from('hi')), 'WS_ERR_UNEXPECTED_RSV_2_3'],
+    ['unmasked frame', Buffer.from('810268 69'.replace(' ', ''), 'hex'), 'WS_ERR_EXPECTED_MASK'],
+  ] as const) {
+    test(`a malformed frame (${name}) closes only that client, with 1002`, async () => {
+      const { server, address } = await startServer();
+      const gone: DisconnectEvent[] = [];
+      server.onDidDisconnect((e) => gone.push(e));
+      const good = await client(address.url);
+      const raw = await rawUpgrade(address.port);
+      await until(() => server.clients().length === 2);
+      raw.socket.write(frame);
+      await once(raw.socket, 'close');
+      // The server's close frame: FIN+close, length 2, status 1002.
+      assert.equal(raw.bytes().toString('hex'), '880203ea');
+      await until(() => gone.length === 1);
+      assert.equal(gone[0].code, 1002);
+      assert.equal(gone[0].clean, false);
+      assert.equal(gone[0].error?.code, wsCode);
+      const other = await client(address.url);
+      await until(() => server.clients().length === 2);
+      other.ws.send('still here');
+      await until(() => good.received.length === 1);
+      assert.equal(good.texts()[0], 'still here');
+    });
+  }
+
+  test('a message over maxPayload closes that client with 1009', async () => {
+    const { server, address } = await startServer({ maxPayload: 1000 });
+    const gone: DisconnectEvent[] = [];
+    server.onDidDisconnect((e) => gone.push(e));
+    const a = await client(address.url);
+    const closed = once(a.ws, 'close');
+    a.ws.send(Buffer.alloc(1001));
+    const [code] = await closed;
+    assert.equal(code, 1009);
+    await until(() => gone.length === 1);
+    assert.equal(gone[0].code, 1009);
+  });
+
+  test('heartbeat terminates a client that never pongs and keeps one that does', async () => {
+    const { server, address } = await startServer({ heartbeatIntervalMs: 60 });
+    const gone: DisconnectEvent[] = [];
+    server.onDidDisconnect((e) => gone.push(e));
+    const good = await client(address.url); // ws answers pings by itself
+    const raw = await rawUpgrade(address.port); // never answers
+    await until(() => server.clients().length === 2);
+    const rawId = server.clients()[1].id;
+    await until(() => gone.length === 1, 3000);
+    assert.equal(gone[0].client.id, rawId);
+    assert.equal(gone[0].clean, false);
+    assert.equal(gone[0].code, 1006);
+    // It did receive pings (opcode 0x89, empty payload) before being dropped.
+    assert.ok(raw.bytes().includes(Buffer.from('8900', 'hex')));
+    await sleep(200);
+    assert.equal(good.ws.readyState, WebSocket.OPEN);
+    assert.equal(server.clients().length, 1);
+  });
+
+  test('stop() closes clients with 1001 and frees the port at once', async () => {
+    const { server, address } = await startServer();
+    const a = await client(address.url);
+    const b = await client(address.url);
+    // A socket that never upgrades must not keep the port.
+    const idle = net.connect(address.port, '127.0.0.1');
+    idle.on('error', () => {});
+    cleanups.push(() => idle.destroy());
+    await once(idle, 'connect');
+    const states: string[] = [];
+    server.onDidChangeState((s) => states.push(s.state));
+    const closes = [once(a.ws, 'close'), once(b.ws, 'close')];
+    await server.stop();
+    for (const c of await Promise.all(closes)) {
+      assert.equal(c[0], 1001);
+      assert.equal(String(c[1]), 'server stopping');
+    }
+    assert.deepEqual(states, ['stopping', 'stopped']);
+    assert.equal(server.state, 'stopped');
+    const again = await server.start({ port: address.port, heartbeatIntervalMs: 0 });
+    assert.equal(again.port, address.port);
+    await client(again.url);
+  });
+
+  test('a busy port rejects with EADDRINUSE and a clear message', async () => {
+    const { address } = await startServer();
+    const second = new BroadcastServer();
+    await assert.rejects(second.start({ port: address.port }), {
+      code: 'EADDRINUSE',
+      message: `Port ${address.port} on 127.0.0.1 is already in use; stop the other program or choose another port`,
+    });
+    assert.equal(second.state, 'stopped');
+  });
+
+  test('bad or conflicting options throw TypeError', async () => {
+    const s = new BroadcastServer();
+    await assert.rejects(s.start({ relay: 'all' as never }), TypeError);
+    await assert.rejects(s.start({ port: 70000 }), TypeError);
+    await assert.rejects(s.start({ maxPayload: 0 }), TypeError);
+    await assert.rejects(s.start({ heartbeatIntervalMs: -1 }), TypeError);
+    await assert.rejects(s.start({ maxClients: 0 }), TypeError);
+    await assert.rejects(s.start({ path: 'ws' }), TypeError);
+    await assert.rejects(s.start({ host: '0.0.0.0' }), /allowRemote/);
+    await assert.rejects(s.start({ capture: {} as never }), TypeError);
+    assert.equal(s.state, 'stopped');
+  });
+});
