@@ -2,7 +2,7 @@
 // Type checking is `npm run check-types`; this keeps the test loop fast.
 // Usage: node scripts/test-unit.mjs [filter substring ...]
 import * as esbuild from 'esbuild';
-import { readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -33,7 +33,17 @@ await esbuild.build({
   logLevel: 'warning',
 });
 const files = entries.map((f) => join(outdir, relative('test/unit', f)).replace(/\.ts$/, '.js'));
-const r = spawnSync(process.execPath, ['--enable-source-maps', '--test', '--test-concurrency=1', ...files], {
-  stdio: 'inherit',
-});
+mkdirSync('out/results', { recursive: true });
+const tap = 'out/results/unit.tap';
+const r = spawnSync(
+  process.execPath,
+  ['--enable-source-maps', '--test', '--test-concurrency=1',
+    '--test-reporter=spec', '--test-reporter-destination=stdout',
+    '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files],
+  { stdio: 'inherit' },
+);
+// The summary test-all.sh adds up: node's TAP reporter ends with "# pass N" / "# fail N".
+const text = readFileSync(tap, 'utf8');
+const count = (k) => Number(text.match(new RegExp(`^# ${k} (\\d+)$`, 'm'))?.[1] ?? 0);
+writeFileSync('out/results/unit.json', JSON.stringify({ passed: count('pass'), failed: count('fail') + count('cancelled') }));
 process.exit(r.status ?? 1);

@@ -3,7 +3,7 @@
 // same suite runs under @vscode/test-electron: `npm run test:vscode:electron`.
 import * as esbuild from 'esbuild';
 import { chromium } from 'playwright-core';
-import { mkdirSync, rmSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { format } from 'node:util';
 import { startCodeServer } from './codeServer.mjs';
@@ -23,6 +23,7 @@ await esbuild.build({
   logLevel: 'warning',
 });
 
+mkdirSync(join(root, '.test-runs'), { recursive: true });
 const runDir = mkdtempSync(join(root, '.test-runs', 'vscode-'));
 const workspace = join(runDir, 'workspace');
 mkdirSync(workspace, { recursive: true });
@@ -30,6 +31,7 @@ const csLog = [];
 const cs = await startCodeServer({ runDir, log: (l) => csLog.push(l) });
 let browser;
 let exitCode = 1;
+const summary = { passed: 0, failed: 0 };
 try {
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
@@ -43,6 +45,9 @@ try {
   await page.exposeFunction('codeAutomationLog', (type, args) => {
     const line = format(...(Array.isArray(args) ? args : [args]));
     (type === 'error' ? console.error : console.log)(line);
+    // mocha's spec reporter ends with "N passing" and "N failing"; test-all.sh adds them up.
+    const m = /^\s*(\d+) (passing|failing)/.exec(line);
+    if (m) summary[m[2] === 'passing' ? 'passed' : 'failed'] = Number(m[1]);
   });
   const remote = `vscode-remote://127.0.0.1:${cs.port}`;
   const payload = [
@@ -66,4 +71,7 @@ try {
   await browser?.close().catch(() => {});
   await cs.stop();
 }
+if (exitCode !== 0 && summary.failed === 0) summary.failed = 1; // a run that never reported counts as a failure
+mkdirSync(join(root, 'out', 'results'), { recursive: true });
+writeFileSync(join(root, 'out', 'results', 'vscode.json'), JSON.stringify(summary));
 process.exit(exitCode);

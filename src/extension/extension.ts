@@ -1,8 +1,146 @@
 import * as vscode from 'vscode';
+import { ConnectionsTree, type TreeNode } from './connectionsTree';
+import { exportSession } from './exportSession';
+import { Session } from './session';
+import { readCaptureSettings, readServerSettings, SettingsError, type ServerSettings } from './settings';
+import { ServerStatusBar } from './statusBar';
 
-export function activate(context: vscode.ExtensionContext): void {
-  const log = vscode.window.createOutputChannel('WebSocket Inspector', { log: true });
-  context.subscriptions.push(log);
+/** What the extension-host tests read; not a public API. */
+export interface ExtensionApi {
+  session: Session;
+  statusBarText(): string | undefined;
+  activationMs: number;
 }
 
-export function deactivate(): void {}
+let session: Session | undefined;
+
+export function activate(context: vscode.ExtensionContext): ExtensionApi {
+  const started = performance.now();
+  const log = vscode.window.createOutputChannel('WebSocket Inspector', { log: true });
+  context.subscriptions.push(log);
+
+  let capture;
+  try {
+    capture = readCaptureSettings();
+  } catch (err) {
+    log.error(String(err));
+    void vscode.window.showWarningMessage(`${errorMessage(err)} Using the defaults.`);
+    capture = { maxEvents: 100_000, maxBytes: 268435456 };
+  }
+  const s = new Session(capture);
+  session = s;
+  context.subscriptions.push({ dispose: () => void s.dispose() });
+
+  const statusBar = new ServerStatusBar(s);
+  const tree = new ConnectionsTree(s);
+  context.subscriptions.push(statusBar, tree, vscode.window.registerTreeDataProvider('wsInspector.connections', tree));
+
+  const command = (id: string, fn: (...args: never[]) => unknown) =>
+    context.subscriptions.push(
+      vscode.commands.registerCommand(id, async (...args: never[]) => {
+        try {
+          return await fn(...args);
+        } catch (err) {
+          log.error(`${id}: ${errorMessage(err)}`);
+          void vscode.window.showErrorMessage(errorMessage(err));
+          return undefined;
+        }
+      }),
+    );
+
+  command('wsInspector.startServer', () => startServer(s, log));
+  command('wsInspector.stopServer', async () => {
+    const addr = s.serverAddress;
+    if (!(await s.stopServer())) {
+      void vscode.window.showInformationMessage('No WebSocket server is running.');
+      return;
+    }
+    log.info(`Server stopped (${addr?.url}).`);
+    void vscode.window.setStatusBarMessage(`WebSocket server ${addr?.url ?? ''} stopped`, 3000);
+  });
+  command('wsInspector.sendToAll', async (text?: string) => {
+    if (!s.serverAddress) throw new Error('No server is running. Start one with "WebSocket: Start Broadcast Server".');
+    const message =
+      typeof text === 'string'
+        ? text
+        : await vscode.window.showInputBox({
+            title: `Send to all ${s.clientCount} clients`,
+            prompt: 'Text message to send to every connected client',
+            placeHolder: '{"type":"hello"}',
+          });
+    if (message === undefined) return undefined;
+    const n = s.sendToAll(message);
+    log.info(`Sent ${Buffer.byteLength(message)} bytes to ${n} clients.`);
+    return n;
+  });
+  command('wsInspector.sendToClient', async (node?: TreeNode | string, text?: string) => {
+    const id = typeof node === 'string' ? node : node?.type === 'serverClient' ? node.connection.id : undefined;
+    if (!id) throw new Error('Pick a client in the Connections view.');
+    const message = text ?? (await vscode.window.showInputBox({ title: `Send to client ${id}`, prompt: 'Text message' }));
+    if (message === undefined) return;
+    await s.send({ kind: 'client', clientId: id }, message);
+  });
+  command('wsInspector.disconnectClient', async (node?: TreeNode | string) => {
+    const id = typeof node === 'string' ? node : node?.type === 'serverClient' ? node.connection.id : undefined;
+    if (!id) throw new Error('Pick a client in the Connections view.');
+    await s.disconnect(id, 1000, 'disconnected from VS Code');
+  });
+
+  command('wsInspector.exportSession', (target?: vscode.Uri) =>
+    exportSession(s.store, String(context.extension.packageJSON.version), target),
+  );
+
+  context.subscriptions.push(
+    vscode.workspace.onDidChangeConfiguration(async (e) => {
+      if (!e.affectsConfiguration('wsInspector.server') || !s.serverAddress) return;
+      const pick = await vscode.window.showInformationMessage(
+        'WebSocket server settings changed. Restart the running server to apply them? Connected clients will be disconnected.',
+        'Restart Server',
+      );
+      if (pick !== 'Restart Server') return;
+      await vscode.commands.executeCommand('wsInspector.stopServer');
+      await vscode.commands.executeCommand('wsInspector.startServer');
+    }),
+  );
+
+  const activationMs = performance.now() - started;
+  log.info(`WebSocket Inspector activated in ${activationMs.toFixed(1)} ms.`);
+  return { session: s, statusBarText: () => statusBar.text, activationMs };
+}
+
+async function startServer(s: Session, log: vscode.LogOutputChannel, override?: Partial<ServerSettings>): Promise<string | undefined> {
+  const settings = { ...readServerSettings(), ...override };
+  try {
+    const addr = await s.startServer(settings);
+    log.info(`Server listening on ${addr.url} (relay: ${settings.relay}).`);
+    void vscode.window.showInformationMessage(`WebSocket server listening on ${addr.url}`, 'Open Inspector', 'Copy URL').then((pick) => {
+      if (pick === 'Open Inspector') void vscode.commands.executeCommand('wsInspector.openInspector');
+      if (pick === 'Copy URL') void vscode.env.clipboard.writeText(addr.url);
+    });
+    return addr.url;
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EADDRINUSE') throw err;
+    log.warn(`Port ${settings.port} on ${settings.host} is in use.`);
+    const next = settings.port === 65535 ? 1024 : settings.port + 1;
+    const pick = await vscode.window.showErrorMessage(
+      `Port ${settings.port} is already in use on ${settings.host}. Another program (or another VS Code window) is listening there.`,
+      `Use Port ${next}`,
+      'Use Any Free Port',
+      'Change Setting…',
+    );
+    if (pick === `Use Port ${next}`) return startServer(s, log, { ...override, port: next });
+    if (pick === 'Use Any Free Port') return startServer(s, log, { ...override, port: 0 });
+    if (pick === 'Change Setting…') void vscode.commands.executeCommand('workbench.action.openSettings', 'wsInspector.server.port');
+    return undefined;
+  }
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof SettingsError) return `${err.message} Fix it in Settings (search "wsInspector").`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+export async function deactivate(): Promise<void> {
+  await session?.dispose();
+  session = undefined;
+}

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { CaptureEvent } from '../../../src/core/capture/events';
+import { eventToJsonLine, toHar } from '../../../src/core/capture/sessionExport';
+
+const t0 = Date.UTC(2026, 10, 25, 12, 0, 0);
+const events: CaptureEvent[] = [
+  {
+    kind: 'handshake',
+    id: 1,
+    connectionId: 'c1',
+    time: t0,
+    request: {
+      startLine: 'GET /chat?room=7 HTTP/1.1',
+      headers: [
+        ['Host', '127.0.0.1:8765'],
+        ['Upgrade', 'websocket'],
+      ],
+      length: 120,
+    },
+    response: { startLine: 'HTTP/1.1 101 Switching Protocols', headers: [['Upgrade', 'websocket']], length: 97 },
+    status: 101,
+    ok: true,
+    openMs: 1.25,
+  },
+  {
+    kind: 'message',
+    id: 2,
+    connectionId: 'c1',
+    time: t0 + 10.5,
+    direction: 'c2s',
+    opcode: 1,
+    data: Buffer.from('héllo'),
+    wireLength: 6,
+    compressed: false,
+    utf8Valid: true,
+    frameIds: [],
+  },
+  {
+    kind: 'message',
+    id: 3,
+    connectionId: 'c1',
+    time: t0 + 20,
+    direction: 's2c',
+    opcode: 2,
+    data: Buffer.from([0, 1, 254, 255]),
+    wireLength: 4,
+    compressed: false,
+    frameIds: [],
+  },
+  {
+    kind: 'handshake',
+    id: 4,
+    connectionId: 'c2',
+    time: t0 + 30,
+    request: { startLine: 'GET / HTTP/1.1', headers: [['Host', 'example.test']], length: 40 },
+    response: { startLine: 'HTTP/1.1 401 Unauthorized', headers: [['Content-Type', 'text/plain']], length: 60 },
+    status: 401,
+    ok: false,
+    body: Buffer.from('no token'),
+  },
+];
+
+describe('sessionExport', () => {
+  test('HAR holds one websocket entry per handshake with Chrome-style messages', () => {
+    const har = JSON.parse(JSON.stringify(toHar(events, { secureConnections: new Set(['c2']) })));
+    assert.equal(har.log.version, '1.2');
+    assert.equal(har.log.entries.length, 2);
+    const [a, b] = har.log.entries;
+    assert.equal(a._resourceType, 'websocket');
+    assert.equal(a.request.url, 'ws://127.0.0.1:8765/chat?room=7');
+    assert.deepEqual(a.request.queryString, [{ name: 'room', value: '7' }]);
+    assert.equal(a.response.status, 101);
+    assert.equal(a.response.statusText, 'Switching Protocols');
+    assert.deepEqual(a._webSocketMessages, [
+      { type: 'send', time: (t0 + 10.5) / 1000, opcode: 1, data: 'héllo' },
+      { type: 'receive', time: (t0 + 20) / 1000, opcode: 2, data: Buffer.from([0, 1, 254, 255]).toString('base64') },
+    ]);
+    assert.equal(a.startedDateTime, '2026-11-25T12:00:00.000Z');
+    assert.equal(b.request.url, 'wss://example.test/');
+    assert.equal(b.response.status, 401);
+    assert.equal(Buffer.from(b.response.content.text, 'base64').toString(), 'no token');
+  });
+
+  test('NDJSON lines parse and keep binary as base64', () => {
+    const line = eventToJsonLine(events[2]);
+    assert.ok(!line.includes('\n'));
+    const parsed = JSON.parse(line);
+    assert.equal(parsed.kind, 'message');
+    assert.deepEqual(Buffer.from(parsed.data.base64, 'base64'), Buffer.from([0, 1, 254, 255]));
+  });
+});
