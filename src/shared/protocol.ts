@@ -1,0 +1,377 @@
+// The typed messages between the extension host and the inspector webview. Both sides import this file, so it
+// holds types, limits and pure helpers only: no `vscode`, no DOM, no Node `Buffer`.
+//
+// Flow: the webview posts `ready`; only then does the host post `init`. After that the host pushes `update`s (at
+// most one per ~50 ms) and answers requests. Every request carries a `requestId`; its reply carries the same number
+// as `inReplyTo` and the request's `type` as `request`, so each side can type the pairing.
+
+export type Direction = 'c2s' | 's2c';
+
+/** Longest preview text, in UTF-16 code units, that an event DTO carries. */
+export const PREVIEW_CHARS = 200;
+/** Most events one page request may ask for. */
+export const MAX_PAGE = 2000;
+/** Largest payload a detail reply carries; the rest is cut and `truncated` says so. */
+export const MAX_DETAIL_BYTES = 1024 * 1024;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Event DTOs: small, no full payloads.
+
+interface DtoBase {
+  id: number;
+  connectionId: string;
+  /** Epoch ms. */
+  time: number;
+}
+
+export interface FrameDto extends DtoBase {
+  kind: 'frame';
+  direction: Direction;
+  fin: boolean;
+  rsv1: boolean;
+  rsv2: boolean;
+  rsv3: boolean;
+  opcode: number;
+  masked: boolean;
+  payloadLength: number;
+  headerLength: number;
+  closeCode?: number;
+  closeReason?: string;
+  /** Id of the message this frame completed, when known. */
+  messageId?: number;
+  /** Start of the payload: UTF-8 text for text frames and continuations, hex bytes for binary. */
+  preview: string;
+  /** The preview is hex of binary data rather than text. */
+  previewHex: boolean;
+  /** The payload was longer than the preview. */
+  previewTruncated: boolean;
+}
+
+export interface MessageDto extends DtoBase {
+  kind: 'message';
+  direction: Direction;
+  opcode: 1 | 2;
+  /** Sum of the frames' payload lengths on the wire. */
+  wireLength: number;
+  /** Length of the reassembled (inflated) data. */
+  length: number;
+  compressed: boolean;
+  inflatedLength?: number;
+  inflateError?: string;
+  utf8Valid?: boolean;
+  frameIds: number[];
+  preview: string;
+  previewHex: boolean;
+  previewTruncated: boolean;
+}
+
+export interface ErrorDto extends DtoBase {
+  kind: 'error';
+  direction?: Direction;
+  code: string;
+  closeCode: number;
+  message: string;
+}
+
+export interface HandshakeDto extends DtoBase {
+  kind: 'handshake';
+  /** `GET /path HTTP/1.1`. */
+  requestLine: string;
+  status: number;
+  ok: boolean;
+  subprotocol?: string;
+  extensions?: string;
+  openMs?: number;
+}
+
+export interface ConnectionEventDto extends DtoBase {
+  kind: 'connection';
+  state: 'open' | 'closed';
+  role: 'server' | 'client';
+  meta?: Record<string, string>;
+  code?: number;
+  reason?: string;
+  clean?: boolean;
+}
+
+export type EventDto = FrameDto | MessageDto | ErrorDto | HandshakeDto | ConnectionEventDto;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Details: fetched on demand for the selected row.
+
+export interface HttpHeadDto {
+  startLine: string;
+  headers: Array<[name: string, value: string]>;
+  length: number;
+}
+
+export interface HandshakeDetail {
+  kind: 'handshake';
+  id: number;
+  connectionId: string;
+  time: number;
+  request: HttpHeadDto;
+  response?: HttpHeadDto;
+  status: number;
+  ok: boolean;
+  subprotocol?: string;
+  extensions?: string;
+  openMs?: number;
+  /** Start of a failed upgrade's response body. */
+  body?: Uint8Array;
+  bodyTruncated?: boolean;
+}
+
+export interface FrameDetail {
+  kind: 'frame';
+  frame: FrameDto;
+  /** Raw header bytes as on the wire. */
+  header: Uint8Array;
+  /** 4 bytes when masked. */
+  maskKey?: Uint8Array;
+  /** The unmasked payload, at most MAX_DETAIL_BYTES. */
+  payload: Uint8Array;
+  truncated: boolean;
+}
+
+export interface MessageDetail {
+  kind: 'message';
+  message: MessageDto;
+  /** Reassembled (inflated) data, at most MAX_DETAIL_BYTES. */
+  data: Uint8Array;
+  truncated: boolean;
+}
+
+export interface SimpleDetail {
+  kind: 'simple';
+  event: ErrorDto | ConnectionEventDto;
+}
+
+export type EventDetail = FrameDetail | MessageDetail | HandshakeDetail | SimpleDetail;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Model rows (mirror `src/extension/model.ts`, which this folder may not import).
+
+export type ConnectionState = 'connecting' | 'open' | 'closing' | 'closed' | 'reconnecting' | 'failed';
+
+export interface ConnectionRow {
+  id: string;
+  kind: 'serverClient' | 'outgoing';
+  serverId?: string;
+  label: string;
+  state: ConnectionState;
+  remote?: string;
+  userAgent?: string;
+  origin?: string;
+  subprotocol?: string;
+  connectedAt?: number;
+  messagesIn: number;
+  messagesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export interface ServerRow {
+  id: string;
+  url: string;
+  host: string;
+  port: number;
+  relay: string;
+  clientCount: number;
+}
+
+export interface ModelSnapshot {
+  servers: ServerRow[];
+  connections: ConnectionRow[];
+}
+
+/** Whole-capture counters (not filtered). */
+export interface CaptureCounters {
+  /** Frames seen since the panel's host side started counting (the store's content at that time included). */
+  frames: number;
+  /** Wire bytes of those frames (header + payload). */
+  frameBytes: number;
+  messages: number;
+  /** Events held in the store now. */
+  storedEvents: number;
+  /** Events evicted by the store's caps since it was made. */
+  evictedEvents: number;
+  evictedBytes: number;
+  /** Oldest id still held. */
+  firstId: number;
+  lastId: number;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Filters and sending.
+
+export interface ViewFilter {
+  /** Only this connection; absent for all. */
+  connectionId?: string;
+  direction?: Direction;
+  opcodes?: 'data' | 'control';
+  /** Search over payloads; a substring unless `regex`. */
+  search?: string;
+  regex?: boolean;
+}
+
+export type SendTarget =
+  | { kind: 'allClients' }
+  | { kind: 'client'; clientId: string }
+  | { kind: 'connection'; connectionId: string };
+
+export type SendPayload = { kind: 'text'; text: string } | { kind: 'binary'; data: Uint8Array };
+
+export interface Page {
+  /** Ascending by id. */
+  events: EventDto[];
+  /** More matching events may lie below `resumeId`. */
+  hasMore: boolean;
+  /** Pass as the next `beforeId` when paging back. */
+  resumeId: number;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Requests and replies.
+
+export interface Requests {
+  /** Sets the live filter and returns its newest page; `update`s after the reply carry only matching events. */
+  subscribe: { params: { filter: ViewFilter; floorId: number; limit: number }; result: Page & { lastId: number } };
+  /** An older page under the same filter: ids in (floorId, beforeId). */
+  getPage: { params: { filter: ViewFilter; beforeId: number; floorId: number; limit: number }; result: Page };
+  /** Null when the event has been evicted. */
+  getDetail: { params: { id: number }; result: EventDetail | null };
+  /** The connection's handshake, or null when it is not (or no longer) in the store. */
+  getHandshake: { params: { connectionId: string }; result: HandshakeDetail | null };
+  send: { params: { target: SendTarget; payload: SendPayload }; result: null };
+  disconnect: { params: { connectionId: string }; result: null };
+}
+export type RequestType = keyof Requests;
+export type RequestOf<K extends RequestType> = { type: K; requestId: number } & Requests[K]['params'];
+export type ResultOf<K extends RequestType> = Requests[K]['result'];
+
+export type WebviewRequest = { [K in RequestType]: RequestOf<K> }[RequestType];
+
+export type HostReply =
+  | { [K in RequestType]: { type: 'reply'; request: K; inReplyTo: number; ok: true; result: ResultOf<K> } }[RequestType]
+  | { type: 'reply'; request: RequestType; inReplyTo: number; ok: false; error: string };
+
+// ---------------------------------------------------------------------------------------------------------------
+// The two unions.
+
+export type WebviewToHost = { type: 'ready' } | WebviewRequest;
+
+export type HostToWebview =
+  | {
+      type: 'init';
+      model: ModelSnapshot;
+      counters: CaptureCounters;
+    }
+  | {
+      /** At most one per ~50 ms. Each part is present only when it changed. */
+      type: 'update';
+      /** New events matching the current subscription, ascending. */
+      events?: EventDto[];
+      model?: ModelSnapshot;
+      counters?: CaptureCounters;
+      /** Oldest id the store still holds: rows below it are gone. */
+      firstId?: number;
+    }
+  | { type: 'cleared'; counters: CaptureCounters }
+  | HostReply;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Helpers.
+
+const REQUEST_TYPES: ReadonlySet<string> = new Set<RequestType>([
+  'subscribe',
+  'getPage',
+  'getDetail',
+  'getHandshake',
+  'send',
+  'disconnect',
+]);
+
+function isObj(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null;
+}
+
+function isFilter(x: unknown): x is ViewFilter {
+  if (!isObj(x)) return false;
+  if (x.connectionId !== undefined && typeof x.connectionId !== 'string') return false;
+  if (x.direction !== undefined && x.direction !== 'c2s' && x.direction !== 's2c') return false;
+  if (x.opcodes !== undefined && x.opcodes !== 'data' && x.opcodes !== 'control') return false;
+  if (x.search !== undefined && typeof x.search !== 'string') return false;
+  if (x.regex !== undefined && typeof x.regex !== 'boolean') return false;
+  return true;
+}
+
+function isTarget(x: unknown): x is SendTarget {
+  if (!isObj(x)) return false;
+  switch (x.kind) {
+    case 'allClients':
+      return true;
+    case 'client':
+      return typeof x.clientId === 'string';
+    case 'connection':
+      return typeof x.connectionId === 'string';
+    default:
+      return false;
+  }
+}
+
+function isPayload(x: unknown): x is SendPayload {
+  if (!isObj(x)) return false;
+  if (x.kind === 'text') return typeof x.text === 'string';
+  if (x.kind === 'binary') return x.data instanceof Uint8Array;
+  return false;
+}
+
+const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+
+/**
+ * Checks a message from the webview before the host acts on it. The webview renders untrusted payloads, so the host
+ * does not take its messages on faith.
+ */
+export function isWebviewToHost(x: unknown): x is WebviewToHost {
+  if (!isObj(x) || typeof x.type !== 'string') return false;
+  if (x.type === 'ready') return true;
+  if (!REQUEST_TYPES.has(x.type) || !isNum(x.requestId)) return false;
+  switch (x.type as RequestType) {
+    case 'subscribe':
+      return isFilter(x.filter) && isNum(x.floorId) && isNum(x.limit);
+    case 'getPage':
+      return isFilter(x.filter) && isNum(x.beforeId) && isNum(x.floorId) && isNum(x.limit);
+    case 'getDetail':
+      return isNum(x.id);
+    case 'getHandshake':
+    case 'disconnect':
+      return typeof x.connectionId === 'string';
+    case 'send':
+      return isTarget(x.target) && isPayload(x.payload);
+  }
+}
+
+/** Opcode names as the RFC gives them; unknown opcodes show as their hex value. */
+export function opcodeName(opcode: number): string {
+  switch (opcode) {
+    case 0:
+      return 'continuation';
+    case 1:
+      return 'text';
+    case 2:
+      return 'binary';
+    case 8:
+      return 'close';
+    case 9:
+      return 'ping';
+    case 10:
+      return 'pong';
+    default:
+      return `0x${opcode.toString(16)}`;
+  }
+}
+
+export function isControlOpcode(opcode: number): boolean {
+  return opcode >= 8;
+}
