@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import * as http from 'node:http';
 import { once } from 'node:events';
-import { WebSocket } from 'ws';
+import { WebSocket, type ClientOptions } from 'ws';
 import { BroadcastServer, type DisconnectEvent, type BroadcastServerOptions } from '../../../src/core/server/broadcastServer';
 import type { ClientInfo } from '../../../src/core/server/clientRegistry';
 
@@ -25,7 +25,7 @@ interface Received {
 }
 
 /** A real ws client that records what it receives. */
-async function client(url: string, options: WebSocket.ClientOptions = {}) {
+async function client(url: string, options: ClientOptions = {}) {
   const ws = new WebSocket(url, options);
   const received: Received[] = [];
   ws.on('message', (data: Buffer, isBinary: boolean) => received.push({ data, isBinary }));

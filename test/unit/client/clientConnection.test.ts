@@ -1,0 +1,302 @@
+import { describe, test, afterEach, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as net from 'node:net';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { WebSocketServer } from 'ws';
+import { BroadcastServer } from '../../../src/core/server/broadcastServer';
+import {
+  backoffDelay,
+  connect,
+  type ClientConnection,
+  type ClientConnectionOptions,
+  type ClientStateChange,
+} from '../../../src/core/client/clientConnection';
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(cond: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(5);
+  }
+}
+
+async function startServer(relay: 'echo' | 'broadcast' = 'echo', port = 0) {
+  const server = new BroadcastServer();
+  const address = await server.start({ port, relay, heartbeatIntervalMs: 0 });
+  cleanups.push(() => server.stop());
+  return { server, address };
+}
+
+function open(url: string, options: ClientConnectionOptions = {}) {
+  const conn = connect(url, options);
+  const states: ClientStateChange[] = [];
+  const received: Array<{ text: string; isBinary: boolean }> = [];
+  conn.onDidChangeState((s) => states.push(s));
+  conn.onDidReceive((m) => received.push({ text: m.data.toString(), isBinary: m.isBinary }));
+  cleanups.push(() => conn.dispose());
+  return { conn, states, received, last: () => states[states.length - 1] };
+}
+
+async function waitState(c: { states: ClientStateChange[] }, state: string, n = 1, ms = 5000) {
+  await until(() => c.states.filter((s) => s.state === state).length >= n, ms);
+  return c.states.filter((s) => s.state === state)[n - 1];
+}
+
+/** A port nobody listens on. */
+async function freePort(): Promise<number> {
+  const s = net.createServer().listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const { port } = s.address() as net.AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** A TCP server that answers each connection with fixed bytes (or nothing). */
+async function rawServer(reply: string | undefined) {
+  const sockets = new Set<net.Socket>();
+  const s = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    if (reply !== undefined) socket.once('data', () => socket.end(reply));
+  });
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  cleanups.push(() => {
+    for (const x of sockets) x.destroy();
+    return new Promise((r) => s.close(r));
+  });
+  return (s.address() as net.AddressInfo).port;
+}
+
+describe('ClientConnection', () => {
+  test('opens, sends text and binary, receives, and closes without reconnecting', async () => {
+    const { address } = await startServer('echo');
+    const c = open(address.url, { reconnect: { enabled: true } });
+    await waitState(c, 'open');
+    assert.equal(c.conn.state, 'open');
+    c.conn.send('hello');
+    c.conn.send(Buffer.from([1, 2, 3]));
+    await until(() => c.received.length === 2);
+    assert.deepEqual(c.received, [
+      { text: 'hello', isBinary: false },
+      { text: '\x01\x02\x03', isBinary: true },
+    ]);
+    c.conn.close(4000, 'done');
+    await waitState(c, 'closed');
+    await sleep(100);
+    assert.deepEqual(
+      c.states.map((s) => s.state),
+      ['connecting', 'open', 'closing', 'closed'],
+    );
+    assert.equal(c.last().code, 4000);
+    assert.throws(() => c.conn.send('late'), { code: 'ERR_NOT_OPEN', message: /connection is closed/ });
+  });
+
+  test('headers and subprotocols reach the server', async () => {
+    const { server, address } = await startServer('echo');
+    const c = open(address.url, { headers: { 'User-Agent': 'inspector-test' }, subprotocols: ['v2.chat', 'v1.chat'] });
+    await waitState(c, 'open');
+    assert.equal(c.conn.protocol, 'v2.chat');
+    const [info] = server.clients();
+    assert.equal(info.userAgent, 'inspector-test');
+    assert.equal(info.subprotocol, 'v2.chat');
+  });
+
+  test('a refused port gives a clear ECONNREFUSED error', async () => {
+    const port = await freePort();
+    const c = open(`ws://127.0.0.1:${port}/`);
+    const closed = await waitState(c, 'closed');
+    assert.equal(closed.error?.code, 'ECONNREFUSED');
+    assert.equal(closed.error?.message, `Connection refused by 127.0.0.1:${port} — is a server listening there?`);
+  });
+
+  test('a 401 upgrade response gives status, message and the bounded body', async () => {
+    const body = 'token expired\n';
+    const port = await rawServer(
+      `HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nWWW-Authenticate: Bearer\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
+    const c = open(`ws://127.0.0.1:${port}/`);
+    const closed = await waitState(c, 'closed');
+    assert.equal(closed.error?.code, 'ERR_UPGRADE_REJECTED');
+    assert.equal(closed.error?.message, 'Server rejected the upgrade: 401 Unauthorized');
+    assert.equal(closed.error?.status, 401);
+    assert.equal(closed.error?.body?.toString(), body);
+  });
+
+  test('a server that never answers the upgrade hits the handshake timeout', async () => {
+    const port = await rawServer(undefined);
+    const c = open(`ws://127.0.0.1:${port}/`, { handshakeTimeout: 150 });
+    const closed = await waitState(c, 'closed');
+    assert.equal(closed.error?.code, 'EHANDSHAKETIMEOUT');
+    assert.equal(closed.error?.message, `No upgrade response from 127.0.0.1:${port} within 150 ms`);
+  });
+
+  test('an unknown host gives a DNS error', async () => {
+    const c = open('ws://no-such-host.invalid:9/', { handshakeTimeout: 3000 });
+    const closed = await waitState(c, 'closed', 1, 8000);
+    assert.ok(['ENOTFOUND', 'EAI_AGAIN'].includes(closed.error!.code), closed.error!.code);
+    assert.match(closed.error!.message, /^Cannot resolve host "no-such-host\.invalid"/);
+  });
+
+  test('reconnects after a server restart, with delays that grow and are capped, then resets', async () => {
+    const first = await startServer('echo');
+    const port = first.address.port;
+    const c = open(first.address.url, { reconnect: { enabled: true, initialDelayMs: 40, maxDelayMs: 160, jitter: 0 } });
+    await waitState(c, 'open');
+    await first.server.stop();
+    await waitState(c, 'reconnecting', 5);
+    const delays = c.states.filter((s) => s.state === 'reconnecting').map((s) => [s.attempt, s.delayMs]);
+    assert.deepEqual(delays.slice(0, 5), [
+      [1, 40],
+      [2, 80],
+      [3, 160],
+      [4, 160],
+      [5, 160],
+    ]);
+    const firstDrop = c.states.find((s) => s.state === 'reconnecting')!;
+    assert.equal(firstDrop.code, 1001);
+    assert.equal(firstDrop.reason, 'server stopping');
+    assert.equal(c.states.filter((s) => s.state === 'reconnecting')[1].error?.code, 'ECONNREFUSED');
+
+    const second = await startServer('echo', port);
+    await waitState(c, 'open', 2, 3000);
+    c.conn.send('back');
+    await until(() => c.received.some((r) => r.text === 'back'));
+
+    // The counter was reset by the successful open.
+    const before = c.states.length;
+    await second.server.stop();
+    await until(() => c.states.slice(before).some((s) => s.state === 'reconnecting'));
+    const again = c.states.slice(before).find((s) => s.state === 'reconnecting')!;
+    assert.deepEqual([again.attempt, again.delayMs], [1, 40]);
+    c.conn.close();
+    assert.equal(c.conn.state, 'closed');
+    const n = c.states.length;
+    await sleep(150);
+    assert.equal(c.states.length, n, 'no attempt after close()');
+  });
+
+  test('gives up after maxAttempts', async () => {
+    const port = await freePort();
+    const c = open(`ws://127.0.0.1:${port}/`, { reconnect: { enabled: true, initialDelayMs: 10, maxDelayMs: 20, maxAttempts: 2, jitter: 0 } });
+    const closed = await waitState(c, 'closed');
+    assert.deepEqual(
+      c.states.map((s) => `${s.state}${s.attempt ?? ''}`),
+      ['connecting0', 'reconnecting1', 'connecting1', 'reconnecting2', 'connecting2', 'closed'],
+    );
+    assert.equal(closed.error?.code, 'ECONNREFUSED');
+  });
+
+  test('backoff jitter stays within bounds and uses the cap', () => {
+    const b = { enabled: true, initialDelayMs: 100, maxDelayMs: 1000, jitter: 0.5, maxAttempts: Infinity };
+    for (let attempt = 1; attempt <= 10; attempt++) {
+      const base = Math.min(1000, 100 * 2 ** (attempt - 1));
+      for (let i = 0; i < 50; i++) {
+        const d = backoffDelay(attempt, b);
+        assert.ok(d >= base * 0.5 && d <= base, `${attempt}: ${d}`);
+      }
+    }
+    const seen = new Set(Array.from({ length: 50 }, () => backoffDelay(3, b)));
+    assert.ok(seen.size > 5, 'jitter varies');
+  });
+
+  test('connects over a unix socket', async () => {
+    const sock = path.join(os.tmpdir(), `wsi-${process.pid}-${Date.now()}.sock`);
+    const server = http.createServer();
+    const wss = new WebSocketServer({ server });
+    wss.on('connection', (ws, req) => {
+      ws.send(`path=${req.url}`);
+      ws.on('message', (m, isBinary) => ws.send(m, { binary: isBinary }));
+    });
+    server.listen(sock);
+    await once(server, 'listening');
+    cleanups.push(async () => {
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+      await new Promise((r) => server.close(r));
+      fs.rmSync(sock, { force: true });
+    });
+    const c = open(`ws+unix://${sock}:/chat?x=1`);
+    await waitState(c, 'open');
+    c.conn.send('over unix');
+    await until(() => c.received.length === 2);
+    assert.deepEqual(c.received.map((r) => r.text), ['path=/chat?x=1', 'over unix']);
+    const missing = open(`ws+unix://${sock}.missing`);
+    const closed = await waitState(missing, 'closed');
+    assert.equal(closed.error?.code, 'ENOENT');
+    assert.equal(closed.error?.message, `No unix socket at ${sock}.missing`);
+  });
+
+  test('bad URLs and options throw at once', () => {
+    assert.throws(() => connect('http//nope'), SyntaxError);
+    assert.throws(() => connect('ftp://x/'), /ws:\/\/, wss:\/\/ or ws\+unix:\/\//);
+    assert.throws(() => connect('ws://x/', { reconnect: { jitter: 2 } }), TypeError);
+    assert.throws(() => connect('ws://x/', { reconnect: { initialDelayMs: 10, maxDelayMs: 5 } }), TypeError);
+  });
+});
+
+describe('ClientConnection TLS', () => {
+  let dir: string;
+  let key: Buffer;
+  let cert: Buffer;
+  let port: number;
+  let server: https.Server;
+  let conns: ClientConnection[];
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsi-tls-'));
+    // A self-signed certificate valid for "localhost" only, so 127.0.0.1 is a host-name mismatch.
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
+      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
+      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost',
+    ], { stdio: 'ignore' });
+    key = fs.readFileSync(path.join(dir, 'key.pem'));
+    cert = fs.readFileSync(path.join(dir, 'cert.pem'));
+    server = https.createServer({ key, cert });
+    const wss = new WebSocketServer({ server });
+    wss.on('connection', (ws) => ws.send('secure hello'));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    port = (server.address() as net.AddressInfo).port;
+    conns = [];
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a self-signed certificate is refused with advice', async () => {
+    const c = open(`wss://localhost:${port}/`);
+    const closed = await waitState(c, 'closed');
+    assert.equal(closed.error?.code, 'DEPTH_ZERO_SELF_SIGNED_CERT');
+    assert.match(closed.error!.message, /self-signed certificate that is not trusted; pass its CA in tls\.ca/);
+  });
+
+  test('with its CA it opens; on another host name it fails', async () => {
+    const ok = open(`wss://localhost:${port}/`, { tls: { ca: cert } });
+    await waitState(ok, 'open');
+    await until(() => ok.received.length === 1);
+    assert.equal(ok.received[0].text, 'secure hello');
+    const wrong = open(`wss://127.0.0.1:${port}/`, { tls: { ca: cert } });
+    const closed = await waitState(wrong, 'closed');
+    assert.equal(closed.error?.code, 'ERR_TLS_CERT_ALTNAME_INVALID');
+    assert.match(closed.error!.message, /^TLS: the certificate is not valid for "127\.0\.0\.1"/);
+    const insecure = open(`wss://127.0.0.1:${port}/`, { tls: { rejectUnauthorized: false } });
+    await waitState(insecure, 'open');
+    conns.push(ok.conn, insecure.conn);
+  });
+});
