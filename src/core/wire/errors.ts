@@ -1,0 +1,34 @@
+// One error type for every protocol violation, so tests, the UI and the logs can match on `code`.
+import type { Direction } from '../capture/events';
+
+/**
+ * A WebSocket protocol violation (or a limit hit) seen on the wire.
+ *
+ * Codes in use (close status in brackets):
+ * - framing: `WS_ERR_UNEXPECTED_RSV_1`, `WS_ERR_UNEXPECTED_RSV_2_3`, `WS_ERR_INVALID_OPCODE`, `WS_ERR_EXPECTED_MASK`,
+ *   `WS_ERR_UNEXPECTED_MASK`, `WS_ERR_EXPECTED_FIN`, `WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH` (1002);
+ *   `WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH`, `WS_ERR_UNSUPPORTED_MESSAGE_LENGTH` (1009)
+ * - messages: `WS_ERR_INVALID_UTF8` (1007), `WS_ERR_INVALID_CLOSE_CODE` (1002), `WS_ERR_INFLATE_FAILED` (1007)
+ * - handshake: `WS_ERR_HANDSHAKE_TOO_LARGE` (1009), `WS_ERR_INVALID_HANDSHAKE`, `WS_ERR_INVALID_EXTENSION` (1002)
+ * - capture: `WS_ERR_CAPTURE_INTERNAL` (1011), `WS_ERR_EARLY_DATA_TOO_LARGE` (1009)
+ */
+export class WireError extends Error {
+  /** Stable `WS_ERR_*` code. */
+  code: string;
+  /** The RFC 6455 close status this violation calls for. */
+  closeCode: number;
+  /** Set by the decoder that saw it. */
+  direction?: Direction;
+
+  constructor(code: string, message: string, closeCode: number) {
+    super(message);
+    this.name = 'WireError';
+    this.code = code;
+    this.closeCode = closeCode;
+  }
+}
+
+/** The one constructor for protocol errors (ws's `createError` style). */
+export function createWireError(code: string, message: string, closeCode: number): WireError {
+  return new WireError(code, message, closeCode);
+}

@@ -1,0 +1,286 @@
+// Incremental RFC 6455 frame decoder: any chunking of the input gives the same frames, down to one byte at a time.
+import { endianness } from 'node:os';
+import type { Direction } from '../capture/events';
+import { DEFAULT_MAX_PAYLOAD, EMPTY_BUFFER, MAX_CONTROL_PAYLOAD } from './constants';
+import { WireError, createWireError } from './errors';
+
+export { WireError, createWireError };
+
+export interface DecodedFrame {
+  fin: boolean;
+  rsv1: boolean;
+  rsv2: boolean;
+  rsv3: boolean;
+  opcode: number;
+  masked: boolean;
+  /** 4 bytes when masked (a view of `header`). */
+  maskKey?: Buffer;
+  payloadLength: number;
+  lengthForm: 7 | 16 | 64;
+  headerLength: number;
+  /** The raw header bytes, mask key included. */
+  header: Buffer;
+  /** Unmasked. A view of the pushed chunk when the frame was unmasked and inside one chunk, else a copy. */
+  payload: Buffer;
+  /** performance.timeOrigin + performance.now() when the chunk holding the frame's last byte was pushed. */
+  time: number;
+}
+
+export interface FrameDecoderOptions {
+  direction: Direction;
+  /** Frames whose payload is longer are a violation (1009). Default 100 MiB. */
+  maxPayload?: number;
+  /** 'c2s' frames must be masked, 's2c' frames must not (RFC 6455 §5.1). Default true. */
+  enforceMasking?: boolean;
+  /** RSV1 is allowed on text/binary frames (permessage-deflate negotiated). Default false. */
+  rsv1Allowed?: boolean;
+  onFrame(frame: DecodedFrame): void;
+  onError(err: WireError): void;
+}
+
+const GET_INFO = 0;
+const GET_HEADER = 1;
+const GET_DATA = 2;
+const FAILED = 3;
+
+const timeOrigin = performance.timeOrigin;
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+export class FrameDecoder {
+  private readonly direction: Direction;
+  private readonly maxPayload: number;
+  private readonly enforceMasking: boolean;
+  private rsv1Allowed: boolean;
+  private readonly onFrame: (frame: DecodedFrame) => void;
+  private readonly onError: (err: WireError) => void;
+
+  private buffers: Buffer[] = [];
+  private buffered = 0;
+  private state = GET_INFO;
+  /** Set by consume(): the last value it returned is a fresh copy we own. */
+  private copied = false;
+  /** Time of the current push, taken lazily by the first frame it completes. */
+  private pushTime = 0;
+
+  // The frame being read.
+  private b0 = 0;
+  private b1 = 0;
+  private headerLength = 0;
+  private payloadLength = 0;
+  private header: Buffer = EMPTY_BUFFER;
+  private maskKey: Buffer | undefined = undefined;
+
+  constructor(o: FrameDecoderOptions) {
+    this.direction = o.direction;
+    this.maxPayload = o.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+    this.enforceMasking = o.enforceMasking ?? true;
+    this.rsv1Allowed = o.rsv1Allowed ?? false;
+    this.onFrame = o.onFrame;
+    this.onError = o.onError;
+  }
+
+  /** True after a framing error: the bytes that follow can't be delimited, so input is ignored. */
+  get failed(): boolean {
+    return this.state === FAILED;
+  }
+
+  /** Turned on once permessage-deflate is known to be negotiated. */
+  setRsv1Allowed(v: boolean): void {
+    this.rsv1Allowed = v;
+  }
+
+  /** Feeds bytes in wire order. Frames and errors are reported synchronously. The chunk is never modified. */
+  push(chunk: Buffer): void {
+    if (this.state === FAILED || chunk.length === 0) return;
+    this.buffers.push(chunk);
+    this.buffered += chunk.length;
+    this.pushTime = 0;
+    for (;;) {
+      if (this.state === GET_INFO) {
+        if (this.buffered < 2 || !this.getInfo()) return;
+      } else if (this.state === GET_HEADER) {
+        if (this.buffered < this.headerLength || !this.getHeader()) return;
+      } else if (this.state === GET_DATA) {
+        if (this.buffered < this.payloadLength) return;
+        this.getData();
+      } else {
+        return;
+      }
+    }
+  }
+
+  /** Takes `n` bytes from the buffered chunks: a view when they lie in one chunk, else a copy. */
+  private consume(n: number): Buffer {
+    this.buffered -= n;
+    const first = this.buffers[0];
+    if (n === first.length) {
+      this.copied = false;
+      this.buffers.shift();
+      return first;
+    }
+    if (n < first.length) {
+      this.copied = false;
+      this.buffers[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const dst = Buffer.allocUnsafe(n);
+    const list = this.buffers;
+    let off = 0;
+    let i = 0;
+    // One splice at the end: shift() per chunk is quadratic when a payload arrives byte by byte.
+    while (off < n) {
+      const buf = list[i];
+      const want = n - off;
+      if (want >= buf.length) {
+        dst.set(buf, off);
+        off += buf.length;
+        i++;
+      } else {
+        dst.set(buf.subarray(0, want), off);
+        list[i] = buf.subarray(want);
+        off = n;
+      }
+    }
+    if (i === list.length) this.buffers = [];
+    else list.splice(0, i);
+    this.copied = true;
+    return dst;
+  }
+
+  private peek(i: number): number {
+    for (const b of this.buffers) {
+      if (i < b.length) return b[i];
+      i -= b.length;
+    }
+    return 0;
+  }
+
+  /** Reads the first two bytes without consuming them and checks everything they decide. */
+  private getInfo(): boolean {
+    const first = this.buffers[0];
+    const b0 = first[0];
+    const b1 = first.length > 1 ? first[1] : this.peek(1);
+    const opcode = b0 & 0x0f;
+    const len7 = b1 & 0x7f;
+    const masked = (b1 & 0x80) !== 0;
+
+    if ((b0 & 0x30) !== 0) {
+      const which = (b0 & 0x20) !== 0 ? ((b0 & 0x10) !== 0 ? 'RSV2 and RSV3' : 'RSV2') : 'RSV3';
+      return this.fail('WS_ERR_UNEXPECTED_RSV_2_3', `${which} must be clear`, 1002);
+    }
+    if (opcode > 0x2 && (opcode < 0x8 || opcode > 0xa)) {
+      return this.fail('WS_ERR_INVALID_OPCODE', `invalid opcode ${opcode}`, 1002);
+    }
+    if ((b0 & 0x40) !== 0 && (!this.rsv1Allowed || (opcode !== 0x1 && opcode !== 0x2))) {
+      return this.fail('WS_ERR_UNEXPECTED_RSV_1', 'RSV1 must be clear', 1002);
+    }
+    if (opcode >= 0x8) {
+      if ((b0 & 0x80) === 0) return this.fail('WS_ERR_EXPECTED_FIN', 'FIN must be set on a control frame', 1002);
+      if (len7 > MAX_CONTROL_PAYLOAD) {
+        return this.fail('WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', `invalid control payload length ${len7}`, 1002);
+      }
+    }
+    if (this.enforceMasking) {
+      if (this.direction === 'c2s') {
+        if (!masked) return this.fail('WS_ERR_EXPECTED_MASK', 'MASK must be set', 1002);
+      } else if (masked) {
+        return this.fail('WS_ERR_UNEXPECTED_MASK', 'MASK must be clear', 1002);
+      }
+    }
+
+    this.b0 = b0;
+    this.b1 = b1;
+    this.headerLength = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + (masked ? 4 : 0);
+    this.state = GET_HEADER;
+    return true;
+  }
+
+  private getHeader(): boolean {
+    const hl = this.headerLength;
+    const header = this.consume(hl);
+    const len7 = this.b1 & 0x7f;
+    let len = len7;
+    if (len7 === 126) {
+      len = header.readUInt16BE(2);
+    } else if (len7 === 127) {
+      const hi = header.readUInt32BE(2);
+      // Above 2^53 - 1 a length can't be held exactly (this also rejects the MSB that RFC 6455 §5.2 forbids).
+      if (hi > 0x1fffff) {
+        return this.fail('WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', 'Unsupported WebSocket frame: payload length > 2^53 - 1', 1009);
+      }
+      len = hi * 0x100000000 + header.readUInt32BE(6);
+    }
+    if (len > this.maxPayload) {
+      return this.fail('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', `Max payload size exceeded (${len} > ${this.maxPayload})`, 1009);
+    }
+    this.header = header;
+    this.payloadLength = len;
+    this.maskKey = (this.b1 & 0x80) !== 0 ? header.subarray(hl - 4, hl) : undefined;
+    this.state = GET_DATA;
+    return true;
+  }
+
+  private getData(): void {
+    const n = this.payloadLength;
+    const mask = this.maskKey;
+    let payload = EMPTY_BUFFER;
+    if (n > 0) {
+      payload = this.consume(n);
+      if (mask !== undefined && (mask[0] | mask[1] | mask[2] | mask[3]) !== 0) {
+        if (!this.copied) {
+          const own = Buffer.allocUnsafe(n);
+          own.set(payload, 0);
+          payload = own;
+        }
+        unmaskInPlace(payload, mask);
+      }
+    }
+    const b0 = this.b0;
+    const len7 = this.b1 & 0x7f;
+    const frame: DecodedFrame = {
+      fin: (b0 & 0x80) !== 0,
+      rsv1: (b0 & 0x40) !== 0,
+      rsv2: (b0 & 0x20) !== 0,
+      rsv3: (b0 & 0x10) !== 0,
+      opcode: b0 & 0x0f,
+      masked: mask !== undefined,
+      maskKey: mask,
+      payloadLength: n,
+      lengthForm: len7 === 126 ? 16 : len7 === 127 ? 64 : 7,
+      headerLength: this.headerLength,
+      header: this.header,
+      payload,
+      time: this.pushTime || (this.pushTime = timeOrigin + performance.now()),
+    };
+    this.state = GET_INFO;
+    this.header = EMPTY_BUFFER;
+    this.maskKey = undefined;
+    this.onFrame(frame);
+  }
+
+  private fail(code: string, message: string, closeCode: number): false {
+    this.state = FAILED;
+    this.buffers = [];
+    this.buffered = 0;
+    const err = createWireError(code, message, closeCode);
+    err.direction = this.direction;
+    this.onError(err);
+    return false;
+  }
+}
+
+/** XORs `buf` with the 4-byte mask, a 32-bit word at a time when the view is aligned. */
+export function unmaskInPlace(buf: Buffer, mask: Buffer): void {
+  const n = buf.length;
+  let i = 0;
+  if (n >= 16 && (buf.byteOffset & 3) === 0) {
+    const words = n >>> 2;
+    const m = LITTLE_ENDIAN
+      ? mask[0] | (mask[1] << 8) | (mask[2] << 16) | (mask[3] << 24)
+      : (mask[0] << 24) | (mask[1] << 16) | (mask[2] << 8) | mask[3];
+    const u32 = new Uint32Array(buf.buffer, buf.byteOffset, words);
+    for (let w = 0; w < words; w++) u32[w] ^= m;
+    i = words << 2;
+  }
+  for (; i < n; i++) buf[i] ^= mask[i & 3];
+}

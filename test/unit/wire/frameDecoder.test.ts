@@ -1,0 +1,256 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { encodeFrame } from '../../../src/core/wire/frameEncoder';
+import { chunks, decode, hex } from './helpers';
+
+const MASK = hex('37fa213d');
+
+describe('FrameDecoder: RFC 6455 §5.7 examples', () => {
+  for (const size of [0, 1, 2, 3, 5]) {
+    test(`unmasked text "Hello" (chunk ${size})`, () => {
+      const { frames, errors } = decode(hex('810548656c6c6f'), { chunk: size });
+      assert.equal(errors.length, 0);
+      assert.equal(frames.length, 1);
+      const f = frames[0];
+      assert.equal(f.fin, true);
+      assert.equal(f.opcode, 1);
+      assert.equal(f.masked, false);
+      assert.equal(f.maskKey, undefined);
+      assert.equal(f.payloadLength, 5);
+      assert.equal(f.lengthForm, 7);
+      assert.equal(f.headerLength, 2);
+      assert.equal(f.header.toString('hex'), '8105');
+      assert.equal(f.payload.toString(), 'Hello');
+    });
+
+    test(`masked text "Hello" (chunk ${size})`, () => {
+      const wire = hex('818537fa213d7f9f4d5158');
+      const copy = Buffer.from(wire);
+      const { frames, errors } = decode(wire, { direction: 'c2s', chunk: size });
+      assert.equal(errors.length, 0);
+      assert.equal(frames.length, 1);
+      const f = frames[0];
+      assert.equal(f.masked, true);
+      assert.equal(f.maskKey?.toString('hex'), '37fa213d');
+      assert.equal(f.headerLength, 6);
+      assert.equal(f.header.toString('hex'), '818537fa213d');
+      assert.equal(f.payload.toString(), 'Hello');
+      assert.deepEqual(wire, copy, 'the caller\'s bytes are never modified');
+    });
+  }
+
+  test('fragmented unmasked text: 010348656c + 80026c6f', () => {
+    const { frames } = decode(hex('010348656c80026c6f'), { chunk: 1 });
+    assert.equal(frames.length, 2);
+    assert.deepEqual(
+      frames.map((f) => [f.fin, f.opcode, f.payload.toString()]),
+      [
+        [false, 1, 'Hel'],
+        [true, 0, 'lo'],
+      ],
+    );
+  });
+
+  test('unmasked ping and masked pong with "Hello"', () => {
+    const ping = decode(hex('890548656c6c6f'));
+    assert.equal(ping.frames[0].opcode, 9);
+    assert.equal(ping.frames[0].payload.toString(), 'Hello');
+    const pong = decode(hex('8a8537fa213d7f9f4d5158'), { direction: 'c2s', chunk: 1 });
+    assert.equal(pong.frames[0].opcode, 10);
+    assert.equal(pong.frames[0].payload.toString(), 'Hello');
+  });
+
+  test('256 bytes binary in one unmasked frame (827e0100)', () => {
+    const payload = Buffer.alloc(256, 0xab);
+    const wire = Buffer.concat([hex('827e0100'), payload]);
+    const { frames } = decode(wire, { chunk: 7 });
+    assert.equal(frames[0].lengthForm, 16);
+    assert.equal(frames[0].headerLength, 4);
+    assert.equal(frames[0].payloadLength, 256);
+    assert.deepEqual(frames[0].payload, payload);
+  });
+
+  test('64 KiB binary in one unmasked frame (827f0000000000010000)', () => {
+    const payload = Buffer.alloc(65536);
+    for (let i = 0; i < payload.length; i++) payload[i] = i & 0xff;
+    const wire = Buffer.concat([hex('827f0000000000010000'), payload]);
+    const { frames } = decode(wire, { chunk: 1000 });
+    assert.equal(frames[0].lengthForm, 64);
+    assert.equal(frames[0].headerLength, 10);
+    assert.equal(frames[0].header.toString('hex'), '827f0000000000010000');
+    assert.deepEqual(frames[0].payload, payload);
+  });
+});
+
+describe('FrameDecoder: length boundaries in every length form', () => {
+  const sizes = [0, 1, 125, 126, 127, 65535, 65536, 70001];
+  for (const n of sizes) {
+    for (const form of [7, 16, 64] as const) {
+      if ((form === 7 && n > 125) || (form === 16 && n > 65535)) continue;
+      for (const masked of [false, true]) {
+        test(`${n} bytes, ${form}-bit length, ${masked ? 'masked' : 'unmasked'}`, () => {
+          const payload = Buffer.alloc(n);
+          for (let i = 0; i < n; i++) payload[i] = (i * 7 + 3) & 0xff;
+          const wire = encodeFrame({ opcode: 2, payload, lengthForm: form, maskKey: masked ? MASK : undefined });
+          const hl = 2 + (form === 16 ? 2 : form === 64 ? 8 : 0) + (masked ? 4 : 0);
+          for (const size of n > 2000 ? [0, 4096, 1] : [0, 1, 3]) {
+            const { frames, errors } = decode(wire, { direction: masked ? 'c2s' : 's2c', chunk: size });
+            assert.equal(errors.length, 0);
+            assert.equal(frames.length, 1);
+            assert.equal(frames[0].payloadLength, n);
+            assert.equal(frames[0].lengthForm, form);
+            assert.equal(frames[0].headerLength, hl);
+            assert.deepEqual(frames[0].header, wire.subarray(0, hl));
+            assert.deepEqual(frames[0].payload, payload);
+          }
+        });
+      }
+    }
+  }
+});
+
+describe('FrameDecoder: buffers', () => {
+  test('an unmasked frame inside one chunk is a view of it, not a copy', () => {
+    const wire = Buffer.concat([encodeFrame({ opcode: 2, payload: Buffer.alloc(1024, 1) }), encodeFrame({ opcode: 9, payload: Buffer.from('p') })]);
+    const { frames } = decode(wire);
+    assert.equal(frames.length, 2);
+    assert.equal(frames[0].payload.buffer, wire.buffer);
+    assert.equal(frames[0].payload.byteOffset, wire.byteOffset + 4);
+  });
+
+  test('a masked payload is unmasked into a copy; the chunk is untouched', () => {
+    const payload = Buffer.alloc(1000);
+    for (let i = 0; i < payload.length; i++) payload[i] = i & 0xff;
+    const wire = encodeFrame({ opcode: 2, payload, maskKey: MASK });
+    const before = Buffer.from(wire);
+    for (const size of [0, 1, 333]) {
+      const { frames } = decode(wire, { direction: 'c2s', chunk: size });
+      assert.deepEqual(frames[0].payload, payload);
+      const p = frames[0].payload;
+      const disjoint = p.buffer !== wire.buffer || p.byteOffset >= wire.byteOffset + wire.length || p.byteOffset + p.length <= wire.byteOffset;
+      assert.ok(disjoint, 'unmasked into its own memory');
+    }
+    assert.deepEqual(wire, before);
+  });
+
+  test('misaligned masked payloads unmask correctly', () => {
+    const payload = Buffer.alloc(301);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 13) & 0xff;
+    const wire = encodeFrame({ opcode: 2, payload, maskKey: hex('01020304') });
+    for (let pad = 0; pad < 4; pad++) {
+      const big = Buffer.alloc(wire.length + pad);
+      wire.copy(big, pad);
+      const { frames } = decode([big.subarray(pad)], { direction: 'c2s' });
+      assert.deepEqual(frames[0].payload, payload, `offset ${pad}`);
+    }
+  });
+
+  test('many frames in one chunk and a frame split across many', () => {
+    const parts = [];
+    for (let i = 0; i < 50; i++) parts.push(encodeFrame({ opcode: 1, payload: Buffer.from(`m${i}`) }));
+    const wire = Buffer.concat(parts);
+    for (const size of [0, 1, 2, 5, 17]) {
+      const { frames } = decode(wire, { chunk: size });
+      assert.deepEqual(
+        frames.map((f) => f.payload.toString()),
+        Array.from({ length: 50 }, (_, i) => `m${i}`),
+      );
+    }
+  });
+
+  test('time is an epoch timestamp taken when the last byte arrives', () => {
+    const before = performance.timeOrigin + performance.now();
+    const { frames } = decode(hex('810548656c6c6f'), { chunk: 1 });
+    const after = performance.timeOrigin + performance.now();
+    assert.ok(frames[0].time >= before && frames[0].time <= after);
+  });
+
+  test('control frames between fragments are delivered in wire order', () => {
+    const wire = Buffer.concat([
+      encodeFrame({ opcode: 1, fin: false, payload: Buffer.from('a') }),
+      encodeFrame({ opcode: 9, payload: Buffer.from('ping') }),
+      encodeFrame({ opcode: 0, fin: false, payload: Buffer.from('b') }),
+      encodeFrame({ opcode: 10, payload: Buffer.alloc(0) }),
+      encodeFrame({ opcode: 0, payload: Buffer.from('c') }),
+    ]);
+    const { frames, errors } = decode(wire, { chunk: 1 });
+    assert.equal(errors.length, 0);
+    assert.deepEqual(
+      frames.map((f) => `${f.opcode}:${f.fin ? 1 : 0}:${f.payload.toString()}`),
+      ['1:0:a', '9:1:ping', '0:0:b', '10:1:', '0:1:c'],
+    );
+  });
+});
+
+describe('FrameDecoder: violations', () => {
+  const cases: Array<{ name: string; wire: Buffer; code: string; close: number; direction?: 'c2s' | 's2c'; rsv1Allowed?: boolean; maxPayload?: number }> = [
+    { name: 'RSV1 without deflate', wire: hex('c10548656c6c6f'), code: 'WS_ERR_UNEXPECTED_RSV_1', close: 1002 },
+    { name: 'RSV1 on a continuation frame', wire: hex('400548656c6c6f'), code: 'WS_ERR_UNEXPECTED_RSV_1', close: 1002, rsv1Allowed: true },
+    { name: 'RSV1 on a ping', wire: hex('c900'), code: 'WS_ERR_UNEXPECTED_RSV_1', close: 1002, rsv1Allowed: true },
+    { name: 'RSV2', wire: hex('a100'), code: 'WS_ERR_UNEXPECTED_RSV_2_3', close: 1002 },
+    { name: 'RSV3', wire: hex('9100'), code: 'WS_ERR_UNEXPECTED_RSV_2_3', close: 1002 },
+    { name: 'reserved data opcode 3', wire: hex('8300'), code: 'WS_ERR_INVALID_OPCODE', close: 1002 },
+    { name: 'reserved control opcode 0xb', wire: hex('8b00'), code: 'WS_ERR_INVALID_OPCODE', close: 1002 },
+    { name: 'unmasked client frame', wire: hex('810548656c6c6f'), code: 'WS_ERR_EXPECTED_MASK', close: 1002, direction: 'c2s' },
+    { name: 'masked server frame', wire: hex('818537fa213d7f9f4d5158'), code: 'WS_ERR_UNEXPECTED_MASK', close: 1002 },
+    { name: 'ping with 126 bytes', wire: hex('897e007e'), code: 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', close: 1002 },
+    { name: 'fragmented ping', wire: hex('0900'), code: 'WS_ERR_EXPECTED_FIN', close: 1002 },
+    { name: 'fragmented close', wire: hex('0800'), code: 'WS_ERR_EXPECTED_FIN', close: 1002 },
+    { name: '64-bit length with the MSB set', wire: hex('827f8000000000000001'), code: 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', close: 1009 },
+    { name: '64-bit length above 2^53 - 1', wire: hex('827f0020000000000000'), code: 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', close: 1009 },
+    { name: 'payload over maxPayload', wire: hex('827e0400'), code: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', close: 1009, maxPayload: 1023 },
+  ];
+  for (const c of cases) {
+    test(`${c.name} → ${c.code} (${c.close})`, () => {
+      const direction = c.direction ?? 's2c';
+      for (const size of [0, 1]) {
+        const { frames, errors, decoder } = decode(c.wire, { direction, chunk: size, rsv1Allowed: c.rsv1Allowed, maxPayload: c.maxPayload });
+        assert.equal(frames.length, 0);
+        assert.equal(errors.length, 1);
+        assert.equal(errors[0].code, c.code);
+        assert.equal(errors[0].closeCode, c.close);
+        assert.equal(errors[0].direction, direction);
+        assert.equal(decoder.failed, true);
+        // After a framing error nothing more is decoded.
+        decoder.push(hex('810548656c6c6f818537fa213d7f9f4d5158'));
+        assert.equal(frames.length, 0);
+        assert.equal(errors.length, 1);
+      }
+    });
+  }
+
+  test('frames before the violation are delivered', () => {
+    const { frames, errors } = decode(Buffer.concat([hex('810548656c6c6f'), hex('8300'), hex('810548656c6c6f')]), { chunk: 1 });
+    assert.equal(frames.length, 1);
+    assert.equal(errors.length, 1);
+  });
+
+  test('maxPayload equal to the length is allowed', () => {
+    const { frames, errors } = decode(encodeFrame({ opcode: 2, payload: Buffer.alloc(1024) }), { maxPayload: 1024 });
+    assert.equal(errors.length, 0);
+    assert.equal(frames.length, 1);
+  });
+
+  test('setRsv1Allowed turns RSV1 on data frames into a valid bit', () => {
+    const wire = encodeFrame({ opcode: 1, rsv1: true, payload: Buffer.from('x') });
+    const { frames, errors, decoder } = decode(wire, { rsv1Allowed: false });
+    assert.equal(errors[0].code, 'WS_ERR_UNEXPECTED_RSV_1');
+    assert.equal(decoder.failed, true);
+    const ok = decode([], {});
+    ok.decoder.setRsv1Allowed(true);
+    ok.decoder.push(wire);
+    assert.equal(ok.frames.length, 1);
+    assert.equal(ok.frames[0].rsv1, true);
+    assert.equal(frames.length, 0);
+  });
+
+  test('enforceMasking: false accepts either', () => {
+    const { frames, errors } = decode(Buffer.concat([hex('810548656c6c6f'), hex('818537fa213d7f9f4d5158')]), { direction: 'c2s', enforceMasking: false });
+    assert.equal(errors.length, 0);
+    assert.deepEqual(frames.map((f) => f.payload.toString()), ['Hello', 'Hello']);
+  });
+
+  test('chunks() helper splits as asked', () => {
+    assert.equal(chunks(Buffer.alloc(10), 3).length, 4);
+  });
+});
