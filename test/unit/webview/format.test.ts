@@ -1,0 +1,97 @@
+import { describe, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import {
+  formatBytes, frameFlags, frameFlagsLabel, framePreview, hexDump, lengthText, oneLine, parseBase64, parseHex,
+  prettyJson, regexError, tryDecodeText, formatRelative,
+} from '../../../webview/format';
+import { compose, ComposerHistory } from '../../../webview/composerModel';
+import type { FrameDto } from '../../../src/shared/protocol';
+
+const f = (o: Partial<FrameDto>): FrameDto => ({
+  kind: 'frame', id: 1, connectionId: 'c', time: 0, direction: 's2c', fin: true, rsv1: false, rsv2: false, rsv3: false,
+  opcode: 1, masked: false, payloadLength: 0, headerLength: 2, preview: '', previewHex: false, previewTruncated: false, ...o,
+});
+
+describe('format', () => {
+  test('bytes, lengths and times', () => {
+    assert.equal(formatBytes(1023), '1023 B');
+    assert.equal(formatBytes(1536), '1.5 KB');
+    assert.equal(lengthText(40, 123), '40 B → 123 B');
+    assert.equal(lengthText(40), '40 B');
+    assert.equal(formatRelative(2500, 1000), '+1.500 s');
+  });
+
+  test('flags', () => {
+    assert.equal(frameFlags({ fin: true, rsv1: true, rsv2: false, rsv3: false, masked: true }), 'F1..M');
+    assert.equal(frameFlagsLabel({ fin: false, rsv1: false, rsv2: false, rsv3: false, masked: false }), 'no flags');
+  });
+
+  test('previews are one line; close frames show code and reason', () => {
+    assert.equal(oneLine('a\nb\tc\u0000'), 'a↵b⇥c·');
+    assert.equal(framePreview(f({ opcode: 8, closeCode: 1000, closeReason: 'bye' })), '1000 bye');
+    assert.equal(framePreview(f({ preview: 'abc', previewTruncated: true })), 'abc…');
+  });
+
+  test('hex dump: offset, grouped hex, ascii', () => {
+    const bytes = new Uint8Array(18);
+    for (let i = 0; i < 18; i++) bytes[i] = 0x41 + i;
+    bytes[1] = 0;
+    const lines = hexDump(bytes);
+    assert.equal(lines.length, 2);
+    assert.equal(lines[0].offset, '00000000');
+    assert.equal(lines[0].hex, '41 00 43 44 45 46 47 48  49 4a 4b 4c 4d 4e 4f 50');
+    assert.equal(lines[0].ascii, 'A.CDEFGHIJKLMNOP');
+    assert.equal(lines[1].offset, '00000010');
+    assert.equal(lines[1].ascii, 'QR');
+  });
+
+  test('hex and base64 parsing', () => {
+    assert.deepEqual([...parseHex('0x01 ff:10')], [1, 255, 16]);
+    assert.throws(() => parseHex('abc'), /even/);
+    assert.throws(() => parseHex('zz'), /0-9/);
+    assert.deepEqual([...parseBase64('aGVsbG8=')], [...Buffer.from('hello')]);
+    assert.deepEqual([...parseBase64('-_8')], [...Buffer.from('+/8', 'base64')]);
+    assert.throws(() => parseBase64('a'), /base64/);
+  });
+
+  test('json, regex, utf8', () => {
+    assert.equal(prettyJson('{"a":1}'), '{\n  "a": 1\n}');
+    assert.equal(prettyJson('42'), undefined);
+    assert.equal(prettyJson('{oops'), undefined);
+    assert.equal(regexError('a+'), undefined);
+    assert.equal(regexError('/a+/i'), undefined);
+    assert.match(regexError('(')!, /Invalid|Unterminated/);
+    assert.equal(tryDecodeText(new Uint8Array([0xff])), undefined);
+    assert.equal(tryDecodeText(new Uint8Array([0x68, 0x69])), 'hi');
+  });
+});
+
+describe('composer', () => {
+  test('modes validate before sending', () => {
+    assert.deepEqual(compose('text', 'hi'), { ok: true, payload: { kind: 'text', text: 'hi' } });
+    const bad = compose('json', '{a}');
+    assert.equal(bad.ok, false);
+    assert.match((bad as { error: string }).error, /Invalid JSON/);
+    assert.equal(compose('json', '').ok, false);
+    assert.deepEqual(compose('json', '{"a":1}'), { ok: true, payload: { kind: 'text', text: '{"a":1}' } });
+    const hex = compose('hex', '01 02');
+    assert.ok(hex.ok && hex.payload.kind === 'binary' && hex.payload.data.length === 2);
+    assert.equal(compose('base64', '!!').ok, false);
+  });
+
+  test('history recall walks back and forth, dedupes, and caps', () => {
+    const h = new ComposerHistory([], 3);
+    h.push({ mode: 'text', text: 'a' });
+    h.push({ mode: 'text', text: 'b' });
+    h.push({ mode: 'text', text: 'a' });
+    assert.deepEqual(h.list.map((e) => e.text), ['b', 'a']);
+    assert.equal(h.older()?.text, 'a');
+    assert.equal(h.older()?.text, 'b');
+    assert.equal(h.older()?.text, 'b', 'stays at the oldest');
+    assert.equal(h.newer()?.text, 'a');
+    assert.equal(h.newer(), undefined);
+    h.push({ mode: 'text', text: 'c' });
+    h.push({ mode: 'text', text: 'd' });
+    assert.deepEqual(h.list.map((e) => e.text), ['a', 'c', 'd']);
+  });
+});

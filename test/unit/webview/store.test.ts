@@ -1,0 +1,161 @@
+import { describe, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { ViewStore, RateMeter, filterChanged, nextAutoScroll, MAX_PAUSED } from '../../../webview/store';
+import type { EventDto, FrameDto, MessageDto } from '../../../src/shared/protocol';
+
+function frame(id: number, o: Partial<FrameDto> = {}): FrameDto {
+  return {
+    kind: 'frame', id, connectionId: 'c1', time: 1000 + id, direction: 'c2s', fin: true, rsv1: false, rsv2: false,
+    rsv3: false, opcode: 1, masked: true, payloadLength: 5, headerLength: 6, preview: 'hello', previewHex: false,
+    previewTruncated: false, ...o,
+  };
+}
+function message(id: number, frameIds: number[], o: Partial<MessageDto> = {}): MessageDto {
+  return {
+    kind: 'message', id, connectionId: 'c1', time: 1000 + id, direction: 'c2s', opcode: 1, wireLength: 5, length: 5,
+    compressed: false, frameIds, preview: 'hello', previewHex: false, previewTruncated: false, ...o,
+  };
+}
+const ids = (s: ViewStore) => s.rows().map((r) => `${r.depth ? '  ' : ''}${r.id}${r.group ? 'g' : ''}`);
+
+describe('ViewStore grouping', () => {
+  test('a single-frame message shows as its frame row only', () => {
+    const s = new ViewStore();
+    s.reset({ events: [frame(1), message(2, [1])], hasMore: false, resumeId: 0 });
+    assert.deepEqual(ids(s), ['1']);
+    assert.equal(s.messageFor(1)?.id, 2);
+  });
+
+  test('fragments collapse under their message once it completes; a control frame between them stays', () => {
+    const s = new ViewStore();
+    s.reset({ events: [], hasMore: false, resumeId: 0 });
+    s.addLive([frame(1, { fin: false }), frame(2, { opcode: 9 }), frame(3, { opcode: 0, fin: false })]);
+    assert.deepEqual(ids(s), ['1', '2', '3']);
+    s.addLive([frame(4, { opcode: 0 }), message(5, [1, 3, 4])]);
+    assert.deepEqual(ids(s), ['2', '5g']);
+    assert.equal(s.toggleExpanded(5), true);
+    assert.deepEqual(ids(s), ['2', '5g', '  1', '  3', '  4']);
+    assert.equal(s.rowIndexOf(3), 3);
+    s.toggleExpanded(5);
+    assert.equal(s.rowIndexOf(3), 1, 'a hidden fragment maps to its group row');
+  });
+});
+
+describe('ViewStore paging', () => {
+  test('older pages merge in order without duplicates and report rows added', () => {
+    const s = new ViewStore();
+    s.reset({ events: [frame(10), frame(11), frame(12)], hasMore: true, resumeId: 10 });
+    assert.equal(s.hasOlder, true);
+    assert.equal(s.olderCursor, 10);
+    const added = s.addOlder({ events: [frame(7), frame(8), frame(10)], hasMore: false, resumeId: 0 });
+    assert.equal(added, 2);
+    assert.deepEqual(ids(s), ['7', '8', '10', '11', '12']);
+    assert.equal(s.hasOlder, false);
+  });
+
+  test('live events below the newest held id or at/below the floor are ignored', () => {
+    const s = new ViewStore();
+    s.reset({ events: [frame(5)], hasMore: false, resumeId: 0 });
+    s.addLive([frame(4), frame(5), frame(6)]);
+    assert.deepEqual(ids(s), ['5', '6']);
+    s.counters = { ...s.counters, lastId: 6 };
+    assert.equal(s.clearView(), 6);
+    assert.equal(s.size, 0);
+    s.addLive([frame(6), frame(7)]);
+    assert.deepEqual(ids(s), ['7']);
+  });
+
+  test('holding more than the cap drops the oldest and makes them pageable', () => {
+    const s = new ViewStore(100);
+    s.reset({ events: [], hasMore: false, resumeId: 0 });
+    const batch: EventDto[] = [];
+    for (let i = 1; i <= 250; i++) batch.push(frame(i));
+    s.addLive(batch);
+    assert.equal(s.size, 100);
+    assert.equal(s.oldestId(), 151);
+    assert.equal(s.hasOlder, true);
+    assert.equal(s.olderCursor, 151);
+  });
+
+  test('eviction below the cursor ends paging', () => {
+    const s = new ViewStore();
+    s.reset({ events: [frame(50)], hasMore: true, resumeId: 50 });
+    s.setFirstId(20);
+    assert.equal(s.hasOlder, true);
+    s.setFirstId(60);
+    assert.equal(s.hasOlder, false);
+  });
+});
+
+describe('ViewStore pause', () => {
+  test('paused events are held and merged on resume', () => {
+    const s = new ViewStore();
+    s.reset({ events: [frame(1)], hasMore: false, resumeId: 0 });
+    s.setPaused(true);
+    assert.equal(s.addLive([frame(2), frame(3)]), false);
+    assert.deepEqual(ids(s), ['1']);
+    assert.equal(s.pausedCount, 2);
+    assert.equal(s.setPaused(false), 'merged');
+    assert.deepEqual(ids(s), ['1', '2', '3']);
+  });
+
+  test('a paused buffer that overflows asks for a reload', () => {
+    const s = new ViewStore();
+    s.reset({ events: [], hasMore: false, resumeId: 0 });
+    s.setPaused(true);
+    const batch: EventDto[] = [];
+    for (let i = 1; i <= MAX_PAUSED + 1; i++) batch.push(frame(i));
+    s.addLive(batch);
+    assert.equal(s.pausedOverflow, true);
+    assert.equal(s.setPaused(false), 'reload');
+    assert.equal(s.size, 0);
+  });
+});
+
+describe('counters and helpers', () => {
+  test('rate meter: messages per second over the window, reset when totals go down', () => {
+    const r = new RateMeter(2000);
+    assert.equal(r.perSecond(0), 0);
+    r.sample(0, 0);
+    r.sample(1000, 100);
+    assert.equal(r.perSecond(1000), 100);
+    r.sample(2000, 300);
+    assert.equal(r.perSecond(2000), 150);
+    assert.equal(r.perSecond(4000), 75, 'a quiet period brings the rate down');
+    r.sample(5000, 10);
+    assert.equal(r.perSecond(5000), 0);
+  });
+
+  test('store counters feed the rate', () => {
+    const s = new ViewStore();
+    s.setCounters({ ...s.counters, messages: 0 }, 0);
+    s.setCounters({ ...s.counters, messages: 50 }, 500);
+    assert.equal(s.rate.perSecond(500), 100);
+  });
+
+  test('filterChanged', () => {
+    assert.equal(filterChanged({}, {}), false);
+    assert.equal(filterChanged({}, { direction: 'c2s' }), true);
+    assert.equal(filterChanged({ search: '' }, {}), false);
+    assert.equal(filterChanged({}, { regex: true }), false, 'regex alone without a search changes nothing');
+    assert.equal(filterChanged({ search: 'a' }, { search: 'a', regex: true }), true);
+    assert.equal(filterChanged({ connectionId: 'a' }, { connectionId: 'b' }), true);
+  });
+
+  test('auto-scroll stops on scroll up and resumes at the bottom', () => {
+    assert.equal(nextAutoScroll(true, 500, 400, 500), false);
+    assert.equal(nextAutoScroll(false, 400, 450, 500), false);
+    assert.equal(nextAutoScroll(false, 450, 498, 500), true);
+    assert.equal(nextAutoScroll(true, 500, 500, 500), true);
+  });
+
+  test('rows for 100k events build fast', () => {
+    const s = new ViewStore(100_000);
+    const batch: EventDto[] = [];
+    for (let i = 1; i <= 100_000; i += 2) batch.push(frame(i), message(i + 1, [i]));
+    s.reset({ events: batch, hasMore: false, resumeId: 0 });
+    const t = performance.now();
+    assert.equal(s.rows().length, 50_000);
+    assert.ok(performance.now() - t < 200);
+  });
+});

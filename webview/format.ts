@@ -1,0 +1,189 @@
+// Pure formatting and parsing for the webview (no DOM), so node tests can cover it.
+import { isControlOpcode, opcodeName, type FrameDto, type MessageDto } from '../src/shared/protocol';
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  if (n < 1024 * 1024 * 1024) return `${(n / (1024 * 1024)).toFixed(1)} MB`;
+  return `${(n / (1024 * 1024 * 1024)).toFixed(2)} GB`;
+}
+
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** `HH:MM:SS.mmm` local time. */
+export function formatAbsolute(t: number): string {
+  const d = new Date(t);
+  const p = (x: number, w = 2) => String(x).padStart(w, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
+/** `+1.234 s` after `base`. */
+export function formatRelative(t: number, base: number): string {
+  const ms = t - base;
+  const sign = ms < 0 ? '-' : '+';
+  return `${sign}${(Math.abs(ms) / 1000).toFixed(3)} s`;
+}
+
+/** FIN, RSV1-3 and MASK as a fixed-width flag string: `F 1 . . M` style (a dot for a clear bit). */
+export function frameFlags(f: Pick<FrameDto, 'fin' | 'rsv1' | 'rsv2' | 'rsv3' | 'masked'>): string {
+  return [f.fin ? 'F' : '.', f.rsv1 ? '1' : '.', f.rsv2 ? '2' : '.', f.rsv3 ? '3' : '.', f.masked ? 'M' : '.'].join('');
+}
+
+/** Spoken form of the flags for screen readers. */
+export function frameFlagsLabel(f: Pick<FrameDto, 'fin' | 'rsv1' | 'rsv2' | 'rsv3' | 'masked'>): string {
+  const on: string[] = [];
+  if (f.fin) on.push('FIN');
+  if (f.rsv1) on.push('RSV1');
+  if (f.rsv2) on.push('RSV2');
+  if (f.rsv3) on.push('RSV3');
+  if (f.masked) on.push('masked');
+  return on.length ? on.join(', ') : 'no flags';
+}
+
+/** `123 B` or, for compressed data, `40 B → 123 B` (wire → inflated). */
+export function lengthText(wire: number, inflated?: number): string {
+  return inflated !== undefined && inflated !== wire ? `${formatBytes(wire)} → ${formatBytes(inflated)}` : formatBytes(wire);
+}
+
+export function frameLength(f: FrameDto, msg?: MessageDto): string {
+  return lengthText(f.payloadLength, msg?.compressed ? msg.inflatedLength ?? msg.length : undefined);
+}
+
+export function messageLength(m: MessageDto): string {
+  return lengthText(m.wireLength, m.compressed ? m.inflatedLength ?? m.length : m.length === m.wireLength ? undefined : m.length);
+}
+
+/** The opcode column: name, plus the close code for close frames. */
+export function opcodeText(f: FrameDto): string {
+  return opcodeName(f.opcode);
+}
+
+/** One line of preview: control characters shown as symbols so a row never wraps or hides text. */
+export function oneLine(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f]/g, (c) => (c === '\n' ? '↵' : c === '\t' ? '⇥' : c === '\r' ? '' : '·'));
+}
+
+export function framePreview(f: FrameDto, msg?: MessageDto): string {
+  if (f.opcode === 8) {
+    const code = f.closeCode !== undefined ? String(f.closeCode) : 'no code';
+    return f.closeReason ? `${code} ${oneLine(f.closeReason)}` : code;
+  }
+  // A single compressed frame: show the inflated text of its message instead of deflate bytes.
+  if (msg && f.rsv1 && msg.frameIds.length === 1) return oneLine(msg.preview) + (msg.previewTruncated ? '…' : '');
+  return oneLine(f.preview) + (f.previewTruncated ? '…' : '');
+}
+
+export function isControl(f: FrameDto): boolean {
+  return isControlOpcode(f.opcode);
+}
+
+// --- hex dump --------------------------------------------------------------------------------------------------
+
+export interface HexLine {
+  offset: string;
+  hex: string;
+  ascii: string;
+}
+
+/** 16 bytes a line: offset, hex (grouped 8+8), printable ASCII with dots. */
+export function hexDump(bytes: Uint8Array, maxBytes = bytes.length): HexLine[] {
+  const n = Math.min(bytes.length, maxBytes);
+  const lines: HexLine[] = [];
+  for (let off = 0; off < n; off += 16) {
+    let hex = '';
+    let ascii = '';
+    for (let i = 0; i < 16; i++) {
+      if (i === 8) hex += ' ';
+      if (off + i < n) {
+        const b = bytes[off + i];
+        hex += b.toString(16).padStart(2, '0') + ' ';
+        ascii += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.';
+      } else {
+        hex += '   ';
+      }
+    }
+    lines.push({ offset: off.toString(16).padStart(8, '0'), hex: hex.trimEnd(), ascii });
+  }
+  return lines;
+}
+
+export function toHex(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i++) s += (i ? ' ' : '') + bytes[i].toString(16).padStart(2, '0');
+  return s;
+}
+
+// --- payload parsing for the composer --------------------------------------------------------------------------
+
+/** Hex with optional spaces, colons or `0x` prefixes. Throws an Error fit to show. */
+export function parseHex(s: string): Uint8Array {
+  const clean = s.replace(/0x/gi, '').replace(/[\s:,-]/g, '');
+  if (clean.length % 2 !== 0) throw new Error('Hex needs an even number of digits.');
+  if (!/^[0-9a-f]*$/i.test(clean)) throw new Error('Hex may hold only 0-9 and a-f.');
+  const out = new Uint8Array(clean.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/** Standard or URL-safe base64, padding optional. Throws an Error fit to show. */
+export function parseBase64(s: string): Uint8Array {
+  const clean = s.replace(/\s/g, '').replace(/-/g, '+').replace(/_/g, '/').replace(/=+$/, '');
+  if (!/^[A-Za-z0-9+/]*$/.test(clean) || clean.length % 4 === 1) throw new Error('Not valid base64.');
+  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
+  let bits = 0;
+  let acc = 0;
+  let j = 0;
+  for (const c of clean) {
+    acc = (acc << 6) | B64.indexOf(c);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[j++] = (acc >> bits) & 0xff;
+    }
+  }
+  return out;
+}
+
+/** Pretty JSON when the text is a JSON object or array, else undefined. */
+export function prettyJson(text: string): string | undefined {
+  const t = text.trimStart();
+  if (!t.startsWith('{') && !t.startsWith('[')) return undefined;
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The message a regex search would fail with, or undefined when it compiles (`/p/flags` or a bare pattern). */
+export function regexError(search: string): string | undefined {
+  const literal = /^\/(.*)\/([a-z]*)$/s.exec(search);
+  try {
+    if (literal) new RegExp(literal[1], literal[2].replace(/[gy]/g, ''));
+    else new RegExp(search);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+const utf8 = new TextDecoder('utf-8');
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+export function decodeText(bytes: Uint8Array): string {
+  return utf8.decode(bytes);
+}
+
+/** Text when the bytes are valid UTF-8, else undefined. */
+export function tryDecodeText(bytes: Uint8Array): string | undefined {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}

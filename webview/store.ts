@@ -1,0 +1,298 @@
+// The webview's model of what it shows: the held event DTOs (one filtered window of the host's history), the rows
+// derived from them (fragments grouped under their message), paging, pause, counters and the message rate.
+// Pure logic, no DOM: node tests drive it directly.
+import type { CaptureCounters, EventDto, FrameDto, MessageDto, ModelSnapshot, Page, ViewFilter } from '../src/shared/protocol';
+
+/** Most DTOs the webview holds; past it the oldest are dropped and can be paged in again. */
+export const MAX_HELD = 50_000;
+/** Most live events held back while the view is paused before it gives up and reloads on resume. */
+export const MAX_PAUSED = 20_000;
+
+export interface Row {
+  id: number;
+  /** 0 for top-level rows, 1 for fragments under an expanded message. */
+  depth: 0 | 1;
+  /** A message made of several frames: it can be expanded to show them. */
+  group: boolean;
+}
+
+export class ViewStore {
+  /** Held events, ascending by id. */
+  private events: EventDto[] = [];
+  private readonly byId = new Map<number, EventDto>();
+  /** frame id → the message it belongs to (from the message's frameIds). */
+  private readonly messageOf = new Map<number, number>();
+  private readonly expanded = new Set<number>();
+  private rowsCache: Row[] | undefined;
+
+  filter: ViewFilter = {};
+  /** The view shows only ids above this ("clear" raises it; the host keeps its history). */
+  floorId = 0;
+  /** True when older matching events may exist below the held window. */
+  hasOlder = false;
+  /** Where the next older page starts (exclusive upper bound). */
+  olderCursor = 0;
+  loadingOlder = false;
+
+  paused = false;
+  private pausedEvents: EventDto[] = [];
+  /** The paused buffer overflowed: resume must reload instead of merging. */
+  pausedOverflow = false;
+
+  counters: CaptureCounters = { frames: 0, frameBytes: 0, messages: 0, storedEvents: 0, evictedEvents: 0, evictedBytes: 0, firstId: 1, lastId: 0 };
+  model: ModelSnapshot = { servers: [], connections: [] };
+  readonly rate = new RateMeter();
+
+  constructor(private readonly maxHeld = MAX_HELD) {}
+
+  get size(): number {
+    return this.events.length;
+  }
+
+  get(id: number): EventDto | undefined {
+    return this.byId.get(id);
+  }
+
+  /** The message a frame belongs to, if it is held. */
+  messageFor(frameId: number): MessageDto | undefined {
+    const mid = this.messageOf.get(frameId);
+    const m = mid === undefined ? undefined : this.byId.get(mid);
+    return m?.kind === 'message' ? m : undefined;
+  }
+
+  oldestId(): number | undefined {
+    return this.events[0]?.id;
+  }
+
+  newestId(): number | undefined {
+    return this.events[this.events.length - 1]?.id;
+  }
+
+  /** Replaces everything with a first page (after subscribe). */
+  reset(page?: Page): void {
+    this.events = [];
+    this.byId.clear();
+    this.messageOf.clear();
+    this.pausedEvents = [];
+    this.pausedOverflow = false;
+    this.rowsCache = undefined;
+    this.hasOlder = false;
+    this.olderCursor = 0;
+    this.loadingOlder = false;
+    if (page) {
+      this.insert(page.events);
+      this.hasOlder = page.hasMore;
+      this.olderCursor = page.hasMore ? page.resumeId : this.floorId;
+      this.trimOldest();
+    }
+  }
+
+  /** Merges an older page (the reply to getPage). Returns how many rows were added above the old first row. */
+  addOlder(page: Page): number {
+    const before = this.rows().length;
+    const oldest = this.oldestId() ?? Infinity;
+    this.insert(page.events.filter((e) => e.id < oldest));
+    this.hasOlder = page.hasMore;
+    this.olderCursor = page.hasMore ? page.resumeId : this.floorId;
+    this.loadingOlder = false;
+    return this.rows().length - before;
+  }
+
+  /** New live events. While paused they are held back. Returns whether the view changed. */
+  addLive(events: EventDto[]): boolean {
+    if (events.length === 0) return false;
+    if (this.paused) {
+      if (!this.pausedOverflow) {
+        for (const e of events) this.pausedEvents.push(e);
+        if (this.pausedEvents.length > MAX_PAUSED) {
+          this.pausedEvents = [];
+          this.pausedOverflow = true;
+        }
+      }
+      return false;
+    }
+    const newest = this.newestId() ?? this.floorId;
+    this.insert(events.filter((e) => e.id > newest && e.id > this.floorId));
+    this.trimOldest();
+    return true;
+  }
+
+  /** Live events held back by pause. */
+  get pausedCount(): number {
+    return this.pausedEvents.length;
+  }
+
+  setPaused(paused: boolean): 'merged' | 'reload' | 'none' {
+    if (paused === this.paused) return 'none';
+    this.paused = paused;
+    if (paused) return 'none';
+    if (this.pausedOverflow) {
+      this.pausedOverflow = false;
+      this.pausedEvents = [];
+      return 'reload';
+    }
+    const held = this.pausedEvents;
+    this.pausedEvents = [];
+    this.addLive(held);
+    return 'merged';
+  }
+
+  /** Hides everything up to the newest id the host has; returns the new floor. */
+  clearView(): number {
+    this.floorId = Math.max(this.counters.lastId, this.newestId() ?? 0, this.floorId);
+    this.reset();
+    return this.floorId;
+  }
+
+  /** The store evicted everything below `firstId`: those rows cannot be paged again. */
+  setFirstId(firstId: number): void {
+    if (this.olderCursor < firstId) {
+      this.hasOlder = false;
+    }
+  }
+
+  setCounters(c: CaptureCounters, now: number): void {
+    this.counters = c;
+    this.rate.sample(now, c.messages);
+  }
+
+  toggleExpanded(messageId: number): boolean {
+    if (this.expanded.has(messageId)) this.expanded.delete(messageId);
+    else this.expanded.add(messageId);
+    this.rowsCache = undefined;
+    return this.expanded.has(messageId);
+  }
+
+  isExpanded(messageId: number): boolean {
+    return this.expanded.has(messageId);
+  }
+
+  /** The rows to show, in order. Rebuilt only after a change. */
+  rows(): Row[] {
+    if (this.rowsCache) return this.rowsCache;
+    const rows: Row[] = [];
+    for (const e of this.events) {
+      if (e.kind === 'message') {
+        if (e.frameIds.length > 1) {
+          rows.push({ id: e.id, depth: 0, group: true });
+          if (this.expanded.has(e.id)) {
+            for (const fid of e.frameIds) if (this.byId.has(fid)) rows.push({ id: fid, depth: 1, group: false });
+          }
+        }
+        // A single-frame message is shown through its frame's row.
+        continue;
+      }
+      if (e.kind === 'frame') {
+        const m = this.messageFor(e.id);
+        if (m && m.frameIds.length > 1) continue; // shown under its message
+      }
+      rows.push({ id: e.id, depth: 0, group: false });
+    }
+    this.rowsCache = rows;
+    return rows;
+  }
+
+  /** Index of the row showing `id` (a fragment inside a collapsed group maps to its group), or -1. */
+  rowIndexOf(id: number): number {
+    const rows = this.rows();
+    let target = id;
+    const m = this.messageFor(id);
+    if (m && m.frameIds.length > 1 && !this.expanded.has(m.id)) target = m.id;
+    let lo = 0;
+    let hi = rows.length - 1;
+    // Rows are ascending by id except fragments inside an expanded group: scan near the binary search hit.
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (rows[mid].id < target) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    for (let i = Math.max(0, lo - 64); i < Math.min(rows.length, lo + 64); i++) if (rows[i].id === target) return i;
+    return rows.findIndex((r) => r.id === target);
+  }
+
+  /** Ids the held DTOs refer to for a connection picker that also knows captured-but-gone connections. */
+  connectionIds(): string[] {
+    const s = new Set<string>();
+    for (const e of this.events) s.add(e.connectionId);
+    return [...s];
+  }
+
+  private insert(list: EventDto[]): void {
+    if (list.length === 0) return;
+    const fresh = list.filter((e) => !this.byId.has(e.id));
+    if (fresh.length === 0) return;
+    for (const e of fresh) {
+      this.byId.set(e.id, e);
+      if (e.kind === 'message') for (const fid of e.frameIds) this.messageOf.set(fid, e.id);
+    }
+    const last = this.newestId();
+    if (last === undefined || fresh[0].id > last) {
+      for (const e of fresh) this.events.push(e);
+    } else if (fresh[fresh.length - 1].id < this.events[0].id) {
+      this.events = fresh.concat(this.events);
+    } else {
+      this.events = this.events.concat(fresh).sort((a, b) => a.id - b.id);
+    }
+    this.rowsCache = undefined;
+  }
+
+  private trimOldest(): void {
+    const over = this.events.length - this.maxHeld;
+    if (over <= 0) return;
+    const dropped = this.events.splice(0, over);
+    for (const e of dropped) {
+      this.byId.delete(e.id);
+      if (e.kind === 'message') for (const fid of e.frameIds) this.messageOf.delete(fid);
+      this.expanded.delete(e.id);
+    }
+    this.hasOlder = true;
+    this.olderCursor = this.events[0]?.id ?? this.olderCursor;
+    this.rowsCache = undefined;
+  }
+}
+
+/** Messages per second from samples of a running total, over a sliding window. */
+export class RateMeter {
+  private samples: Array<[time: number, total: number]> = [];
+
+  constructor(private readonly windowMs = 2000) {}
+
+  sample(now: number, total: number): void {
+    const last = this.samples[this.samples.length - 1];
+    if (last && total < last[1]) this.samples = []; // the counters were reset
+    this.samples.push([now, total]);
+    while (this.samples.length > 2 && now - this.samples[1][0] >= this.windowMs) this.samples.shift();
+  }
+
+  /** Rate at `now`; 0 with fewer than two samples. A quiet period after the last sample brings it down. */
+  perSecond(now: number): number {
+    if (this.samples.length < 2) return 0;
+    const [t0, n0] = this.samples[0];
+    const [, n1] = this.samples[this.samples.length - 1];
+    const span = Math.max(now, this.samples[this.samples.length - 1][0]) - t0;
+    return span > 0 ? ((n1 - n0) * 1000) / span : 0;
+  }
+}
+
+/** True when a filter change needs a fresh page from the host. */
+export function filterChanged(a: ViewFilter, b: ViewFilter): boolean {
+  return (
+    a.connectionId !== b.connectionId ||
+    a.direction !== b.direction ||
+    a.opcodes !== b.opcodes ||
+    (a.search ?? '') !== (b.search ?? '') ||
+    (!!a.search && !!a.regex !== !!b.regex)
+  );
+}
+
+/** Auto-scroll stays on while the view sits at the bottom; scrolling up turns it off, back to the bottom turns it on. */
+export function nextAutoScroll(current: boolean, prevTop: number, top: number, maxTop: number, slack = 4): boolean {
+  if (top >= maxTop - slack) return true;
+  if (top < prevTop) return false;
+  return current;
+}
+
+/** The frame a row stands for, for the detail pane of a grouped message's fragments. */
+export function isFrame(e: EventDto | undefined): e is FrameDto {
+  return e?.kind === 'frame';
+}
