@@ -84,6 +84,8 @@ const DEFAULT_RECONNECT: Required<ReconnectOptions> = {
   maxAttempts: Infinity,
 };
 
+const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
+
 /** Bound on the body of a rejected upgrade that is kept for the error. */
 const MAX_FAILED_BODY = 8 * 1024;
 
@@ -248,7 +250,7 @@ export class ClientConnection implements Disposable {
         headers: this.opts.headers,
         perMessageDeflate: this.opts.perMessageDeflate ?? false,
         handshakeTimeout: this.opts.handshakeTimeout ?? 10_000,
-        maxPayload: this.opts.maxPayload ?? 16 * 1024 * 1024,
+        maxPayload: this.opts.maxPayload ?? DEFAULT_MAX_PAYLOAD,
         followRedirects: false,
         ca: this.opts.tls?.ca,
         rejectUnauthorized: this.opts.tls?.rejectUnauthorized ?? true,
@@ -258,7 +260,13 @@ export class ClientConnection implements Disposable {
           socket = s;
           s.on('error', () => {}); // ws reports it through the request
           if (sink) {
-            capture = attachCapture(s, { connectionId, role: 'client', sink, meta: { url: this.url, connection: this.id } });
+            capture = attachCapture(s, {
+              connectionId,
+              role: 'client',
+              sink,
+              meta: { url: this.url, connection: this.id },
+              maxPayload: this.opts.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+            });
           }
         }) as never,
       });

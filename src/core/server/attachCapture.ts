@@ -1,14 +1,22 @@
 // Puts a capture on a raw socket: the tap feeds a ConnectionCapture, which appends events to the sink.
 
 import type * as net from 'node:net';
+import { ConnectionCapture } from '../capture/connectionCapture';
 import type { CaptureSink, HandshakeEvent } from '../capture/events';
+import { tapSocket } from '../capture/socketTap';
 import type { Disposable } from '../util/events';
 
 export interface CaptureInit {
   connectionId: string;
   role: 'server' | 'client';
   sink: CaptureSink;
+  /**
+   * Labels for the connection events. The capture keeps this object and reads it when it appends the
+   * 'open' event, so keys added before the response head is written still appear.
+   */
   meta?: Record<string, string>;
+  /** The same limit the endpoint enforces, so the capture records 1009 where ws closes with it. */
+  maxPayload?: number;
 }
 
 /** A capture attached to one socket. */
@@ -17,21 +25,38 @@ export interface CaptureHandle extends Disposable {
   readonly handshake?: HandshakeEvent;
 }
 
-/** Replaceable so tests and embedders can plug a different capture. */
+/** Replaceable so tests and embedders can plug in a different capture. */
 export type CaptureAttacher = (socket: net.Socket, init: CaptureInit) => CaptureHandle;
 
-let impl: CaptureAttacher | undefined;
+/** Taps the socket into a ConnectionCapture and ends the capture once the socket has closed. */
+const defaultAttacher: CaptureAttacher = (socket, init) => {
+  const capture = new ConnectionCapture(init);
+  const tap = tapSocket(socket, capture);
+  let done = false;
+  const finish = () => {
+    if (done) return;
+    done = true;
+    socket.removeListener('close', finish);
+    tap.dispose();
+    capture.end();
+  };
+  socket.once('close', finish);
+  return {
+    get handshake() {
+      return capture.handshake;
+    },
+    dispose: finish,
+  };
+};
 
-/** Installs the capture implementation (the capture module registers itself; tests may stub it). */
+let impl: CaptureAttacher = defaultAttacher;
+
+/** Installs another capture implementation; `undefined` restores the default. */
 export function setCaptureAttacher(attacher: CaptureAttacher | undefined): void {
-  impl = attacher;
+  impl = attacher ?? defaultAttacher;
 }
 
-/**
- * Attaches a capture to `socket` and ends it when the socket closes, after the last byte was seen.
- * Without an installed implementation it returns an inert handle, so capture stays optional.
- */
+/** Attaches a capture to `socket`; it ends by itself when the socket closes (dispose ends it earlier). */
 export function attachCapture(socket: net.Socket, init: CaptureInit): CaptureHandle {
-  if (!impl) return { dispose() {} };
   return impl(socket, init);
 }

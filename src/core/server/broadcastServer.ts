@@ -104,6 +104,8 @@ export class ServerError extends Error {
 interface SocketState {
   id: string;
   capture?: CaptureHandle;
+  /** The capture's labels; completed from the upgrade request before the response is written. */
+  meta?: Record<string, string>;
 }
 
 export class BroadcastServer {
@@ -302,11 +304,13 @@ export class BroadcastServer {
     this.sockets.set(socket, st);
     const sink = this.opts?.capture;
     if (sink) {
+      st.meta = { remote: `${socket.remoteAddress}:${socket.remotePort}` };
       st.capture = attachCapture(socket, {
         connectionId: st.id,
         role: 'server',
         sink,
-        meta: { remote: `${socket.remoteAddress}:${socket.remotePort}` },
+        meta: st.meta,
+        maxPayload: this.opts?.maxPayload,
       });
     }
     // A reset peer must not crash the host; the close listener does the bookkeeping.
@@ -319,6 +323,12 @@ export class BroadcastServer {
 
   private onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
     const opts = this.opts!;
+    const meta = this.sockets.get(socket)?.meta;
+    if (meta) {
+      // Nothing has been written yet, so the capture's 'open' event will carry these.
+      if (req.headers['user-agent']) meta.userAgent = req.headers['user-agent'];
+      if (req.headers.origin) meta.origin = req.headers.origin;
+    }
     if (this._state !== 'running') return rejectUpgrade(socket, 503, 'Server is stopping');
     if (opts.path !== undefined && pathnameOf(req.url) !== opts.path) {
       return rejectUpgrade(socket, 404, `No WebSocket endpoint at ${pathnameOf(req.url)}; try ${opts.path}`);

@@ -1,5 +1,6 @@
 // Relay modes and the fan-out writer: a message is framed once and the same bytes go to every target.
 
+import * as wsModule from 'ws';
 import { WebSocket } from 'ws';
 import type { ClientRecord } from './clientRegistry';
 
@@ -73,8 +74,11 @@ interface FrameOptions {
   readOnly: boolean;
 }
 
-/** ws exports its Sender at runtime; @types/ws does not declare it. */
-const Sender = (WebSocket as unknown as { Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] } }).Sender;
+/**
+ * ws exports its Sender at runtime; @types/ws does not declare it. Take it from the module, not from the
+ * WebSocket class: bundlers resolve ws's ESM wrapper, whose WebSocket has no `Sender` static.
+ */
+const Sender = (wsModule as unknown as { Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] } }).Sender;
 
 function frameOnce(data: Buffer, isBinary: boolean): Buffer[] {
   const parts = Sender.frame(data, {

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { WebSocketServer } from 'ws';
+import type { CaptureEvent, CaptureSink, ConnectionEvent, FrameEvent, NewCaptureEvent } from '../../../src/core/capture/events';
 import { BroadcastServer } from '../../../src/core/server/broadcastServer';
 import {
   backoffDelay,
@@ -80,6 +81,17 @@ async function rawServer(reply: string | undefined) {
   return (s.address() as net.AddressInfo).port;
 }
 
+function arraySink(): CaptureSink & { events: CaptureEvent[] } {
+  const events: CaptureEvent[] = [];
+  return {
+    events,
+    append(e: NewCaptureEvent) {
+      events.push({ ...e, id: events.length + 1 } as CaptureEvent);
+      return events.length;
+    },
+  };
+}
+
 describe('ClientConnection', () => {
   test('opens, sends text and binary, receives, and closes without reconnecting', async () => {
     const { address } = await startServer('echo');
@@ -133,6 +145,50 @@ describe('ClientConnection', () => {
     assert.equal(closed.error?.message, 'Server rejected the upgrade: 401 Unauthorized');
     assert.equal(closed.error?.status, 401);
     assert.equal(closed.error?.body?.toString(), body);
+  });
+
+  test('with capture on, the 401 error carries the captured handshake', async () => {
+    const body = 'token expired\n';
+    const port = await rawServer(
+      `HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
+    const sink = arraySink();
+    const c = open(`ws://127.0.0.1:${port}/secret`, { capture: sink });
+    const closed = await waitState(c, 'closed');
+    const hs = closed.error?.handshake;
+    assert.ok(hs, 'handshake attached');
+    assert.equal(hs.status, 401);
+    assert.equal(hs.ok, false);
+    assert.equal(hs.request.startLine, 'GET /secret HTTP/1.1');
+    assert.equal(hs.response?.startLine, 'HTTP/1.1 401 Unauthorized');
+    assert.equal(hs.body?.toString(), body);
+    assert.equal(hs.connectionId, c.conn.connectionId);
+  });
+
+  test('with capture on, frames of both directions are recorded per TCP connection', async () => {
+    const { address } = await startServer('echo');
+    const sink = arraySink();
+    const c = open(address.url, { capture: sink });
+    await waitState(c, 'open');
+    c.conn.send('ping?');
+    await until(() => c.received.length === 1);
+    c.conn.close(1000, '');
+    await waitState(c, 'closed');
+    await until(() => sink.events.some((e) => e.kind === 'connection' && e.state === 'closed'));
+    const frames = sink.events.filter((e): e is FrameEvent => e.kind === 'frame');
+    assert.deepEqual(
+      frames.map((f) => [f.direction, f.opcode, f.masked, f.payload.toString('hex')]),
+      [
+        ['c2s', 1, true, Buffer.from('ping?').toString('hex')],
+        ['s2c', 1, false, Buffer.from('ping?').toString('hex')],
+        ['c2s', 8, true, '03e8'],
+        ['s2c', 8, false, '03e8'],
+      ],
+    );
+    assert.ok(sink.events.every((e) => e.connectionId === c.conn.connectionId));
+    const openEv = sink.events.find((e) => e.kind === 'connection' && e.state === 'open') as ConnectionEvent;
+    assert.equal(openEv.role, 'client');
+    assert.equal(openEv.meta?.url, address.url);
   });
 
   test('a server that never answers the upgrade hits the handshake timeout', async () => {

@@ -1,0 +1,107 @@
+import { describe, test, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { WebSocket } from 'ws';
+import { BroadcastServer } from '../../../src/core/server/broadcastServer';
+import type { CaptureEvent, CaptureSink, ConnectionEvent, FrameEvent, HandshakeEvent, MessageEvent, NewCaptureEvent } from '../../../src/core/capture/events';
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(cond: () => boolean, ms = 2000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(5);
+  }
+}
+
+function arraySink(): CaptureSink & { events: CaptureEvent[] } {
+  const events: CaptureEvent[] = [];
+  return {
+    events,
+    append(e: NewCaptureEvent) {
+      const id = events.length + 1;
+      events.push({ ...e, id } as CaptureEvent);
+      return id;
+    },
+  };
+}
+
+describe('BroadcastServer capture', () => {
+  test('records the handshake, both directions of relayed frames, and the clean close', async () => {
+    const sink = arraySink();
+    const server = new BroadcastServer();
+    const address = await server.start({ port: 0, heartbeatIntervalMs: 0, capture: sink });
+    cleanups.push(() => server.stop());
+    const ws = new WebSocket(address.url, { headers: { 'User-Agent': 'cap-test', Origin: 'http://o.test' } });
+    cleanups.push(() => ws.terminate());
+    await once(ws, 'open');
+    const [info] = server.clients();
+    ws.send('hi');
+    await once(ws, 'message');
+    ws.close(1000, 'bye');
+    await once(ws, 'close');
+    await until(() => sink.events.some((e) => e.kind === 'connection' && e.state === 'closed'));
+
+    const mine = sink.events.filter((e) => e.connectionId === info.id);
+    assert.equal(mine.length, sink.events.length, 'one connection, one id: the client id');
+    const hs = mine.find((e): e is HandshakeEvent => e.kind === 'handshake')!;
+    assert.equal(hs.status, 101);
+    assert.equal(hs.ok, true);
+    assert.match(hs.request.startLine, /^GET \/ HTTP\/1\.1$/);
+    assert.deepEqual(hs.request.headers.find(([n]) => n.toLowerCase() === 'user-agent'), ['User-Agent', 'cap-test']);
+    const open = mine.find((e): e is ConnectionEvent => e.kind === 'connection' && e.state === 'open')!;
+    assert.equal(open.role, 'server');
+    assert.deepEqual(open.meta, { remote: `127.0.0.1:${info.remotePort}`, userAgent: 'cap-test', origin: 'http://o.test' });
+
+    const frames = mine.filter((e): e is FrameEvent => e.kind === 'frame');
+    assert.deepEqual(
+      frames.map((f) => [f.direction, f.opcode, f.masked, f.payload.toString('latin1')]),
+      [
+        ['c2s', 1, true, 'hi'],
+        ['s2c', 1, false, 'hi'], // the pre-framed raw write is seen by the tap
+        ['c2s', 8, true, '\x03\xe8bye'],
+        ['s2c', 8, false, '\x03\xe8bye'],
+      ],
+    );
+    assert.equal(frames[1].header.toString('hex'), '8102');
+    const messages = mine.filter((e): e is MessageEvent => e.kind === 'message');
+    assert.deepEqual(messages.map((m) => [m.direction, m.data.toString()]), [['c2s', 'hi'], ['s2c', 'hi']]);
+    const closed = mine.find((e): e is ConnectionEvent => e.kind === 'connection' && e.state === 'closed')!;
+    assert.equal(closed.clean, true);
+    assert.equal(closed.code, 1000);
+  });
+
+  test('an upgrade the server refuses is captured as a failed handshake with its body', async () => {
+    const sink = arraySink();
+    const server = new BroadcastServer();
+    const address = await server.start({ port: 0, heartbeatIntervalMs: 0, capture: sink, path: '/ws' });
+    cleanups.push(() => server.stop());
+    const ws = new WebSocket(`ws://127.0.0.1:${address.port}/nope`);
+    ws.on('error', () => {});
+    cleanups.push(() => ws.terminate());
+    await once(ws, 'unexpected-response');
+    await until(() => sink.events.some((e) => e.kind === 'connection' && e.state === 'closed'));
+    const hs = sink.events.find((e): e is HandshakeEvent => e.kind === 'handshake')!;
+    assert.equal(hs.status, 404);
+    assert.equal(hs.ok, false);
+    assert.equal(hs.body?.toString(), 'No WebSocket endpoint at /nope; try /ws\n');
+    assert.equal(server.clients().length, 0);
+  });
+
+  test('capture off records nothing and relays the same', async () => {
+    const server = new BroadcastServer();
+    const address = await server.start({ port: 0, heartbeatIntervalMs: 0 });
+    cleanups.push(() => server.stop());
+    const ws = new WebSocket(address.url);
+    cleanups.push(() => ws.terminate());
+    await once(ws, 'open');
+    ws.send('x');
+    const [data] = await once(ws, 'message');
+    assert.equal(String(data), 'x');
+  });
+});
