@@ -1,6 +1,8 @@
 import * as vscode from 'vscode';
+import { connectCommand } from './connectCommand';
 import { ConnectionsTree, type TreeNode } from './connectionsTree';
 import { exportSession } from './exportSession';
+import { InspectorPanel } from './inspectorPanel';
 import { Session } from './session';
 import { readCaptureSettings, readServerSettings, SettingsError, type ServerSettings } from './settings';
 import { ServerStatusBar } from './statusBar';
@@ -48,6 +50,10 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
       }),
     );
 
+  context.subscriptions.push(InspectorPanel.registerSerializer(context, s));
+  command('wsInspector.openInspector', () => {
+    InspectorPanel.createOrShow(context, s);
+  });
   command('wsInspector.startServer', () => startServer(s, log));
   command('wsInspector.stopServer', async () => {
     const addr = s.serverAddress;
@@ -86,6 +92,24 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     await s.disconnect(id, 1000, 'disconnected from VS Code');
   });
 
+  command('wsInspector.connect', (arg?: string) => connectCommand(context, s, log, arg));
+  command('wsInspector.disconnect', async (node?: TreeNode | string) => {
+    let id = typeof node === 'string' ? node : node?.type === 'outgoing' ? node.connection.id : undefined;
+    if (!id) {
+      const open = s.outgoingConnections();
+      if (open.length === 0) {
+        void vscode.window.showInformationMessage('There is no outgoing connection to close.');
+        return;
+      }
+      id = open.length === 1 ? open[0].id : (await vscode.window.showQuickPick(open.map((o) => ({ label: o.url, description: o.state, id: o.id })), { title: 'Disconnect' }))?.id;
+    }
+    if (id && !s.closeOutgoing(id, 1000, 'closed from VS Code')) throw new Error(`No outgoing connection ${id}.`);
+  });
+  command('wsInspector.reconnect', async (node?: TreeNode | string) => {
+    const id = typeof node === 'string' ? node : node?.type === 'outgoing' ? node.connection.id : undefined;
+    if (!id) throw new Error('Pick a connection in the Connections view.');
+    await s.reconnect(id);
+  });
   command('wsInspector.exportSession', (target?: vscode.Uri) =>
     exportSession(s.store, String(context.extension.packageJSON.version), target),
   );

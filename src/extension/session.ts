@@ -1,10 +1,26 @@
 // The extension's live state: one capture store, the embedded server and the outgoing connections.
 // It implements the InspectorModel the UI reads, and owns every core object it creates.
 import { EventStore } from '../core/capture/eventStore';
+import { ClientConnection, type ClientConnectionOptions, type ClientState, type ConnectionError } from '../core/client/clientConnection';
 import { BroadcastServer, type ServerAddress } from '../core/server/broadcastServer';
 import { DisposableStore, Emitter } from '../core/util/events';
 import type { ConnectionSummary, InspectorModel, OutgoingData, SendTarget, ServerSummary } from './model';
 import type { CaptureSettings, ServerSettings } from './settings';
+
+/** An outgoing connection and the counters the panel and tree show for it. */
+interface Outgoing {
+  conn: ClientConnection;
+  url: string;
+  options: ClientConnectionOptions;
+  owner: DisposableStore;
+  state: ClientState | 'failed';
+  lastError?: ConnectionError;
+  connectedAt?: number;
+  messagesIn: number;
+  messagesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+}
 
 export class Session implements InspectorModel {
   readonly store: EventStore;
@@ -15,6 +31,7 @@ export class Session implements InspectorModel {
   private serverOwner: DisposableStore | undefined;
   private serverSettings: ServerSettings | undefined;
   private changeQueued = false;
+  private readonly outgoing = new Map<string, Outgoing>();
 
   constructor(capture: CaptureSettings) {
     this.store = this.owner.add(new EventStore({ maxEvents: capture.maxEvents, maxBytes: capture.maxBytes }));
@@ -119,7 +136,92 @@ export class Session implements InspectorModel {
         bytesOut: c.bytesOut,
       });
     }
+    for (const o of this.outgoing.values()) {
+      out.push({
+        id: o.conn.connectionId ?? o.conn.id,
+        kind: 'outgoing',
+        label: o.url,
+        state: o.state,
+        remote: o.url,
+        subprotocol: o.conn.protocol || undefined,
+        connectedAt: o.connectedAt,
+        messagesIn: o.messagesIn,
+        messagesOut: o.messagesOut,
+        bytesIn: o.bytesIn,
+        bytesOut: o.bytesOut,
+      });
+    }
     return out;
+  }
+
+  /**
+   * Opens an outgoing connection, captured into the store. Resolves when it is open; rejects with the
+   * ConnectionError (readable message, captured handshake) when the first attempt fails.
+   */
+  connect(url: string, options: ClientConnectionOptions = {}): Promise<ClientConnection> {
+    const conn = new ClientConnection(url, { ...options, capture: this.store });
+    const owner = new DisposableStore();
+    const o: Outgoing = { conn, url, options, owner, state: 'connecting', messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 };
+    this.outgoing.set(conn.id, o);
+    owner.add(conn);
+    owner.add(
+      conn.onDidReceive((m) => {
+        o.messagesIn++;
+        o.bytesIn += m.data.length;
+        this.changed();
+      }),
+    );
+    const opened = new Promise<ClientConnection>((resolve, reject) => {
+      owner.add(
+        conn.onDidChangeState((e) => {
+          o.state = e.state === 'closed' && e.error ? 'failed' : e.state;
+          if (e.error) o.lastError = e.error;
+          if (e.state === 'open') {
+            o.connectedAt = Date.now();
+            resolve(conn);
+          } else if ((e.state === 'closed' || e.state === 'reconnecting') && e.error) {
+            reject(e.error);
+          }
+          this.changed();
+        }),
+      );
+    });
+    this.changed();
+    conn.open();
+    return opened;
+  }
+
+  /** Opens a new connection with the same URL and options as a closed one. */
+  reconnect(id: string): Promise<ClientConnection> {
+    const o = this.findOutgoing(id);
+    if (!o) throw new Error(`No outgoing connection ${id}.`);
+    this.removeOutgoing(o);
+    return this.connect(o.url, o.options);
+  }
+
+  /** Closes an outgoing connection (1000) and removes it from the list. */
+  closeOutgoing(id: string, code = 1000, reason = ''): boolean {
+    const o = this.findOutgoing(id);
+    if (!o) return false;
+    o.conn.close(code, reason);
+    this.removeOutgoing(o);
+    return true;
+  }
+
+  outgoingConnections(): Array<{ id: string; url: string; state: string }> {
+    return [...this.outgoing.values()].map((o) => ({ id: o.conn.connectionId ?? o.conn.id, url: o.url, state: o.state }));
+  }
+
+  /** Accepts the connection's own id (`o1`) or one of its capture ids (`o1.2`). */
+  private findOutgoing(id: string): Outgoing | undefined {
+    return this.outgoing.get(id) ?? this.outgoing.get(id.split('.')[0]);
+  }
+
+  private removeOutgoing(o: Outgoing): void {
+    this.outgoing.delete(o.conn.id);
+    // Let the close handshake finish before the listeners go.
+    setTimeout(() => o.owner.dispose(), 2000).unref();
+    this.changed();
   }
 
   async send(target: SendTarget, data: OutgoingData): Promise<void> {
@@ -131,8 +233,15 @@ export class Session implements InspectorModel {
         if (!this.server) throw new Error('No server is running.');
         this.server.sendTo(target.clientId, data);
         return;
-      case 'connection':
-        throw new Error(`No outgoing connection ${target.connectionId}.`);
+      case 'connection': {
+        const o = this.findOutgoing(target.connectionId);
+        if (!o) throw new Error(`No outgoing connection ${target.connectionId}.`);
+        o.conn.send(data);
+        o.messagesOut++;
+        o.bytesOut += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+        this.changed();
+        return;
+      }
     }
   }
 
@@ -141,10 +250,13 @@ export class Session implements InspectorModel {
       this.server.disconnect(connectionId, code, reason);
       return;
     }
+    if (this.closeOutgoing(connectionId, code, reason)) return;
     throw new Error(`No connection ${connectionId}.`);
   }
 
   async dispose(): Promise<void> {
+    for (const o of this.outgoing.values()) o.owner.dispose();
+    this.outgoing.clear();
     await this.stopServer().catch(() => undefined);
     this.owner.dispose();
   }

@@ -1,16 +1,19 @@
 import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
 import * as vscode from 'vscode';
-import WebSocket from 'ws';
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import WebSocket, { WebSocketServer } from 'ws';
 import type { ExtensionApi } from '../../src/extension/extension';
 
 /** Polls `fn` until it returns a truthy value; extension-host state updates asynchronously. */
-async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 5000): Promise<T> {
+async function until<T>(what: string | (() => string), fn: () => T | Promise<T>, timeoutMs = 5000): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
     if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
@@ -36,6 +39,7 @@ function portIsFree(port: number): Promise<boolean> {
 describe('WebSocket Inspector in a real extension host', function () {
   let api: ExtensionApi;
   const clients: WebSocket[] = [];
+  const peers: WebSocketServer[] = [];
 
   before(async () => {
     const ext = vscode.extensions.all.find((e) => e.packageJSON.name === 'websocket-inspector');
@@ -46,6 +50,7 @@ describe('WebSocket Inspector in a real extension host', function () {
 
   after(async () => {
     for (const c of clients) c.terminate();
+    for (const p of peers) p.close();
     await vscode.commands.executeCommand('wsInspector.stopServer');
   });
 
@@ -78,14 +83,68 @@ describe('WebSocket Inspector in a real extension host', function () {
     assert.equal(rows.length, 2);
     assert.ok(rows.every((r) => r.userAgent === 'wsi-vscode-test'));
 
-    await vscode.commands.executeCommand('wsInspector.sendToAll', 'hello from VS Code');
-    await until('both clients receive the message', () => a.received.includes('hello from VS Code') && b.received.includes('hello from VS Code'));
+    const sent = await vscode.commands.executeCommand('wsInspector.sendToAll', 'hello from VS Code');
+    assert.equal(sent, 2, 'the command reports two recipients');
+    await until(`both clients receive the message (got ${JSON.stringify([a.received, b.received])})`, () => a.received.includes('hello from VS Code') && b.received.includes('hello from VS Code'));
 
     // The capture recorded the server→client frames of that message.
     const frames = api.session.store
       .query({ kinds: ['frame'], direction: 's2c', text: 'hello from VS Code' })
       .events;
     assert.equal(frames.length, 2, 'one captured frame per client');
+  });
+
+  it('Connect captures the handshake and the frames of an outgoing connection', async () => {
+    // A plain ws echo peer, outside the extension, that sends a greeting on open.
+    const peer = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => 'chat.v1' });
+    peers.push(peer);
+    peer.on('connection', (ws) => {
+      ws.send('welcome');
+      ws.on('message', (d, isBinary) => ws.send(d, { binary: isBinary }));
+    });
+    await new Promise((r) => peer.once('listening', r));
+    const url = `ws://127.0.0.1:${(peer.address() as net.AddressInfo).port}/echo?x=1`;
+    const connectionId = (await vscode.commands.executeCommand('wsInspector.connect', url)) as string;
+    assert.ok(connectionId, 'the command returns the capture id of the open connection');
+    await api.session.send({ kind: 'connection', connectionId }, 'ping-from-test');
+    const store = api.session.store;
+    const summary = () =>
+      store
+        .query({ connectionId })
+        .events.map((e) => `${e.kind}${e.kind === 'message' ? `:${e.direction}:${e.data}` : ''}`)
+        .join(' ');
+    const events = await until(() => `the echo to be captured in ${connectionId}; have: ${summary()}`, () => {
+      const ev = store.query({ connectionId }).events;
+      return ev.some((e) => e.kind === 'message' && e.direction === 's2c' && e.data.toString() === 'ping-from-test') && ev;
+    });
+    const hs = events.find((e) => e.kind === 'handshake');
+    assert.ok(hs && hs.kind === 'handshake');
+    assert.equal(hs.request.startLine, 'GET /echo?x=1 HTTP/1.1');
+    assert.equal(hs.status, 101);
+    const frames = events.filter((e) => e.kind === 'frame');
+    const sent = frames.find((f) => f.kind === 'frame' && f.direction === 'c2s' && f.payload.toString() === 'ping-from-test');
+    assert.ok(sent && sent.kind === 'frame' && sent.masked && sent.maskKey?.length === 4, 'client frames are captured masked, with their key');
+    assert.ok(frames.some((f) => f.kind === 'frame' && f.direction === 's2c' && f.payload.toString() === 'welcome'));
+  });
+
+  it('Export Session writes a HAR file that parses and holds the frames', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'wsi-export-'));
+    const target = vscode.Uri.file(path.join(dir, 'session.har'));
+    await vscode.commands.executeCommand('wsInspector.exportSession', target);
+    const har = JSON.parse(await fs.readFile(target.fsPath, 'utf8'));
+    assert.equal(har.log.version, '1.2');
+    const echo = har.log.entries.find((e: { request: { url: string } }) => e.request.url.endsWith('/echo?x=1'));
+    assert.ok(echo, 'the outgoing connection is an entry');
+    assert.equal(echo._resourceType, 'websocket');
+    assert.equal(echo.response.status, 101);
+    const msgs = echo._webSocketMessages.map((m: { type: string; data: string }) => `${m.type}:${m.data}`);
+    assert.ok(msgs.includes('receive:welcome'), msgs.join(','));
+    assert.ok(msgs.includes('send:ping-from-test'), msgs.join(','));
+    const serverSide = har.log.entries.filter((e: { request: { headers: Array<{ name: string; value: string }> } }) =>
+      e.request.headers.some((h) => h.name === 'User-Agent' && h.value === 'wsi-vscode-test'),
+    );
+    assert.equal(serverSide.length, 2, 'both clients of the embedded server are entries');
+    assert.ok(serverSide.every((e: { _webSocketMessages: Array<{ type: string; data: string }> }) => e._webSocketMessages.some((m) => m.type === 'receive' && m.data === 'hello from VS Code')));
   });
 
   it('stop frees the port and closes clients with 1001', async () => {

@@ -1,0 +1,103 @@
+// "Connect to Endpoint…": a quick pick of saved and recent endpoints that also takes a typed URL.
+import * as vscode from 'vscode';
+import type { ConnectionError } from '../core/client/clientConnection';
+import type { Session } from './session';
+import { readSavedEndpoints, validateEndpointUrl, type SavedEndpoint } from './settings';
+
+const RECENT_KEY = 'wsInspector.recentEndpoints';
+const MAX_RECENT = 10;
+
+interface EndpointItem extends vscode.QuickPickItem {
+  endpoint: SavedEndpoint;
+}
+
+async function pickEndpoint(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): Promise<SavedEndpoint | undefined> {
+  const { endpoints, problems } = readSavedEndpoints();
+  for (const p of problems) log.warn(p);
+  const recent = context.globalState.get<string[]>(RECENT_KEY, []);
+  const items: Array<EndpointItem | vscode.QuickPickItem> = [];
+  if (endpoints.length) {
+    items.push({ label: 'Saved', kind: vscode.QuickPickItemKind.Separator });
+    for (const e of endpoints) items.push({ label: e.name ?? e.url, description: e.name ? e.url : undefined, detail: e.subprotocols?.length ? `subprotocols: ${e.subprotocols.join(', ')}` : undefined, endpoint: e });
+  }
+  const savedUrls = new Set(endpoints.map((e) => e.url));
+  const recentOnly = recent.filter((u) => !savedUrls.has(u));
+  if (recentOnly.length) {
+    items.push({ label: 'Recent', kind: vscode.QuickPickItemKind.Separator });
+    for (const url of recentOnly) items.push({ label: url, endpoint: { url } });
+  }
+  const qp = vscode.window.createQuickPick<EndpointItem | vscode.QuickPickItem>();
+  qp.title = 'Connect to WebSocket Endpoint';
+  qp.placeholder = 'ws://127.0.0.1:8765/, wss://host/path or ws+unix:///path/to.sock:/path';
+  qp.items = items;
+  qp.ignoreFocusOut = true;
+  return new Promise((resolve) => {
+    const subs: vscode.Disposable[] = [];
+    const finish = (v: SavedEndpoint | undefined) => {
+      subs.forEach((d) => d.dispose());
+      qp.dispose();
+      resolve(v);
+    };
+    subs.push(
+      // The typed URL becomes the first row: "Connect to …" when valid, the problem when not.
+      qp.onDidChangeValue((v) => {
+        const typed = v.trim();
+        if (!typed) {
+          qp.items = items;
+          return;
+        }
+        const problem = validateEndpointUrl(typed);
+        const first: EndpointItem | vscode.QuickPickItem = problem
+          ? { label: `$(error) ${problem}`, alwaysShow: true }
+          : { label: typed, description: 'Connect', alwaysShow: true, endpoint: endpoints.find((e) => e.url === typed) ?? { url: typed } };
+        qp.items = [first, ...items];
+      }),
+      qp.onDidAccept(() => {
+        const picked = qp.selectedItems[0] as EndpointItem | undefined;
+        if (picked?.endpoint) finish(picked.endpoint);
+      }),
+      qp.onDidHide(() => finish(undefined)),
+    );
+    qp.show();
+  });
+}
+
+/** Connects to `url` (asked for when absent). Returns the capture id of the open connection. */
+export async function connectCommand(
+  context: vscode.ExtensionContext,
+  session: Session,
+  log: vscode.LogOutputChannel,
+  arg?: string | SavedEndpoint,
+): Promise<string | undefined> {
+  let endpoint: SavedEndpoint | undefined;
+  if (typeof arg === 'string') endpoint = { url: arg };
+  else if (arg && typeof arg === 'object' && typeof arg.url === 'string') endpoint = arg;
+  else endpoint = await pickEndpoint(context, log);
+  if (!endpoint) return undefined;
+  const problem = validateEndpointUrl(endpoint.url);
+  if (problem) throw new Error(problem);
+
+  const recent = context.globalState.get<string[]>(RECENT_KEY, []).filter((u) => u !== endpoint.url);
+  await context.globalState.update(RECENT_KEY, [endpoint.url, ...recent].slice(0, MAX_RECENT));
+
+  log.info(`Connecting to ${endpoint.url}…`);
+  try {
+    const conn = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Window, title: `Connecting to ${endpoint.url}` },
+      () => session.connect(endpoint.url, { headers: endpoint.headers, subprotocols: endpoint.subprotocols }),
+    );
+    log.info(`Connected to ${endpoint.url}${conn.protocol ? ` (subprotocol ${conn.protocol})` : ''}.`);
+    return conn.connectionId;
+  } catch (err) {
+    const e = err as ConnectionError;
+    log.error(`Connecting to ${endpoint.url} failed: ${e.message}`);
+    const pick = await vscode.window.showErrorMessage(
+      `Could not connect to ${endpoint.url}: ${e.message}`,
+      ...(e.handshake ? ['Show Handshake'] : []),
+      'Show Log',
+    );
+    if (pick === 'Show Handshake') void vscode.commands.executeCommand('wsInspector.openInspector', e.handshake?.connectionId);
+    if (pick === 'Show Log') log.show();
+    return undefined;
+  }
+}
