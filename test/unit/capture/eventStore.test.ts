@@ -326,7 +326,9 @@ describe('EventStore', () => {
       assert.equal(batches.length, 1);
       assert.deepEqual(ids(batches[0].events), [1, 2, 3]);
       assert.deepEqual(batches[0].evicted, { events: 0, bytes: 0 });
-      assert.ok(batches[0].at - start < 20 + 30, `delivered after ${batches[0].at - start} ms`);
+      // One window later; the upper bound is loose because a loaded CI box delays timers.
+      const delay = batches[0].at - start;
+      assert.ok(delay >= 19 && delay < 20 + 200, `delivered after ${delay} ms`);
       assert.equal(s.batchPending, false, 'no timer when nothing is new');
 
       // Eviction within a window: 6 appends into a 4-slot store; two of this batch are gone before delivery.
@@ -345,9 +347,13 @@ describe('EventStore', () => {
         await sleep(2);
       }
       await sleep(40);
-      const n = batches.length - before;
-      assert.ok(n >= 3 && n <= 7, `${n} batches in ~100 ms with a 20 ms window`);
-      const got = batches.slice(before).flatMap((b) => ids(b.events));
+      const steady = batches.slice(before);
+      assert.ok(steady.length >= 2 && steady.length <= 6, `${steady.length} batches in ~100 ms with a 20 ms window`);
+      for (let i = 1; i < steady.length; i++) {
+        const gap = steady[i].at - steady[i - 1].at;
+        assert.ok(gap >= 19, `batches ${gap.toFixed(1)} ms apart`);
+      }
+      const got = steady.flatMap((b) => ids(b.events));
       assert.ok(got.every((id, i) => i === 0 || id > got[i - 1]), 'each id at most once, in order');
       assert.equal(got.at(-1), s.stats().lastId);
       sub.dispose();

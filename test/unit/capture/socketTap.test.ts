@@ -12,6 +12,9 @@ import { randomBytes } from 'node:crypto';
 import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
 import { tapSocket, tappedCreateConnection, type ByteSink } from '../../../src/core/capture/socketTap';
 import { DisposableStore } from '../../../src/core/util/events';
+import { ConnectionCapture } from '../../../src/core/capture/connectionCapture';
+import { EventStore } from '../../../src/core/capture/eventStore';
+import type { FrameEvent, HandshakeEvent, MessageEvent } from '../../../src/core/capture/events';
 
 // ws's deflate and extension parser are not in its package exports; the test reaches them by file path.
 const wsLib = path.join(path.dirname(require.resolve('ws')), 'lib');
@@ -561,4 +564,79 @@ describe('tapSocket mechanics', () => {
       d.dispose();
     }
   });
+});
+
+describe('tap -> ConnectionCapture -> EventStore', () => {
+  /** Header plus payload re-masked with its key: the frame as it was on the wire. */
+  const wireBytes = (f: FrameEvent) => {
+    const p = f.masked ? f.payload.map((b, i) => b ^ f.maskKey![i & 3]) : f.payload;
+    return Buffer.concat([f.header, p]);
+  };
+
+  for (const deflate of [false, true]) {
+    test(`the frames captured equal, byte for byte, the frames the peers wrote${deflate ? ' (permessage-deflate)' : ''}`, async () => {
+      const d = new DisposableStore();
+      const store = d.add(new EventStore());
+      try {
+        const captures: ConnectionCapture[] = [];
+        const taps = (id: string, role: 'server' | 'client') => {
+          const cap = new ConnectionCapture({ connectionId: id, role, sink: store });
+          captures.push(cap);
+          const r = recorder();
+          const sink: ByteSink = {
+            inbound: (c) => (r.sink.inbound(c), cap.inbound(c)),
+            outbound: (c) => (r.sink.outbound(c), cap.outbound(c)),
+          };
+          return { r, sink, cap };
+        };
+        const server = taps('srv', 'server');
+        const client = taps('cli', 'client');
+        const srv = await startServer(d, { perMessageDeflate: deflate });
+        srv.server.on('connection', (s: net.Socket) => d.add(tapSocket(s, server.sink)));
+        const ws = new WebSocket(srv.url('ws'), {
+          perMessageDeflate: deflate ? { threshold: 0 } : false,
+          createConnection: tappedCreateConnection(false, (s) => d.add(tapSocket(s, client.sink))),
+        });
+        ws.on('error', () => {});
+        await converse(srv, ws);
+        for (const c of captures) c.end();
+
+        for (const [id, tap] of [['srv', server.r], ['cli', client.r]] as const) {
+          const c2s = splitHead(id === 'srv' ? tap.in() : tap.out()).frames;
+          const s2c = splitHead(id === 'srv' ? tap.out() : tap.in()).frames;
+          for (const [dir, bytes] of [['c2s', c2s], ['s2c', s2c]] as const) {
+            const frames = store.query({ connectionId: id, kinds: ['frame'], direction: dir, limit: 10_000 }).events as FrameEvent[];
+            assert.equal(frames.length, dir === 'c2s' ? 8 : 5, `${id} ${dir}: ${frames.length} frames`);
+            assert.ok(Buffer.concat(frames.map(wireBytes)).equals(bytes), `${id} ${dir}: re-encoded frames differ from the wire`);
+            assert.equal(frames.at(-1)!.opcode, 8);
+            assert.equal(frames.at(-1)!.closeCode, 4001);
+            assert.equal(frames.at(-1)!.closeReason, 'bye reason');
+          }
+          // Messages, once any inflation has finished.
+          const expect = { c2s: EXPECT_C2S, s2c: EXPECT_S2C };
+          for (const dir of ['c2s', 's2c'] as const) {
+            let msgs: MessageEvent[] = [];
+            for (let i = 0; i < 100; i++) {
+              msgs = store.query({ connectionId: id, kinds: ['message'], direction: dir }).events as MessageEvent[];
+              if (msgs.length >= expect[dir].length) break;
+              await new Promise((r) => setTimeout(r, 10));
+            }
+            assert.deepEqual(
+              msgs.map((m) => ({ binary: m.opcode === 2, data: m.data })),
+              expect[dir],
+              `${id} ${dir} messages`,
+            );
+            assert.ok(msgs.every((m) => m.compressed === deflate));
+          }
+          assert.equal(store.query({ connectionId: id, kinds: ['error'] }).events.length, 0);
+          const hs = store.query({ connectionId: id, kinds: ['handshake'] }).events as HandshakeEvent[];
+          assert.equal(hs.length, 1);
+          assert.equal(hs[0].status, 101);
+          assert.equal(hs[0].ok, true);
+        }
+      } finally {
+        d.dispose();
+      }
+    });
+  }
 });
