@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { connectCommand } from './connectCommand';
+import { setUnexpectedErrorHandler } from '../core/util/events';
 import { ConnectionsTree, type TreeNode } from './connectionsTree';
 import { exportSession } from './exportSession';
 import { InspectorPanel } from './inspectorPanel';
@@ -20,6 +21,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   const started = performance.now();
   const log = vscode.window.createOutputChannel('WebSocket Inspector', { log: true });
   context.subscriptions.push(log);
+  setUnexpectedErrorHandler((err) => log.error(err instanceof Error ? (err.stack ?? err.message) : String(err)));
 
   let capture;
   try {

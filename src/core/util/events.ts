@@ -7,6 +7,24 @@ export interface Disposable {
 
 export type Event<T> = (listener: (e: T) => void) => Disposable;
 
+let unexpectedErrorHandler: (err: unknown) => void = (err) => console.error('[ws-inspector] listener failed:', err);
+
+/**
+ * Where a throwing listener's error goes. The extension routes it to its log. It is never rethrown: an uncaught
+ * exception in a socket callback would take down the whole process (or extension host).
+ */
+export function setUnexpectedErrorHandler(handler: (err: unknown) => void): void {
+  unexpectedErrorHandler = handler;
+}
+
+export function onUnexpectedError(err: unknown): void {
+  try {
+    unexpectedErrorHandler(err);
+  } catch {
+    // The handler itself failed; there is nowhere left to report to.
+  }
+}
+
 export class Emitter<T> implements Disposable {
   private listeners = new Set<(e: T) => void>();
   private disposed = false;
@@ -24,9 +42,7 @@ export class Emitter<T> implements Disposable {
       try {
         l(e);
       } catch (err) {
-        queueMicrotask(() => {
-          throw err;
-        });
+        onUnexpectedError(err);
       }
     }
   }
