@@ -8,11 +8,11 @@ import WebSocket, { WebSocketServer } from 'ws';
 import type { ExtensionApi } from '../../src/extension/extension';
 
 /** Polls `fn` until it returns a truthy value; extension-host state updates asynchronously. */
-async function until<T>(what: string | (() => string), fn: () => T | Promise<T>, timeoutMs = 5000): Promise<T> {
+async function until<T>(what: string | (() => string), fn: () => T | Promise<T>, timeoutMs = 5000): Promise<NonNullable<T>> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
-    if (v) return v;
+    if (v) return v as NonNullable<T>;
     if (Date.now() > end) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 25));
   }
@@ -115,7 +115,7 @@ describe('WebSocket Inspector in a real extension host', function () {
         .join(' ');
     const events = await until(() => `the echo to be captured in ${connectionId}; have: ${summary()}`, () => {
       const ev = store.query({ connectionId }).events;
-      return ev.some((e) => e.kind === 'message' && e.direction === 's2c' && e.data.toString() === 'ping-from-test') && ev;
+      return ev.some((e) => e.kind === 'message' && e.direction === 's2c' && e.data.toString() === 'ping-from-test') ? ev : undefined;
     });
     const hs = events.find((e) => e.kind === 'handshake');
     assert.ok(hs && hs.kind === 'handshake');
