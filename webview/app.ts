@@ -1,0 +1,285 @@
+// The inspector webview app: builds the views, wires them to the store and the host, and keeps UI state.
+import { MAX_PAGE, type HostToWebview, type ViewFilter } from '../src/shared/protocol';
+import { filterChanged, ViewStore } from './store';
+import { handleReply, loadState, post, request, saveState, type PersistedState } from './vscodeApi';
+import { el, tabs } from './ui';
+import { FramesTable } from './views/framesTable';
+import { DetailPane, HandshakePane } from './views/detail';
+import { ClientsTable, ConnectionsList } from './views/connections';
+import { Composer } from './views/composer';
+import { Counters, FilterBar } from './views/toolbar';
+
+const FIRST_PAGE = 1000;
+
+const saved = loadState();
+const state: PersistedState = {
+  filter: saved.filter ?? {},
+  floorId: saved.floorId ?? 0,
+  timeMode: saved.timeMode ?? 'relative',
+  autoScroll: saved.autoScroll ?? true,
+  composerMode: saved.composerMode ?? 'text',
+  composerText: saved.composerText ?? '',
+  target: saved.target ?? 'all',
+  history: saved.history ?? [],
+  detailTab: saved.detailTab ?? 'detail',
+  detailView: saved.detailView ?? 'auto',
+  selectedId: saved.selectedId,
+};
+const save = () => saveState(state);
+
+const store = new ViewStore();
+store.filter = state.filter;
+store.floorId = state.floorId;
+
+// --- views -------------------------------------------------------------------------------------------------------
+
+const counters = new Counters();
+const filterBar = new FilterBar({
+  filter: state.filter,
+  timeMode: state.timeMode,
+  autoScroll: state.autoScroll,
+  onFilter: (f) => setFilter(f),
+  onPause: (p) => {
+    const r = store.setPaused(p);
+    if (r === 'reload') void subscribe();
+    else if (r === 'merged') table.update();
+    renderCounters();
+  },
+  onClear: () => {
+    state.floorId = store.clearView();
+    save();
+    detail.show(undefined);
+    table.select(undefined, false);
+    table.update();
+    void subscribe();
+  },
+  onAutoScroll: (on) => {
+    state.autoScroll = on;
+    save();
+    table.setAutoScroll(on);
+  },
+  onTimeMode: (m) => {
+    state.timeMode = m;
+    save();
+    table.refresh();
+  },
+});
+
+const table = new FramesTable({
+  store,
+  timeMode: () => state.timeMode,
+  connection: (id) => store.model.connections.find((c) => c.id === id),
+  showConnection: () => state.filter.connectionId === undefined,
+  onSelect: (id, open) => select(id, open),
+  onNeedOlder: () => void loadOlder(),
+  onAutoScrollChange: (on) => {
+    state.autoScroll = on;
+    filterBar.setAutoScroll(on);
+    save();
+  },
+});
+
+const detail = new DetailPane(state.detailView, (v) => {
+  state.detailView = v;
+  save();
+});
+const handshake = new HandshakePane();
+const clients = new ClientsTable(
+  (c) => composer.aimAt({ kind: 'client', clientId: c.id }),
+  (c) => {
+    request('disconnect', { connectionId: c.id }).catch((err: Error) => showNotice(err.message));
+  },
+);
+const bottom = tabs<'detail' | 'handshake' | 'clients'>({
+  ariaLabel: 'Details',
+  items: [
+    { id: 'detail', label: 'Frame', view: detail.el },
+    { id: 'handshake', label: 'Handshake', view: handshake.el },
+    { id: 'clients', label: 'Clients', view: clients.el },
+  ],
+  active: state.detailTab,
+  onChange: (id) => {
+    state.detailTab = id;
+    save();
+    if (id === 'handshake') void loadHandshake();
+  },
+});
+const connections = new ConnectionsList(state.filter.connectionId, (id) => {
+  setFilter({ ...state.filter, connectionId: id });
+  void loadHandshake();
+});
+const composer = new Composer({
+  mode: state.composerMode,
+  text: state.composerText,
+  target: state.target,
+  history: state.history,
+  send: (target, payload) => request('send', { target, payload }).then(() => undefined),
+  onStateChange: (s) => {
+    state.composerMode = s.mode;
+    state.composerText = s.text;
+    state.target = s.target;
+    state.history = s.history;
+    save();
+  },
+});
+const notice = el('div', 'notice');
+notice.setAttribute('role', 'alert');
+notice.hidden = true;
+
+const app = el('div', 'app');
+const main = el('main', 'main');
+const top = el('header', 'top');
+top.append(filterBar.el, counters.el, notice);
+main.append(top, table.el, bottom.el, composer.el);
+app.append(connections.el, main);
+document.getElementById('app')!.replaceWith(app);
+
+// --- behaviour ---------------------------------------------------------------------------------------------------
+
+let noticeTimer: ReturnType<typeof setTimeout> | undefined;
+function showNotice(text: string): void {
+  notice.textContent = text;
+  notice.hidden = false;
+  if (noticeTimer) clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => (notice.hidden = true), 6000);
+}
+
+function renderCounters(): void {
+  counters.update(store, Date.now());
+}
+
+/** Latest subscribe in flight: live events are ignored until its page arrives (they belong to the old filter). */
+let subscribing = 0;
+let subscribeSeq = 0;
+
+async function subscribe(): Promise<void> {
+  const seq = ++subscribeSeq;
+  subscribing = seq;
+  try {
+    const page = await request('subscribe', { filter: state.filter, floorId: state.floorId, limit: FIRST_PAGE });
+    if (seq !== subscribeSeq) return;
+    filterBar.showError(undefined);
+    store.reset(page);
+    table.update();
+    if (state.selectedId !== undefined && store.get(state.selectedId)) table.select(state.selectedId, false);
+  } catch (err) {
+    if (seq !== subscribeSeq) return;
+    filterBar.showError((err as Error).message);
+    store.reset();
+    table.update();
+  } finally {
+    if (seq === subscribeSeq) subscribing = 0;
+    renderCounters();
+  }
+}
+
+async function loadOlder(): Promise<void> {
+  if (store.loadingOlder || !store.hasOlder || subscribing) return;
+  store.loadingOlder = true;
+  const seq = subscribeSeq;
+  try {
+    const page = await request('getPage', { filter: state.filter, beforeId: store.olderCursor, floorId: state.floorId, limit: MAX_PAGE / 4 });
+    if (seq !== subscribeSeq) return;
+    const added = store.addOlder(page);
+    table.update(added);
+  } catch (err) {
+    store.loadingOlder = false;
+    showNotice((err as Error).message);
+  }
+}
+
+function setFilter(f: ViewFilter): void {
+  const changed = filterChanged(state.filter, f);
+  state.filter = f;
+  store.filter = f;
+  save();
+  if (changed) void subscribe();
+  else table.refresh();
+}
+
+let detailSeq = 0;
+let detailTimer: ReturnType<typeof setTimeout> | undefined;
+function select(id: number, open: boolean): void {
+  state.selectedId = id;
+  save();
+  if (open && bottom.active !== 'detail') bottom.select('detail');
+  // Arrow keys move fast: fetch the payload once the selection rests.
+  if (detailTimer) clearTimeout(detailTimer);
+  detailTimer = setTimeout(() => void loadDetail(id), open ? 0 : 80);
+}
+
+async function loadDetail(id: number): Promise<void> {
+  const seq = ++detailSeq;
+  try {
+    const d = await request('getDetail', { id });
+    if (seq === detailSeq) detail.show(d);
+  } catch (err) {
+    if (seq === detailSeq) detail.showError((err as Error).message);
+  }
+  if (bottom.active === 'handshake') void loadHandshake();
+}
+
+/** The handshake of the picked connection, else of the selected row's connection. */
+async function loadHandshake(): Promise<void> {
+  const sel = state.selectedId !== undefined ? store.get(state.selectedId) : undefined;
+  const connectionId = state.filter.connectionId ?? sel?.connectionId;
+  if (!connectionId) {
+    handshake.show(undefined, 'Pick a connection (or a frame) to see its opening handshake.');
+    return;
+  }
+  try {
+    handshake.show(await request('getHandshake', { connectionId }));
+  } catch (err) {
+    handshake.show(undefined, (err as Error).message);
+  }
+}
+
+function onModel(m: Extract<HostToWebview, { type: 'init' | 'update' }>): void {
+  if (!m.model) return;
+  store.model = m.model;
+  connections.update(m.model);
+  clients.update(m.model);
+  composer.updateTargets(m.model);
+  table.refresh();
+}
+
+window.addEventListener('message', (ev: MessageEvent<HostToWebview>) => {
+  const m = ev.data;
+  switch (m.type) {
+    case 'init':
+      // A reloaded window starts a new store whose ids begin again at 1.
+      if (state.floorId > m.counters.lastId) {
+        state.floorId = 0;
+        store.floorId = 0;
+        save();
+      }
+      store.setCounters(m.counters, Date.now());
+      onModel(m);
+      void subscribe();
+      if (state.selectedId !== undefined) void loadDetail(state.selectedId);
+      if (bottom.active === 'handshake') void loadHandshake();
+      break;
+    case 'update':
+      if (m.counters) store.setCounters(m.counters, Date.now());
+      onModel(m);
+      if (m.firstId !== undefined) store.setFirstId(m.firstId);
+      if (m.events && !subscribing && store.addLive(m.events)) table.update();
+      renderCounters();
+      break;
+    case 'cleared':
+      store.setCounters(m.counters, Date.now());
+      store.reset();
+      table.update();
+      detail.show(undefined);
+      renderCounters();
+      break;
+    case 'reply':
+      handleReply(m);
+      break;
+  }
+});
+
+// The message rate decays while nothing arrives.
+setInterval(renderCounters, 1000);
+table.setAutoScroll(state.autoScroll);
+post({ type: 'ready' });
