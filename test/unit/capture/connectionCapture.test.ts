@@ -1,0 +1,392 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as net from 'node:net';
+import { deflateRawSync } from 'node:zlib';
+import { WebSocket, WebSocketServer } from 'ws';
+import { ConnectionCapture } from '../../../src/core/capture/connectionCapture';
+import type {
+  CaptureEvent,
+  CaptureSink,
+  ConnectionEvent,
+  ErrorEvent,
+  FrameEvent,
+  HandshakeEvent,
+  MessageEvent,
+  NewCaptureEvent,
+} from '../../../src/core/capture/events';
+import { computeAccept } from '../../../src/core/wire/handshake';
+import { encodeClosePayload, encodeFrame } from '../../../src/core/wire/frameEncoder';
+
+class ArraySink implements CaptureSink {
+  events: CaptureEvent[] = [];
+  append(e: NewCaptureEvent): number {
+    const ev = e as CaptureEvent;
+    ev.id = this.events.length + 1;
+    this.events.push(ev);
+    return ev.id;
+  }
+  kinds(): string[] {
+    return this.events.map((e) => (e.kind === 'connection' ? `connection:${e.state}` : e.kind));
+  }
+  of<K extends CaptureEvent['kind']>(kind: K): Array<Extract<CaptureEvent, { kind: K }>> {
+    return this.events.filter((e) => e.kind === kind) as Array<Extract<CaptureEvent, { kind: K }>>;
+  }
+}
+
+const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+const MASK = Buffer.from('37fa213d', 'hex');
+const request = (extra = '') =>
+  Buffer.from(
+    `GET /chat HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\n` +
+      `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat\r\n${extra}\r\n`,
+    'latin1',
+  );
+const response101 = (extra = '') =>
+  Buffer.from(
+    `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${computeAccept(KEY)}\r\n` +
+      `Sec-WebSocket-Protocol: chat\r\n${extra}\r\n`,
+    'latin1',
+  );
+
+function split(b: Buffer, size: number): Buffer[] {
+  if (size <= 0) return [b];
+  const out: Buffer[] = [];
+  for (let i = 0; i < b.length; i += size) out.push(b.subarray(i, i + size));
+  return out;
+}
+
+/** A full conversation as the server sees it: request in, response + frames out, frames in. */
+function conversation() {
+  const c2s = Buffer.concat([
+    encodeFrame({ opcode: 1, payload: Buffer.from('Hello'), maskKey: MASK }),
+    encodeFrame({ opcode: 1, fin: false, payload: Buffer.from('Hel'), maskKey: MASK }),
+    encodeFrame({ opcode: 9, payload: Buffer.from('p'), maskKey: MASK }),
+    encodeFrame({ opcode: 0, payload: Buffer.from('lo!'), maskKey: MASK }),
+    encodeFrame({ opcode: 8, payload: encodeClosePayload(4001, 'done'), maskKey: MASK }),
+  ]);
+  const s2c = Buffer.concat([
+    encodeFrame({ opcode: 2, payload: Buffer.from([1, 2, 3]) }),
+    encodeFrame({ opcode: 10, payload: Buffer.from('p') }),
+    encodeFrame({ opcode: 8, payload: encodeClosePayload(4001, 'done') }),
+  ]);
+  return { c2s, s2c };
+}
+
+describe('ConnectionCapture: a recorded conversation', () => {
+  for (const size of [0, 1, 7]) {
+    test(`server role, chunks of ${size || 'whole'}`, () => {
+      const sink = new ArraySink();
+      const cap = new ConnectionCapture({ connectionId: 'c1', role: 'server', sink, meta: { remote: '127.0.0.1' } });
+      const { c2s, s2c } = conversation();
+      for (const b of split(request(), size)) cap.inbound(b);
+      for (const b of split(response101(), size)) cap.outbound(b);
+      for (const b of split(c2s.subarray(0, 11), size)) cap.inbound(b); // the first frame
+      for (const b of split(s2c, size)) cap.outbound(b);
+      for (const b of split(c2s.subarray(11), size)) cap.inbound(b);
+      cap.end();
+      cap.end(); // idempotent
+
+      const hs = sink.of('handshake');
+      assert.equal(hs.length, 1);
+      assert.equal(hs[0].ok, true);
+      assert.equal(hs[0].status, 101);
+      assert.equal(hs[0].subprotocol, 'chat');
+      assert.equal(hs[0].request.startLine, 'GET /chat HTTP/1.1');
+      assert.equal(hs[0].request.length, request().length);
+      assert.equal(hs[0].response?.startLine, 'HTTP/1.1 101 Switching Protocols');
+      assert.ok(typeof hs[0].openMs === 'number' && hs[0].openMs >= 0);
+      assert.equal(cap.handshake, hs[0]);
+      assert.equal(sink.kinds()[0], 'handshake');
+      assert.equal(sink.kinds()[1], 'connection:open');
+      assert.equal(sink.kinds()[sink.events.length - 1], 'connection:closed');
+
+      const frames = sink.of('frame');
+      assert.deepEqual(
+        frames.map((f) => `${f.direction} ${f.opcode} ${f.fin ? 1 : 0} ${f.masked ? 'm' : '-'} ${f.payload.toString('hex')}`),
+        [
+          'c2s 1 1 m 48656c6c6f',
+          's2c 2 1 - 010203',
+          's2c 10 1 - 70',
+          's2c 8 1 - 0fa1646f6e65',
+          'c2s 1 0 m 48656c',
+          'c2s 9 1 m 70',
+          'c2s 0 1 m 6c6f21',
+          'c2s 8 1 m 0fa1646f6e65',
+        ],
+      );
+      assert.equal(frames[0].maskKey?.toString('hex'), '37fa213d');
+      assert.equal(frames[0].header.toString('hex'), '818537fa213d');
+      assert.equal(frames[0].headerLength, 6);
+      assert.equal(frames[0].lengthForm, 7);
+      assert.equal(frames[3].closeCode, 4001);
+      assert.equal(frames[3].closeReason, 'done');
+
+      const messages = sink.of('message');
+      assert.deepEqual(
+        messages.map((m) => `${m.direction} ${m.opcode} ${m.data.toString('hex')} ${m.wireLength} ${m.frameIds.join(',')}`),
+        [`c2s 1 48656c6c6f 5 ${frames[0].id}`, `s2c 2 010203 3 ${frames[1].id}`, `c2s 1 48656c6c6f21 6 ${frames[4].id},${frames[6].id}`],
+      );
+      assert.equal(messages[0].utf8Valid, true);
+      assert.equal(frames[0].messageId, messages[0].id);
+      assert.equal(frames[1].messageId, messages[1].id);
+      assert.equal(frames[4].messageId, messages[2].id);
+      assert.equal(frames[6].messageId, messages[2].id);
+      assert.equal(frames[5].messageId, undefined, 'a control frame belongs to no message');
+      // A message comes right after its last frame.
+      assert.equal(sink.events.indexOf(messages[2]), sink.events.indexOf(frames[6]) + 1);
+
+      const closed = sink.of('connection').filter((e) => e.state === 'closed');
+      assert.equal(closed.length, 1);
+      assert.equal(closed[0].code, 4001);
+      assert.equal(closed[0].reason, 'done');
+      assert.equal(closed[0].clean, true);
+      assert.deepEqual(closed[0].meta, { remote: '127.0.0.1' });
+      assert.equal(closed[0].bytesIn, request().length + c2s.length);
+      assert.equal(closed[0].bytesOut, response101().length + s2c.length);
+      assert.equal(cap.bytesIn, closed[0].bytesIn);
+      assert.equal(sink.of('error').length, 0);
+    });
+  }
+
+  test('bytes after a head in the same chunk are frames: not lost, not counted twice', () => {
+    const sink = new ArraySink();
+    const cap = new ConnectionCapture({ connectionId: 'c2', role: 'client', sink });
+    const early = encodeFrame({ opcode: 1, payload: Buffer.from('early'), maskKey: MASK });
+    const first = encodeFrame({ opcode: 1, payload: Buffer.from('first') });
+    // The client sends a frame before the response arrives; the response arrives with a frame behind it.
+    cap.outbound(Buffer.concat([request(), early]));
+    cap.inbound(Buffer.concat([response101(), first]));
+    cap.end();
+    const frames = sink.of('frame');
+    assert.deepEqual(
+      frames.map((f) => `${f.direction} ${f.payload.toString()}`),
+      ['c2s early', 's2c first'],
+    );
+    assert.equal(sink.of('message').length, 2);
+    const closed = sink.of('connection').find((e) => e.state === 'closed')!;
+    assert.equal(closed.bytesOut, request().length + early.length);
+    assert.equal(closed.bytesIn, response101().length + first.length);
+    assert.equal(closed.clean, false);
+    assert.equal(closed.code, undefined);
+  });
+
+  test('a protocol violation is recorded; the other direction keeps being decoded', () => {
+    const sink = new ArraySink();
+    const cap = new ConnectionCapture({ connectionId: 'c3', role: 'server', sink });
+    cap.inbound(request());
+    cap.outbound(response101());
+    cap.inbound(encodeFrame({ opcode: 1, payload: Buffer.from('unmasked') })); // clients must mask
+    cap.inbound(encodeFrame({ opcode: 1, payload: Buffer.from('ignored'), maskKey: MASK }));
+    cap.outbound(encodeFrame({ opcode: 1, payload: Buffer.from([0xc3, 0x28]) })); // invalid UTF-8
+    cap.outbound(encodeFrame({ opcode: 1, payload: Buffer.from('still') }));
+    cap.end();
+    const errors = sink.of('error');
+    assert.deepEqual(
+      errors.map((e) => `${e.direction} ${e.code} ${e.closeCode}`),
+      ['c2s WS_ERR_EXPECTED_MASK 1002', 's2c WS_ERR_INVALID_UTF8 1007'],
+    );
+    const messages = sink.of('message');
+    assert.deepEqual(
+      messages.map((m) => `${m.direction} ${m.utf8Valid}`),
+      ['s2c false', 's2c true'],
+    );
+    assert.equal(sink.of('frame').filter((f) => f.direction === 'c2s').length, 0);
+  });
+
+  test('permessage-deflate: compressed frames are inflated per direction with context takeover', () => {
+    const sink = new ArraySink();
+    const cap = new ConnectionCapture({ connectionId: 'c4', role: 'server', sink });
+    const ext = 'permessage-deflate; client_no_context_takeover';
+    cap.inbound(request(`Sec-WebSocket-Extensions: ${ext}\r\n`));
+    cap.outbound(response101(`Sec-WebSocket-Extensions: ${ext}\r\n`));
+    const text = 'compress me compress me compress me';
+    const payload = deflateRawSync(Buffer.from(text), { finishFlush: 2 }).subarray(0, -4);
+    cap.inbound(encodeFrame({ opcode: 1, rsv1: true, payload, maskKey: MASK }));
+    cap.outbound(encodeFrame({ opcode: 1, rsv1: true, payload }));
+    cap.end();
+    const hs = sink.of('handshake')[0];
+    assert.equal(hs.extensions, ext);
+    assert.deepEqual(hs.deflate, { serverNoContextTakeover: false, clientNoContextTakeover: true, serverMaxWindowBits: 15, clientMaxWindowBits: 15 });
+    const messages = sink.of('message');
+    assert.equal(messages.length, 2);
+    for (const m of messages) {
+      assert.equal(m.compressed, true);
+      assert.equal(m.data.toString(), text);
+      assert.equal(m.inflatedLength, text.length);
+      assert.equal(m.wireLength, payload.length);
+    }
+    assert.equal(sink.of('frame')[0].rsv1, true);
+    assert.equal(sink.of('error').length, 0);
+  });
+});
+
+describe('ConnectionCapture: failed upgrades', () => {
+  test('401 with a body: ok=false, status, body (Content-Length satisfied), no open event', () => {
+    const sink = new ArraySink();
+    const cap = new ConnectionCapture({ connectionId: 'f1', role: 'client', sink });
+    cap.outbound(request());
+    const body = 'Unauthorized: token required';
+    const res = Buffer.from(`HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    for (const b of split(res, 5)) cap.inbound(b);
+    // Emitted as soon as the body is complete, before end().
+    const hs = sink.of('handshake');
+    assert.equal(hs.length, 1);
+    assert.equal(hs[0].ok, false);
+    assert.equal(hs[0].status, 401);
+    assert.equal(hs[0].body?.toString(), body);
+    assert.equal(hs[0].bodyTruncated, undefined);
+    assert.equal(hs[0].response?.headers[0][0], 'Content-Type');
+    cap.end();
+    assert.deepEqual(sink.kinds(), ['handshake', 'connection:closed']);
+    assert.equal(sink.of('connection')[0].bytesIn, res.length);
+  });
+
+  test('a body over maxFailedBodyBytes is cut and marked truncated', () => {
+    const sink = new ArraySink();
+    const cap = new ConnectionCapture({ connectionId: 'f2', role: 'server', sink, maxFailedBodyBytes: 10 });
+    cap.inbound(request());
+    cap.outbound(Buffer.from('HTTP/1.1 403 Forbidden\r\nContent-Length: 100\r\n\r\n0123456789abcdef'));
+    const hs = sink.of('handshake')[0] as HandshakeEvent;
+    assert.equal(hs.body?.toString(), '0123456789');
+    assert.equal(hs.bodyTruncated, true);
+    cap.outbound(Buffer.from('more body that is ignored'));
+    cap.end();
+    assert.equal(sink.of('handshake').length, 1);
+  });
+
+  test('no Content-Length: the body is emitted at end(); no response at all gives status 0', () => {
+    const sink = new ArraySink();
+    const cap = new ConnectionCapture({ connectionId: 'f3', role: 'server', sink });
+    cap.inbound(request());
+    cap.outbound(Buffer.from('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\nbad'));
+    assert.equal(sink.of('handshake').length, 0);
+    cap.outbound(Buffer.from(' request'));
+    cap.end();
+    assert.equal(sink.of('handshake')[0].body?.toString(), 'bad request');
+    assert.equal(sink.of('handshake')[0].status, 400);
+
+    const sink2 = new ArraySink();
+    const cap2 = new ConnectionCapture({ connectionId: 'f4', role: 'server', sink: sink2 });
+    cap2.inbound(request());
+    cap2.end();
+    const hs = sink2.of('handshake')[0];
+    assert.equal(hs.status, 0);
+    assert.equal(hs.ok, false);
+    assert.equal(hs.response, undefined);
+  });
+
+  test('a 101 with a wrong Sec-WebSocket-Accept: ok=false and WS_ERR_INVALID_HANDSHAKE, frames still shown', () => {
+    const sink = new ArraySink();
+    const cap = new ConnectionCapture({ connectionId: 'f5', role: 'client', sink });
+    cap.outbound(request());
+    cap.inbound(Buffer.from('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: wrong\r\n\r\n'));
+    cap.inbound(encodeFrame({ opcode: 1, payload: Buffer.from('hi') }));
+    cap.end();
+    assert.equal(sink.of('handshake')[0].ok, false);
+    assert.deepEqual(sink.of('error').map((e) => e.code), ['WS_ERR_INVALID_HANDSHAKE']);
+    assert.equal(sink.of('frame').length, 1);
+  });
+
+  test('a head over 16 KiB is WS_ERR_HANDSHAKE_TOO_LARGE', () => {
+    const sink = new ArraySink();
+    const cap = new ConnectionCapture({ connectionId: 'f6', role: 'server', sink });
+    cap.inbound(Buffer.from(`GET / HTTP/1.1\r\nX: ${'a'.repeat(17000)}\r\n\r\n`));
+    cap.end();
+    assert.deepEqual(sink.of('error').map((e) => `${e.code} ${e.closeCode}`), ['WS_ERR_HANDSHAKE_TOO_LARGE 1009']);
+  });
+});
+
+describe('ConnectionCapture: never throws', () => {
+  test('a failing sink is caught: WS_ERR_CAPTURE_INTERNAL, then capture stops', () => {
+    const events: NewCaptureEvent[] = [];
+    let fail = false;
+    const sink: CaptureSink = {
+      append(e) {
+        if (fail && e.kind === 'frame') throw new Error('boom');
+        events.push(e);
+        return events.length;
+      },
+    };
+    const cap = new ConnectionCapture({ connectionId: 'x', role: 'server', sink });
+    cap.inbound(request());
+    cap.outbound(response101());
+    fail = true;
+    assert.doesNotThrow(() => cap.inbound(encodeFrame({ opcode: 1, payload: Buffer.from('a'), maskKey: MASK })));
+    assert.doesNotThrow(() => cap.inbound(encodeFrame({ opcode: 1, payload: Buffer.from('b'), maskKey: MASK })));
+    cap.end();
+    const errors = events.filter((e) => e.kind === 'error') as ErrorEvent[];
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0].code, 'WS_ERR_CAPTURE_INTERNAL');
+    assert.equal(errors[0].closeCode, 1011);
+    assert.match(errors[0].message, /boom/);
+    const closed = events.find((e) => e.kind === 'connection' && e.state === 'closed') as ConnectionEvent;
+    assert.equal(closed.bytesIn, cap.bytesIn);
+  });
+});
+
+describe('ConnectionCapture: real ws over loopback', () => {
+  const servers: WebSocketServer[] = [];
+  after(() => {
+    for (const s of servers) s.close();
+  });
+
+  test('client role: every byte of a real ws client (deflate on) is captured and decoded', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: { threshold: 0 } });
+    servers.push(wss);
+    await new Promise<void>((r) => wss.once('listening', () => r()));
+    wss.on('connection', (ws) => {
+      ws.on('error', () => {});
+      ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    });
+    const port = (wss.address() as net.AddressInfo).port;
+    const sink = new ArraySink();
+    const cap = new ConnectionCapture({ connectionId: 'real', role: 'client', sink });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/x`, {
+      perMessageDeflate: { threshold: 0 },
+      createConnection: (opts) => {
+        const socket = net.connect(opts as net.NetConnectOpts);
+        socket.on('data', (chunk: Buffer) => cap.inbound(chunk));
+        const write = socket.write;
+        socket.write = function (this: net.Socket, chunk: unknown, ...rest: unknown[]) {
+          const enc = typeof rest[0] === 'string' ? (rest[0] as BufferEncoding) : 'utf8';
+          cap.outbound(typeof chunk === 'string' ? Buffer.from(chunk, enc) : Buffer.from(chunk as Uint8Array));
+          return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+        } as typeof socket.write;
+        socket.on('close', () => cap.end());
+        return socket;
+      },
+    });
+    ws.on('error', () => {});
+    const echoes: string[] = [];
+    await new Promise<void>((resolve) => ws.once('open', () => resolve()));
+    const texts = ['hello', 'hello hello hello', 'x'.repeat(5000)];
+    await new Promise<void>((resolve) => {
+      ws.on('message', (d) => {
+        echoes.push(d.toString());
+        if (echoes.length === texts.length) resolve();
+      });
+      for (const t of texts) ws.send(t);
+    });
+    await new Promise<void>((resolve) => {
+      ws.once('close', () => resolve());
+      ws.close(1000, 'bye');
+    });
+    await new Promise((r) => setTimeout(r, 50));
+
+    const hs = sink.of('handshake')[0];
+    assert.equal(hs.ok, true);
+    assert.ok(hs.deflate);
+    const messages = sink.of('message') as MessageEvent[];
+    assert.deepEqual(messages.filter((m) => m.direction === 'c2s').map((m) => m.data.toString()), texts);
+    assert.deepEqual(messages.filter((m) => m.direction === 's2c').map((m) => m.data.toString()), texts);
+    assert.ok(messages.every((m) => m.compressed && m.inflatedLength === m.data.length));
+    const frames = sink.of('frame') as FrameEvent[];
+    assert.ok(frames.filter((f) => f.direction === 'c2s').every((f) => f.masked));
+    assert.equal(sink.of('error').length, 0);
+    const closed = sink.of('connection').find((e) => e.state === 'closed')!;
+    assert.equal(closed.code, 1000);
+    assert.equal(closed.reason, 'bye');
+    assert.equal(closed.clean, true);
+    assert.ok(closed.bytesIn! > 0 && closed.bytesOut! > 0);
+  });
+});
