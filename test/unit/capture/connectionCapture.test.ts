@@ -343,7 +343,7 @@ describe('ConnectionCapture: real ws over loopback', () => {
     const cap = new ConnectionCapture({ connectionId: 'real', role: 'client', sink });
     const ws = new WebSocket(`ws://127.0.0.1:${port}/x`, {
       perMessageDeflate: { threshold: 0 },
-      createConnection: (opts) => {
+      createConnection: (opts: object) => {
         const socket = net.connect(opts as net.NetConnectOpts);
         socket.on('data', (chunk: Buffer) => cap.inbound(chunk));
         const write = socket.write;
