@@ -35,6 +35,22 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, 
 }
 
 type ValueElement = HTMLElement & { value: string };
+
+/**
+ * Sets an accessible name that sticks: some toolkit controls write a default `aria-label` ("Text area") when they
+ * connect, over the one given before.
+ */
+const pinned = new WeakMap<HTMLElement, string>();
+function label(e: HTMLElement, text: string): void {
+  if (!pinned.has(e)) {
+    new MutationObserver(() => {
+      const want = pinned.get(e)!;
+      if (e.getAttribute('aria-label') !== want) e.setAttribute('aria-label', want);
+    }).observe(e, { attributes: true, attributeFilter: ['aria-label'] });
+  }
+  pinned.set(e, text);
+  e.setAttribute('aria-label', text);
+}
 type CheckedElement = HTMLElement & { checked: boolean };
 type DisabledElement = HTMLElement & { disabled: boolean };
 
@@ -54,7 +70,7 @@ export function button(o: {
 }): Button {
   const b = document.createElement('vscode-button') as DisabledElement;
   b.textContent = o.label;
-  b.setAttribute('aria-label', o.ariaLabel ?? o.label);
+  label(b, o.ariaLabel ?? o.label);
   if (o.title) b.title = o.title;
   if (o.appearance) b.setAttribute('appearance', o.appearance);
   b.addEventListener('click', () => {
@@ -64,7 +80,7 @@ export function button(o: {
     el: b,
     setLabel(text, aria) {
       b.textContent = text;
-      b.setAttribute('aria-label', aria ?? text);
+      label(b, aria ?? text);
     },
     setDisabled(d) {
       b.disabled = d;
@@ -84,7 +100,7 @@ export interface TextInput {
 }
 
 function textInput(e: ValueElement, o: { ariaLabel: string; placeholder?: string; value?: string; onInput?: (v: string) => void }): TextInput {
-  e.setAttribute('aria-label', o.ariaLabel);
+  label(e, o.ariaLabel);
   if (o.placeholder) e.setAttribute('placeholder', o.placeholder);
   if (o.value) e.value = o.value;
   e.addEventListener('input', () => o.onInput?.(e.value));
@@ -136,7 +152,7 @@ export function dropdown<T extends string>(o: {
   onChange: (v: T) => void;
 }): Dropdown<T> {
   const d = document.createElement('vscode-dropdown') as ValueElement;
-  d.setAttribute('aria-label', o.ariaLabel);
+  label(d, o.ariaLabel);
   let current: T = o.value ?? o.options[0]?.value;
   const setOptions = (options: ReadonlyArray<Option<T>>, value: T = current) => {
     d.replaceChildren(
@@ -178,7 +194,7 @@ export interface Checkbox {
 export function checkbox(o: { label: string; ariaLabel?: string; checked?: boolean; onChange: (checked: boolean) => void }): Checkbox {
   const c = document.createElement('vscode-checkbox') as CheckedElement;
   c.textContent = o.label;
-  c.setAttribute('aria-label', o.ariaLabel ?? o.label);
+  label(c, o.ariaLabel ?? o.label);
   c.checked = !!o.checked;
   c.addEventListener('change', () => o.onChange(c.checked));
   return {
@@ -213,7 +229,7 @@ export function tabs<T extends string>(o: {
   onChange?: (id: T) => void;
 }): Tabs<T> {
   const p = document.createElement('vscode-panels') as HTMLElement & { activeid: string };
-  p.setAttribute('aria-label', o.ariaLabel);
+  label(p, o.ariaLabel);
   let active: T = o.active ?? o.items[0].id;
   for (const it of o.items) {
     const tab = document.createElement('vscode-panel-tab');

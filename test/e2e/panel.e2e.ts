@@ -1,0 +1,203 @@
+// The inspector panel in a real VS Code (code-server) and a real Chromium: the user's path from the command palette
+// to frames on screen, sending from the composer, and untrusted payloads shown as text. Run by scripts/test-e2e.mjs.
+import { after, before, describe, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { chromium, type Browser, type FrameLocator, type Page } from 'playwright-core';
+import WebSocket from 'ws';
+
+const url = process.env.E2E_URL!;
+const wsPort = Number(process.env.E2E_WS_PORT);
+const shots = process.env.E2E_SHOTS!;
+
+let browser: Browser;
+let page: Page;
+let view: FrameLocator;
+const clients: WebSocket[] = [];
+const received: string[][] = [[], []];
+const dialogs: string[] = [];
+
+async function shot(name: string): Promise<void> {
+  await page.screenshot({ path: join(shots, `${name}.png`) });
+}
+
+/** Runs a command from the palette; retries while the extension's contributions are still loading. */
+async function palette(command: string): Promise<void> {
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: command.split(': ')[1] }).first();
+  for (let attempt = 0; ; attempt++) {
+    await page.keyboard.press('F1');
+    await input.waitFor({ state: 'visible' });
+    await input.fill(`>${command}`);
+    try {
+      await row.waitFor({ timeout: 5000 });
+      break;
+    } catch (err) {
+      if (attempt === 5) throw err;
+      await page.keyboard.press('Escape');
+    }
+  }
+  await page.keyboard.press('Enter');
+}
+
+async function connect(n: number): Promise<WebSocket> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      const ws = await new Promise<WebSocket>((res, rej) => {
+        const s = new WebSocket(`ws://127.0.0.1:${wsPort}/e2e`, { headers: { 'User-Agent': `e2e-client-${n}` } });
+        s.once('open', () => res(s));
+        s.once('error', rej);
+      });
+      ws.on('message', (d) => received[n - 1].push(String(d)));
+      return ws;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('inspector panel in code-server', { timeout: 240_000 }, () => {
+  before(async () => {
+    browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    await page.goto(url);
+    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  });
+
+  after(async () => {
+    for (const c of clients) c.terminate();
+    await browser?.close();
+  });
+
+  test('Open Inspector shows the panel', async () => {
+    await palette('WebSocket: Open Inspector');
+    view = page.frameLocator('iframe.webview').frameLocator('iframe#active-frame');
+    await view.getByRole('grid', { name: 'Frames' }).waitFor({ timeout: 30_000 });
+    await view.locator('vscode-text-area[aria-label="Message to send"]').waitFor();
+    await assert.doesNotReject(view.getByText('No frames yet').waitFor());
+    await shot('1-panel-open');
+  });
+
+  test('two clients show in the clients table', async () => {
+    await palette('WebSocket: Start Broadcast Server');
+    clients.push(await connect(1), await connect(2));
+    await view.locator('vscode-panel-tab#tab-clients').click();
+    const rows = view.locator('.clients tbody tr');
+    await rows.nth(1).waitFor({ timeout: 10_000 });
+    assert.equal(await rows.count(), 2);
+    const text = await view.locator('.clients tbody').innerText();
+    assert.match(text, /e2e-client-1/);
+    assert.match(text, /e2e-client-2/);
+    assert.match(text, /127\.0\.0\.1/);
+    await shot('2-clients-table');
+  });
+
+  test('the handshake of one connection', async () => {
+    const first = view.locator('.connections li[role="option"]').nth(1);
+    await first.click();
+    await view.locator('vscode-panel-tab#tab-handshake').click();
+    const hs = view.locator('.handshake-pane');
+    await hs.getByText('GET /e2e HTTP/1.1').waitFor({ timeout: 10_000 });
+    const text = await hs.innerText();
+    assert.match(text, /HTTP\/1\.1 101 Switching Protocols/);
+    assert.match(text, /Sec-WebSocket-Key: /i);
+    assert.match(text, /Sec-WebSocket-Accept: /i);
+    assert.match(text, /101 \(upgraded\)/);
+    await shot('3-handshake');
+    // Back to all connections for what follows.
+    await view.locator('.connections li[role="option"]').first().click();
+  });
+
+  test('frames arrive live', async () => {
+    clients[0].send('hello from client 1');
+    clients[1].send(JSON.stringify({ type: 'greeting', from: 2 }));
+    const grid = view.getByRole('grid', { name: 'Frames' });
+    await grid.getByText('hello from client 1').first().waitFor({ timeout: 10_000 });
+    await grid.getByText('{"type":"greeting","from":2}').first().waitFor();
+    // Relayed back by the broadcast server: both directions are in the table.
+    await until('the relay', () => received[1].includes('hello from client 1'));
+    const arrows = await grid.locator('.cell.dir.s2c').count();
+    assert.ok(arrows > 0, 'server-to-client frames shown');
+    const flags = await grid.locator('.frow', { hasText: 'hello from client 1' }).first().locator('.cell.flags').innerText();
+    assert.equal(flags, 'F...M', 'a client frame is FIN and masked');
+    await grid.locator('.frow', { hasText: '{"type":"greeting"' }).first().click();
+    await view.locator('.detail pre.payload.json').waitFor();
+    assert.match(await view.locator('.detail pre.payload').innerText(), /"type": "greeting",\n\s+"from": 2/);
+    assert.match(await view.locator('.detail').innerText(), /Mask key/);
+    await shot('4-frames-live');
+  });
+
+  test('the composer sends to all clients', async () => {
+    const area = view.locator('vscode-text-area[aria-label="Message to send"] textarea');
+    await area.fill('hello everyone from the panel');
+    await area.press('Control+Enter');
+    await until('both clients to receive it', () => received.every((r) => r.includes('hello everyone from the panel')));
+    await view.getByRole('grid', { name: 'Frames' }).getByText('hello everyone from the panel').first().waitFor();
+    await view.getByText(/Sent \d+ chars/).waitFor();
+    await shot('5-composer-sent');
+  });
+
+  test('JSON mode refuses invalid JSON', async () => {
+    const before = received[0].length;
+    const picker = view.locator('vscode-dropdown[aria-label="Payload type"]');
+    await picker.click();
+    await picker.locator('vscode-option', { hasText: 'JSON' }).click();
+    const area = view.locator('vscode-text-area[aria-label="Message to send"] textarea');
+    await area.fill('{not json');
+    await area.press('Control+Enter');
+    await view.locator('.composer-status.error', { hasText: 'Invalid JSON' }).waitFor();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(received[0].length, before, 'nothing was sent');
+    await shot('6-composer-invalid-json');
+  });
+
+  test('an HTML payload shows literally and runs nothing', async () => {
+    const img = '<img src=x onerror=alert(1)>';
+    const script = '<script>window.__pwned = 1; alert(2)</script>';
+    clients[0].send(img);
+    clients[1].send(script);
+    const grid = view.getByRole('grid', { name: 'Frames' });
+    await grid.getByText(img, { exact: true }).first().waitFor({ timeout: 10_000 });
+    await grid.getByText(script, { exact: true }).first().waitFor();
+    await grid.locator('.frow', { hasText: script }).first().click();
+    await view.locator('.detail pre.payload', { hasText: script }).waitFor();
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await view.locator('img').count(), 0, 'no img element was created');
+    // VS Code injects its own inline script into the frame; none may carry the payload.
+    assert.equal(await view.locator('script', { hasText: '__pwned' }).count(), 0, 'no script element was created');
+    const pwned = await view.locator('body').evaluate(() => (window as unknown as { __pwned?: number }).__pwned);
+    assert.equal(pwned, undefined);
+    assert.deepEqual(dialogs, []);
+    await shot('7-html-payload-literal');
+  });
+
+  test('keyboard: arrows move the selection, Enter opens the detail', async () => {
+    const grid = view.getByRole('grid', { name: 'Frames' });
+    await grid.focus();
+    await page.keyboard.press('Home');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    const selected = grid.locator('.frow[aria-selected="true"]');
+    assert.equal(await selected.count(), 1);
+    await view.locator('.detail-summary', { hasText: '#' }).waitFor();
+    await shot('8-keyboard');
+  });
+});
