@@ -1,6 +1,7 @@
 // Relay modes and the fan-out writer: a message is framed once and the same bytes go to every target.
 
 import * as wsModule from 'ws';
+import type * as net from 'node:net';
 import { WebSocket } from 'ws';
 import type { ClientRecord } from './clientRegistry';
 
@@ -35,6 +36,30 @@ function senderIdle(ws: WebSocket): boolean {
   return !!s && s._state === 0 && (s._queue?.length ?? 0) === 0 && s._firstFragment !== false;
 }
 
+/** Sockets corked during this tick; uncorked together so that the frames of one tick leave in one syscall. */
+const corked = new Set<net.Socket>();
+let flushScheduled = false;
+
+function flushCorked(): void {
+  flushScheduled = false;
+  for (const s of corked) s.uncork();
+  corked.clear();
+}
+
+/**
+ * Holds the socket's writes until the end of the tick. Order is kept: ws's own writes go through the same
+ * corked socket, and its nested cork/uncork only unwinds its own level.
+ */
+function corkForTick(socket: net.Socket): void {
+  if (corked.has(socket)) return;
+  socket.cork();
+  corked.add(socket);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    process.nextTick(flushCorked);
+  }
+}
+
 /**
  * Sends `data` to each target. Clients without deflate whose Sender is idle get the same pre-framed
  * bytes written to their socket; the others go through `ws.send`. Counters are kept here because
@@ -51,14 +76,9 @@ export function fanOut(targets: Iterable<ClientRecord>, data: Buffer, isBinary: 
     delivered++;
     if (!c.deflate && senderIdle(ws) && c.socket.writable) {
       frame ??= frameOnce(data, isBinary);
-      if (frame.length === 1) {
-        c.socket.write(frame[0]);
-      } else {
-        c.socket.cork();
-        c.socket.write(frame[0]);
-        c.socket.write(frame[1]);
-        c.socket.uncork();
-      }
+      corkForTick(c.socket);
+      c.socket.write(frame[0]);
+      if (frame.length === 2) c.socket.write(frame[1]);
     } else {
       ws.send(data, { binary: isBinary });
     }

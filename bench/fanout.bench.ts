@@ -1,0 +1,175 @@
+// Broadcast fan-out: deliveries per second of 1 KiB messages to 100 clients, for our server with capture on,
+// with capture off, and the idiomatic plain-ws broadcast server, all measured in the same run.
+// The load generator runs in a child process (bench/fanout.child.ts) so it does not share the server's event loop.
+
+import { fork, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { WebSocketServer } from 'ws';
+import { EventStore } from '../src/core/capture/eventStore';
+import { BroadcastServer } from '../src/core/server/broadcastServer';
+import type { RunRequest, RunResult } from './fanout.child';
+
+export interface FanoutRow {
+  name: string;
+  value: number;
+  unit: string;
+  ratio?: number;
+  baseline?: string;
+  goal?: string;
+  met?: boolean;
+}
+
+const CLIENTS = 100;
+const MESSAGE_SIZE = 1024;
+const ROUNDS = 5;
+const WARMUP_MS = 400;
+const MEASURE_MS = 1500;
+const WINDOW = 64;
+
+interface Variant {
+  name: string;
+  start(): Promise<{ port: number; stop(): Promise<void> }>;
+}
+
+const variants: Variant[] = [
+  {
+    name: 'ours, capture on',
+    async start() {
+      const store = new EventStore({ maxEvents: 100_000, maxBytes: 64 * 1024 * 1024 });
+      const server = new BroadcastServer();
+      const a = await server.start({ port: 0, heartbeatIntervalMs: 0, maxClients: 10_000, capture: store });
+      return { port: a.port, stop: () => server.stop() };
+    },
+  },
+  {
+    name: 'ours, capture off',
+    async start() {
+      const server = new BroadcastServer();
+      const a = await server.start({ port: 0, heartbeatIntervalMs: 0, maxClients: 10_000 });
+      return { port: a.port, stop: () => server.stop() };
+    },
+  },
+  {
+    name: 'plain ws',
+    async start() {
+      const httpServer = http.createServer();
+      const wss = new WebSocketServer({ server: httpServer });
+      wss.on('connection', (ws) => {
+        ws.on('error', () => {});
+        ws.on('message', (m, isBinary) => wss.clients.forEach((c) => c.send(m, { binary: isBinary })));
+      });
+      await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', r));
+      const port = (httpServer.address() as net.AddressInfo).port;
+      return {
+        port,
+        stop: async () => {
+          for (const c of wss.clients) c.terminate();
+          wss.close();
+          httpServer.closeAllConnections();
+          await new Promise((r) => httpServer.close(r));
+        },
+      };
+    },
+  },
+];
+
+/** The child is bundled next to us by scripts/run-bench.mjs; when this file runs alone, bundle it now. */
+async function childScript(): Promise<string> {
+  const beside = path.join(__dirname, 'fanout.child.js');
+  if (fs.existsSync(beside)) return beside;
+  const esbuild = await import('esbuild');
+  const outfile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-')), 'fanout.child.js');
+  await esbuild.build({
+    entryPoints: [path.resolve('bench/fanout.child.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    packages: 'external',
+    logLevel: 'warning',
+    // The temporary file must still resolve `ws` from this repository.
+    nodePaths: [path.resolve('node_modules')],
+  });
+  return outfile;
+}
+
+function runIn(child: ChildProcess, req: RunRequest): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    child.once('message', (m: RunResult | { error: string }) => ('error' in m ? reject(new Error(m.error)) : resolve(m)));
+    child.send(req);
+  });
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+export async function benchFanout(): Promise<FanoutRow[]> {
+  const script = await childScript();
+  const child = fork(script, [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, NODE_PATH: path.resolve('node_modules') },
+  });
+  const rates: number[][] = variants.map(() => []);
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      // Rotate the order so no variant always runs first (warm JIT, cold caches).
+      for (let k = 0; k < variants.length; k++) {
+        const i = (round + k) % variants.length;
+        if (process.env.FANOUT_ONLY && !variants[i].name.includes(process.env.FANOUT_ONLY)) continue;
+        const server = await variants[i].start();
+        try {
+          const c0 = process.cpuUsage();
+          const t0 = performance.now();
+          const r = await runIn(child, {
+            port: server.port,
+            clients: CLIENTS,
+            messageSize: MESSAGE_SIZE,
+            warmupMs: WARMUP_MS,
+            measureMs: MEASURE_MS,
+            window: WINDOW,
+          });
+          rates[i].push((r.deliveries / r.ms) * 1000);
+          if (process.env.FANOUT_DEBUG) {
+            const c = process.cpuUsage(c0);
+            console.error(`${variants[i].name}: ${Math.round((r.deliveries / r.ms) * 1000)}/s, server cpu ${((c.user + c.system) / 1000 / (performance.now() - t0)).toFixed(2)} of a core (whole run)`);
+          }
+        } finally {
+          await server.stop();
+        }
+      }
+    }
+  } finally {
+    child.send('exit');
+    child.disconnect();
+  }
+  const [on, off, plain] = rates;
+  const perRound = (a: number[], b: number[]) => median(a.map((x, j) => x / b[j]));
+  const onVsPlain = perRound(on, plain);
+  const onVsOff = perRound(on, off);
+  const unit = 'deliveries/s';
+  return [
+    { name: 'fanout: ours, capture on', value: median(on), unit, ratio: onVsPlain, baseline: 'vs plain ws', goal: '>= 1.00x plain ws', met: onVsPlain >= 1 },
+    { name: 'fanout: ours, capture on', value: median(on), unit, ratio: onVsOff, baseline: 'vs capture off', goal: '>= 0.85x capture off', met: onVsOff >= 0.85 },
+    { name: 'fanout: ours, capture off', value: median(off), unit, ratio: perRound(off, plain), baseline: 'vs plain ws' },
+    { name: 'fanout: plain ws broadcast', value: median(plain), unit },
+  ];
+}
+
+// Runs alone (`node out/bench/fanout.bench.js`); the argv check keeps it quiet when bundled into bench/run.ts.
+if (require.main === module && /fanout\.bench/.test(process.argv[1] ?? '')) {
+  benchFanout().then(
+    (rows) => console.table(rows.map((r) => ({ ...r, value: Math.round(r.value), ratio: r.ratio?.toFixed(2) }))),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
