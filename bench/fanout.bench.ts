@@ -1,6 +1,10 @@
 // Broadcast fan-out: deliveries per second of 1 KiB messages to 100 clients, for our server with capture on,
 // with capture off, and the idiomatic plain-ws broadcast server, all measured in the same run.
 // The load generator runs in a child process (bench/fanout.child.ts) so it does not share the server's event loop.
+// Ratios are medians of per-round ratios (the variants of a round run back to back, in rotating order), because
+// the machine is shared and absolute rates drift between rounds.
+// Knobs for investigation: FANOUT_DEBUG=1 prints per-round rates and CPU use, FANOUT_ONLY=<name part> runs one
+// variant (e.g. under --cpu-prof), FANOUT_WINDOW=<n> changes the messages kept in flight (default 64).
 
 import { fork, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -28,7 +32,7 @@ const MESSAGE_SIZE = 1024;
 const ROUNDS = 5;
 const WARMUP_MS = 400;
 const MEASURE_MS = 1500;
-const WINDOW = 64;
+const WINDOW = Number(process.env.FANOUT_WINDOW) || 64;
 
 interface Variant {
   name: string;

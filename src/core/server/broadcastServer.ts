@@ -132,6 +132,8 @@ export class BroadcastServer {
   private readonly registry = new ClientRegistry();
   private readonly sockets = new Map<net.Socket, SocketState>();
   private pendingUpgrades = 0;
+  private starting: Promise<ServerAddress> | undefined;
+  private stopping: Promise<void> | undefined;
 
   get state(): ServerState {
     return this._state;
@@ -148,6 +150,16 @@ export class BroadcastServer {
   /** Binds and listens. Rejects with a `ServerError` (code `EADDRINUSE` etc.) when the port cannot be bound. */
   async start(options: BroadcastServerOptions = {}): Promise<ServerAddress> {
     if (this._state !== 'stopped') throw new ServerError('ERR_ALREADY_RUNNING', `Server is ${this._state}`);
+    const p = this.doStart(options);
+    this.starting = p;
+    try {
+      return await p;
+    } finally {
+      this.starting = undefined;
+    }
+  }
+
+  private async doStart(options: BroadcastServerOptions): Promise<ServerAddress> {
     const opts = resolveOptions(options);
     this.opts = opts;
     this.relay = opts.relay;
@@ -204,7 +216,18 @@ export class BroadcastServer {
    * handshakes, terminates the rest, and frees the port. Resolves once the port can be bound again.
    */
   async stop(): Promise<void> {
-    if (this._state === 'stopped' || this._state === 'stopping') return;
+    if (this.starting) await this.starting.catch(() => undefined);
+    if (this.stopping) return this.stopping;
+    if (this._state !== 'running') return;
+    this.stopping = this.doStop();
+    try {
+      await this.stopping;
+    } finally {
+      this.stopping = undefined;
+    }
+  }
+
+  private async doStop(): Promise<void> {
     this.setState({ state: 'stopping' });
     const server = this.http!;
     const run = this.run!;
@@ -376,6 +399,7 @@ export class BroadcastServer {
       alive: true,
     };
     if (this._state !== 'running') {
+      ws.on('error', () => {});
       ws.terminate();
       return;
     }

@@ -360,6 +360,19 @@ describe('BroadcastServer robustness', () => {
     await client(again.url);
   });
 
+  test('stop() right after start() waits for it; a second stop() shares the first', async () => {
+    const server = new BroadcastServer();
+    const started = server.start({ port: 0, heartbeatIntervalMs: 0 });
+    const stopped = server.stop();
+    const address = await started;
+    await Promise.all([stopped, server.stop()]);
+    assert.equal(server.state, 'stopped');
+    // The port is free again.
+    const again = await server.start({ port: address.port, heartbeatIntervalMs: 0 });
+    await server.stop();
+    assert.equal(again.port, address.port);
+  });
+
   test('a busy port rejects with EADDRINUSE and a clear message', async () => {
     const { address } = await startServer();
     const second = new BroadcastServer();
