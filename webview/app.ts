@@ -273,6 +273,12 @@ window.addEventListener('message', (ev: MessageEvent<HostToWebview>) => {
       detail.show(undefined);
       renderCounters();
       break;
+    case 'focusConnection':
+      connections.pick(m.connectionId);
+      bottom.select('handshake');
+      state.detailTab = 'handshake';
+      void loadHandshake();
+      break;
     case 'reply':
       handleReply(m);
       break;

@@ -46,11 +46,13 @@ export class InspectorPanel implements vscode.Disposable {
   private timer: NodeJS.Timeout | undefined;
   private lastUpdate = 0;
   private disposed = false;
+  private pendingFocus: string | undefined;
 
-  /** Opens the panel, or reveals the one that is open. */
-  static createOrShow(context: vscode.ExtensionContext, model: InspectorModel): InspectorPanel {
+  /** Opens the panel, or reveals the one that is open; with `connectionId`, shows that connection. */
+  static createOrShow(context: vscode.ExtensionContext, model: InspectorModel, connectionId?: string): InspectorPanel {
     if (InspectorPanel.current) {
       InspectorPanel.current.panel.reveal();
+      if (connectionId !== undefined) InspectorPanel.current.focusConnection(connectionId);
       return InspectorPanel.current;
     }
     const panel = vscode.window.createWebviewPanel(
@@ -60,7 +62,14 @@ export class InspectorPanel implements vscode.Disposable {
       InspectorPanel.webviewOptions(context),
     );
     InspectorPanel.current = new InspectorPanel(panel, context, model);
+    if (connectionId !== undefined) InspectorPanel.current.focusConnection(connectionId);
     return InspectorPanel.current;
+  }
+
+  /** Picks a connection in the webview (after it is ready, if it is not yet). */
+  focusConnection(connectionId: string): void {
+    if (this.ready) this.post({ type: 'focusConnection', connectionId });
+    else this.pendingFocus = connectionId;
   }
 
   /** Revives the panel after a window reload; its UI state comes back from the webview's own `getState`. */
@@ -229,6 +238,8 @@ export class InspectorPanel implements vscode.Disposable {
       this.ready = true;
       this.sub = undefined;
       this.post({ type: 'init', model: this.snapshot(), counters: this.counters() });
+      if (this.pendingFocus !== undefined) this.post({ type: 'focusConnection', connectionId: this.pendingFocus });
+      this.pendingFocus = undefined;
       return;
     }
     void this.answer(m);

@@ -278,6 +278,8 @@ export type HostToWebview =
       firstId?: number;
     }
   | { type: 'cleared'; counters: CaptureCounters }
+  /** Show one connection (from the tree or a command): the webview picks it and opens its handshake. */
+  | { type: 'focusConnection'; connectionId: string }
   | HostReply;
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -200,4 +200,37 @@ describe('inspector panel in code-server', { timeout: 240_000 }, () => {
     await view.locator('.detail-summary', { hasText: '#' }).waitFor();
     await shot('8-keyboard');
   });
+  test('thousands of frames: only visible rows in the DOM, older pages load on scroll', async () => {
+    const n = 3000;
+    for (let i = 0; i < n; i++) clients[0].send(`bulk-${i}`);
+    await until('the relay of the bulk', () => received[1].includes(`bulk-${n - 1}`), 30_000);
+    const grid = view.getByRole('grid', { name: 'Frames' });
+    // The keyboard test moved up, which stops auto-scroll; End goes back to the live end and resumes it.
+    await grid.focus();
+    await page.keyboard.press('End');
+    await grid.getByText(`bulk-${n - 1}`).first().waitFor({ timeout: 15_000 });
+    // A filter makes the panel subscribe again: it gets the newest page only and pages back on scroll.
+    const dir = view.locator('vscode-dropdown[aria-label="Direction"]');
+    await dir.click();
+    await dir.locator('vscode-option', { hasText: 'Client → server' }).click();
+    const shown = view.locator('.counters', { hasText: 'rows shown' });
+    const rowsShown = async () => Number((await shown.innerText()).match(/([\d,]+) rows shown/)![1].replace(/,/g, ''));
+    let firstPage = await rowsShown();
+    for (const deadline = Date.now() + 10_000; firstPage > 1000 && Date.now() < deadline; firstPage = await rowsShown()) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(firstPage <= 1000, `first page holds at most 1000 rows, got ${firstPage}`);
+    await grid.getByText(`bulk-${n - 1}`).first().waitFor();
+    const domRows = await grid.locator('.frow').count();
+    assert.ok(domRows < 100, `only visible rows are in the DOM (${domRows})`);
+    assert.equal(await grid.locator('.cell.dir.s2c').count(), 0, 'the direction filter holds');
+    await grid.evaluate((e) => (e.scrollTop = 0));
+    const deadline = Date.now() + 10_000;
+    while ((await rowsShown()) <= firstPage) {
+      if (Date.now() > deadline) throw new Error('no older page arrived');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok((await grid.locator('.frow').count()) < 100);
+    await shot('9-paging');
+  });
 });

@@ -51,7 +51,8 @@ export class ConnectionsList {
     this.pick(items[i]?.dataset.id || undefined);
   }
 
-  private pick(id: string | undefined): void {
+  /** Picks a connection as if the user had clicked it. */
+  pick(id: string | undefined): void {
     if (id === this.selected) return;
     this.selected = id;
     for (const li of this.items()) li.setAttribute('aria-selected', String((li.dataset.id || undefined) === id));
