@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { WebSocketServer } from 'ws';
 import type { CaptureEvent, CaptureSink, ConnectionEvent, FrameEvent, NewCaptureEvent } from '../../../src/core/capture/events';
@@ -197,6 +198,45 @@ describe('ClientConnection', () => {
     const closed = await waitState(c, 'closed');
     assert.equal(closed.error?.code, 'EHANDSHAKETIMEOUT');
     assert.equal(closed.error?.message, `No upgrade response from 127.0.0.1:${port} within 150 ms`);
+  });
+
+  test('close() while connecting settles in closed, with no error and no retry', async () => {
+    const port = await rawServer(undefined);
+    const c = open(`ws://127.0.0.1:${port}/`, { reconnect: { enabled: true, initialDelayMs: 10 } });
+    await waitState(c, 'connecting');
+    await sleep(30);
+    c.conn.close();
+    const closed = await waitState(c, 'closed');
+    assert.equal(closed.error, undefined);
+    await sleep(60);
+    assert.deepEqual(c.states.map((s) => s.state), ['connecting', 'closed']);
+  });
+
+  test('a protocol violation by the server is reported with its WS_ERR code', async () => {
+    // A hand-written server: valid 101, then a frame with RSV2 set.
+    const sockets: net.Socket[] = [];
+    const srv = net.createServer((socket) => {
+      sockets.push(socket);
+      socket.on('error', () => {});
+      socket.once('data', (d) => {
+        const key = /sec-websocket-key: (.+)\r\n/i.exec(d.toString())![1];
+        const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+        socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+        setTimeout(() => socket.write(Buffer.from('a1026869', 'hex')), 20);
+      });
+    });
+    srv.listen(0, '127.0.0.1');
+    await once(srv, 'listening');
+    cleanups.push(() => {
+      for (const x of sockets) x.destroy();
+      return new Promise((r) => srv.close(r));
+    });
+    const { port } = srv.address() as net.AddressInfo;
+    const c = open(`ws://127.0.0.1:${port}/`);
+    await waitState(c, 'open');
+    const closed = await waitState(c, 'closed');
+    assert.equal(closed.error?.code, 'WS_ERR_UNEXPECTED_RSV_2_3');
+    assert.match(closed.error!.message, new RegExp(`^Protocol error from 127\\.0\\.0\\.1:${port}: `));
   });
 
   test('an unknown host gives a DNS error', async () => {
