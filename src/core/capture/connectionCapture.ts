@@ -79,7 +79,10 @@ class DirectionCapture {
   }
 
   private readonly onFrame = (f: DecodedFrame): void => {
-    const ev: Omit<FrameEvent, 'id'> = {
+    // Every field is present from the start (the store's `id` and the later closeCode/messageId included), so the
+    // object keeps one shape: adding properties after creation costs a map transition on the hot path.
+    const ev: FrameEvent = {
+      id: 0,
       kind: 'frame',
       connectionId: this.connectionId,
       time: f.time,
@@ -96,20 +99,23 @@ class DirectionCapture {
       headerLength: f.headerLength,
       header: f.header,
       payload: f.payload,
+      closeCode: undefined,
+      closeReason: undefined,
+      messageId: undefined,
     };
     const id = this.sink.append(ev);
     const op = f.opcode;
     if (op < 0x8) {
-      this.lastEvent = ev as FrameEvent;
+      this.lastEvent = ev;
       this.lastId = id;
       if (op !== 0) {
         if (this.pendingIds.length !== 0) this.clearPending();
         if (!f.fin) {
-          this.pendingEvents.push(ev as FrameEvent);
+          this.pendingEvents.push(ev);
           this.pendingIds.push(id);
         }
       } else {
-        this.pendingEvents.push(ev as FrameEvent);
+        this.pendingEvents.push(ev);
         this.pendingIds.push(id);
       }
     }
@@ -134,7 +140,8 @@ class DirectionCapture {
       this.clearPending();
     }
     const last = m.frames[m.frames.length - 1];
-    const ev: Omit<MessageEvent, 'id'> = {
+    const ev: MessageEvent = {
+      id: 0,
       kind: 'message',
       connectionId: this.connectionId,
       time: last.time,
@@ -143,11 +150,11 @@ class DirectionCapture {
       data: m.data,
       wireLength: m.wireLength,
       compressed: m.compressed,
+      inflatedLength: m.inflatedLength,
+      inflateError: m.inflateError,
+      utf8Valid: m.utf8Valid,
       frameIds,
     };
-    if (m.inflatedLength !== undefined) ev.inflatedLength = m.inflatedLength;
-    if (m.inflateError !== undefined) ev.inflateError = m.inflateError;
-    if (m.utf8Valid !== undefined) ev.utf8Valid = m.utf8Valid;
     const messageId = this.sink.append(ev);
     if (events === undefined) {
       if (this.lastEvent !== undefined) this.lastEvent.messageId = messageId;

@@ -111,7 +111,16 @@ export class MessageAssembler {
   }
 
   private emit(opcode: 1 | 2, wire: Buffer, compressed: boolean, frames: DecodedFrame[]): void {
-    const m: AssembledMessage = { opcode, data: wire, wireLength: wire.length, compressed, frames };
+    const m: AssembledMessage = {
+      opcode,
+      data: wire,
+      wireLength: wire.length,
+      compressed,
+      inflatedLength: undefined,
+      inflateError: undefined,
+      utf8Valid: undefined,
+      frames,
+    };
     if (compressed) {
       const r = this.inflater ? this.inflater.inflate(wire) : createWireError('WS_ERR_INFLATE_FAILED', 'compressed message but permessage-deflate was not negotiated', 1002);
       if (r instanceof WireError) {
