@@ -18,7 +18,8 @@ if (entries.length === 0) {
   console.error('no unit test files match', filters);
   process.exit(1);
 }
-const outdir = 'out/unit';
+// One folder per run, so that two runs on one machine do not delete each other's files.
+const outdir = `out/unit-${process.pid}`;
 rmSync(outdir, { recursive: true, force: true });
 await esbuild.build({
   entryPoints: entries,
@@ -46,4 +47,5 @@ const r = spawnSync(
 const text = readFileSync(tap, 'utf8');
 const count = (k) => Number(text.match(new RegExp(`^# ${k} (\\d+)$`, 'm'))?.[1] ?? 0);
 writeFileSync('out/results/unit.json', JSON.stringify({ passed: count('pass'), failed: count('fail') + count('cancelled') }));
+rmSync(outdir, { recursive: true, force: true });
 process.exit(r.status ?? 1);

@@ -53,8 +53,9 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     );
 
   context.subscriptions.push(InspectorPanel.registerSerializer(context, s));
-  command('wsInspector.openInspector', () => {
-    InspectorPanel.createOrShow(context, s);
+  // The tree and the connect error pass a connection id; menus pass other objects, which mean "no selection".
+  command('wsInspector.openInspector', (id?: unknown) => {
+    InspectorPanel.createOrShow(context, s, typeof id === 'string' ? id : undefined);
   });
   command('wsInspector.startServer', () => startServer(s, log));
   command('wsInspector.stopServer', async () => {

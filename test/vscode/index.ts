@@ -5,6 +5,7 @@ export function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'bdd', color: false, timeout: 30_000, reporter: 'spec' });
   // The bundle holds the test files; define mocha's globals, then load them (esbuild keeps require() lazy).
   mocha.suite.emit('pre-require', globalThis, 'test/vscode', mocha);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after pre-require, on purpose
   require('./extension.test');
   return new Promise((resolve, reject) => {
     mocha.run((failures) => (failures > 0 ? reject(new Error(`${failures} tests failed.`)) : resolve()));

@@ -1,7 +1,8 @@
 // Sees every byte of a socket exactly once, both directions, in order, before its owner (http, ws) acts on it.
 
+import type * as http from 'node:http';
 import * as net from 'node:net';
-import * as tls from 'node:tls';
+import type { WebSocket } from 'ws';
 import type { Disposable } from '../util/events';
 
 /**
@@ -136,24 +137,13 @@ function toBuffer(chunk: unknown, encoding: unknown): Buffer | undefined {
 }
 
 /**
- * A `createConnection` for ws's client options that taps each socket it creates before the HTTP request is
- * written. It connects as ws itself would: TLS when `secure`, else TCP or, for `ws+unix://`, the socket path.
- * `onSocket` must call `tapSocket` (and own the result). Typed as `net.createConnection` to fit ws's option;
- * only the options form is supported, which is the one http's ClientRequest uses.
+ * Calls `onSocket` with the socket a ws client's upgrade request is given, whichever agent made it, before the request
+ * is written: Node emits the request's `'socket'` event right before it flushes the head. This survives agents
+ * that ignore `createConnection`, such as the proxy agent VS Code's extension host installs on every
+ * `http.request` (`http.proxySupport`: "override", the default), which made the `createConnection` route blind.
  */
-export function tappedCreateConnection(secure: boolean, onSocket: (socket: net.Socket) => void): typeof net.createConnection {
-  const create = (options: Record<string, unknown>): net.Socket => {
-    let socket: net.Socket;
-    if (secure) {
-      // As ws's tlsConnect: `path` is the HTTP path here, not a socket path.
-      const o = { ...options, path: undefined } as tls.ConnectionOptions & { host?: string };
-      if (!o.servername && o.servername !== '') o.servername = o.host && net.isIP(o.host) ? '' : o.host;
-      socket = tls.connect(o);
-    } else {
-      socket = net.connect({ ...options, path: options.socketPath } as net.NetConnectOpts);
-    }
-    onSocket(socket);
-    return socket;
-  };
-  return create as unknown as typeof net.createConnection;
+export function onClientSocket(ws: WebSocket, onSocket: (socket: net.Socket) => void): void {
+  // ws keeps the upgrade request private; it is set synchronously in the constructor and stable across ws 8.
+  const req = (ws as unknown as { _req?: http.ClientRequest })._req;
+  req?.once('socket', (socket: net.Socket) => onSocket(socket));
 }

@@ -5,7 +5,7 @@ import type * as http from 'node:http';
 import type * as net from 'node:net';
 import { WebSocket } from 'ws';
 import type { CaptureSink } from '../capture/events';
-import { tappedCreateConnection } from '../capture/socketTap';
+import { onClientSocket } from '../capture/socketTap';
 import { DisposableStore, Emitter, type Disposable, type Event } from '../util/events';
 import { attachCapture, type CaptureHandle } from '../server/attachCapture';
 import { ConnectionError, toConnectionError, type Target } from './connectionError';
@@ -256,19 +256,6 @@ export class ClientConnection implements Disposable {
         rejectUnauthorized: this.opts.tls?.rejectUnauthorized ?? true,
         // ws passes unknown options through to tls.connect.
         ...(this.opts.tls?.servername !== undefined ? { servername: this.opts.tls.servername } : {}),
-        createConnection: tappedCreateConnection(this.secure, (s) => {
-          socket = s;
-          s.on('error', () => {}); // ws reports it through the request
-          if (sink) {
-            capture = attachCapture(s, {
-              connectionId,
-              role: 'client',
-              sink,
-              meta: { url: this.url, connection: this.id },
-              maxPayload: this.opts.maxPayload ?? DEFAULT_MAX_PAYLOAD,
-            });
-          }
-        }) as never,
       });
     } catch (err) {
       // Bad subprotocol names and the like: nothing was sent.
@@ -276,6 +263,21 @@ export class ClientConnection implements Disposable {
       return;
     }
     this.ws = ws;
+    // Tap the socket the upgrade request gets, before its head is written. ws's `createConnection` option would
+    // be simpler, but an agent ignores it, and VS Code's extension host puts its proxy agent on every request.
+    onClientSocket(ws, (s) => {
+      socket = s;
+      s.on('error', () => {}); // ws reports it through the request
+      if (sink) {
+        capture = attachCapture(s, {
+          connectionId,
+          role: 'client',
+          sink,
+          meta: { url: this.url, connection: this.id },
+          maxPayload: this.opts.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+        });
+      }
+    });
 
     attemptStore.on(ws, 'error', (err: Error) => {
       error ??= toConnectionError(err, this.target);

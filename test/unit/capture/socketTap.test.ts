@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
-import { tapSocket, tappedCreateConnection, type ByteSink } from '../../../src/core/capture/socketTap';
+import { onClientSocket, tapSocket, type ByteSink } from '../../../src/core/capture/socketTap';
 import { DisposableStore } from '../../../src/core/util/events';
 import { ConnectionCapture } from '../../../src/core/capture/connectionCapture';
 import { EventStore } from '../../../src/core/capture/eventStore';
@@ -246,13 +246,10 @@ async function assertFidelity(serverTap: Recorder, clientTap: Recorder, deflate:
   assert.equal((req.frames[0] & 0x40) !== 0, deflate);
 }
 
-function tappedClient(d: DisposableStore, url: string, secure: boolean, opts: Record<string, unknown> = {}) {
+function tappedClient(d: DisposableStore, url: string, opts: Record<string, unknown> = {}) {
   const r = recorder();
-  const options: ClientOptions = {
-    ...opts,
-    createConnection: tappedCreateConnection(secure, (s) => d.add(tapSocket(s, r.sink))),
-  };
-  const ws = new WebSocket(url, options);
+  const ws = new WebSocket(url, opts as ClientOptions);
+  onClientSocket(ws, (s) => d.add(tapSocket(s, r.sink)));
   ws.on('error', () => {});
   return { ws, tap: r };
 }
@@ -263,7 +260,7 @@ describe('tapSocket over real ws', () => {
       const d = new DisposableStore();
       try {
         const srv = await startServer(d, { perMessageDeflate: deflate });
-        const { ws, tap } = tappedClient(d, srv.url('ws'), false, { perMessageDeflate: deflate ? { threshold: 0 } : false });
+        const { ws, tap } = tappedClient(d, srv.url('ws'), { perMessageDeflate: deflate ? { threshold: 0 } : false });
         const { gotByServer, gotByClient } = await converse(srv, ws);
         assert.deepEqual(gotByServer, EXPECT_C2S);
         assert.deepEqual(gotByClient, EXPECT_S2C);
@@ -323,7 +320,7 @@ describe('tapSocket over real ws', () => {
     const d = new DisposableStore();
     try {
       const srv = await startServer(d, { verifyClient: () => false });
-      const { ws, tap } = tappedClient(d, srv.url('ws'), false);
+      const { ws, tap } = tappedClient(d, srv.url('ws'));
       const [, res] = (await once(ws, 'unexpected-response')) as [unknown, http.IncomingMessage];
       assert.equal(res.statusCode, 401);
       res.resume();
@@ -369,7 +366,7 @@ describe('tapSocket over real ws', () => {
     d.add({ dispose: () => fs.rmSync(dir, { recursive: true, force: true }) });
     try {
       const srv = await startServer(d, { socketPath: path.join(dir, 's.sock') });
-      const { ws, tap } = tappedClient(d, srv.url('ws+unix'), false);
+      const { ws, tap } = tappedClient(d, srv.url('ws+unix'));
       await converse(srv, ws);
       await assertFidelity(srv.taps[0], tap, false);
     } finally {
@@ -404,7 +401,7 @@ describe('tapSocket over real ws', () => {
         const d = new DisposableStore();
         try {
           const srv = await startServer(d, { tls: creds, perMessageDeflate: deflate });
-          const { ws, tap } = tappedClient(d, srv.url('wss'), true, {
+          const { ws, tap } = tappedClient(d, srv.url('wss'), {
             ca: creds.cert,
             perMessageDeflate: deflate ? { threshold: 0 } : false,
           });
@@ -593,10 +590,8 @@ describe('tap -> ConnectionCapture -> EventStore', () => {
         const client = taps('cli', 'client');
         const srv = await startServer(d, { perMessageDeflate: deflate });
         srv.server.on('connection', (s: net.Socket) => d.add(tapSocket(s, server.sink)));
-        const ws = new WebSocket(srv.url('ws'), {
-          perMessageDeflate: deflate ? { threshold: 0 } : false,
-          createConnection: tappedCreateConnection(false, (s) => d.add(tapSocket(s, client.sink))),
-        });
+        const ws = new WebSocket(srv.url('ws'), { perMessageDeflate: deflate ? { threshold: 0 } : false });
+        onClientSocket(ws, (s) => d.add(tapSocket(s, client.sink)));
         ws.on('error', () => {});
         await converse(srv, ws);
         for (const c of captures) c.end();
