@@ -120,8 +120,9 @@ export class FrameDecoder {
     }
     if (n < first.length) {
       this.copied = false;
-      this.buffers[0] = first.subarray(n);
-      return first.subarray(0, n);
+      split(first, n);
+      this.buffers[0] = splitRest;
+      return splitHead;
     }
     const dst = Buffer.allocUnsafe(n);
     const list = this.buffers;
@@ -266,6 +267,32 @@ export class FrameDecoder {
     err.direction = this.direction;
     this.onError(err);
     return false;
+  }
+}
+
+// A broadcast server writes the same frame Buffer to many sockets, and each socket's decoder splits it at the same
+// place. Handing out the same two views each time saves two allocations per delivery and lets downstream caches
+// (UTF-8 validity) recognise the payload. Views of the same bytes are interchangeable; the cache lives one tick.
+let splitSrc: Buffer | undefined;
+let splitAt = -1;
+let splitHead: Buffer = EMPTY_BUFFER;
+let splitRest: Buffer = EMPTY_BUFFER;
+let splitClearQueued = false;
+const clearSplit = (): void => {
+  splitSrc = undefined;
+  splitHead = splitRest = EMPTY_BUFFER;
+  splitClearQueued = false;
+};
+
+function split(buf: Buffer, n: number): void {
+  if (buf === splitSrc && n === splitAt) return;
+  splitSrc = buf;
+  splitAt = n;
+  splitHead = buf.subarray(0, n);
+  splitRest = buf.subarray(n);
+  if (!splitClearQueued) {
+    splitClearQueued = true;
+    queueMicrotask(clearSplit);
   }
 }
 

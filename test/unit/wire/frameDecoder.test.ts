@@ -118,6 +118,19 @@ describe('FrameDecoder: buffers', () => {
     assert.equal(frames[0].payload.byteOffset, wire.byteOffset + 4);
   });
 
+  test('one frame Buffer pushed into many decoders (a broadcast) yields shared, correct views', () => {
+    const frame = encodeFrame({ opcode: 1, payload: Buffer.from('x'.repeat(300)) });
+    const a = decode([frame]);
+    const b = decode([frame]);
+    assert.equal(a.frames[0].payload, b.frames[0].payload);
+    assert.equal(a.frames[0].header, b.frames[0].header);
+    assert.equal(b.frames[0].header.toString('hex'), '817e012c');
+    assert.equal(b.frames[0].payload.toString(), 'x'.repeat(300));
+    // A different frame in a different Buffer is not confused with it.
+    const other = encodeFrame({ opcode: 1, payload: Buffer.from('y'.repeat(300)) });
+    assert.equal(decode([other]).frames[0].payload.toString(), 'y'.repeat(300));
+  });
+
   test('a masked payload is unmasked into a copy; the chunk is untouched', () => {
     const payload = Buffer.alloc(1000);
     for (let i = 0; i < payload.length; i++) payload[i] = i & 0xff;

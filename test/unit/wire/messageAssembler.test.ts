@@ -96,6 +96,15 @@ describe('MessageAssembler', () => {
     assert.deepEqual(errors.map((e) => [e.code, e.closeCode]), [['WS_ERR_INVALID_UTF8', 1007]]);
   });
 
+  test('UTF-8 validity is right for each payload, also when several assemblers see one broadcast frame', () => {
+    const good = encodeFrame({ opcode: 1, payload: Buffer.from('ok é') });
+    const bad = encodeFrame({ opcode: 1, payload: Buffer.from([0x6f, 0xc3]) });
+    for (const wire of [good, good, bad, bad, good]) {
+      const { messages } = assemble([wire]);
+      assert.equal(messages[0].utf8Valid, wire === good);
+    }
+  });
+
   test('close frames: code and reason, empty, and each violation', () => {
     const r = assemble([close(1000, 'bye'), close(), close(4999, 'é')]);
     assert.equal(r.errors.length, 0);
