@@ -11,6 +11,7 @@ import { ServerStatusBar } from './statusBar';
 /** What the extension-host tests read; not a public API. */
 export interface ExtensionApi {
   session: Session;
+  tree: ConnectionsTree;
   statusBarText(): string | undefined;
   activationMs: number;
 }
@@ -132,7 +133,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
 
   const activationMs = performance.now() - started;
   log.info(`WebSocket Inspector activated in ${activationMs.toFixed(1)} ms.`);
-  return { session: s, statusBarText: () => statusBar.text, activationMs };
+  return { session: s, tree, statusBarText: () => statusBar.text, activationMs };
 }
 
 async function startServer(s: Session, log: vscode.LogOutputChannel, override?: Partial<ServerSettings>): Promise<string | undefined> {

@@ -79,6 +79,15 @@ describe('WebSocket Inspector in a real extension host', function () {
     await until('two clients', () => api.session.clientCount === 2);
     const port = new URL(url).port;
     await until('status bar text', () => api.statusBarText() === `$(broadcast) WS :${port} · 2 clients`);
+    // The Connections view: the server, with both clients under it.
+    const [serverNode] = api.tree.getChildren();
+    assert.equal(serverNode.type, 'server');
+    const serverItem = api.tree.getTreeItem(serverNode);
+    assert.equal(serverItem.label, `Server :${port}`);
+    assert.match(String(serverItem.description), /^2 clients · broadcast$/);
+    const clientItems = api.tree.getChildren(serverNode).map((n) => api.tree.getTreeItem(n));
+    assert.equal(clientItems.length, 2);
+    assert.ok(clientItems.every((i) => /^127\.0\.0\.1:\d+$/.test(String(i.label)) && i.contextValue === 'serverClient'));
     const rows = api.session.connections();
     assert.equal(rows.length, 2);
     assert.ok(rows.every((r) => r.userAgent === 'wsi-vscode-test'));
@@ -125,6 +134,21 @@ describe('WebSocket Inspector in a real extension host', function () {
     const sent = frames.find((f) => f.kind === 'frame' && f.direction === 'c2s' && f.payload.toString() === 'ping-from-test');
     assert.ok(sent && sent.kind === 'frame' && sent.masked && sent.maskKey?.length === 4, 'client frames are captured masked, with their key');
     assert.ok(frames.some((f) => f.kind === 'frame' && f.direction === 's2c' && f.payload.toString() === 'welcome'));
+  });
+
+  it('Open Inspector opens the panel, and Disconnect closes the outgoing connection with 1000', async () => {
+    await vscode.commands.executeCommand('wsInspector.openInspector');
+    await until('the inspector tab', () =>
+      vscode.window.tabGroups.all
+        .flatMap((g) => g.tabs)
+        .some((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith('wsInspector.inspector')),
+    );
+    const [outgoing] = api.session.outgoingConnections();
+    assert.ok(outgoing, 'the connection from the previous test is listed');
+    const closed = new Promise<number>((resolve) => peers[0].clients.forEach((c) => c.once('close', (code) => resolve(code))));
+    await vscode.commands.executeCommand('wsInspector.disconnect', outgoing.id);
+    assert.equal(await closed, 1000);
+    assert.equal(api.session.outgoingConnections().length, 0);
   });
 
   it('Export Session writes a HAR file that parses and holds the frames', async () => {
