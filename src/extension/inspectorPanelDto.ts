@@ -77,6 +77,7 @@ function frameDto(e: FrameEvent): FrameDto {
   if (e.closeCode !== undefined) dto.closeCode = e.closeCode;
   if (e.closeReason !== undefined) dto.closeReason = e.closeReason;
   if (e.messageId !== undefined) dto.messageId = e.messageId;
+  if (e.alsoSentTo !== undefined) dto.alsoSentToCount = e.alsoSentTo.length;
   return dto;
 }
 
@@ -98,6 +99,7 @@ function messageDto(e: MessageEvent): MessageDto {
   if (e.inflatedLength !== undefined) dto.inflatedLength = e.inflatedLength;
   if (e.inflateError !== undefined) dto.inflateError = e.inflateError;
   if (e.utf8Valid !== undefined) dto.utf8Valid = e.utf8Valid;
+  if (e.alsoSentTo !== undefined) dto.alsoSentToCount = e.alsoSentTo.length;
   return dto;
 }
 
@@ -193,11 +195,13 @@ export class CaptureCounter {
 
   add(events: readonly CaptureEvent[]): void {
     for (const e of events) {
+      // A broadcast recorded once stands for one frame (and message) per connection it went to.
+      const copies = e.kind === 'frame' || e.kind === 'message' ? 1 + (e.alsoSentTo?.length ?? 0) : 0;
       if (e.kind === 'frame') {
-        this.frames++;
-        this.frameBytes += e.headerLength + e.payloadLength;
+        this.frames += copies;
+        this.frameBytes += (e.headerLength + e.payloadLength) * copies;
       } else if (e.kind === 'message') {
-        this.messages++;
+        this.messages += copies;
       }
     }
   }

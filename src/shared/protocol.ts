@@ -26,6 +26,8 @@ interface DtoBase {
 
 export interface FrameDto extends DtoBase {
   kind: 'frame';
+  /** A broadcast recorded once: how many other connections got this same frame (see FrameEvent.alsoSentTo). */
+  alsoSentToCount?: number;
   direction: Direction;
   fin: boolean;
   rsv1: boolean;
@@ -49,6 +51,8 @@ export interface FrameDto extends DtoBase {
 
 export interface MessageDto extends DtoBase {
   kind: 'message';
+  /** As on FrameDto. */
+  alsoSentToCount?: number;
   direction: Direction;
   opcode: 1 | 2;
   /** Sum of the frames' payload lengths on the wire. */

@@ -296,7 +296,9 @@ export class FramesTable {
     if (!e) return;
     const conn = this.o.connection(e.connectionId);
     c.time.textContent = this.time(e, conn);
-    c.conn.textContent = conn?.label ?? e.connectionId;
+    const others = e.kind === 'frame' || e.kind === 'message' ? (e.alsoSentToCount ?? 0) : 0;
+    c.conn.textContent = (conn?.label ?? e.connectionId) + (others > 0 ? ` +${others}` : '');
+    if (others > 0) c.conn.title = `Broadcast: the same bytes went to ${others + 1} connections`;
     row.classList.toggle('selected', r.id === this.selectedId);
     row.classList.toggle('child', r.depth === 1);
     row.classList.toggle('odd', index % 2 === 1);

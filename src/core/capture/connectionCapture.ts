@@ -42,6 +42,34 @@ const IGNORE = 4;
 const timeOrigin = performance.timeOrigin;
 const now = (): number => timeOrigin + performance.now();
 
+/**
+ * The last chunk that decoded into exactly one whole message, for this tick only. The broadcast server frames a
+ * message once and writes that same Buffer to every client: each later capture that sees the very same Buffer
+ * while between messages adds itself to that frame and message (`alsoSentTo`) instead of decoding it again and
+ * appending its own copies. Same bytes, same result; only the timestamps of the later writes are not kept.
+ */
+interface Burst {
+  chunk: Buffer;
+  direction: Direction;
+  frame: FrameEvent;
+  message: MessageEvent;
+}
+let burst: Burst | undefined;
+let burstExpiryScheduled = false;
+
+function expireBurst(): void {
+  burst = undefined;
+  burstExpiryScheduled = false;
+}
+
+function rememberBurst(b: Burst): void {
+  burst = b;
+  if (!burstExpiryScheduled) {
+    burstExpiryScheduled = true;
+    process.nextTick(expireBurst);
+  }
+}
+
 /** One direction's decoder and assembler, and the frame events of its open message. */
 class DirectionCapture {
   readonly decoder: FrameDecoder;
@@ -51,6 +79,11 @@ class DirectionCapture {
   private pendingIds: number[] = [];
   private lastEvent: FrameEvent | undefined;
   private lastId = 0;
+  private lastMessage: MessageEvent | undefined;
+  /** Counts of frames and messages appended, to tell when one chunk gave exactly one whole message. */
+  private framesSeen = 0;
+  private messagesSeen = 0;
+  private errorsSeen = 0;
   /** The close frame this direction sent, if any: code 1005 when it had none. */
   close: { code: number; reason: string } | undefined;
 
@@ -59,8 +92,8 @@ class DirectionCapture {
     private readonly sink: CaptureSink,
     private readonly connectionId: string,
     private readonly direction: Direction,
-    maxPayload: number,
-    deflate: DeflateParams | undefined,
+    private readonly maxPayload: number,
+    private readonly deflate: DeflateParams | undefined,
   ) {
     this.decoder = new FrameDecoder({
       direction,
@@ -78,7 +111,41 @@ class DirectionCapture {
     });
   }
 
+  /** Decodes the next bytes of this direction, or joins the burst they are part of (see Burst). */
+  push(chunk: Buffer): void {
+    const b = burst;
+    if (b !== undefined && b.chunk === chunk && b.direction === this.direction && this.between() && b.frame.payloadLength <= this.maxPayload) {
+      (b.frame.alsoSentTo ??= []).push(this.connectionId);
+      (b.message.alsoSentTo ??= []).push(this.connectionId);
+      this.lastEvent = b.frame;
+      this.lastId = b.frame.id;
+      this.lastMessage = b.message;
+      return;
+    }
+    const frames = this.framesSeen;
+    const messages = this.messagesSeen;
+    const errors = this.errorsSeen;
+    this.decoder.push(chunk);
+    // Deflate keeps per-connection context, so only uncompressed directions can share. A chunk that raised an
+    // error is not shared, so that each connection records its own.
+    if (
+      this.framesSeen === frames + 1 &&
+      this.messagesSeen === messages + 1 &&
+      this.errorsSeen === errors &&
+      this.deflate === undefined &&
+      this.between()
+    ) {
+      rememberBurst({ chunk, direction: this.direction, frame: this.lastEvent!, message: this.lastMessage! });
+    }
+  }
+
+  /** Between messages: a chunk starting here starts a new frame and a new message. */
+  private between(): boolean {
+    return this.decoder.idle && this.assembler.idle && this.pendingIds.length === 0;
+  }
+
   private readonly onFrame = (f: DecodedFrame): void => {
+    this.framesSeen++;
     // Every field is present from the start (the store's `id` and the later closeCode/messageId included), so the
     // object keeps one shape: adding properties after creation costs a map transition on the hot path.
     const ev: FrameEvent = {
@@ -102,6 +169,7 @@ class DirectionCapture {
       closeCode: undefined,
       closeReason: undefined,
       messageId: undefined,
+      alsoSentTo: undefined,
     };
     const id = this.sink.append(ev);
     const op = f.opcode;
@@ -154,7 +222,10 @@ class DirectionCapture {
       inflateError: m.inflateError,
       utf8Valid: m.utf8Valid,
       frameIds,
+      alsoSentTo: undefined,
     };
+    this.messagesSeen++;
+    this.lastMessage = ev;
     const messageId = this.sink.append(ev);
     if (events === undefined) {
       if (this.lastEvent !== undefined) this.lastEvent.messageId = messageId;
@@ -164,6 +235,7 @@ class DirectionCapture {
   };
 
   private readonly onError = (err: WireError): void => {
+    this.errorsSeen++;
     this.owner.recordError(err, this.direction);
   };
 
@@ -300,7 +372,7 @@ export class ConnectionCapture {
   private feedC2s(chunk: Buffer): void {
     switch (this.c2sState) {
       case FRAMES:
-        this.c2s!.decoder.push(chunk);
+        this.c2s!.push(chunk);
         return;
       case HEAD: {
         if (this.firstRequestByteTime === 0) this.firstRequestByteTime = now();
@@ -332,7 +404,7 @@ export class ConnectionCapture {
   private feedS2c(chunk: Buffer): void {
     switch (this.s2cState) {
       case FRAMES:
-        this.s2c!.decoder.push(chunk);
+        this.s2c!.push(chunk);
         return;
       case HEAD: {
         const r = this.parseHead(this.responseParser, chunk, 's2c');

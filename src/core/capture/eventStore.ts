@@ -1,7 +1,7 @@
 // The host's capture history: a bounded ring of capture events with id paging, filters and batched notifications.
 
 import type { CaptureEvent, CaptureSink, Direction, NewCaptureEvent } from './events';
-import { eventPayloadBytes } from './events';
+import { eventConnections, eventHasConnection, eventPayloadBytes } from './events';
 import { Emitter, type Event } from '../util/events';
 
 export interface EventStoreOptions {
@@ -324,10 +324,10 @@ function compileFilter(q: EventQuery): Filter | undefined {
   if (q.connectionId !== undefined) {
     if (typeof q.connectionId === 'string') {
       const c = q.connectionId;
-      tests.push((e) => e.connectionId === c);
+      tests.push((e) => eventHasConnection(e, c));
     } else {
       const set = new Set(q.connectionId);
-      tests.push((e) => set.has(e.connectionId));
+      tests.push((e) => eventConnections(e).some((c) => set.has(c)));
     }
   }
   if (q.kinds !== undefined) {

@@ -75,6 +75,12 @@ export interface FrameEvent extends EventBase {
   closeReason?: string;
   /** Set on the frame that completed a message: the id of the message event. */
   messageId?: number;
+  /**
+   * A broadcast: the other connections that this same frame was written to, in the same tick, byte for byte.
+   * The event then stands for one frame per connection (`connectionId` first) at the time of the first write.
+   * Recording it once keeps capture cheap when one message fans out to thousands of clients.
+   */
+  alsoSentTo?: string[];
 }
 
 export interface MessageEvent extends EventBase {
@@ -94,6 +100,8 @@ export interface MessageEvent extends EventBase {
   /** Only for text messages. */
   utf8Valid?: boolean;
   frameIds: number[];
+  /** As on FrameEvent: the other connections this same message went to, byte for byte, in the same tick. */
+  alsoSentTo?: string[];
 }
 
 /** A protocol violation. The capture goes on recording; the error says what the RFC would close with. */
@@ -127,6 +135,18 @@ export type CaptureEvent = HandshakeEvent | FrameEvent | MessageEvent | ErrorEve
 /** An event before the store has given it an id. */
 export type NewCaptureEvent = CaptureEvent extends infer E ? (E extends CaptureEvent ? Omit<E, 'id'> : never) : never;
 
+/** The connections an event belongs to: its own, plus those a broadcast frame or message also went to. */
+export function eventConnections(e: CaptureEvent): readonly string[] {
+  if ((e.kind === 'frame' || e.kind === 'message') && e.alsoSentTo !== undefined) return [e.connectionId, ...e.alsoSentTo];
+  return [e.connectionId];
+}
+
+/** True when `e` belongs to connection `id` (see `alsoSentTo`). */
+export function eventHasConnection(e: CaptureEvent, id: string): boolean {
+  if (e.connectionId === id) return true;
+  return (e.kind === 'frame' || e.kind === 'message') && e.alsoSentTo !== undefined && e.alsoSentTo.includes(id);
+}
+
 /** Payload bytes an event holds, for the store's byte cap. */
 export function eventPayloadBytes(e: Omit<CaptureEvent, 'id'>): number {
   switch (e.kind) {
@@ -143,6 +163,9 @@ export function eventPayloadBytes(e: Omit<CaptureEvent, 'id'>): number {
 
 /** Where capture events go. The EventStore implements it; tests may collect into an array. */
 export interface CaptureSink {
-  /** Appends and returns the id given to the event. */
+  /**
+   * Appends and returns the id given to the event. The sink keeps the very object it is given (no copy): the
+   * capture fills in `messageId` and `alsoSentTo` after the append.
+   */
   append(event: NewCaptureEvent): number;
 }

@@ -129,7 +129,10 @@ export function toHar(events: Iterable<CaptureEvent>, options: { creatorVersion?
         _webSocketMessages: [],
       });
     } else if (e.kind === 'message') {
-      entries.get(e.connectionId)?._webSocketMessages.push(messageToHar(e));
+      const m = messageToHar(e);
+      entries.get(e.connectionId)?._webSocketMessages.push(m);
+      // A broadcast message was recorded once for all the connections it went to.
+      for (const id of e.alsoSentTo ?? []) entries.get(id)?._webSocketMessages.push(m);
     }
   }
   return {

@@ -84,6 +84,11 @@ export class FrameDecoder {
     return this.state === FAILED;
   }
 
+  /** True between frames: nothing buffered, no frame half read, no error. */
+  get idle(): boolean {
+    return this.state === GET_INFO && this.buffered === 0;
+  }
+
   /** Turned on once permessage-deflate is known to be negotiated. */
   setRsv1Allowed(v: boolean): void {
     this.rsv1Allowed = v;

@@ -125,6 +125,11 @@ export class MessageAssembler {
     return undefined;
   }
 
+  /** True between messages: no fragmented message is open. */
+  get idle(): boolean {
+    return this.frames.length === 0;
+  }
+
   /** Drops a partly received message (e.g. when the connection ends). */
   reset(): void {
     this.frames = [];

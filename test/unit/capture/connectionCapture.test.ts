@@ -390,3 +390,59 @@ describe('ConnectionCapture: real ws over loopback', () => {
     assert.ok(closed.bytesIn! > 0 && closed.bytesOut! > 0);
   });
 });
+
+describe('ConnectionCapture: a broadcast burst is recorded once', () => {
+  /** A server-role capture past its handshake, into `sink`. */
+  function upgraded(sink: CaptureSink, connectionId: string): ConnectionCapture {
+    const cap = new ConnectionCapture({ connectionId, role: 'server', sink });
+    cap.inbound(request());
+    cap.outbound(response101());
+    return cap;
+  }
+  const nextTick = () => new Promise<void>((r) => process.nextTick(r));
+
+  test('the same frame Buffer written to three sockets in one tick: one frame and one message, all three listed', async () => {
+    await nextTick();
+    const sink = new ArraySink();
+    const caps = ['a', 'b', 'c'].map((id) => upgraded(sink, id));
+    const wire = encodeFrame({ opcode: 1, payload: Buffer.from('to everyone') });
+    for (const c of caps) c.outbound(wire);
+    const frames = sink.of('frame');
+    const messages = sink.of('message');
+    assert.equal(frames.length, 1);
+    assert.equal(messages.length, 1);
+    assert.equal(frames[0].connectionId, 'a');
+    assert.deepEqual(frames[0].alsoSentTo, ['b', 'c']);
+    assert.deepEqual(messages[0].alsoSentTo, ['b', 'c']);
+    assert.equal(messages[0].data.toString(), 'to everyone');
+    assert.equal(frames[0].messageId, messages[0].id);
+    for (const c of caps) assert.equal(c.bytesOut, response101().length + wire.length);
+  });
+
+  test('equal bytes in different Buffers, a later tick, or a capture in the middle of a frame are decoded separately', async () => {
+    await nextTick();
+    const sink = new ArraySink();
+    const [a, b, c] = ['a', 'b', 'c'].map((id) => upgraded(sink, id));
+    const wire = encodeFrame({ opcode: 2, payload: Buffer.from([1, 2, 3]) });
+    a.outbound(wire);
+    b.outbound(Buffer.from(wire)); // same bytes, another Buffer: not known to be the same write
+    // c has half a frame buffered: the shared bytes would not start a frame for it.
+    const big = encodeFrame({ opcode: 2, payload: Buffer.alloc(300, 7) });
+    c.outbound(big.subarray(0, 10));
+    c.outbound(wire);
+    await nextTick();
+    const d = upgraded(sink, 'd');
+    d.outbound(wire); // the next tick: the burst has expired
+    const frames = sink.of('frame');
+    assert.deepEqual(
+      frames.map((f) => [f.connectionId, f.alsoSentTo]),
+      [
+        ['a', undefined],
+        ['b', undefined],
+        ['d', undefined],
+      ],
+    );
+    // c decoded the rest of its own frame header and is still waiting for payload; nothing was misattributed.
+    assert.ok(sink.of('error').length === 0);
+  });
+});

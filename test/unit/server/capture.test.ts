@@ -2,6 +2,7 @@ import { describe, test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
+import { EventStore } from '../../../src/core/capture/eventStore';
 import { BroadcastServer } from '../../../src/core/server/broadcastServer';
 import type { CaptureEvent, CaptureSink, ConnectionEvent, FrameEvent, HandshakeEvent, MessageEvent, NewCaptureEvent } from '../../../src/core/capture/events';
 
@@ -103,5 +104,39 @@ describe('BroadcastServer capture', () => {
     ws.send('x');
     const [data] = await once(ws, 'message');
     assert.equal(String(data), 'x');
+  });
+});
+
+describe('BroadcastServer capture of a broadcast', () => {
+  test('one message to three clients is one frame event listing all three; each client finds it, byte for byte', async () => {
+    const store = new EventStore();
+    const server = new BroadcastServer();
+    const address = await server.start({ port: 0, heartbeatIntervalMs: 0, capture: store });
+    cleanups.push(() => server.stop());
+    const clients = await Promise.all(
+      [1, 2, 3].map(async () => {
+        const ws = new WebSocket(address.url);
+        cleanups.push(() => ws.terminate());
+        const received: Buffer[] = [];
+        ws.on('message', (d: Buffer) => received.push(d));
+        await once(ws, 'open');
+        return { ws, received };
+      }),
+    );
+    await until(() => server.clients().length === 3);
+    clients[0].ws.send('fan out');
+    await until(() => clients.every((c) => c.received.length === 1));
+    const s2c = store.query({ kinds: ['frame'], direction: 's2c' }).events as FrameEvent[];
+    assert.equal(s2c.length, 1, 'recorded once');
+    const ids = server.clients().map((c) => c.id);
+    assert.deepEqual([s2c[0].connectionId, ...(s2c[0].alsoSentTo ?? [])].sort(), [...ids].sort());
+    for (const id of ids) {
+      const mine = store.query({ connectionId: id, kinds: ['frame', 'message'], direction: 's2c' }).events;
+      assert.deepEqual(mine.map((e) => e.kind), ['frame', 'message'], `client ${id} sees the frame and the message`);
+      const f = mine[0] as FrameEvent;
+      assert.deepEqual(Buffer.concat([f.header, f.payload]), Buffer.from('8107' + Buffer.from('fan out').toString('hex'), 'hex'));
+      assert.equal((mine[1] as MessageEvent).data.toString(), 'fan out');
+    }
+    for (const c of clients) assert.deepEqual(c.received, [Buffer.from('fan out')]);
   });
 });
