@@ -208,7 +208,14 @@ describe('inspector panel in code-server', { timeout: 240_000 }, () => {
     // The keyboard test moved up, which stops auto-scroll; End goes back to the live end and resumes it.
     await grid.focus();
     await page.keyboard.press('End');
-    await grid.getByText(`bulk-${n - 1}`).first().waitFor({ timeout: 15_000 });
+    await grid
+      .getByText(`bulk-${n - 1}`)
+      .first()
+      .waitFor({ timeout: 15_000 })
+      .catch(async (err) => {
+        await shot('9-paging-FAILED');
+        throw err;
+      });
     // A filter makes the panel subscribe again: it gets the newest page only and pages back on scroll.
     const dir = view.locator('vscode-dropdown[aria-label="Direction"]');
     await dir.click();

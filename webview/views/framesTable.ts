@@ -232,6 +232,10 @@ export class FramesTable {
     if (e.key !== 'End' && this.autoScroll && idx < rows.length - 1) {
       this.autoScroll = false;
       this.o.onAutoScrollChange(false);
+    } else if (e.key === 'End' && !this.autoScroll) {
+      // End goes to the live end and follows it again, even when the last row is already in view (no scroll event).
+      this.autoScroll = true;
+      this.o.onAutoScrollChange(true);
     }
     this.selectedId = rows[idx].id;
     this.viewport.setAttribute('aria-activedescendant', `frow-${this.selectedId}`);
