@@ -2,6 +2,7 @@
 // because these machines are shared and absolute numbers drift.
 import { benchDecoder } from './decoder.bench';
 import { benchFanout } from './fanout.bench';
+import { benchPanel } from './panel.bench';
 
 interface Row {
   name: string;
@@ -33,6 +34,17 @@ async function main(): Promise<void> {
         ratio: f.ratio === undefined ? '' : `${f.ratio.toFixed(2)}x ${f.baseline ?? ''}`.trim(),
         goal: f.goal ?? '',
         met: f.goal === undefined || f.ratio === undefined ? '' : f.met ? 'yes' : 'NO',
+      });
+    }
+  }
+  if (want('panel')) {
+    for (const f of await benchPanel()) {
+      rows.push({
+        name: f.name,
+        value: `${f.value.toLocaleString('en-US')} ${f.unit}`,
+        ratio: f.ratio === undefined ? '' : `${f.ratio.toFixed(2)}x ${f.baseline ?? ''}`.trim(),
+        goal: f.goal ?? '',
+        met: f.met === undefined ? '' : f.met ? 'yes' : 'NO',
       });
     }
   }
