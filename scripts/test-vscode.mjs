@@ -1,7 +1,7 @@
 // Runs the mocha suite in test/vscode inside a real VS Code extension host: code-server's, driven by Debian's
 // Chromium through playwright-core (the recipe in VSCODE-TESTING.md). On machines with internet access the
 // same suite runs under @vscode/test-electron: `npm run test:vscode:electron`.
-import * as esbuild from 'esbuild';
+import { buildVscodeSuite } from './buildVscodeSuite.mjs';
 import { chromium } from 'playwright-core';
 import { mkdirSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -9,19 +9,8 @@ import { format } from 'node:util';
 import { startCodeServer } from './codeServer.mjs';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
-const outDir = join(root, 'out', 'vscode');
-rmSync(outDir, { recursive: true, force: true });
-await esbuild.build({
-  entryPoints: ['test/vscode/index.ts'],
-  outfile: join(outDir, 'index.js'),
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  external: ['vscode', 'mocha'],
-  sourcemap: 'inline',
-  logLevel: 'warning',
-});
+rmSync(join(root, 'out', 'vscode'), { recursive: true, force: true });
+const outDir = await buildVscodeSuite(root);
 
 mkdirSync(join(root, '.test-runs'), { recursive: true });
 const runDir = mkdtempSync(join(root, '.test-runs', 'vscode-'));

@@ -2,35 +2,12 @@
 // The panel codes against this interface only; `session.ts` implements it over the core.
 import type { EventStore } from '../core/capture/eventStore';
 import type { Event } from '../core/util/events';
+import type { ConnectionRow, ServerRow } from '../shared/protocol';
 
-/** One row in the connections list: a server's client or an outgoing connection. */
-export interface ConnectionSummary {
-  /** The capture connectionId (same id as in the store's events). */
-  id: string;
-  kind: 'serverClient' | 'outgoing';
-  /** For serverClient: the server it belongs to. */
-  serverId?: string;
-  label: string;
-  state: 'connecting' | 'open' | 'closing' | 'closed' | 'reconnecting' | 'failed';
-  remote?: string;
-  userAgent?: string;
-  origin?: string;
-  subprotocol?: string;
-  connectedAt?: number;
-  messagesIn: number;
-  messagesOut: number;
-  bytesIn: number;
-  bytesOut: number;
-}
-
-export interface ServerSummary {
-  id: string;
-  url: string;
-  host: string;
-  port: number;
-  relay: string;
-  clientCount: number;
-}
+/** One row in the connections list (a server's client or an outgoing connection) and one server: the same shapes
+ * the panel receives, defined once in the shared protocol. */
+export type ConnectionSummary = ConnectionRow;
+export type ServerSummary = ServerRow;
 
 /** Payload the user sends from the UI. */
 export type OutgoingData = string | Buffer;

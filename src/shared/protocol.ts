@@ -159,6 +159,7 @@ export type EventDetail = FrameDetail | MessageDetail | HandshakeDetail | Simple
 export type ConnectionState = 'connecting' | 'open' | 'closing' | 'closed' | 'reconnecting' | 'failed';
 
 export interface ConnectionRow {
+  /** The capture connectionId: the same id the capture events carry. */
   id: string;
   kind: 'serverClient' | 'outgoing';
   serverId?: string;
