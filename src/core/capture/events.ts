@@ -1,5 +1,7 @@
 // The records a capture produces. They are plain data (no sockets, no classes) so that the store can
 // page them, the extension can export them, and the webview protocol can carry them.
+import type { DecodedFrame } from '../wire/frameDecoder';
+import type { AssembledMessage } from '../wire/messageAssembler';
 
 /** Which way the bytes went: client→server or server→client. */
 export type Direction = 'c2s' | 's2c';
@@ -50,26 +52,10 @@ export interface HandshakeEvent extends EventBase {
   bodyTruncated?: boolean;
 }
 
-export interface FrameEvent extends EventBase {
+/** A frame as the decoder read it (see DecodedFrame for each field), and what the capture learned of it later. */
+export interface FrameEvent extends EventBase, Omit<DecodedFrame, 'time'> {
   kind: 'frame';
   direction: Direction;
-  fin: boolean;
-  rsv1: boolean;
-  rsv2: boolean;
-  rsv3: boolean;
-  opcode: number;
-  masked: boolean;
-  /** 4 bytes when masked. */
-  maskKey?: Buffer;
-  /** The true payload length. */
-  payloadLength: number;
-  /** Which length encoding the header used: 7-bit, 16-bit or 64-bit. */
-  lengthForm: 7 | 16 | 64;
-  headerLength: number;
-  /** The raw header bytes exactly as on the wire (mask key included). */
-  header: Buffer;
-  /** The unmasked payload. Re-masking it with maskKey gives the wire bytes. */
-  payload: Buffer;
   /** For close frames. */
   closeCode?: number;
   closeReason?: string;
@@ -83,22 +69,10 @@ export interface FrameEvent extends EventBase {
   alsoSentTo?: string[];
 }
 
-export interface MessageEvent extends EventBase {
+/** A reassembled message (see AssembledMessage for each field), with the ids of its frames instead of the frames. */
+export interface MessageEvent extends EventBase, Omit<AssembledMessage, 'frames'> {
   kind: 'message';
   direction: Direction;
-  /** 1 text, 2 binary. */
-  opcode: 1 | 2;
-  /** The reassembled (and inflated, when compressed) data. */
-  data: Buffer;
-  /** Sum of the payload lengths of its frames, as on the wire. */
-  wireLength: number;
-  compressed: boolean;
-  /** Present when compressed and the inflate succeeded. */
-  inflatedLength?: number;
-  /** Stable code when a compressed message could not be inflated; data then holds the compressed bytes. */
-  inflateError?: string;
-  /** Only for text messages. */
-  utf8Valid?: boolean;
   frameIds: number[];
   /** As on FrameEvent: the other connections this same message went to, byte for byte, in the same tick. */
   alsoSentTo?: string[];
