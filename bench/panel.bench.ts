@@ -7,7 +7,7 @@
 // adds on this (shared, 2-core) machine; the issue's goals are absolute (< 50 ms per frame, < 150 MB heap).
 // Run: `npm run bench -- panel`. Knobs: PANEL_FRAMES (default 100000), PANEL_RATE (frames/s, 2000),
 // PANEL_SCROLL_STEPS (most scroll steps, 1500), PANEL_DEBUG=1 (progress and long frames), PANEL_KEEP=1 (keep the run
-// folder). Screenshots: .test-runs/screenshots/bench-panel-*.png.
+// folder; kept anyway with a profile). Screenshots: .test-runs/screenshots/bench-panel-*.png.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -283,7 +283,7 @@ export async function benchPanel(): Promise<PanelRow[]> {
     client?.terminate();
     await browser?.close();
     await server.stop();
-    if (process.env.PANEL_KEEP !== '1') rmSync(runDir, { recursive: true, force: true });
+    if (process.env.PANEL_KEEP !== '1' && !profilePhase) rmSync(runDir, { recursive: true, force: true });
   }
 }
 
