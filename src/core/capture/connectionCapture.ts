@@ -115,8 +115,10 @@ class DirectionCapture {
   push(chunk: Buffer): void {
     const b = burst;
     if (b !== undefined && b.chunk === chunk && b.direction === this.direction && this.between() && b.frame.payloadLength <= this.maxPayload) {
-      (b.frame.alsoSentTo ??= []).push(this.connectionId);
-      (b.message.alsoSentTo ??= []).push(this.connectionId);
+      // One array serves the frame and its message: they went to the same connections.
+      let others = b.frame.alsoSentTo;
+      if (others === undefined) b.frame.alsoSentTo = b.message.alsoSentTo = others = [];
+      others.push(this.connectionId);
       this.lastEvent = b.frame;
       this.lastId = b.frame.id;
       this.lastMessage = b.message;
