@@ -167,18 +167,21 @@ export class ViewStore {
     return this.expanded.has(messageId);
   }
 
-  /** The rows to show, in order. Rebuilt only after a change. */
+  /**
+   * The rows to show, in order. Live appends and trims patch the cached list in place (the same array is returned
+   * until a rebuild); anything else (paging, expand/collapse, reset) rebuilds it on the next call.
+   */
   rows(): Row[] {
-    if (this.rowsCache) return this.rowsCache;
+    if (!this.rowsCache) this.rowsCache = this.buildRows();
+    return this.rowsCache;
+  }
+
+  /** The rows built from scratch, ignoring the cache: what `rows()` must always equal (tests check it). */
+  buildRows(): Row[] {
     const rows: Row[] = [];
     for (const e of this.events) {
       if (e.kind === 'message') {
-        if (e.frameIds.length > 1) {
-          rows.push({ id: e.id, depth: 0, group: true });
-          if (this.expanded.has(e.id)) {
-            for (const fid of e.frameIds) if (this.byId.has(fid)) rows.push({ id: fid, depth: 1, group: false });
-          }
-        }
+        if (e.frameIds.length > 1) this.pushGroup(rows, e);
         // A single-frame message is shown through its frame's row.
         continue;
       }
@@ -188,8 +191,88 @@ export class ViewStore {
       }
       rows.push({ id: e.id, depth: 0, group: false });
     }
-    this.rowsCache = rows;
     return rows;
+  }
+
+  private pushGroup(rows: Row[], m: MessageDto): void {
+    rows.push({ id: m.id, depth: 0, group: true });
+    if (this.expanded.has(m.id)) {
+      for (const fid of m.frameIds) if (this.byId.has(fid)) rows.push({ id: fid, depth: 1, group: false });
+    }
+  }
+
+  /**
+   * Appends the rows of `added` (just pushed after every held event) to the cached rows. Returns false when the
+   * events are out of the usual order (a frame after its own message) and only a rebuild gets them right.
+   */
+  private appendRows(rows: Row[], added: EventDto[]): boolean {
+    for (const e of added) {
+      if (e.kind === 'message') {
+        if (e.frameIds.length <= 1) continue;
+        // Its fragments were shown as top-level rows until now: take them out (they sit near the end).
+        const frags = new Set<number>();
+        let min = Infinity;
+        for (const fid of e.frameIds) {
+          if (fid < e.id && this.byId.has(fid)) {
+            frags.add(fid);
+            if (fid < min) min = fid;
+          }
+        }
+        if (frags.size > 0) {
+          let i = rows.length;
+          // Top-level rows ascend by id; children of an expanded group (depth 1) sit between them.
+          while (i > 0 && (rows[i - 1].depth === 1 || rows[i - 1].id >= min)) i--;
+          let w = i;
+          for (let r = i; r < rows.length; r++) {
+            const row = rows[r];
+            if (row.depth === 0 && frags.has(row.id)) continue;
+            rows[w++] = row;
+          }
+          rows.length = w;
+        }
+        this.pushGroup(rows, e);
+        continue;
+      }
+      if (e.kind === 'frame') {
+        const m = this.messageFor(e.id);
+        if (m && m.frameIds.length > 1) {
+          if (m.id < e.id) return false;
+          continue; // its message follows in this batch and shows it
+        }
+      }
+      rows.push({ id: e.id, depth: 0, group: false });
+    }
+    return true;
+  }
+
+  /**
+   * Drops the leading rows of events trimmed below `firstId`. Returns false when the trim changes rows further down
+   * (a fragment of a surviving message was dropped, or a message whose frames survive), which needs a rebuild.
+   */
+  private trimRows(rows: Row[], dropped: EventDto[], firstId: number): boolean {
+    for (const e of dropped) {
+      if (e.kind === 'frame') {
+        const m = this.messageFor(e.id);
+        // Hidden under a collapsed group: no row either way. Under an expanded one: its child row goes.
+        if (m && m.id >= firstId && m.frameIds.length > 1 && this.expanded.has(m.id)) return false;
+      } else if (e.kind === 'message' && e.frameIds.some((fid) => fid >= firstId && this.byId.has(fid))) {
+        return false;
+      }
+    }
+    let k = 0;
+    let inDroppedGroup = false;
+    while (k < rows.length) {
+      const r = rows[k];
+      if (r.depth === 0) {
+        if (r.id >= firstId) break;
+        inDroppedGroup = r.group;
+      } else if (!inDroppedGroup) {
+        break;
+      }
+      k++;
+    }
+    rows.splice(0, k);
+    return true;
   }
 
   /** Index of the row showing `id` (a fragment inside a collapsed group maps to its group), or -1. */
@@ -226,9 +309,13 @@ export class ViewStore {
       if (e.kind === 'message') for (const fid of e.frameIds) this.messageOf.set(fid, e.id);
     }
     const last = this.newestId();
-    if (last === undefined || fresh[0].id > last) {
+    if (last === undefined || (fresh[0].id > last && isAscending(fresh))) {
       for (const e of fresh) this.events.push(e);
-    } else if (fresh[fresh.length - 1].id < this.events[0].id) {
+      // Live capture appends 20 times a second: patch the rows rather than rebuild up to MAX_HELD of them.
+      if (this.rowsCache && !this.appendRows(this.rowsCache, fresh)) this.rowsCache = undefined;
+      return;
+    }
+    if (fresh[fresh.length - 1].id < this.events[0].id && isAscending(fresh)) {
       this.events = fresh.concat(this.events);
     } else {
       this.events = this.events.concat(fresh).sort((a, b) => a.id - b.id);
@@ -240,6 +327,9 @@ export class ViewStore {
     const over = this.events.length - this.maxHeld;
     if (over <= 0) return;
     const dropped = this.events.splice(0, over);
+    const firstId = this.events[0]?.id ?? Infinity;
+    // Checked against the maps as they were before the drop.
+    if (this.rowsCache && !this.trimRows(this.rowsCache, dropped, firstId)) this.rowsCache = undefined;
     for (const e of dropped) {
       this.byId.delete(e.id);
       if (e.kind === 'message') for (const fid of e.frameIds) this.messageOf.delete(fid);
@@ -247,8 +337,12 @@ export class ViewStore {
     }
     this.hasOlder = true;
     this.olderCursor = this.events[0]?.id ?? this.olderCursor;
-    this.rowsCache = undefined;
   }
+}
+
+function isAscending(list: EventDto[]): boolean {
+  for (let i = 1; i < list.length; i++) if (list[i].id <= list[i - 1].id) return false;
+  return true;
 }
 
 /** Messages per second from samples of a running total, over a sliding window. */
