@@ -240,4 +240,29 @@ describe('inspector panel in code-server', { timeout: 240_000 }, () => {
     assert.ok((await grid.locator('.frow').count()) < 100);
     await shot('9-paging');
   });
+
+  test('the panel survives a window reload with its filters', async () => {
+    // The paging test left the direction filter on "Client → server"; add a search, then reload the window.
+    const search = view.locator('vscode-text-field[aria-label="Search payloads"]');
+    await search.click();
+    await page.keyboard.type('bulk-7');
+    // Wait until the search is applied: only bulk-7, bulk-7x and bulk-7xx rows (111 messages, client → server).
+    const shown = view.locator('.counters', { hasText: 'rows shown' });
+    for (const deadline = Date.now() + 10_000; ; ) {
+      const n = Number((await shown.innerText()).match(/([\d,]+) rows shown/)![1].replace(/,/g, ''));
+      if (n > 0 && n <= 2 * 111) break;
+      if (Date.now() > deadline) throw new Error(`the search did not apply (${n} rows shown)`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await palette('Developer: Reload Window');
+    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    // The serializer revives the panel; the webview restores its own state.
+    view = page.frameLocator('iframe.webview').frameLocator('iframe#active-frame');
+    await view.getByRole('grid', { name: 'Frames' }).waitFor({ timeout: 60_000 });
+    const dir = view.locator('vscode-dropdown[aria-label="Direction"]');
+    await dir.waitFor();
+    await shot('10-after-reload');
+    assert.equal(await dir.evaluate((e) => (e as HTMLSelectElement).value), 'c2s');
+    assert.equal(await view.locator('vscode-text-field[aria-label="Search payloads"]').evaluate((e) => (e as HTMLInputElement).value), 'bulk-7');
+  });
 });
