@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 node scripts/build.mjs --production
-npx vsce package --no-dependencies --allow-missing-repository --skip-license -o "websocket-inspector-$(node -p 'require("./package.json").version').vsix" "$@"
+npx vsce package --no-dependencies --allow-missing-repository --skip-license --no-rewrite-relative-links -o "websocket-inspector-$(node -p 'require("./package.json").version').vsix" "$@"
