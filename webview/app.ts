@@ -148,6 +148,22 @@ function renderCounters(): void {
   counters.update(store, Date.now());
 }
 
+/** Live updates come 20 times a second; the counters (number formatting, text) need not follow each one. */
+const COUNTERS_MS = 250;
+let countersTimer: ReturnType<typeof setTimeout> | undefined;
+let countersAt = 0;
+function scheduleCounters(): void {
+  if (countersTimer) return;
+  countersTimer = setTimeout(
+    () => {
+      countersTimer = undefined;
+      countersAt = Date.now();
+      renderCounters();
+    },
+    Math.max(0, countersAt + COUNTERS_MS - Date.now()),
+  );
+}
+
 /** Latest subscribe in flight: live events are ignored until its page arrives (they belong to the old filter). */
 let subscribing = 0;
 let subscribeSeq = 0;
@@ -264,7 +280,7 @@ window.addEventListener('message', (ev: MessageEvent<HostToWebview>) => {
       onModel(m);
       if (m.firstId !== undefined) store.setFirstId(m.firstId);
       if (m.events && !subscribing && store.addLive(m.events)) table.update();
-      renderCounters();
+      scheduleCounters();
       break;
     case 'cleared':
       store.setCounters(m.counters, Date.now());

@@ -29,18 +29,50 @@ export interface FramesTableOptions {
   onAutoScrollChange: (on: boolean) => void;
 }
 
-interface Cells {
-  row: HTMLElement;
-  time: HTMLElement;
-  dir: HTMLElement;
-  conn: HTMLElement;
-  op: HTMLElement;
-  flags: HTMLElement;
-  len: HTMLElement;
-  preview: HTMLElement;
+/**
+ * One cell and the values last written to it: scroll steps refill every row, and writing a DOM property (even to its
+ * current value) costs style and layout work, so only changes are written.
+ */
+class Cell {
+  private cls: string;
+  private text = '';
+  private title = '';
+  private label: string | undefined;
+
+  constructor(readonly el: HTMLElement) {
+    this.cls = el.className;
+  }
+
+  set(cls: string, text: string, title = '', label?: string): void {
+    const e = this.el;
+    if (cls !== this.cls) e.className = this.cls = cls;
+    if (text !== this.text) e.textContent = this.text = text;
+    if (title !== this.title) {
+      if (title) e.title = title;
+      else e.removeAttribute('title');
+      this.title = title;
+    }
+    if (label !== this.label) {
+      if (label === undefined) e.removeAttribute('aria-label');
+      else e.setAttribute('aria-label', label);
+      this.label = label;
+    }
+  }
 }
 
-const COLUMNS: Array<[cls: keyof Omit<Cells, 'row'>, title: string]> = [
+type Column = 'time' | 'dir' | 'conn' | 'op' | 'flags' | 'len' | 'preview';
+
+/** A pooled row: its element, its cells and the row-level values last written. */
+type Cells = Record<Column, Cell> & {
+  row: HTMLElement;
+  id?: number;
+  cls?: string;
+  index?: number;
+  selected?: boolean;
+  expanded?: boolean;
+};
+
+const COLUMNS: Array<[cls: Column, title: string]> = [
   ['time', 'Time'],
   ['dir', 'Dir'],
   ['conn', 'Connection'],
@@ -61,6 +93,10 @@ export class FramesTable {
   private selectedId: number | undefined;
   private autoScroll = true;
   private lastTop = 0;
+  /** The viewport's scrollTop as last seen or set: reading it after a change would force a layout. */
+  private top = 0;
+  /** The viewport's clientHeight, kept by a ResizeObserver for the same reason. */
+  private height = 0;
   private frame = 0;
   private programmaticScroll = false;
 
@@ -102,7 +138,10 @@ export class FramesTable {
       const id = Number(rowEl?.dataset.id);
       if (this.rows.find((x) => x.id === id)?.group) this.toggle(id);
     });
-    new ResizeObserver(() => this.schedule()).observe(this.viewport);
+    new ResizeObserver(() => {
+      this.height = this.viewport.clientHeight;
+      this.schedule();
+    }).observe(this.viewport);
   }
 
   get autoScrolling(): boolean {
@@ -111,7 +150,7 @@ export class FramesTable {
 
   setAutoScroll(on: boolean): void {
     this.autoScroll = on;
-    if (on) this.scrollToBottom();
+    if (on) this.schedule();
   }
 
   /** The rows changed (new events, a page, a filter): re-render, keeping the view anchored. */
@@ -120,11 +159,8 @@ export class FramesTable {
     this.viewport.setAttribute('aria-rowcount', String(this.rows.length));
     this.spacer.style.height = `${this.rows.length * ROW_HEIGHT}px`;
     this.empty.hidden = this.rows.length > 0;
-    if (prependedRows > 0 && !this.autoScroll) {
-      this.programmaticScroll = true;
-      this.viewport.scrollTop += prependedRows * ROW_HEIGHT;
-    }
-    if (this.autoScroll) this.scrollToBottom();
+    if (prependedRows > 0 && !this.autoScroll) this.scrollTo(this.viewport.scrollTop + prependedRows * ROW_HEIGHT);
+    // Following the live end: render() scrolls, from the row count, in the next animation frame.
     this.schedule();
   }
 
@@ -157,9 +193,12 @@ export class FramesTable {
     this.update();
   }
 
-  private scrollToBottom(): void {
+  /** Sets scrollTop unless it is already there (no scroll event would then clear the flag). */
+  private scrollTo(top: number): void {
+    if (top === this.top) return;
     this.programmaticScroll = true;
-    this.viewport.scrollTop = this.viewport.scrollHeight;
+    this.viewport.scrollTop = top;
+    this.top = top;
   }
 
   private schedule(): void {
@@ -172,7 +211,8 @@ export class FramesTable {
 
   private onScroll(): void {
     const top = this.viewport.scrollTop;
-    const maxTop = this.viewport.scrollHeight - this.viewport.clientHeight;
+    this.top = top;
+    const maxTop = this.rows.length * ROW_HEIGHT - this.height;
     if (!this.programmaticScroll) {
       const next = nextAutoScroll(this.autoScroll, this.lastTop, top, maxTop);
       if (next !== this.autoScroll) {
@@ -189,7 +229,7 @@ export class FramesTable {
   private onKey(e: KeyboardEvent): void {
     const rows = this.rows;
     if (rows.length === 0) return;
-    const visible = Math.max(1, Math.floor(this.viewport.clientHeight / ROW_HEIGHT));
+    const visible = Math.max(1, Math.floor(this.height / ROW_HEIGHT));
     let idx = this.selectedId === undefined ? -1 : rows.findIndex((r) => r.id === this.selectedId);
     switch (e.key) {
       case 'ArrowDown':
@@ -249,12 +289,16 @@ export class FramesTable {
     const vp = this.viewport;
     if (top < vp.scrollTop) vp.scrollTop = top;
     else if (top + ROW_HEIGHT > vp.scrollTop + vp.clientHeight) vp.scrollTop = top + ROW_HEIGHT - vp.clientHeight;
+    this.top = vp.scrollTop;
   }
 
   private render(): void {
-    const vp = this.viewport;
-    const start = Math.max(0, Math.floor(vp.scrollTop / ROW_HEIGHT) - OVERSCAN);
-    const end = Math.min(this.rows.length, Math.ceil((vp.scrollTop + vp.clientHeight) / ROW_HEIGHT) + OVERSCAN);
+    // Known values only (no layout reads): the bottom follows from the row count, and the scroll is set last so
+    // the one layout it forces includes the refilled rows.
+    const bottom = Math.max(0, this.rows.length * ROW_HEIGHT - this.height);
+    const top = this.autoScroll ? bottom : Math.min(this.top, bottom);
+    const start = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
+    const end = Math.min(this.rows.length, Math.ceil((top + this.height) / ROW_HEIGHT) + OVERSCAN);
     const n = Math.max(0, end - start);
     while (this.pool.length < n) this.pool.push(this.makeRow());
     this.body.style.transform = `translateY(${start * ROW_HEIGHT}px)`;
@@ -269,112 +313,130 @@ export class FramesTable {
       if (!cells.row.parentNode || cells.row.parentNode !== this.body) this.body.appendChild(cells.row);
       this.fill(cells, this.rows[start + i], start + i);
     }
+    if (this.autoScroll) this.scrollTo(top);
   }
 
   private makeRow(): Cells {
     const row = el('div', 'frow');
     row.setAttribute('role', 'row');
-    const c = {} as Cells;
-    c.row = row;
+    const cells = {} as Record<Column, Cell>;
     for (const [cls] of COLUMNS) {
       const cell = el('div', `cell ${cls}`);
       cell.setAttribute('role', 'gridcell');
       row.appendChild(cell);
-      c[cls] = cell;
+      cells[cls] = new Cell(cell);
     }
-    return c;
+    return { ...cells, row };
   }
 
   private fill(c: Cells, r: Row, index: number): void {
     const e = this.o.store.get(r.id);
     const row = c.row;
-    row.id = `frow-${r.id}`;
-    row.dataset.id = String(r.id);
-    row.setAttribute('aria-rowindex', String(index + 1));
-    row.setAttribute('aria-selected', String(r.id === this.selectedId));
-    row.className = 'frow';
-    for (const [cls] of COLUMNS) {
-      c[cls].className = `cell ${cls}`;
-      c[cls].removeAttribute('title');
+    if (c.id !== r.id) {
+      row.id = `frow-${r.id}`;
+      row.dataset.id = String(r.id);
+      c.id = r.id;
     }
-    if (!e) return;
-    const conn = this.o.connection(e.connectionId);
-    c.time.textContent = this.time(e, conn);
-    const others = e.kind === 'frame' || e.kind === 'message' ? (e.alsoSentToCount ?? 0) : 0;
-    c.conn.textContent = (conn?.label ?? e.connectionId) + (others > 0 ? ` +${others}` : '');
-    if (others > 0) c.conn.title = `Broadcast: the same bytes went to ${others + 1} connections`;
-    row.classList.toggle('selected', r.id === this.selectedId);
-    row.classList.toggle('child', r.depth === 1);
-    row.classList.toggle('odd', index % 2 === 1);
-    switch (e.kind) {
-      case 'frame':
-        this.fillFrame(c, e, r);
-        break;
-      case 'message':
-        this.fillMessage(c, e);
-        break;
-      case 'error':
-        row.classList.add('k-error');
-        setDir(c.dir, e.direction);
-        c.op.textContent = 'error';
-        c.flags.textContent = '';
-        c.len.textContent = String(e.closeCode);
-        c.preview.textContent = `${e.code}: ${oneLine(e.message)}`;
-        break;
-      case 'handshake':
-        row.classList.add('k-meta', e.ok ? 'ok' : 'k-error');
-        setDir(c.dir, undefined);
-        c.op.textContent = 'handshake';
-        c.flags.textContent = '';
-        c.len.textContent = e.status ? String(e.status) : '—';
-        c.preview.textContent = `${e.requestLine}${e.ok ? '' : ' (upgrade failed)'}`;
-        break;
-      case 'connection':
-        row.classList.add('k-meta');
-        setDir(c.dir, undefined);
-        c.op.textContent = e.state === 'open' ? 'open' : 'closed';
-        c.flags.textContent = '';
-        c.len.textContent = e.code !== undefined ? String(e.code) : '';
-        c.preview.textContent =
-          e.state === 'open'
-            ? Object.entries(e.meta ?? {})
-                .map(([k, v]) => `${k}=${v}`)
-                .join(' ')
-            : `${e.clean ? 'clean' : 'not clean'}${e.reason ? ` — ${oneLine(e.reason)}` : ''}`;
-        break;
+    if (c.index !== index) {
+      row.setAttribute('aria-rowindex', String(index + 1));
+      c.index = index;
+    }
+    const selected = r.id === this.selectedId;
+    if (c.selected !== selected) {
+      row.setAttribute('aria-selected', String(selected));
+      c.selected = selected;
+    }
+    const expanded = e?.kind === 'message' ? this.o.store.isExpanded(e.id) : undefined;
+    if (c.expanded !== expanded) {
+      if (expanded === undefined) row.removeAttribute('aria-expanded');
+      else row.setAttribute('aria-expanded', String(expanded));
+      c.expanded = expanded;
+    }
+    let cls = `frow${selected ? ' selected' : ''}${r.depth === 1 ? ' child' : ''}${index % 2 === 1 ? ' odd' : ''}`;
+    if (!e) {
+      for (const [col] of COLUMNS) c[col].set(`cell ${col}`, '');
+    } else {
+      const conn = this.o.connection(e.connectionId);
+      c.time.set('cell time', this.time(e, conn));
+      const others = e.kind === 'frame' || e.kind === 'message' ? (e.alsoSentToCount ?? 0) : 0;
+      c.conn.set(
+        'cell conn',
+        (conn?.label ?? e.connectionId) + (others > 0 ? ` +${others}` : ''),
+        others > 0 ? `Broadcast: the same bytes went to ${others + 1} connections` : '',
+      );
+      switch (e.kind) {
+        case 'frame':
+          cls += this.fillFrame(c, e, r);
+          break;
+        case 'message':
+          cls += this.fillMessage(c, e, expanded === true);
+          break;
+        case 'error':
+          cls += ' k-error';
+          setDir(c.dir, e.direction);
+          c.op.set('cell op', 'error');
+          c.flags.set('cell flags', '');
+          c.len.set('cell len', String(e.closeCode));
+          c.preview.set('cell preview', `${e.code}: ${oneLine(e.message)}`);
+          break;
+        case 'handshake':
+          cls += e.ok ? ' k-meta ok' : ' k-meta k-error';
+          setDir(c.dir, undefined);
+          c.op.set('cell op', 'handshake');
+          c.flags.set('cell flags', '');
+          c.len.set('cell len', e.status ? String(e.status) : '—');
+          c.preview.set('cell preview', `${e.requestLine}${e.ok ? '' : ' (upgrade failed)'}`);
+          break;
+        case 'connection':
+          cls += ' k-meta';
+          setDir(c.dir, undefined);
+          c.op.set('cell op', e.state === 'open' ? 'open' : 'closed');
+          c.flags.set('cell flags', '');
+          c.len.set('cell len', e.code !== undefined ? String(e.code) : '');
+          c.preview.set(
+            'cell preview',
+            e.state === 'open'
+              ? Object.entries(e.meta ?? {})
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(' ')
+              : `${e.clean ? 'clean' : 'not clean'}${e.reason ? ` — ${oneLine(e.reason)}` : ''}`,
+          );
+          break;
+      }
+    }
+    if (c.cls !== cls) {
+      row.className = cls;
+      c.cls = cls;
     }
   }
 
-  private fillFrame(c: Cells, f: FrameDto, r: Row): void {
+  /** Fills a frame's cells; returns its row classes. */
+  private fillFrame(c: Cells, f: FrameDto, r: Row): string {
     const msg = this.o.store.messageFor(f.id);
     const control = f.opcode >= 8;
-    c.row.classList.add(control ? 'k-control' : 'k-data');
-    if (f.opcode === 8) c.row.classList.add('k-close');
-    if (f.rsv2 || f.rsv3 || (f.opcode > 2 && f.opcode < 8) || f.opcode > 10) c.row.classList.add('k-error');
+    let cls = control ? ' k-control' : ' k-data';
+    if (f.opcode === 8) cls += ' k-close';
+    if (f.rsv2 || f.rsv3 || (f.opcode > 2 && f.opcode < 8) || f.opcode > 10) cls += ' k-error';
     setDir(c.dir, f.direction);
-    c.op.textContent = (r.depth ? '↳ ' : '') + opcodeName(f.opcode) + (control ? ' ◆' : '');
-    if (control) c.op.title = 'control frame';
-    c.flags.textContent = frameFlags(f);
-    c.flags.setAttribute('aria-label', frameFlagsLabel(f));
-    c.len.textContent = frameLength(f, msg);
-    c.preview.textContent = framePreview(f, msg);
-    c.preview.classList.toggle('hex', f.previewHex && !(msg && f.rsv1));
+    c.op.set('cell op', (r.depth ? '↳ ' : '') + opcodeName(f.opcode) + (control ? ' ◆' : ''), control ? 'control frame' : '');
+    c.flags.set('cell flags', frameFlags(f), '', frameFlagsLabel(f));
+    c.len.set('cell len', frameLength(f, msg));
+    c.preview.set(f.previewHex && !(msg && f.rsv1) ? 'cell preview hex' : 'cell preview', framePreview(f, msg));
+    return cls;
   }
 
-  private fillMessage(c: Cells, m: MessageDto): void {
-    c.row.classList.add('k-data', 'k-group');
-    if (m.inflateError || m.utf8Valid === false) c.row.classList.add('k-error');
+  /** Fills a grouped message's cells; returns its row classes. */
+  private fillMessage(c: Cells, m: MessageDto, open: boolean): string {
     setDir(c.dir, m.direction);
-    const open = this.o.store.isExpanded(m.id);
-    c.op.textContent = `${open ? '▾' : '▸'} ${opcodeName(m.opcode)} ×${m.frameIds.length}`;
-    c.op.classList.add('twisty');
-    c.row.setAttribute('aria-expanded', String(open));
-    c.flags.textContent = m.compressed ? 'deflate' : '';
-    c.flags.removeAttribute('aria-label');
-    c.len.textContent = messageLength(m);
-    c.preview.textContent = (m.inflateError ? `[${m.inflateError}] ` : '') + oneLine(m.preview) + (m.previewTruncated ? '…' : '');
-    c.preview.classList.toggle('hex', m.previewHex);
-    c.preview.title = `message of ${m.frameIds.length} frames, ${formatBytes(m.length)}`;
+    c.op.set('cell op twisty', `${open ? '▾' : '▸'} ${opcodeName(m.opcode)} ×${m.frameIds.length}`);
+    c.flags.set('cell flags', m.compressed ? 'deflate' : '');
+    c.len.set('cell len', messageLength(m));
+    c.preview.set(
+      m.previewHex ? 'cell preview hex' : 'cell preview',
+      (m.inflateError ? `[${m.inflateError}] ` : '') + oneLine(m.preview) + (m.previewTruncated ? '…' : ''),
+      `message of ${m.frameIds.length} frames, ${formatBytes(m.length)}`,
+    );
+    return m.inflateError || m.utf8Valid === false ? ' k-data k-group k-error' : ' k-data k-group';
   }
 
   private time(e: EventDto, conn: ConnectionRow | undefined): string {
@@ -383,8 +445,11 @@ export class FramesTable {
   }
 }
 
-function setDir(cell: HTMLElement, d: 'c2s' | 's2c' | undefined): void {
-  cell.textContent = d === 'c2s' ? '↑' : d === 's2c' ? '↓' : '•';
-  cell.className = `cell dir ${d ?? ''}`;
-  cell.setAttribute('aria-label', d === 'c2s' ? 'client to server' : d === 's2c' ? 'server to client' : 'event');
+function setDir(cell: Cell, d: 'c2s' | 's2c' | undefined): void {
+  cell.set(
+    `cell dir ${d ?? ''}`,
+    d === 'c2s' ? '↑' : d === 's2c' ? '↓' : '•',
+    '',
+    d === 'c2s' ? 'client to server' : d === 's2c' ? 'server to client' : 'event',
+  );
 }
