@@ -2,23 +2,34 @@
 // message a client sends according to the relay mode, with optional frame-level capture.
 
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type * as net from 'node:net';
 import { WebSocket, WebSocketServer, type PerMessageDeflateOptions } from 'ws';
 import type { CaptureSink } from '../capture/events';
 import { DisposableStore, Emitter, type Event } from '../util/events';
 import { attachCapture, type CaptureHandle } from './attachCapture';
+import { authenticate, prepareAuth, selectSubprotocol, type AuthOptions, type PreparedAuth } from './auth';
 import { ClientRegistry, nextClientId, type ClientInfo, type ClientRecord } from './clientRegistry';
-import { fanOut, RELAY_MODES, relayTargets, type RelayMode } from './relay';
+import { DEFAULT_RATE_LIMIT, normalizeOrigin, TokenBucket, validateRateLimit, type RateLimitOptions } from './limits';
+import { fanOut, RELAY_MODES, relayTargets, type RelayMode, type SendBufferGuard } from './relay';
 
 export type { ClientInfo } from './clientRegistry';
 export type { RelayMode } from './relay';
+export type { AuthOptions, JwtOptions, TokenLocation } from './auth';
+export type { RateLimitOptions } from './limits';
 
 export interface BroadcastServerOptions {
-  /** Interface to bind. Default `'127.0.0.1'`; any non-loopback address also needs `allowRemote: true`. */
+  /**
+   * Interface to bind. Default `'127.0.0.1'`. A non-loopback address (e.g. `0.0.0.0`) exposes the server to the
+   * network, so `start()` refuses it (`ERR_EXPOSED_WITHOUT_AUTH`) unless `auth` is set or `allowRemote` is true.
+   */
   host?: string;
   /** TCP port. Default `8765`; `0` picks a free port (see the address `start()` resolves to). */
   port?: number;
-  /** Allow binding a non-loopback address. Default `false`: the server is for this machine only. */
+  /**
+   * Allow binding a non-loopback address without `auth`. Default `false`: the server is for this machine only.
+   * The UI should warn while `exposed` is true.
+   */
   allowRemote?: boolean;
   /** Only upgrade requests for this exact pathname are accepted (others get 404). Default: any path. */
   path?: string;
@@ -39,10 +50,42 @@ export interface BroadcastServerOptions {
   closeTimeoutMs?: number;
   /** Where capture events go. Default `undefined`: capture off, no per-byte cost. */
   capture?: CaptureSink;
+  /** Serve `wss://` with this certificate and key (PEM). Default `undefined`: plain `ws://`. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * Require a bearer token (fixed tokens and/or JWTs) on the upgrade request; a request without a valid one gets
+   * HTTP 401 before the upgrade. Default `undefined`: no authentication.
+   */
+  auth?: AuthOptions;
+  /**
+   * Origins (`scheme://host[:port]`, case-insensitive) a browser client may connect from; a request WITH another
+   * `Origin` header gets 403. Requests without `Origin` (non-browser clients) are not checked. Default `undefined`: no check.
+   */
+  allowedOrigins?: string[];
+  /** Per-client token bucket on received messages. Default `{ messagesPerSecond: 100, burst: 200, action: 'drop' }`. */
+  rateLimit?: RateLimitOptions;
+  /**
+   * Per-client send-buffer high-water mark in bytes (what ws and the socket hold, not yet taken by the kernel).
+   * A client over it does not get broadcasts until it drains (see `slowConsumerAction`). Default 4 MiB.
+   */
+  maxBufferedBytes?: number;
+  /**
+   * What happens to a client over `maxBufferedBytes`: `'drop'` skips messages for that client until its buffer
+   * drains; `'close'` closes it with 1013. Default `'drop'`: a slow viewer (a paused debugger, a busy tab) should
+   * not lose its connection over a burst; the drops are counted (`droppedOut`) and reported (`onDidBreachLimit`).
+   */
+  slowConsumerAction?: 'drop' | 'close';
+  /** A TCP connection without a complete upgrade request after this many ms is destroyed. Default 10000; 0 = off. */
+  handshakeTimeoutMs?: number;
+  /**
+   * A client that sends no message or ping for this many ms is closed with 1001 "idle". Pongs to the server's
+   * heartbeat do not count, else the heartbeat would keep every client busy. Default 0 = off.
+   */
+  idleTimeoutMs?: number;
 }
 
-type ResolvedOptions = Required<Omit<BroadcastServerOptions, 'path' | 'capture'>> &
-  Pick<BroadcastServerOptions, 'path' | 'capture'>;
+type OptionalKeys = 'path' | 'capture' | 'tls' | 'auth' | 'allowedOrigins';
+type ResolvedOptions = Required<Omit<BroadcastServerOptions, OptionalKeys>> & Pick<BroadcastServerOptions, OptionalKeys>;
 
 const DEFAULTS = {
   host: '127.0.0.1',
@@ -54,12 +97,17 @@ const DEFAULTS = {
   heartbeatIntervalMs: 30_000,
   maxClients: 1000,
   closeTimeoutMs: 2000,
+  rateLimit: DEFAULT_RATE_LIMIT,
+  maxBufferedBytes: 4 * 1024 * 1024,
+  slowConsumerAction: 'drop' as const,
+  handshakeTimeoutMs: 10_000,
+  idleTimeoutMs: 0,
 };
 
 export interface ServerAddress {
   host: string;
   port: number;
-  /** `ws://host:port/path`, ready to paste into a client. */
+  /** `ws://host:port/path` (`wss://` with TLS), ready to paste into a client. */
   url: string;
 }
 
@@ -88,7 +136,31 @@ export interface ReceiveEvent {
   isBinary: boolean;
 }
 
-/** A server-level failure with a stable code (`EADDRINUSE`, `ERR_UNKNOWN_CLIENT`, `ERR_NOT_RUNNING`…). */
+/** An upgrade request refused before the upgrade; the capture records the same response as a failed handshake. */
+export interface RejectEvent {
+  /** HTTP status sent: 401 auth, 403 origin, 404 path, 503 max clients or stopping. */
+  status: number;
+  /** The short reason, as in the response body (`token expired`). */
+  reason: string;
+  /** `ERR_AUTH_MISSING`, `ERR_AUTH_INVALID`, `ERR_AUTH_EXPIRED`, `ERR_ORIGIN`, `ERR_NOT_FOUND`, `ERR_MAX_CLIENTS`, `ERR_STOPPING`. */
+  code: string;
+  remoteAddress: string;
+  /** The TCP connection's id: the capture's connectionId of the failed handshake. */
+  connectionId: string;
+}
+
+export type LimitName = 'maxPayload' | 'rate' | 'slowConsumer' | 'idle' | 'handshakeTimeout';
+
+export interface LimitBreachEvent {
+  /** The client's id (for `handshakeTimeout`, the TCP connection's id; it never became a client). */
+  clientId: string;
+  limit: LimitName;
+  /** `drop`: messages are skipped (reported once per episode); `close`: closed with a code; `terminate`: socket destroyed. */
+  action: 'drop' | 'close' | 'terminate';
+  detail: string;
+}
+
+/** A server-level failure with a stable code (`EADDRINUSE`, `ERR_UNKNOWN_CLIENT`, `ERR_EXPOSED_WITHOUT_AUTH`…). */
 export class ServerError extends Error {
   constructor(
     readonly code: string,
@@ -106,6 +178,8 @@ interface SocketState {
   capture?: CaptureHandle;
   /** The capture's labels; completed from the upgrade request before the response is written. */
   meta?: Record<string, string>;
+  /** Destroys the socket if no upgrade completes in time. */
+  timer?: NodeJS.Timeout;
 }
 
 export class BroadcastServer {
@@ -120,12 +194,23 @@ export class BroadcastServer {
   /** Server-level problems (a failing socket before upgrade, a listener error); never one client's protocol error. */
   readonly onDidError: Event<Error> = this._onDidError.event;
   readonly onDidChangeState: Event<ServerStateChange> = this._onDidChangeState.event;
+  private readonly _onDidReject = new Emitter<RejectEvent>();
+  private readonly _onDidBreachLimit = new Emitter<LimitBreachEvent>();
+  /** An upgrade refused with an HTTP status (auth, origin, path, capacity). */
+  readonly onDidReject: Event<RejectEvent> = this._onDidReject.event;
+  /** A client went over a limit; `drop` breaches are reported once per episode, the counters have the totals. */
+  readonly onDidBreachLimit: Event<LimitBreachEvent> = this._onDidBreachLimit.event;
 
   private _state: ServerState = 'stopped';
   private _address: ServerAddress | undefined;
   private opts: ResolvedOptions | undefined;
   private relay: RelayMode = DEFAULTS.relay;
-  private http: http.Server | undefined;
+  private http: http.Server | https.Server | undefined;
+  private auth: PreparedAuth | undefined;
+  private origins: Set<string> | undefined;
+  private guard: SendBufferGuard | undefined;
+  /** TLS only: TCP sockets still in the TLS handshake, which `sockets` does not hold yet. */
+  private readonly rawSockets = new Set<net.Socket>();
   private wss: WebSocketServer | undefined;
   /** Owns the listeners and timers of one run (start → stop). */
   private run: DisposableStore | undefined;
@@ -143,11 +228,20 @@ export class BroadcastServer {
     return this._address;
   }
 
+  /** True while bound to a non-loopback address: reachable from the network (the UI warns). */
+  get exposed(): boolean {
+    return this._address !== undefined && !isLoopback(this._address.host);
+  }
+
   get relayMode(): RelayMode {
     return this.relay;
   }
 
-  /** Binds and listens. Rejects with a `ServerError` (code `EADDRINUSE` etc.) when the port cannot be bound. */
+  /**
+   * Binds and listens. Rejects with a `ServerError` (code `EADDRINUSE` etc.) when the port cannot be bound, with
+   * `ERR_EXPOSED_WITHOUT_AUTH` for a non-loopback host without `auth` or `allowRemote`, and with a TypeError for
+   * invalid options.
+   */
   async start(options: BroadcastServerOptions = {}): Promise<ServerAddress> {
     if (this._state !== 'stopped') throw new ServerError('ERR_ALREADY_RUNNING', `Server is ${this._state}`);
     const p = this.doStart(options);
@@ -161,19 +255,48 @@ export class BroadcastServer {
 
   private async doStart(options: BroadcastServerOptions): Promise<ServerAddress> {
     const opts = resolveOptions(options);
+    const auth = opts.auth ? prepareAuth(opts.auth) : undefined;
+    if (!isLoopback(opts.host) && !opts.allowRemote && !auth) {
+      throw new ServerError(
+        'ERR_EXPOSED_WITHOUT_AUTH',
+        `Binding ${opts.host} exposes the server to the network: turn on auth, or set allowRemote: true to expose it without`,
+      );
+    }
+    let server: http.Server | https.Server;
+    try {
+      server = opts.tls
+        ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key, handshakeTimeout: opts.handshakeTimeoutMs || 120_000 })
+        : http.createServer();
+    } catch (err) {
+      throw new ServerError('ERR_TLS_CONFIG', `The TLS certificate or key cannot be used: ${(err as Error).message}`, { cause: err });
+    }
     this.opts = opts;
+    this.auth = auth;
+    this.origins = opts.allowedOrigins && new Set(opts.allowedOrigins.map(normalizeOrigin));
+    this.guard = { maxBufferedBytes: opts.maxBufferedBytes, onOver: (c) => this.onSlowConsumer(c) };
     this.relay = opts.relay;
     this.setState({ state: 'starting' });
 
     const run = (this.run = new DisposableStore());
-    const server = (this.http = http.createServer());
+    this.http = server;
     const wss = (this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: opts.maxPayload,
       perMessageDeflate: opts.perMessageDeflate,
       clientTracking: false,
+      handleProtocols: (protocols) => selectSubprotocol(protocols),
     }));
-    run.on(server, 'connection', (socket: net.Socket) => this.onSocket(socket));
+    if (opts.tls) {
+      // Capture and the handshake timer need the decrypted socket; the raw one is only tracked so stop() can end it.
+      run.on(server, 'connection', (socket: net.Socket) => {
+        this.rawSockets.add(socket);
+        socket.once('close', () => this.rawSockets.delete(socket));
+      });
+      run.on(server, 'secureConnection', (socket: net.Socket) => this.onSocket(socket));
+      run.on(server, 'tlsClientError', () => {});
+    } else {
+      run.on(server, 'connection', (socket: net.Socket) => this.onSocket(socket));
+    }
     run.on(server, 'request', (req: http.IncomingMessage, res: http.ServerResponse) => onPlainRequest(req, res));
     run.on(server, 'upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) =>
       this.onUpgrade(req, socket, head),
@@ -205,8 +328,12 @@ export class BroadcastServer {
 
     const bound = server.address() as net.AddressInfo;
     const urlHost = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
-    this._address = { host: bound.address, port: bound.port, url: `ws://${urlHost}:${bound.port}${opts.path ?? '/'}` };
+    const scheme = opts.tls ? 'wss' : 'ws';
+    this._address = { host: bound.address, port: bound.port, url: `${scheme}://${urlHost}:${bound.port}${opts.path ?? '/'}` };
     if (opts.heartbeatIntervalMs > 0) run.interval(() => this.heartbeat(), opts.heartbeatIntervalMs);
+    if (opts.idleTimeoutMs > 0) {
+      run.interval(() => this.sweepIdle(), Math.min(1000, Math.max(10, Math.floor(opts.idleTimeoutMs / 4))));
+    }
     this.setState({ state: 'running', address: this._address });
     return this._address;
   }
@@ -251,6 +378,7 @@ export class BroadcastServer {
     for (const c of this.registry.records()) c.ws.terminate();
     // Sockets that never upgraded (keep-alive, half-sent requests) would hold the port open.
     for (const socket of this.sockets.keys()) socket.destroy();
+    for (const socket of this.rawSockets) socket.destroy();
     await serverClosed;
     this.wss!.close();
     run.dispose();
@@ -277,7 +405,7 @@ export class BroadcastServer {
   /** Sends to every connected client: a string as a text message, a Buffer as binary. Returns the number of deliveries. */
   sendToAll(data: string | Buffer): number {
     const isBinary = typeof data !== 'string';
-    return fanOut(this.registry.records(), toBuffer(data), isBinary);
+    return fanOut(this.registry.records(), toBuffer(data), isBinary, this.guard);
   }
 
   /** Sends to one client: a string as text, a Buffer as binary. Throws `ERR_UNKNOWN_CLIENT` for an unknown id. */
@@ -307,6 +435,8 @@ export class BroadcastServer {
       this._onDidReceive.dispose();
       this._onDidError.dispose();
       this._onDidChangeState.dispose();
+      this._onDidReject.dispose();
+      this._onDidBreachLimit.dispose();
     });
   }
 
@@ -336,12 +466,38 @@ export class BroadcastServer {
         maxPayload: this.opts?.maxPayload,
       });
     }
+    const timeoutMs = this.opts?.handshakeTimeoutMs ?? 0;
+    if (timeoutMs > 0) {
+      st.timer = setTimeout(() => {
+        st.timer = undefined;
+        this._onDidBreachLimit.fire({
+          clientId: st.id,
+          limit: 'handshakeTimeout',
+          action: 'terminate',
+          detail: `no complete upgrade request within ${timeoutMs} ms`,
+        });
+        socket.destroy();
+      }, timeoutMs);
+    }
     // A reset peer must not crash the host; the close listener does the bookkeeping.
     socket.on('error', () => {});
     socket.once('close', () => {
+      clearTimeout(st.timer);
       this.sockets.delete(socket);
       st.capture?.dispose();
     });
+  }
+
+  /** Answers with an HTTP status before the upgrade and reports it; the capture records it as a failed handshake. */
+  private reject(socket: net.Socket, status: number, code: string, reason: string, headers?: Record<string, string>): void {
+    this._onDidReject.fire({
+      status,
+      reason,
+      code,
+      remoteAddress: socket.remoteAddress ?? '',
+      connectionId: this.sockets.get(socket)?.id ?? '',
+    });
+    rejectUpgrade(socket, status, reason, headers);
   }
 
   private onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
@@ -352,13 +508,18 @@ export class BroadcastServer {
       if (req.headers['user-agent']) meta.userAgent = req.headers['user-agent'];
       if (req.headers.origin) meta.origin = req.headers.origin;
     }
-    if (this._state !== 'running') return rejectUpgrade(socket, 503, 'Server is stopping');
+    if (this._state !== 'running') return this.reject(socket, 503, 'ERR_STOPPING', 'server is stopping');
     if (opts.path !== undefined && pathnameOf(req.url) !== opts.path) {
-      return rejectUpgrade(socket, 404, `No WebSocket endpoint at ${pathnameOf(req.url)}; try ${opts.path}`);
+      return this.reject(socket, 404, 'ERR_NOT_FOUND', `no WebSocket endpoint at ${pathnameOf(req.url)}; try ${opts.path}`);
+    }
+    const origin = req.headers.origin;
+    if (this.origins && origin !== undefined && !this.origins.has(normalizeOrigin(origin))) {
+      return this.reject(socket, 403, 'ERR_ORIGIN', `origin ${origin} is not allowed`);
     }
     if (this.registry.size + this.pendingUpgrades >= opts.maxClients) {
-      return rejectUpgrade(socket, 503, `Too many clients (maxClients is ${opts.maxClients})`);
+      return this.reject(socket, 503, 'ERR_MAX_CLIENTS', `too many clients (maxClients is ${opts.maxClients})`);
     }
+    // The slot is held while auth runs, so a flood of slow requests cannot overshoot maxClients.
     this.pendingUpgrades++;
     let settled = false;
     const settle = () => {
@@ -369,15 +530,31 @@ export class BroadcastServer {
     };
     // ws answers invalid upgrades itself (400 and friends) and destroys the socket.
     socket.once('close', settle);
-    this.wss!.handleUpgrade(req, socket, head, (ws) => {
+    const upgrade = () =>
+      this.wss!.handleUpgrade(req, socket, head, (ws) => {
+        socket.removeListener('close', settle);
+        settle();
+        this.onClient(ws, req, socket);
+      });
+    const auth = this.auth;
+    if (!auth) return upgrade();
+    void authenticate(req, auth).then((r) => {
+      if (socket.destroyed) return;
+      if (this._state !== 'running' || this.wss === undefined) return socket.destroy();
+      if (r.ok) return upgrade();
       socket.removeListener('close', settle);
       settle();
-      this.onClient(ws, req, socket);
+      this.reject(socket, 401, r.code, r.reason, { 'WWW-Authenticate': 'Bearer' });
     });
   }
 
   private onClient(ws: WebSocket, req: http.IncomingMessage, socket: net.Socket): void {
+    const opts = this.opts!;
     const st = this.sockets.get(socket);
+    if (st) {
+      clearTimeout(st.timer);
+      st.timer = undefined;
+    }
     const id = st?.id ?? nextClientId();
     const record: ClientRecord = {
       info: {
@@ -392,11 +569,17 @@ export class BroadcastServer {
         messagesOut: 0,
         bytesIn: 0,
         bytesOut: 0,
+        droppedIn: 0,
+        droppedOut: 0,
       },
       ws,
       socket,
       deflate: ws.extensions !== '',
       alive: true,
+      bucket: new TokenBucket(opts.rateLimit.messagesPerSecond / 1000, opts.rateLimit.burst, Date.now()),
+      lastSeen: Date.now(),
+      slow: false,
+      rateLimited: false,
     };
     if (this._state !== 'running') {
       ws.on('error', () => {});
@@ -411,24 +594,88 @@ export class BroadcastServer {
       // Protocol errors: ws has already sent the close frame with the RFC status.
       error = { code: err.code ?? 'ERR_UNKNOWN', message: err.message };
       closeSent = statusCodeOf(err);
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        this._onDidBreachLimit.fire({ clientId: id, limit: 'maxPayload', action: 'close', detail: err.message });
+      }
     });
     ws.on('pong', () => {
       record.alive = true;
     });
+    ws.on('ping', () => {
+      record.lastSeen = Date.now();
+    });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
+      const now = Date.now();
+      record.lastSeen = now;
+      if (!record.bucket.take(now)) return this.onOverRate(record);
+      if (record.rateLimited) record.rateLimited = false;
       record.info.messagesIn++;
       record.info.bytesIn += data.length;
       this._onDidReceive.fire({ clientId: id, data, isBinary });
-      fanOut(relayTargets(this.relay, record, this.registry.records()), data, isBinary);
+      fanOut(relayTargets(this.relay, record, this.registry.records()), data, isBinary, this.guard);
     });
     ws.once('close', (code: number, reason: Buffer) => {
       this.registry.delete(id);
+      clearTimeout(record.closeTimer);
       const internals = ws as unknown as { _closeFrameReceived?: boolean; _closeFrameSent?: boolean };
       const clean = !!internals._closeFrameReceived && !!internals._closeFrameSent;
-      const reported = code === 1006 && closeSent !== undefined ? closeSent : code;
+      const reported = code === 1006 ? (closeSent ?? record.closingFor ?? code) : code;
       this._onDidDisconnect.fire({ client: { ...record.info }, code: reported, reason: reason.toString(), clean, error });
     });
     this._onDidConnect.fire({ ...record.info });
+  }
+
+  /** Closes a client over a limit; one that cannot take the close frame (a full buffer) is terminated after closeTimeoutMs. */
+  private closeFor(c: ClientRecord, code: number, reason: string): void {
+    if (c.closingFor !== undefined || c.ws.readyState !== WebSocket.OPEN) return;
+    c.closingFor = code;
+    c.ws.close(code, reason);
+    c.closeTimer = setTimeout(() => c.ws.terminate(), this.opts!.closeTimeoutMs);
+  }
+
+  private onOverRate(c: ClientRecord): void {
+    const r = this.opts!.rateLimit;
+    const detail = `over ${r.messagesPerSecond} messages/s (burst ${r.burst})`;
+    if (r.action === 'close') {
+      if (c.closingFor !== undefined) return;
+      this.closeFor(c, 1008, 'rate limit exceeded');
+      this._onDidBreachLimit.fire({ clientId: c.info.id, limit: 'rate', action: 'close', detail });
+      return;
+    }
+    c.info.droppedIn++;
+    if (c.rateLimited) return;
+    c.rateLimited = true;
+    this._onDidBreachLimit.fire({ clientId: c.info.id, limit: 'rate', action: 'drop', detail: `${detail}; dropping its messages` });
+  }
+
+  private onSlowConsumer(c: ClientRecord): void {
+    const max = this.opts!.maxBufferedBytes;
+    const detail = `send buffer ${c.ws.bufferedAmount} bytes, over maxBufferedBytes ${max}`;
+    if (this.opts!.slowConsumerAction === 'close') {
+      if (c.closingFor !== undefined) return;
+      this.closeFor(c, 1013, 'slow consumer');
+      this._onDidBreachLimit.fire({ clientId: c.info.id, limit: 'slowConsumer', action: 'close', detail });
+      return;
+    }
+    c.info.droppedOut++;
+    if (c.slow) return;
+    c.slow = true;
+    this._onDidBreachLimit.fire({
+      clientId: c.info.id,
+      limit: 'slowConsumer',
+      action: 'drop',
+      detail: `${detail}; dropping messages for it until it drains`,
+    });
+  }
+
+  private sweepIdle(): void {
+    const limit = this.opts!.idleTimeoutMs;
+    const now = Date.now();
+    for (const c of this.registry.records()) {
+      if (now - c.lastSeen < limit || c.closingFor !== undefined) continue;
+      this.closeFor(c, 1001, 'idle');
+      this._onDidBreachLimit.fire({ clientId: c.info.id, limit: 'idle', action: 'close', detail: `no message for ${limit} ms` });
+    }
   }
 
   private heartbeat(): void {
@@ -449,9 +696,7 @@ function resolveOptions(options: BroadcastServerOptions): ResolvedOptions {
   const o = { ...DEFAULTS, ...stripUndefined(options) } as ResolvedOptions;
   if (typeof o.host !== 'string' || o.host === '') throw new TypeError('host must be a non-empty string');
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new TypeError(`port must be an integer 0–65535; got ${o.port}`);
-  if (!isLoopback(o.host) && !o.allowRemote) {
-    throw new TypeError(`host ${o.host} is not a loopback address: binding it exposes the server to the network; set allowRemote: true to do so`);
-  }
+  if (typeof o.allowRemote !== 'boolean') throw new TypeError('allowRemote must be a boolean');
   if (o.path !== undefined && (typeof o.path !== 'string' || !o.path.startsWith('/'))) {
     throw new TypeError(`path must start with "/"; got ${String(o.path)}`);
   }
@@ -466,6 +711,25 @@ function resolveOptions(options: BroadcastServerOptions): ResolvedOptions {
   if (!Number.isInteger(o.maxClients) || o.maxClients < 1) throw new TypeError(`maxClients must be a positive integer; got ${o.maxClients}`);
   if (!Number.isInteger(o.closeTimeoutMs) || o.closeTimeoutMs < 0) throw new TypeError(`closeTimeoutMs must be a non-negative integer; got ${o.closeTimeoutMs}`);
   if (o.capture !== undefined && typeof o.capture?.append !== 'function') throw new TypeError('capture must be a CaptureSink (with append())');
+  if (o.tls !== undefined) {
+    const pem = (v: unknown) => (typeof v === 'string' || Buffer.isBuffer(v)) && v.length > 0;
+    if (o.tls === null || typeof o.tls !== 'object' || !pem(o.tls.cert) || !pem(o.tls.key)) {
+      throw new TypeError('tls must be { cert, key } with non-empty PEM strings or Buffers');
+    }
+  }
+  if (o.allowedOrigins !== undefined && (!Array.isArray(o.allowedOrigins) || o.allowedOrigins.some((x) => typeof x !== 'string' || x === ''))) {
+    throw new TypeError('allowedOrigins must be an array of origins like "https://app.example"');
+  }
+  o.rateLimit = validateRateLimit(o.rateLimit);
+  if (!Number.isInteger(o.maxBufferedBytes) || o.maxBufferedBytes < 1) {
+    throw new TypeError(`maxBufferedBytes must be a positive integer; got ${o.maxBufferedBytes}`);
+  }
+  if (o.slowConsumerAction !== 'drop' && o.slowConsumerAction !== 'close') {
+    throw new TypeError(`slowConsumerAction must be 'drop' or 'close'; got ${String(o.slowConsumerAction)}`);
+  }
+  for (const k of ['handshakeTimeoutMs', 'idleTimeoutMs'] as const) {
+    if (!Number.isInteger(o[k]) || o[k] < 0) throw new TypeError(`${k} must be a non-negative integer (0 = off); got ${o[k]}`);
+  }
   return o;
 }
 
@@ -474,7 +738,7 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 }
 
 function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return host === 'localhost' || host === '::1' || /^(::ffff:)?127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 function listenError(err: NodeJS.ErrnoException, host: string, port: number): ServerError {
@@ -539,11 +803,14 @@ function onClientError(err: NodeJS.ErrnoException, socket: net.Socket): void {
   socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
 }
 
-function rejectUpgrade(socket: net.Socket, status: number, message: string): void {
-  const body = `${message}\n`;
+/** Writes the refusal; the body names the reason, e.g. `401 Unauthorized: token expired`. */
+function rejectUpgrade(socket: net.Socket, status: number, reason: string, headers: Record<string, string> = {}): void {
+  const text = http.STATUS_CODES[status] ?? '';
+  const body = `${status} ${text}: ${reason}\n`;
   const head =
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\n` +
+    `HTTP/1.1 ${status} ${text}\r\n` +
     'Connection: close\r\n' +
+    Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('') +
     'Content-Type: text/plain; charset=utf-8\r\n' +
     `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n`;
   if (socket.writable) {

@@ -2,6 +2,7 @@
 
 import type * as net from 'node:net';
 import type { WebSocket } from 'ws';
+import type { TokenBucket } from './limits';
 
 /** A connected client as the UI shows it. A snapshot: counters do not move after it is returned. */
 export interface ClientInfo {
@@ -23,6 +24,10 @@ export interface ClientInfo {
   /** Message payload bytes (frame headers excluded; the capture has the wire totals). */
   bytesIn: number;
   bytesOut: number;
+  /** Messages from this client that were not relayed because it went over the rate limit. */
+  droppedIn: number;
+  /** Messages not sent to this client because its send buffer was over `maxBufferedBytes`. */
+  droppedOut: number;
 }
 
 /** Internal record: the info plus the handles behind it. */
@@ -34,6 +39,18 @@ export interface ClientRecord {
   readonly deflate: boolean;
   /** Answered the last heartbeat ping. */
   alive: boolean;
+  /** Rate limit state. */
+  readonly bucket: TokenBucket;
+  /** `Date.now()` of the last message or ping from the client (idle timeout). */
+  lastSeen: number;
+  /** Over the send-buffer mark since the last delivery; a breach is reported once per episode. */
+  slow: boolean;
+  /** Over the rate since its last accepted message; a breach is reported once per episode. */
+  rateLimited: boolean;
+  /** Set once the server has decided to close this client over a limit: the close code it sent. */
+  closingFor?: number;
+  /** Terminates the client if the close handshake does not finish (its buffer may never drain). */
+  closeTimer?: NodeJS.Timeout;
 }
 
 let lastId = 0;

@@ -60,17 +60,33 @@ function corkForTick(socket: net.Socket): void {
   }
 }
 
+/** The slow-consumer check of a fan-out: a client over the mark does not get the message. */
+export interface SendBufferGuard {
+  /** Send-buffer high-water mark in bytes. */
+  readonly maxBufferedBytes: number;
+  /** Called instead of sending to a client that is over the mark. */
+  onOver(c: ClientRecord): void;
+}
+
 /**
  * Sends `data` to each target. Clients without deflate whose Sender is idle get the same pre-framed
  * bytes written to their socket; the others go through `ws.send`. Counters are kept here because
  * the raw path bypasses ws's own accounting. Returns the number of deliveries.
  */
-export function fanOut(targets: Iterable<ClientRecord>, data: Buffer, isBinary: boolean): number {
+export function fanOut(targets: Iterable<ClientRecord>, data: Buffer, isBinary: boolean, guard?: SendBufferGuard): number {
   let frame: Buffer[] | undefined;
   let delivered = 0;
   for (const c of targets) {
     const ws = c.ws;
     if (ws.readyState !== WebSocket.OPEN) continue;
+    if (guard !== undefined) {
+      // ws.bufferedAmount is the socket's writable length plus what ws's Sender still holds (deflate queue).
+      if (ws.bufferedAmount > guard.maxBufferedBytes) {
+        guard.onOver(c);
+        continue;
+      }
+      if (c.slow) c.slow = false;
+    }
     c.info.messagesOut++;
     c.info.bytesOut += data.length;
     delivered++;

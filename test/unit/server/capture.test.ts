@@ -90,8 +90,29 @@ describe('BroadcastServer capture', () => {
     const hs = sink.events.find((e): e is HandshakeEvent => e.kind === 'handshake')!;
     assert.equal(hs.status, 404);
     assert.equal(hs.ok, false);
-    assert.equal(hs.body?.toString(), 'No WebSocket endpoint at /nope; try /ws\n');
+    assert.equal(hs.body?.toString(), '404 Not Found: no WebSocket endpoint at /nope; try /ws\n');
     assert.equal(server.clients().length, 0);
+  });
+
+  test('a 401 for a wrong token is captured as a failed handshake naming the reason, under the rejected connection id', async () => {
+    const sink = arraySink();
+    const server = new BroadcastServer();
+    const address = await server.start({ port: 0, heartbeatIntervalMs: 0, capture: sink, auth: { tokens: ['right'] } });
+    cleanups.push(() => server.stop());
+    const rejects: Array<{ connectionId: string; code: string }> = [];
+    server.onDidReject((e) => rejects.push(e));
+    const ws = new WebSocket(address.url, { headers: { Authorization: 'Bearer wrong' } });
+    ws.on('error', () => {});
+    cleanups.push(() => ws.terminate());
+    await once(ws, 'unexpected-response');
+    await until(() => sink.events.some((e) => e.kind === 'connection' && e.state === 'closed'));
+    const hs = sink.events.find((e): e is HandshakeEvent => e.kind === 'handshake')!;
+    assert.equal(hs.status, 401);
+    assert.equal(hs.ok, false);
+    assert.equal(hs.body?.toString(), '401 Unauthorized: invalid token\n');
+    assert.equal(rejects.length, 1);
+    assert.equal(rejects[0].code, 'ERR_AUTH_INVALID');
+    assert.equal(rejects[0].connectionId, hs.connectionId);
   });
 
   test('capture off records nothing and relays the same', async () => {
