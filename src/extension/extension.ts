@@ -5,7 +5,8 @@ import { ConnectionsTree, type TreeNode } from './connectionsTree';
 import { exportSession } from './exportSession';
 import { InspectorPanel } from './inspectorPanel';
 import { Session } from './session';
-import { readCaptureSettings, readServerSettings, SettingsError, type ServerSettings } from './settings';
+import { readEndpointTls, registerSecurityCommands, resolveServerSecurity } from './security';
+import { readCaptureSettings, readSavedEndpoints, readServerSettings, SettingsError, type ServerSettings } from './settings';
 import { ServerStatusBar } from './statusBar';
 
 /** What the extension-host tests read; not a public API. */
@@ -53,12 +54,25 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
       }),
     );
 
+  // Saved endpoints carry their CA file and the self-signed switch; look the URL up when a connection opens.
+  s.clientTlsResolver = (url) => {
+    const { endpoints } = readSavedEndpoints();
+    const i = endpoints.findIndex((e) => e.url === url);
+    return i === -1 ? undefined : readEndpointTls(endpoints[i], i);
+  };
+  // Rejections and breaches are logged as events; the token is never part of them.
+  context.subscriptions.push(
+    s.onDidReject((e) => log.warn(`Refused ${e.remoteAddress ?? 'a client'} before the upgrade: HTTP ${e.status} ${e.code} (${e.reason}).`)),
+    s.onDidBreachLimit((e) => log.warn(`Client ${e.clientId} over the ${e.limit} limit (${e.action})${e.detail ? `: ${e.detail}` : ''}.`)),
+  );
+  registerSecurityCommands(context, s, log, command, readServerSettings);
+
   context.subscriptions.push(InspectorPanel.registerSerializer(context, s));
   // The tree and the connect error pass a connection id; menus pass other objects, which mean "no selection".
   command('wsInspector.openInspector', (id?: unknown) => {
     InspectorPanel.createOrShow(context, s, typeof id === 'string' ? id : undefined);
   });
-  command('wsInspector.startServer', () => startServer(s, log));
+  command('wsInspector.startServer', () => startServer(context, s, log));
   command('wsInspector.stopServer', async () => {
     const addr = s.serverAddress;
     if (!(await s.stopServer())) {
@@ -136,17 +150,53 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   return { session: s, tree, statusBarText: () => statusBar.text, activationMs };
 }
 
-async function startServer(s: Session, log: vscode.LogOutputChannel, override?: Partial<ServerSettings>): Promise<string | undefined> {
+async function startServer(
+  context: vscode.ExtensionContext,
+  s: Session,
+  log: vscode.LogOutputChannel,
+  override?: Partial<ServerSettings>,
+): Promise<string | undefined> {
   const settings = { ...readServerSettings(), ...override };
+  const { options: security, generatedToken } = await resolveServerSecurity(settings.security, context.secrets);
+  if (generatedToken) {
+    log.info('Auth is on and there was no token: a new one was generated and stored in SecretStorage.');
+    void vscode.window.showInformationMessage('Auth is on: a token was generated for the server. Clients must send it.', 'Copy Connection URL').then((pick) => {
+      if (pick) void vscode.commands.executeCommand('wsInspector.copyConnectionUrl');
+    });
+  }
   try {
-    const addr = await s.startServer(settings);
-    log.info(`Server listening on ${addr.url} (relay: ${settings.relay}).`);
+    const addr = await s.startServer(settings, security);
+    const protection = [security.tls ? 'TLS' : '', security.auth ? `auth (${security.auth.accept?.join(', ')})` : ''].filter(Boolean).join(', ');
+    log.info(`Server listening on ${addr.url} (relay: ${settings.relay}${protection ? `; ${protection}` : ''}).`);
+    if (s.serverExposed) {
+      log.warn(`The server is reachable from the network at ${addr.url}${security.auth ? '' : ' without authentication'}.`);
+      void vscode.window.showWarningMessage(
+        `The WebSocket server listens on ${addr.host}, reachable from your network${security.auth ? '' : ' WITHOUT authentication (wsInspector.server.allowRemote)'}. Stop it when you are done.`,
+      );
+    }
     void vscode.window.showInformationMessage(`WebSocket server listening on ${addr.url}`, 'Open Inspector', 'Copy URL').then((pick) => {
       if (pick === 'Open Inspector') void vscode.commands.executeCommand('wsInspector.openInspector');
       if (pick === 'Copy URL') void vscode.env.clipboard.writeText(addr.url);
     });
     return addr.url;
   } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_EXPOSED_WITHOUT_AUTH') {
+      log.warn(`Refused to listen on ${settings.host} without auth.`);
+      const pick = await vscode.window.showErrorMessage(
+        `Listening on ${settings.host} would expose the server to your network. Turn on auth (wsInspector.server.auth.enabled), or bind to 127.0.0.1.`,
+        'Enable Auth',
+        'Use 127.0.0.1',
+        'Open Settings',
+      );
+      const config = vscode.workspace.getConfiguration('wsInspector');
+      if (pick === 'Enable Auth') {
+        await config.update('server.auth.enabled', true, vscode.ConfigurationTarget.Global);
+        return startServer(context, s, log, override);
+      }
+      if (pick === 'Use 127.0.0.1') return startServer(context, s, log, { ...override, host: '127.0.0.1' });
+      if (pick === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'wsInspector.server');
+      return undefined;
+    }
     if ((err as { code?: string }).code !== 'EADDRINUSE') throw err;
     log.warn(`Port ${settings.port} on ${settings.host} is in use.`);
     const next = settings.port === 65535 ? 1024 : settings.port + 1;
@@ -156,8 +206,8 @@ async function startServer(s: Session, log: vscode.LogOutputChannel, override?: 
       'Use Any Free Port',
       'Change Setting…',
     );
-    if (pick === `Use Port ${next}`) return startServer(s, log, { ...override, port: next });
-    if (pick === 'Use Any Free Port') return startServer(s, log, { ...override, port: 0 });
+    if (pick === `Use Port ${next}`) return startServer(context, s, log, { ...override, port: next });
+    if (pick === 'Use Any Free Port') return startServer(context, s, log, { ...override, port: 0 });
     if (pick === 'Change Setting…') void vscode.commands.executeCommand('workbench.action.openSettings', 'wsInspector.server.port');
     return undefined;
   }

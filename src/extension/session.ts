@@ -2,7 +2,13 @@
 // It implements the InspectorModel the UI reads, and owns every core object it creates.
 import { EventStore } from '../core/capture/eventStore';
 import { ClientConnection, type ClientConnectionOptions, type ClientState, type ConnectionError } from '../core/client/clientConnection';
-import { BroadcastServer, type ServerAddress } from '../core/server/broadcastServer';
+import {
+  BroadcastServer,
+  type BroadcastServerOptions,
+  type LimitBreachEvent,
+  type RejectEvent,
+  type ServerAddress,
+} from '../core/server/broadcastServer';
 import { DisposableStore, Emitter } from '../core/util/events';
 import type { ConnectionSummary, InspectorModel, OutgoingData, SendTarget, ServerSummary } from './model';
 import type { CaptureSettings, ServerSettings } from './settings';
@@ -22,6 +28,22 @@ interface Outgoing {
   bytesOut: number;
 }
 
+/** The security options of BroadcastServer.start, as plain values: file contents and secrets already read. */
+export type ServerSecurityOptions = Pick<
+  BroadcastServerOptions,
+  | 'tls'
+  | 'auth'
+  | 'allowedOrigins'
+  | 'allowRemote'
+  | 'rateLimit'
+  | 'maxBufferedBytes'
+  | 'slowConsumerAction'
+  | 'handshakeTimeoutMs'
+  | 'idleTimeoutMs'
+>;
+
+export type { LimitBreachEvent, RejectEvent };
+
 export class Session implements InspectorModel {
   readonly store: EventStore;
   private readonly owner = new DisposableStore();
@@ -30,6 +52,18 @@ export class Session implements InspectorModel {
   private server: BroadcastServer | undefined;
   private serverOwner: DisposableStore | undefined;
   private serverSettings: ServerSettings | undefined;
+  private serverSecurity: { tls: boolean; auth: boolean } | undefined;
+  private readonly _onDidReject = this.owner.add(new Emitter<RejectEvent>());
+  private readonly _onDidBreachLimit = this.owner.add(new Emitter<LimitBreachEvent>());
+  /** The running server refused an upgrade (bad or missing token, origin, too many clients…). */
+  readonly onDidReject = this._onDidReject.event;
+  /** A client of the running server breached a per-client limit. */
+  readonly onDidBreachLimit = this._onDidBreachLimit.event;
+  /**
+   * Supplies TLS options (CA, self-signed switch) for an outgoing URL when the caller gave none: the extension looks
+   * the URL up in the saved endpoints. May throw (an unreadable CA file); connect() then rejects with that error.
+   */
+  clientTlsResolver: ((url: string) => ClientConnectionOptions['tls']) | undefined;
   private changeQueued = false;
   private readonly outgoing = new Map<string, Outgoing>();
 
@@ -55,14 +89,29 @@ export class Session implements InspectorModel {
     return this.server ? this.serverSettings : undefined;
   }
 
+  /**
+   * True while the server listens on a non-loopback address (reachable from the network). The status bar warns
+   * while this is true.
+   */
+  get serverExposed(): boolean {
+    return this.serverAddress !== undefined && this.server?.exposed === true;
+  }
+
+  /** What protects the running server: TLS (wss://) and token auth; undefined when none runs. */
+  get serverProtection(): { tls: boolean; auth: boolean } | undefined {
+    return this.serverAddress ? this.serverSecurity : undefined;
+  }
+
   get clientCount(): number {
     return this.server?.clients().length ?? 0;
   }
 
-  async startServer(settings: ServerSettings): Promise<ServerAddress> {
+  async startServer(settings: ServerSettings, security: ServerSecurityOptions = {}): Promise<ServerAddress> {
     if (this.server) throw new Error(`The server is already running at ${this.server.address?.url}. Stop it first.`);
     const server = new BroadcastServer();
     const owner = new DisposableStore();
+    owner.add(server.onDidReject((e) => this._onDidReject.fire(e)));
+    owner.add(server.onDidBreachLimit((e) => this._onDidBreachLimit.fire(e)));
     owner.add(server.onDidConnect(() => this.changed()));
     owner.add(server.onDidDisconnect(() => this.changed()));
     owner.add(server.onDidReceive(() => this.changed()));
@@ -78,10 +127,15 @@ export class Session implements InspectorModel {
         perMessageDeflate: settings.perMessageDeflate,
         heartbeatIntervalMs: settings.heartbeatIntervalMs,
         capture: this.store,
+        ...security,
       });
       this.server = server;
       this.serverOwner = owner;
       this.serverSettings = settings;
+      this.serverSecurity = {
+        tls: security.tls !== undefined,
+        auth: security.auth !== undefined,
+      };
       this.changed();
       return address;
     } catch (err) {
@@ -159,6 +213,14 @@ export class Session implements InspectorModel {
    * ConnectionError (readable message, captured handshake) when the first attempt fails.
    */
   connect(url: string, options: ClientConnectionOptions = {}): Promise<ClientConnection> {
+    if (!options.tls && this.clientTlsResolver) {
+      try {
+        const tls = this.clientTlsResolver(url);
+        if (tls) options = { ...options, tls };
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     const conn = new ClientConnection(url, { ...options, capture: this.store });
     const owner = new DisposableStore();
     const o: Outgoing = { conn, url, options, owner, state: 'connecting', messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 };

@@ -12,6 +12,34 @@ export interface ServerSettings {
   maxClients: number;
   perMessageDeflate: boolean;
   heartbeatIntervalMs: number;
+  /** TLS, auth, origins, exposure and per-client limits. File contents and secrets are read later (security.ts). */
+  security: ServerSecuritySettings;
+}
+
+export type TokenLocation = 'header' | 'query' | 'subprotocol';
+export type JwtAlgorithm = 'HS256' | 'RS256';
+export type LimitAction = 'drop' | 'close';
+
+export interface ServerSecuritySettings {
+  /** Both files, or undefined for plain ws://. */
+  tls?: { certFile: string; keyFile: string };
+  auth: {
+    enabled: boolean;
+    accept: TokenLocation[];
+    /** Empty: no JWT verification, only the generated token. */
+    jwtAlgorithms: JwtAlgorithm[];
+    jwtPublicKeyFile?: string;
+    jwtIssuer?: string;
+    jwtAudience?: string;
+  };
+  /** Empty: any origin. */
+  allowedOrigins: string[];
+  allowRemote: boolean;
+  rateLimit: { messagesPerSecond: number; burst: number; action: LimitAction };
+  maxBufferedBytes: number;
+  slowConsumerAction: LimitAction;
+  handshakeTimeoutMs: number;
+  idleTimeoutMs: number;
 }
 
 export interface CaptureSettings {
@@ -24,6 +52,10 @@ export interface SavedEndpoint {
   url: string;
   headers?: Record<string, string>;
   subprotocols?: string[];
+  /** PEM file of the CA (or self-signed certificate) to trust for this wss:// endpoint, besides the system's. */
+  caFile?: string;
+  /** Accept any certificate (self-signed, expired, wrong name). Unsafe: anyone on the path can read the traffic. */
+  allowSelfSigned?: boolean;
 }
 
 export class SettingsError extends Error {
@@ -65,6 +97,78 @@ export function readServerSettings(): ServerSettings {
     maxClients: int(c, 'server.maxClients', 1000, 1, 1_000_000),
     perMessageDeflate: c.get<boolean>('server.perMessageDeflate', false) === true,
     heartbeatIntervalMs: int(c, 'server.heartbeatInterval', 30000, 0, 24 * 3600 * 1000),
+    security: readSecuritySettings(c),
+  };
+}
+
+function str(c: vscode.WorkspaceConfiguration, key: string): string | undefined {
+  const v = c.get<unknown>(key, '');
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw new SettingsError(key, `expected a string, got ${JSON.stringify(v)}.`);
+  return v.trim() || undefined;
+}
+
+function oneOf<T extends string>(c: vscode.WorkspaceConfiguration, key: string, allowed: readonly T[], fallback: T): T {
+  const v = c.get<unknown>(key, fallback);
+  if (!allowed.includes(v as T)) throw new SettingsError(key, `expected one of ${allowed.join(', ')}, got ${JSON.stringify(v)}.`);
+  return v as T;
+}
+
+function listOf<T extends string>(c: vscode.WorkspaceConfiguration, key: string, allowed: readonly T[] | undefined, fallback: T[]): T[] {
+  const v = c.get<unknown>(key, fallback);
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || (allowed && !allowed.includes(x as T)))) {
+    const what = allowed ? `a list of ${allowed.join(', ')}` : 'a list of strings';
+    throw new SettingsError(key, `expected ${what}, got ${JSON.stringify(v)}.`);
+  }
+  return [...new Set(v as T[])];
+}
+
+const TOKEN_LOCATIONS: readonly TokenLocation[] = ['header', 'query', 'subprotocol'];
+const JWT_ALGORITHMS: readonly JwtAlgorithm[] = ['HS256', 'RS256'];
+const LIMIT_ACTIONS: readonly LimitAction[] = ['drop', 'close'];
+
+function readSecuritySettings(c: vscode.WorkspaceConfiguration): ServerSecuritySettings {
+  const certFile = str(c, 'server.tls.certFile');
+  const keyFile = str(c, 'server.tls.keyFile');
+  if (!certFile !== !keyFile) {
+    const missing = certFile ? 'server.tls.keyFile' : 'server.tls.certFile';
+    throw new SettingsError(missing, 'wss:// needs both a certificate file and a key file; this one is empty. Run "WebSocket: Generate Development Certificate" to make both.');
+  }
+  const accept = listOf(c, 'server.auth.accept', TOKEN_LOCATIONS, [...TOKEN_LOCATIONS]);
+  const enabled = c.get<unknown>('server.auth.enabled', false) === true;
+  if (enabled && accept.length === 0) throw new SettingsError('server.auth.accept', 'auth is enabled but no token location is accepted.');
+  const jwtAlgorithms = listOf(c, 'server.auth.jwt.algorithms', JWT_ALGORITHMS, []);
+  const jwtPublicKeyFile = str(c, 'server.auth.jwt.publicKeyFile');
+  if (jwtAlgorithms.includes('RS256') && !jwtPublicKeyFile) {
+    throw new SettingsError('server.auth.jwt.publicKeyFile', 'RS256 is in server.auth.jwt.algorithms, so a public key (PEM) file is needed.');
+  }
+  const allowedOrigins = listOf<string>(c, 'server.allowedOrigins', undefined, []).map((o) => o.trim()).filter((o) => o !== '');
+  for (const o of allowedOrigins) {
+    if (!/^[a-z][a-z0-9+.-]*:\/\/[^/?#]+\/?$/i.test(o) && o !== 'null') {
+      throw new SettingsError('server.allowedOrigins', `${JSON.stringify(o)} is not an origin such as https://app.example.com or http://localhost:3000.`);
+    }
+  }
+  return {
+    tls: certFile && keyFile ? { certFile, keyFile } : undefined,
+    auth: {
+      enabled,
+      accept,
+      jwtAlgorithms,
+      jwtPublicKeyFile,
+      jwtIssuer: str(c, 'server.auth.jwt.issuer'),
+      jwtAudience: str(c, 'server.auth.jwt.audience'),
+    },
+    allowedOrigins,
+    allowRemote: c.get<unknown>('server.allowRemote', false) === true,
+    rateLimit: {
+      messagesPerSecond: int(c, 'server.rateLimit.messagesPerSecond', 100, 1, 1_000_000),
+      burst: int(c, 'server.rateLimit.burst', 200, 1, 10_000_000),
+      action: oneOf(c, 'server.rateLimit.action', LIMIT_ACTIONS, 'drop'),
+    },
+    maxBufferedBytes: int(c, 'server.maxBufferedBytes', 4 * 1024 * 1024, 1024, 2 ** 31 - 1),
+    slowConsumerAction: oneOf(c, 'server.slowConsumerAction', LIMIT_ACTIONS, 'drop'),
+    handshakeTimeoutMs: int(c, 'server.handshakeTimeout', 10_000, 100, 600_000),
+    idleTimeoutMs: int(c, 'server.idleTimeout', 0, 0, 24 * 3600 * 1000),
   };
 }
 
@@ -97,6 +201,8 @@ export function readSavedEndpoints(): { endpoints: SavedEndpoint[]; problems: st
       url: e.url,
       headers,
       subprotocols: Array.isArray(e.subprotocols) ? e.subprotocols.filter((s: unknown) => typeof s === 'string') : undefined,
+      caFile: typeof e.caFile === 'string' && e.caFile.trim() !== '' ? e.caFile.trim() : undefined,
+      allowSelfSigned: e.allowSelfSigned === true,
     });
   });
   return { endpoints, problems };

@@ -7,6 +7,8 @@ export function run(): Promise<void> {
   mocha.suite.emit('pre-require', globalThis, 'test/vscode', mocha);
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after pre-require, on purpose
   require('./extension.test');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
+  require('./security.test');
   return new Promise((resolve, reject) => {
     mocha.run((failures) => (failures > 0 ? reject(new Error(`${failures} tests failed.`)) : resolve()));
   });
