@@ -138,11 +138,14 @@ export interface ReceiveEvent {
 
 /** An upgrade request refused before the upgrade; the capture records the same response as a failed handshake. */
 export interface RejectEvent {
-  /** HTTP status sent: 401 auth, 403 origin, 404 path, 503 max clients or stopping. */
+  /** HTTP status sent: 401 auth, 403 origin, 404 path, 503 max clients or stopping, 400/405/431 malformed requests. */
   status: number;
   /** The short reason, as in the response body (`token expired`). */
   reason: string;
-  /** `ERR_AUTH_MISSING`, `ERR_AUTH_INVALID`, `ERR_AUTH_EXPIRED`, `ERR_ORIGIN`, `ERR_NOT_FOUND`, `ERR_MAX_CLIENTS`, `ERR_STOPPING`. */
+  /**
+   * `ERR_AUTH_MISSING`, `ERR_AUTH_INVALID`, `ERR_AUTH_EXPIRED`, `ERR_ORIGIN`, `ERR_NOT_FOUND`, `ERR_MAX_CLIENTS`,
+   * `ERR_STOPPING`; `ERR_BAD_HANDSHAKE` (ws refused the upgrade: 400/405), `ERR_BAD_REQUEST`, `ERR_HEADERS_TOO_LARGE` (431).
+   */
   code: string;
   remoteAddress: string;
   /** The TCP connection's id: the capture's connectionId of the failed handshake. */
@@ -301,8 +304,14 @@ export class BroadcastServer {
     run.on(server, 'upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) =>
       this.onUpgrade(req, socket, head),
     );
-    run.on(server, 'clientError', (err: Error, socket: net.Socket) => onClientError(err, socket));
+    run.on(server, 'clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => this.onClientError(err, socket));
     run.on(wss, 'error', (err: Error) => this._onDidError.fire(err));
+    // With a listener, ws leaves the answer to an invalid upgrade to us, so it is reported like the other refusals.
+    run.on(wss, 'wsClientError', (err: Error, socket: net.Socket) => {
+      const status = err.message === 'Invalid HTTP method' ? 405 : 400;
+      const headers: Record<string, string> = /Sec-WebSocket-Version/.test(err.message) ? { 'Sec-WebSocket-Version': '13, 8' } : {};
+      this.reject(socket, status, 'ERR_BAD_HANDSHAKE', err.message, headers);
+    });
 
     try {
       await new Promise<void>((resolve, reject) => {
@@ -486,6 +495,24 @@ export class BroadcastServer {
       this.sockets.delete(socket);
       st.capture?.dispose();
     });
+  }
+
+  /** An unparseable request (garbage, oversized head): answered like Node does without a listener, and reported. */
+  private onClientError(err: NodeJS.ErrnoException, socket: net.Socket): void {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    // Node's own answers: 431 for an oversized head, 408 for a request timeout, else 400.
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    this._onDidReject.fire({
+      status,
+      reason: err.message,
+      code: status === 431 ? 'ERR_HEADERS_TOO_LARGE' : 'ERR_BAD_REQUEST',
+      remoteAddress: socket.remoteAddress ?? '',
+      connectionId: this.sockets.get(socket)?.id ?? '',
+    });
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   }
 
   /** Answers with an HTTP status before the upgrade and reports it; the capture records it as a failed handshake. */
@@ -795,13 +822,6 @@ function onPlainRequest(_req: http.IncomingMessage, res: http.ServerResponse): v
   res.end(body);
 }
 
-function onClientError(err: NodeJS.ErrnoException, socket: net.Socket): void {
-  if (err.code === 'ECONNRESET' || !socket.writable) {
-    socket.destroy();
-    return;
-  }
-  socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-}
 
 /** Writes the refusal; the body names the reason, e.g. `401 Unauthorized: token expired`. */
 function rejectUpgrade(socket: net.Socket, status: number, reason: string, headers: Record<string, string> = {}): void {
