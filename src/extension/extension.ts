@@ -174,9 +174,11 @@ async function startServer(
         `The WebSocket server listens on ${addr.host}, reachable from your network${security.auth ? '' : ' WITHOUT authentication (wsInspector.server.allowRemote)'}. Stop it when you are done.`,
       );
     }
-    void vscode.window.showInformationMessage(`WebSocket server listening on ${addr.url}`, 'Open Inspector', 'Copy URL').then((pick) => {
+    const copy = security.auth ? 'Copy URL with Token' : 'Copy URL';
+    void vscode.window.showInformationMessage(`WebSocket server listening on ${addr.url}`, 'Open Inspector', copy).then((pick) => {
       if (pick === 'Open Inspector') void vscode.commands.executeCommand('wsInspector.openInspector');
       if (pick === 'Copy URL') void vscode.env.clipboard.writeText(addr.url);
+      if (pick === 'Copy URL with Token') void vscode.commands.executeCommand('wsInspector.copyConnectionUrl');
     });
     return addr.url;
   } catch (err) {

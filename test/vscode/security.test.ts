@@ -5,8 +5,8 @@ import * as vscode from 'vscode';
 import WebSocket from 'ws';
 import type { ExtensionApi } from '../../src/extension/extension';
 import { resolveServerSecurity } from '../../src/extension/security';
-import type { RejectEvent } from '../../src/extension/session';
-import { readServerSettings } from '../../src/extension/settings';
+import type { LimitBreachEvent, RejectEvent } from '../../src/extension/session';
+import { readServerSettings, SettingsError } from '../../src/extension/settings';
 
 /** Opens a ws client; resolves with the socket when open, or with the HTTP status / error code when refused. */
 function tryConnect(url: string, options: WebSocket.ClientOptions = {}, protocols?: string[]): Promise<{ ws?: WebSocket; status?: number; error?: string }> {
@@ -24,9 +24,14 @@ function tryConnect(url: string, options: WebSocket.ClientOptions = {}, protocol
 
 const SETTINGS = [
   'server.port',
+  'server.host',
   'server.auth.enabled',
   'server.tls.certFile',
   'server.tls.keyFile',
+  'server.allowedOrigins',
+  'server.rateLimit.messagesPerSecond',
+  'server.rateLimit.burst',
+  'server.rateLimit.action',
   'endpoints',
 ] as const;
 
@@ -190,5 +195,62 @@ describe('Security: tokens, auth and development certificates in a real extensio
     // The command shows that error in a notification and starts nothing.
     assert.equal(await vscode.commands.executeCommand('wsInspector.startServer'), undefined);
     assert.equal(api.session.serverAddress, undefined);
+  });
+
+  it('bound to 0.0.0.0 with auth on, the server is exposed (what the status bar warns about) and still asks for the token', async () => {
+    await set('server.tls.certFile', undefined);
+    await set('server.tls.keyFile', undefined);
+    await set('server.auth.enabled', true);
+    await set('server.host', '0.0.0.0');
+    try {
+      const url = (await vscode.commands.executeCommand('wsInspector.startServer')) as string;
+      assert.match(url, /^ws:\/\/0\.0\.0\.0:\d+\/$/);
+      assert.equal(api.session.serverExposed, true);
+      const port = new URL(url).port;
+      const refused = await tryConnect(`ws://127.0.0.1:${port}/`);
+      assert.equal(refused.status, 401);
+      await vscode.commands.executeCommand('wsInspector.stopServer');
+      assert.equal(api.session.serverExposed, false, 'not exposed once stopped');
+    } finally {
+      // Left at 0.0.0.0 without auth, the next start would stop at the "exposed" question.
+      await set('server.host', undefined);
+    }
+  });
+
+  it('the origin allowlist and the rate limit from the settings reach the server: 403, then a 1008 close and a breach event', async () => {
+    await set('server.auth.enabled', false);
+    await set('server.tls.certFile', undefined);
+    await set('server.tls.keyFile', undefined);
+    await set('server.allowedOrigins', ['http://localhost:3000']);
+    await set('server.rateLimit.messagesPerSecond', 1);
+    await set('server.rateLimit.burst', 2);
+    await set('server.rateLimit.action', 'close');
+    const breaches: LimitBreachEvent[] = [];
+    const rejects: RejectEvent[] = [];
+    const subs = [api.session.onDidBreachLimit((e) => breaches.push(e)), api.session.onDidReject((e) => rejects.push(e))];
+    try {
+      const url = (await vscode.commands.executeCommand('wsInspector.startServer')) as string;
+      const evil = await tryConnect(url, { origin: 'http://evil.test' });
+      assert.equal(evil.status, 403);
+      assert.deepEqual(rejects.map((r) => [r.status, r.code]), [[403, 'ERR_ORIGIN']]);
+      const ok = await tryConnect(url, { origin: 'http://localhost:3000' });
+      assert.ok(ok.ws, `the allowed origin connects (${ok.status ?? ok.error})`);
+      opened.push(ok.ws);
+      const closed = new Promise<number>((resolve) => ok.ws!.once('close', (code) => resolve(code)));
+      for (let i = 0; i < 5; i++) ok.ws.send(`m${i}`);
+      assert.equal(await closed, 1008);
+      assert.deepEqual(breaches.map((b) => [b.limit, b.action]), [['rate', 'close']]);
+    } finally {
+      subs.forEach((d) => d.dispose());
+    }
+  });
+
+  it('a bad security setting is a SettingsError that names it', async () => {
+    await set('server.rateLimit.action', 'explode');
+    assert.throws(readServerSettings, (err: Error) => err instanceof SettingsError && err.message.startsWith('Setting wsInspector.server.rateLimit.action: expected one of drop, close'));
+    await set('server.rateLimit.action', undefined);
+    await set('server.tls.certFile', '/tmp/only-a-cert.pem');
+    assert.throws(readServerSettings, /Setting wsInspector\.server\.tls\.keyFile: wss:\/\/ needs both/);
+    await set('server.tls.certFile', undefined);
   });
 });
