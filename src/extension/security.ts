@@ -134,6 +134,12 @@ export async function resolveServerSecurity(
  */
 export function readEndpointTls(e: SavedEndpoint, index?: number): ClientTlsOptions | undefined {
   if (!e.caFile && !e.allowSelfSigned) return undefined;
+  if (e.allowSelfSigned && e.fromWorkspace) {
+    throw new SettingsError(
+      `endpoints[${index ?? JSON.stringify(e.name ?? e.url)}].allowSelfSigned`,
+      'turning certificate checks off is only honoured in user settings, not in a workspace\'s. Use caFile, or move the endpoint to your user settings.',
+    );
+  }
   const setting = `endpoints[${index ?? JSON.stringify(e.name ?? e.url)}].caFile`;
   let ca: string | undefined;
   if (e.caFile) {

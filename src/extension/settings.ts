@@ -56,6 +56,8 @@ export interface SavedEndpoint {
   caFile?: string;
   /** Accept any certificate (self-signed, expired, wrong name). Unsafe: anyone on the path can read the traffic. */
   allowSelfSigned?: boolean;
+  /** The list came from workspace settings (a cloned repository may carry them): its allowSelfSigned is not honoured. */
+  fromWorkspace?: boolean;
 }
 
 export class SettingsError extends Error {
@@ -182,7 +184,10 @@ export function readCaptureSettings(): CaptureSettings {
 
 /** Saved endpoints; invalid entries are skipped and reported, so one typo does not hide the rest. */
 export function readSavedEndpoints(): { endpoints: SavedEndpoint[]; problems: string[] } {
-  const raw = config().get<unknown>('endpoints', []);
+  const c = config();
+  const raw = c.get<unknown>('endpoints', []);
+  const where = c.inspect<unknown>('endpoints');
+  const fromWorkspace = where?.workspaceFolderValue !== undefined || where?.workspaceValue !== undefined;
   const endpoints: SavedEndpoint[] = [];
   const problems: string[] = [];
   if (!Array.isArray(raw)) return { endpoints, problems: ['wsInspector.endpoints must be an array.'] };
@@ -203,6 +208,7 @@ export function readSavedEndpoints(): { endpoints: SavedEndpoint[]; problems: st
       subprotocols: Array.isArray(e.subprotocols) ? e.subprotocols.filter((s: unknown) => typeof s === 'string') : undefined,
       caFile: typeof e.caFile === 'string' && e.caFile.trim() !== '' ? e.caFile.trim() : undefined,
       allowSelfSigned: e.allowSelfSigned === true,
+      fromWorkspace,
     });
   });
   return { endpoints, problems };

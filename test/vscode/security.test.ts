@@ -253,4 +253,21 @@ describe('Security: tokens, auth and development certificates in a real extensio
     assert.throws(readServerSettings, /Setting wsInspector\.server\.tls\.keyFile: wss:\/\/ needs both/);
     await set('server.tls.certFile', undefined);
   });
+
+  it('a workspace cannot allow remote binding, set JWT keys, or turn certificate checks off', async () => {
+    assert.ok(vscode.workspace.workspaceFolders?.length, 'the suite runs with a folder open');
+    for (const key of ['server.allowRemote', 'server.auth.jwt.algorithms', 'server.auth.jwt.publicKeyFile']) {
+      await assert.rejects(
+        Promise.resolve(config().update(key, key === 'server.allowRemote' ? true : key.endsWith('algorithms') ? ['RS256'] : '/tmp/k.pem', vscode.ConfigurationTarget.Workspace)),
+        `${key} cannot be written to workspace settings`,
+      );
+    }
+    const wsUrl = 'wss://127.0.0.1:1/';
+    await config().update('endpoints', [{ url: wsUrl, allowSelfSigned: true }], vscode.ConfigurationTarget.Workspace);
+    try {
+      await assert.rejects(api.session.connect(wsUrl), /endpoints\[0\]\.allowSelfSigned: turning certificate checks off is only honoured in user settings/);
+    } finally {
+      await config().update('endpoints', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+  });
 });
