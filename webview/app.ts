@@ -148,19 +148,24 @@ function renderCounters(): void {
   counters.update(store, Date.now());
 }
 
-/** Live updates come 20 times a second; the counters (number formatting, text) need not follow each one. */
-const COUNTERS_MS = 250;
-let countersTimer: ReturnType<typeof setTimeout> | undefined;
-let countersAt = 0;
-function scheduleCounters(): void {
-  if (countersTimer) return;
-  countersTimer = setTimeout(
+/**
+ * Live updates come 20 times a second; the counters and the connection lists (number formatting, text) need not
+ * follow each one: they are drawn at most this often, the last update always included.
+ */
+const CHROME_MS = 250;
+let chromeTimer: ReturnType<typeof setTimeout> | undefined;
+let chromeAt = 0;
+let modelDirty = false;
+function scheduleChrome(): void {
+  if (chromeTimer) return;
+  chromeTimer = setTimeout(
     () => {
-      countersTimer = undefined;
-      countersAt = Date.now();
+      chromeTimer = undefined;
+      chromeAt = Date.now();
+      if (modelDirty) renderModel();
       renderCounters();
     },
-    Math.max(0, countersAt + COUNTERS_MS - Date.now()),
+    Math.max(0, chromeAt + CHROME_MS - Date.now()),
   );
 }
 
@@ -253,10 +258,17 @@ async function loadHandshake(): Promise<void> {
 function onModel(m: Extract<HostToWebview, { type: 'init' | 'update' }>): void {
   if (!m.model) return;
   store.model = m.model;
-  connections.update(m.model);
-  clients.update(m.model);
-  composer.updateTargets(m.model);
+  modelDirty = true;
+  if (m.type === 'init') renderModel();
+  else scheduleChrome();
   table.refresh();
+}
+
+function renderModel(): void {
+  modelDirty = false;
+  connections.update(store.model);
+  clients.update(store.model);
+  composer.updateTargets(store.model);
 }
 
 window.addEventListener('message', (ev: MessageEvent<HostToWebview>) => {
@@ -280,7 +292,7 @@ window.addEventListener('message', (ev: MessageEvent<HostToWebview>) => {
       onModel(m);
       if (m.firstId !== undefined) store.setFirstId(m.firstId);
       if (m.events && !subscribing && store.addLive(m.events)) table.update();
-      scheduleCounters();
+      scheduleChrome();
       break;
     case 'cleared':
       store.setCounters(m.counters, Date.now());

@@ -178,8 +178,13 @@ export class ViewStore {
 
   /** The rows built from scratch, ignoring the cache: what `rows()` must always equal (tests check it). */
   buildRows(): Row[] {
+    return this.rowsOf(this.events);
+  }
+
+  /** The rows of a run of held events, in order. */
+  private rowsOf(events: EventDto[]): Row[] {
     const rows: Row[] = [];
-    for (const e of this.events) {
+    for (const e of events) {
       if (e.kind === 'message') {
         if (e.frameIds.length > 1) this.pushGroup(rows, e);
         // A single-frame message is shown through its frame's row.
@@ -317,10 +322,20 @@ export class ViewStore {
     }
     if (fresh[fresh.length - 1].id < this.events[0].id && isAscending(fresh)) {
       this.events = fresh.concat(this.events);
+      // An older page: its rows go in front, unless one of its frames belongs under an expanded group already shown.
+      if (this.rowsCache && !fresh.some((e) => e.kind === 'frame' && this.inShownExpandedGroup(e.id, fresh[fresh.length - 1].id))) {
+        this.rowsCache = this.rowsOf(fresh).concat(this.rowsCache);
+        return;
+      }
     } else {
       this.events = this.events.concat(fresh).sort((a, b) => a.id - b.id);
     }
     this.rowsCache = undefined;
+  }
+
+  private inShownExpandedGroup(frameId: number, pageEnd: number): boolean {
+    const m = this.messageFor(frameId);
+    return !!m && m.id > pageEnd && m.frameIds.length > 1 && this.expanded.has(m.id);
   }
 
   private trimOldest(): void {

@@ -124,6 +124,56 @@ describe('ViewStore incremental rows', () => {
     });
   }
 
+  for (let seed = 101; seed <= 120; seed++) {
+    test(`older pages, live appends, trims and expands equal a full rebuild (seed ${seed})`, () => {
+      const rand = rng(seed);
+      const t = traffic(rand);
+      const history: EventDto[] = [];
+      while (history.length < 600) history.push(...t.next());
+      let p = history.length - 40;
+      const s = new ViewStore(150 + Math.floor(rand() * 300));
+      s.reset({ events: history.slice(p), hasMore: true, resumeId: history[p].id });
+      let prepended = 0;
+      for (let step = 0; step < 200; step++) {
+        const before = s.rows();
+        const r = rand();
+        if (r < 0.25 && p > 0) {
+          const from = Math.max(0, p - 1 - Math.floor(rand() * 40));
+          // Pages overlap the held window now and then: the store drops what it holds already.
+          const page = history.slice(from, Math.min(history.length, p + Math.floor(rand() * 3)));
+          const added = s.addOlder({ events: page, hasMore: from > 0, resumeId: history[from].id });
+          assert.ok(added >= 0);
+          if (s.rows() !== before) prepended++;
+          p = from;
+        } else if (r < 0.4 && t.messages.length > 0) {
+          s.toggleExpanded(t.messages[Math.floor(rand() * t.messages.length)]);
+        } else {
+          s.addLive(t.next());
+        }
+        assert.deepEqual(s.rows(), s.buildRows(), `seed ${seed}, step ${step}`);
+      }
+      assert.ok(prepended > 0);
+    });
+  }
+
+  test('an older page goes in front of the cached rows without a rebuild', () => {
+    const s = new ViewStore();
+    s.reset({ events: [frame(10), frame(11, { fin: false }), frame(12, { opcode: 0 }), message(13, [11, 12])], hasMore: true, resumeId: 10 });
+    const before = s.rows().slice();
+    s.addOlder({ events: [frame(7, { fin: false }), frame(8, { opcode: 0 }), message(9, [7, 8])], hasMore: false, resumeId: 0 });
+    assert.deepEqual(ids(s), ['9g', '10', '13g']);
+    assert.deepEqual(s.rows().slice(1), before);
+  });
+
+  test('a page holding a fragment of an expanded group already shown rebuilds', () => {
+    const s = new ViewStore();
+    s.reset({ events: [frame(11, { opcode: 0 }), message(12, [10, 11])], hasMore: true, resumeId: 11 });
+    s.toggleExpanded(12);
+    assert.deepEqual(ids(s), ['12g', '  11']);
+    s.addOlder({ events: [frame(9), frame(10, { fin: false })], hasMore: false, resumeId: 0 });
+    assert.deepEqual(ids(s), ['9', '12g', '  10', '  11']);
+  });
+
   test('a trim drops the rows of a dropped expanded group and its children', () => {
     const s = new ViewStore(4);
     s.reset({ events: [frame(1, { fin: false }), frame(2, { opcode: 0 }), message(3, [1, 2]), frame(4)], hasMore: false, resumeId: 0 });
