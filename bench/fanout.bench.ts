@@ -34,6 +34,9 @@ const WARMUP_MS = 400;
 const MEASURE_MS = 1500;
 const WINDOW = Number(process.env.FANOUT_WINDOW) || 64;
 
+/** One client floods on purpose here; the default per-client rate limit (100/s) would drop nearly all of it. */
+const UNLIMITED = { messagesPerSecond: 1e9, burst: 1e9, action: 'drop' } as const;
+
 interface Variant {
   name: string;
   start(): Promise<{ port: number; stop(): Promise<void> }>;
@@ -45,7 +48,7 @@ const variants: Variant[] = [
     async start() {
       const store = new EventStore({ maxEvents: 100_000, maxBytes: 64 * 1024 * 1024 });
       const server = new BroadcastServer();
-      const a = await server.start({ port: 0, heartbeatIntervalMs: 0, maxClients: 10_000, capture: store });
+      const a = await server.start({ port: 0, heartbeatIntervalMs: 0, maxClients: 10_000, rateLimit: UNLIMITED, capture: store });
       return { port: a.port, stop: () => server.stop() };
     },
   },
@@ -53,7 +56,7 @@ const variants: Variant[] = [
     name: 'ours, capture off',
     async start() {
       const server = new BroadcastServer();
-      const a = await server.start({ port: 0, heartbeatIntervalMs: 0, maxClients: 10_000 });
+      const a = await server.start({ port: 0, heartbeatIntervalMs: 0, maxClients: 10_000, rateLimit: UNLIMITED });
       return { port: a.port, stop: () => server.stop() };
     },
   },

@@ -2,6 +2,7 @@
 // because these machines are shared and absolute numbers drift.
 import { benchDecoder } from './decoder.bench';
 import { benchFanout } from './fanout.bench';
+import { benchMemory } from './memory.bench';
 import { benchPanel } from './panel.bench';
 
 interface Row {
@@ -31,6 +32,17 @@ async function main(): Promise<void> {
       rows.push({
         name: f.name,
         value: `${Math.round(f.value).toLocaleString('en-US')} ${f.unit}`,
+        ratio: f.ratio === undefined ? '' : `${f.ratio.toFixed(2)}x ${f.baseline ?? ''}`.trim(),
+        goal: f.goal ?? '',
+        met: f.goal === undefined || f.ratio === undefined ? '' : f.met ? 'yes' : 'NO',
+      });
+    }
+  }
+  if (want('memory')) {
+    for (const f of await benchMemory()) {
+      rows.push({
+        name: f.name,
+        value: `${f.value.toFixed(1)} ${f.unit}`,
         ratio: f.ratio === undefined ? '' : `${f.ratio.toFixed(2)}x ${f.baseline ?? ''}`.trim(),
         goal: f.goal ?? '',
         met: f.goal === undefined || f.ratio === undefined ? '' : f.met ? 'yes' : 'NO',
