@@ -15,6 +15,7 @@ import {
   type LimitBreachEvent,
   type RejectEvent,
 } from '../../../src/core/server/broadcastServer';
+import type { NewCaptureEvent } from '../../../src/core/capture/events';
 import { normalizeOrigin, TokenBucket } from '../../../src/core/server/limits';
 
 const cleanups: Array<() => unknown> = [];
@@ -326,5 +327,25 @@ describe('TLS', () => {
     assert.equal(err.code, 'DEPTH_ZERO_SELF_SIGNED_CERT');
     await sleep(50);
     assert.equal(server.clients().length, 2);
+  });
+
+  test('wss with capture: the capture records the decrypted handshake and frames', async (t) => {
+    if (!creds) return t.skip('openssl not found');
+    const events: NewCaptureEvent[] = [];
+    const capture = { append: (e: NewCaptureEvent) => events.push(e) };
+    const { server, address } = await startServer({ tls: creds, capture });
+    const a = await client(address.url, { ca: creds.cert });
+    await until(() => server.clients().length === 1);
+    a.ws.send('secret hello');
+    await until(() => a.received.length === 1);
+    const hs = events.find((e) => e.kind === 'handshake');
+    assert.ok(hs && hs.kind === 'handshake');
+    assert.equal(hs.status, 101);
+    assert.equal(hs.request.startLine, 'GET / HTTP/1.1');
+    const frames = events.filter((e) => e.kind === 'frame');
+    assert.deepEqual(
+      frames.map((f) => f.kind === 'frame' && [f.direction, f.opcode, f.payload.toString()]),
+      [['c2s', 1, 'secret hello'], ['s2c', 1, 'secret hello']],
+    );
   });
 });
