@@ -221,9 +221,16 @@ export function registerSecurityCommands(
     await secrets.store(TOKEN_SECRET, newToken());
     log.info('A new server auth token was generated and stored in SecretStorage.');
     const enabled = readSettings().security.auth.enabled;
+    // The running server keeps the token it started with until it restarts.
+    const stale = session.serverProtection?.auth === true;
     const actions = enabled ? ['Copy Connection URL', 'Copy Authorization Header'] : ['Enable Auth', 'Copy Connection URL'];
-    const running = session.serverAddress && enabled ? ' Restart the server to use it.' : '';
-    void vscode.window.showInformationMessage(`A new auth token is in VS Code's secret storage.${running}`, ...actions).then((pick) => {
+    if (stale) actions.unshift('Restart Server');
+    const note = stale ? ' The running server still accepts the old one until it restarts.' : '';
+    void vscode.window.showInformationMessage(`A new auth token is in VS Code's secret storage.${note}`, ...actions).then(async (pick) => {
+      if (pick === 'Restart Server') {
+        await vscode.commands.executeCommand('wsInspector.stopServer');
+        await vscode.commands.executeCommand('wsInspector.startServer');
+      }
       if (pick === 'Copy Connection URL') void vscode.commands.executeCommand('wsInspector.copyConnectionUrl');
       if (pick === 'Copy Authorization Header') void vscode.commands.executeCommand('wsInspector.copyAuthHeader');
       if (pick === 'Enable Auth') {
