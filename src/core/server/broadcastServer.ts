@@ -653,19 +653,19 @@ export class BroadcastServer {
   }
 
   /** Closes a client over a limit; one that cannot take the close frame (a full buffer) is terminated after closeTimeoutMs. */
-  private closeFor(c: ClientRecord, code: number, reason: string): void {
-    if (c.closingFor !== undefined || c.ws.readyState !== WebSocket.OPEN) return;
+  private closeFor(c: ClientRecord, code: number, reason: string): boolean {
+    if (c.closingFor !== undefined || c.ws.readyState !== WebSocket.OPEN) return false;
     c.closingFor = code;
     c.ws.close(code, reason);
     c.closeTimer = setTimeout(() => c.ws.terminate(), this.opts!.closeTimeoutMs);
+    return true;
   }
 
   private onOverRate(c: ClientRecord): void {
     const r = this.opts!.rateLimit;
     const detail = `over ${r.messagesPerSecond} messages/s (burst ${r.burst})`;
     if (r.action === 'close') {
-      if (c.closingFor !== undefined) return;
-      this.closeFor(c, 1008, 'rate limit exceeded');
+      if (!this.closeFor(c, 1008, 'rate limit exceeded')) return;
       this._onDidBreachLimit.fire({ clientId: c.info.id, limit: 'rate', action: 'close', detail });
       return;
     }
@@ -679,8 +679,7 @@ export class BroadcastServer {
     const max = this.opts!.maxBufferedBytes;
     const detail = `send buffer ${c.ws.bufferedAmount} bytes, over maxBufferedBytes ${max}`;
     if (this.opts!.slowConsumerAction === 'close') {
-      if (c.closingFor !== undefined) return;
-      this.closeFor(c, 1013, 'slow consumer');
+      if (!this.closeFor(c, 1013, 'slow consumer')) return;
       this._onDidBreachLimit.fire({ clientId: c.info.id, limit: 'slowConsumer', action: 'close', detail });
       return;
     }
@@ -699,8 +698,7 @@ export class BroadcastServer {
     const limit = this.opts!.idleTimeoutMs;
     const now = Date.now();
     for (const c of this.registry.records()) {
-      if (now - c.lastSeen < limit || c.closingFor !== undefined) continue;
-      this.closeFor(c, 1001, 'idle');
+      if (now - c.lastSeen < limit || !this.closeFor(c, 1001, 'idle')) continue;
       this._onDidBreachLimit.fire({ clientId: c.info.id, limit: 'idle', action: 'close', detail: `no message for ${limit} ms` });
     }
   }
