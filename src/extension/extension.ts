@@ -5,7 +5,7 @@ import { ConnectionsTree, type TreeNode } from './connectionsTree';
 import { exportSession } from './exportSession';
 import { InspectorPanel } from './inspectorPanel';
 import { Session } from './session';
-import { readEndpointTls, registerSecurityCommands, resolveServerSecurity } from './security';
+import { readEndpointTls, registerSecurityCommands, resolveServerSecurity, throttledWarn } from './security';
 import { readCaptureSettings, readSavedEndpoints, readServerSettings, SettingsError, type ServerSettings } from './settings';
 import { ServerStatusBar } from './statusBar';
 
@@ -61,9 +61,13 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     return i === -1 ? undefined : readEndpointTls(endpoints[i], i);
   };
   // Rejections and breaches are logged as events; the token is never part of them.
+  const rejectLog = throttledWarn(log);
+  const breachLog = throttledWarn(log);
   context.subscriptions.push(
-    s.onDidReject((e) => log.warn(`Refused ${e.remoteAddress ?? 'a client'} before the upgrade: HTTP ${e.status} ${e.code} (${e.reason}).`)),
-    s.onDidBreachLimit((e) => log.warn(`Client ${e.clientId} over the ${e.limit} limit (${e.action})${e.detail ? `: ${e.detail}` : ''}.`)),
+    rejectLog,
+    breachLog,
+    s.onDidReject((e) => rejectLog(`Refused ${e.remoteAddress} before the upgrade: HTTP ${e.status} ${e.code} (${e.reason}).`)),
+    s.onDidBreachLimit((e) => breachLog(`Client ${e.clientId} over the ${e.limit} limit (${e.action}): ${e.detail}.`)),
   );
   registerSecurityCommands(context, s, log, command, readServerSettings);
 

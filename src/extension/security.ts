@@ -154,6 +154,27 @@ export function readEndpointTls(e: SavedEndpoint, index?: number): ClientTlsOpti
   return { ca, rejectUnauthorized: e.allowSelfSigned !== true };
 }
 
+/**
+ * A warning log that a flood cannot drown: at most `max` lines per `windowMs`, then one line with how many were left
+ * out. Rejections and breaches come from peers, and a hostile peer can make thousands a second.
+ */
+export function throttledWarn(log: Pick<vscode.LogOutputChannel, 'warn'>, max = 20, windowMs = 5000): ((line: string) => void) & vscode.Disposable {
+  let count = 0;
+  let suppressed = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    timer = undefined;
+    if (suppressed) log.warn(`… and ${suppressed} more like these in the last ${windowMs / 1000} s (not logged one by one).`);
+    count = suppressed = 0;
+  };
+  const warn = (line: string) => {
+    timer ??= setTimeout(flush, windowMs);
+    if (count++ < max) log.warn(line);
+    else suppressed++;
+  };
+  return Object.assign(warn, { dispose: () => clearTimeout(timer) });
+}
+
 /** `url` with `?token=` set. */
 export function urlWithToken(url: string, token: string): string {
   const u = new URL(url);
@@ -162,9 +183,10 @@ export function urlWithToken(url: string, token: string): string {
 }
 
 /** The server's URL: the running one, else what the settings would give (undefined with port 0). */
-function serverUrl(session: Session, settings: ServerSettings): string | undefined {
+function serverUrl(session: Session, readSettings: () => ServerSettings): string | undefined {
   const running = session.serverAddress?.url;
   if (running) return running;
+  const settings = readSettings();
   if (settings.port === 0) return undefined;
   const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
   return `${settings.security.tls ? 'wss' : 'ws'}://${host}:${settings.port}/`;
@@ -220,7 +242,8 @@ export function registerSecurityCommands(
     }
     await secrets.store(TOKEN_SECRET, newToken());
     log.info('A new server auth token was generated and stored in SecretStorage.');
-    const enabled = readSettings().security.auth.enabled;
+    // Raw values here: a bad unrelated setting must not stop these commands.
+    const enabled = vscode.workspace.getConfiguration('wsInspector').get('server.auth.enabled') === true;
     // The running server keeps the token it started with until it restarts.
     const stale = session.serverProtection?.auth === true;
     const actions = enabled ? ['Copy Connection URL', 'Copy Authorization Header'] : ['Enable Auth', 'Copy Connection URL'];
@@ -248,7 +271,7 @@ export function registerSecurityCommands(
 
   command('wsInspector.copyConnectionUrl', async () => {
     const token = await tokenOrThrow();
-    const url = serverUrl(session, readSettings());
+    const url = serverUrl(session, readSettings);
     if (!url) throw new Error('The server port is 0 (any free port): start the server first, then copy its URL.');
     await vscode.env.clipboard.writeText(urlWithToken(url, token));
     log.info(`Copied the connection URL with its token for ${url}.`);
@@ -296,7 +319,8 @@ export function registerSecurityCommands(
     log.info(`Development certificate written to ${certFile} (SHA-256 ${cert.fingerprint256}, valid until ${cert.notAfter.toISOString()}).`);
 
     const config = vscode.workspace.getConfiguration('wsInspector');
-    const current = readSettings().security.tls;
+    const certSetting = config.get<unknown>('server.tls.certFile');
+    const current = typeof certSetting === 'string' && certSetting.trim() !== '' ? { certFile: certSetting } : undefined;
     let use = opts?.useForServer;
     if (use === undefined && !current) {
       const pick = await vscode.window.showInformationMessage(

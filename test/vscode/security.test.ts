@@ -4,7 +4,7 @@ import * as fs from 'node:fs/promises';
 import * as vscode from 'vscode';
 import WebSocket from 'ws';
 import type { ExtensionApi } from '../../src/extension/extension';
-import { resolveServerSecurity } from '../../src/extension/security';
+import { resolveServerSecurity, throttledWarn } from '../../src/extension/security';
 import type { LimitBreachEvent, RejectEvent } from '../../src/extension/session';
 import { readServerSettings, SettingsError } from '../../src/extension/settings';
 
@@ -268,6 +268,21 @@ describe('Security: tokens, auth and development certificates in a real extensio
       await assert.rejects(api.session.connect(wsUrl), /endpoints\[0\]\.allowSelfSigned: turning certificate checks off is only honoured in user settings/);
     } finally {
       await config().update('endpoints', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+  });
+
+  it('a flood of rejections is logged as 20 lines and one count, not one line each', async () => {
+    const lines: string[] = [];
+    const warn = throttledWarn({ warn: (l: string) => void lines.push(l) }, 20, 200);
+    try {
+      for (let i = 0; i < 1000; i++) warn(`refused ${i}`);
+      assert.equal(lines.length, 20);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(lines.slice(20), ['… and 980 more like these in the last 0.2 s (not logged one by one).']);
+      warn('after the window');
+      assert.equal(lines[21], 'after the window');
+    } finally {
+      warn.dispose();
     }
   });
 });
