@@ -811,9 +811,10 @@ function statusCodeOf(err: Error): number | undefined {
 
 function onPlainRequest(_req: http.IncomingMessage, res: http.ServerResponse): void {
   const body = 'This is a WebSocket server: connect with a WebSocket client (Upgrade: websocket).\n';
+  // `close` too: with a plain `Upgrade`, Node would keep the connection open even for a client that asked to close.
   res.writeHead(426, {
     Upgrade: 'websocket',
-    Connection: 'Upgrade',
+    Connection: 'Upgrade, close',
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
   });

@@ -230,6 +230,12 @@ const GENERATORS: Array<(rng: Rng) => Omit<Case, 'http'> & { http?: boolean }> =
     expect: { status: 400 },
   }),
   (rng) => ({ kind: 'upgrade with POST', http: true, bytes: Buffer.from(request({}, rng.pick(['POST', 'PUT']))), expect: { status: 405 } }),
+  (rng) => ({
+    kind: 'plain HTTP, no upgrade',
+    http: true,
+    bytes: Buffer.from(`${rng.pick(['GET', 'HEAD', 'POST'])} /${rng.int(0, 99)} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`),
+    expect: { status: 426 },
+  }),
   (rng) => ({ kind: 'Upgrade is not websocket', http: true, bytes: Buffer.from(request({ Upgrade: rng.pick(['h2c', 'websockets', 'TLS/1.0']) })), expect: { status: 400 } }),
 ];
 
