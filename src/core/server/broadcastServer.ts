@@ -154,11 +154,14 @@ export interface RejectEvent {
 
 export type LimitName = 'maxPayload' | 'rate' | 'slowConsumer' | 'idle' | 'handshakeTimeout';
 
+/** A client that stays over a 'drop' limit is reported at most this often; its counters keep the exact totals. */
+const REPORT_INTERVAL_MS = 1000;
+
 export interface LimitBreachEvent {
   /** The client's id (for `handshakeTimeout`, the TCP connection's id; it never became a client). */
   clientId: string;
   limit: LimitName;
-  /** `drop`: messages are skipped (reported once per episode); `close`: closed with a code; `terminate`: socket destroyed. */
+  /** `drop`: messages are skipped (reported at most once a second per client); `close`: closed with a code; `terminate`: socket destroyed. */
   action: 'drop' | 'close' | 'terminate';
   detail: string;
 }
@@ -201,7 +204,7 @@ export class BroadcastServer {
   private readonly _onDidBreachLimit = new Emitter<LimitBreachEvent>();
   /** An upgrade refused with an HTTP status (auth, origin, path, capacity). */
   readonly onDidReject: Event<RejectEvent> = this._onDidReject.event;
-  /** A client went over a limit; `drop` breaches are reported once per episode, the counters have the totals. */
+  /** A client went over a limit; `drop` breaches are reported at most once a second per client (`droppedIn`/`droppedOut` have the totals). */
   readonly onDidBreachLimit: Event<LimitBreachEvent> = this._onDidBreachLimit.event;
 
   private _state: ServerState = 'stopped';
@@ -605,8 +608,8 @@ export class BroadcastServer {
       alive: true,
       bucket: new TokenBucket(opts.rateLimit.messagesPerSecond / 1000, opts.rateLimit.burst, Date.now()),
       lastSeen: Date.now(),
-      slow: false,
-      rateLimited: false,
+      slowReportedAt: -Infinity,
+      rateReportedAt: -Infinity,
     };
     if (this._state !== 'running') {
       ws.on('error', () => {});
@@ -635,7 +638,6 @@ export class BroadcastServer {
       const now = Date.now();
       record.lastSeen = now;
       if (!record.bucket.take(now)) return this.onOverRate(record);
-      if (record.rateLimited) record.rateLimited = false;
       record.info.messagesIn++;
       record.info.bytesIn += data.length;
       this._onDidReceive.fire({ clientId: id, data, isBinary });
@@ -670,9 +672,15 @@ export class BroadcastServer {
       return;
     }
     c.info.droppedIn++;
-    if (c.rateLimited) return;
-    c.rateLimited = true;
-    this._onDidBreachLimit.fire({ clientId: c.info.id, limit: 'rate', action: 'drop', detail: `${detail}; dropping its messages` });
+    const now = Date.now();
+    if (now - c.rateReportedAt < REPORT_INTERVAL_MS) return;
+    c.rateReportedAt = now;
+    this._onDidBreachLimit.fire({
+      clientId: c.info.id,
+      limit: 'rate',
+      action: 'drop',
+      detail: `${detail}; dropping its messages (${c.info.droppedIn} so far)`,
+    });
   }
 
   private onSlowConsumer(c: ClientRecord): void {
@@ -684,13 +692,14 @@ export class BroadcastServer {
       return;
     }
     c.info.droppedOut++;
-    if (c.slow) return;
-    c.slow = true;
+    const now = Date.now();
+    if (now - c.slowReportedAt < REPORT_INTERVAL_MS) return;
+    c.slowReportedAt = now;
     this._onDidBreachLimit.fire({
       clientId: c.info.id,
       limit: 'slowConsumer',
       action: 'drop',
-      detail: `${detail}; dropping messages for it until it drains`,
+      detail: `${detail}; dropping messages for it until it drains (${c.info.droppedOut} so far)`,
     });
   }
 

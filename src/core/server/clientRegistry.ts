@@ -43,10 +43,10 @@ export interface ClientRecord {
   readonly bucket: TokenBucket;
   /** `Date.now()` of the last message or ping from the client (idle timeout). */
   lastSeen: number;
-  /** Over the send-buffer mark since the last delivery; a breach is reported once per episode. */
-  slow: boolean;
-  /** Over the rate since its last accepted message; a breach is reported once per episode. */
-  rateLimited: boolean;
+  /** `Date.now()` of the last slow-consumer 'drop' report (throttled so a flood does not flood the log). */
+  slowReportedAt: number;
+  /** `Date.now()` of the last rate-limit 'drop' report. */
+  rateReportedAt: number;
   /** Set once the server has decided to close this client over a limit: the close code it sent. */
   closingFor?: number;
   /** Terminates the client if the close handshake does not finish (its buffer may never drain). */

@@ -85,7 +85,6 @@ export function fanOut(targets: Iterable<ClientRecord>, data: Buffer, isBinary: 
         guard.onOver(c);
         continue;
       }
-      if (c.slow) c.slow = false;
     }
     c.info.messagesOut++;
     c.info.bytesOut += data.length;

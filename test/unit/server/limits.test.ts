@@ -155,7 +155,7 @@ describe('exposure', () => {
 });
 
 describe('rate limit', () => {
-  test("'drop': messages over the bucket are not relayed, counted, and reported once per episode", async () => {
+  test("'drop': messages over the bucket are not relayed, counted, and reported at most once a second", async () => {
     const { server, address, breaches } = await startServer({
       relay: 'broadcastOthers',
       rateLimit: { messagesPerSecond: 1, burst: 5, action: 'drop' },
@@ -172,7 +172,14 @@ describe('rate limit', () => {
     const [ia] = server.clients();
     assert.equal(ia.messagesIn, 5);
     assert.deepEqual(breaches.map((e) => [e.clientId, e.limit, e.action]), [[ia.id, 'rate', 'drop']]);
-    assert.match(breaches[0].detail, /over 1 messages\/s \(burst 5\)/);
+    assert.equal(breaches[0].detail, 'over 1 messages/s (burst 5); dropping its messages (1 so far)');
+    // Still flooding a second later: reported again (at most once a second), with the running total.
+    await sleep(1100);
+    for (let i = 0; i < 5; i++) a.ws.send(`n${i}`);
+    await until(() => breaches.length === 2);
+    assert.match(breaches[1].detail, /dropping its messages \(1[67] so far\)$/);
+    await sleep(30);
+    assert.equal(breaches.length, 2);
   });
 
   test("'close': the client is closed with 1008 and the others are not", async () => {
