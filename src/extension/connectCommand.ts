@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import type { ConnectionError } from '../core/client/clientConnection';
 import type { Session } from './session';
+import { readEndpointTls } from './security';
 import { readSavedEndpoints, validateEndpointUrl, type SavedEndpoint } from './settings';
 
 const RECENT_KEY = 'wsInspector.recentEndpoints';
@@ -18,7 +19,13 @@ async function pickEndpoint(context: vscode.ExtensionContext, log: vscode.LogOut
   const items: Array<EndpointItem | vscode.QuickPickItem> = [];
   if (endpoints.length) {
     items.push({ label: 'Saved', kind: vscode.QuickPickItemKind.Separator });
-    for (const e of endpoints) items.push({ label: e.name ?? e.url, description: e.name ? e.url : undefined, detail: e.subprotocols?.length ? `subprotocols: ${e.subprotocols.join(', ')}` : undefined, endpoint: e });
+    for (const e of endpoints) {
+      const details = [
+        e.subprotocols?.length ? `subprotocols: ${e.subprotocols.join(', ')}` : '',
+        e.allowSelfSigned ? '$(warning) unsafe: certificate checks off' : e.caFile ? `CA: ${e.caFile}` : '',
+      ].filter(Boolean);
+      items.push({ label: e.name ?? e.url, description: e.name ? e.url : undefined, detail: details.join(' · ') || undefined, endpoint: e });
+    }
   }
   const savedUrls = new Set(endpoints.map((e) => e.url));
   const recentOnly = recent.filter((u) => !savedUrls.has(u));
@@ -70,7 +77,8 @@ export async function connectCommand(
   arg?: string | SavedEndpoint,
 ): Promise<string | undefined> {
   let endpoint: SavedEndpoint | undefined;
-  if (typeof arg === 'string') endpoint = { url: arg };
+  // A URL that is also a saved endpoint connects with that endpoint's headers, subprotocols and TLS options.
+  if (typeof arg === 'string') endpoint = readSavedEndpoints().endpoints.find((e) => e.url === arg) ?? { url: arg };
   else if (arg && typeof arg === 'object' && typeof arg.url === 'string') endpoint = arg;
   else endpoint = await pickEndpoint(context, log);
   if (!endpoint) return undefined;
@@ -80,11 +88,18 @@ export async function connectCommand(
   const recent = context.globalState.get<string[]>(RECENT_KEY, []).filter((u) => u !== endpoint.url);
   await context.globalState.update(RECENT_KEY, [endpoint.url, ...recent].slice(0, MAX_RECENT));
 
+  // A bad CA file or a refused unsafe switch is a settings problem, reported as such (not as a failed connection).
+  const tls = readEndpointTls(endpoint);
   log.info(`Connecting to ${endpoint.url}…`);
   try {
     const conn = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Window, title: `Connecting to ${endpoint.url}` },
-      () => session.connect(endpoint.url, { headers: endpoint.headers, subprotocols: endpoint.subprotocols }),
+      () =>
+        session.connect(endpoint.url, {
+          headers: endpoint.headers,
+          subprotocols: endpoint.subprotocols,
+          tls,
+        }),
     );
     log.info(`Connected to ${endpoint.url}${conn.protocol ? ` (subprotocol ${conn.protocol})` : ''}.`);
     return conn.connectionId;

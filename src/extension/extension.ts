@@ -5,8 +5,8 @@ import { ConnectionsTree, type TreeNode } from './connectionsTree';
 import { exportSession } from './exportSession';
 import { InspectorPanel } from './inspectorPanel';
 import { Session } from './session';
-import { readEndpointTls, registerSecurityCommands, resolveServerSecurity, throttledWarn } from './security';
-import { readCaptureSettings, readSavedEndpoints, readServerSettings, SettingsError, type ServerSettings } from './settings';
+import { registerSecurityCommands, resolveServerSecurity, throttledWarn } from './security';
+import { readCaptureSettings, readServerSettings, SettingsError, type ServerSettings } from './settings';
 import { ServerStatusBar } from './statusBar';
 
 /** What the extension-host tests read; not a public API. */
@@ -54,12 +54,6 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
       }),
     );
 
-  // Saved endpoints carry their CA file and the self-signed switch; look the URL up when a connection opens.
-  s.clientTlsResolver = (url) => {
-    const { endpoints } = readSavedEndpoints();
-    const i = endpoints.findIndex((e) => e.url === url);
-    return i === -1 ? undefined : readEndpointTls(endpoints[i], i);
-  };
   // Rejections and breaches are logged as events; the token is never part of them.
   const rejectLog = throttledWarn(log);
   const breachLog = throttledWarn(log);

@@ -59,11 +59,6 @@ export class Session implements InspectorModel {
   readonly onDidReject = this._onDidReject.event;
   /** A client of the running server breached a per-client limit. */
   readonly onDidBreachLimit = this._onDidBreachLimit.event;
-  /**
-   * Supplies TLS options (CA, self-signed switch) for an outgoing URL when the caller gave none: the extension looks
-   * the URL up in the saved endpoints. May throw (an unreadable CA file); connect() then rejects with that error.
-   */
-  clientTlsResolver: ((url: string) => ClientConnectionOptions['tls']) | undefined;
   private changeQueued = false;
   private readonly outgoing = new Map<string, Outgoing>();
 
@@ -213,14 +208,6 @@ export class Session implements InspectorModel {
    * ConnectionError (readable message, captured handshake) when the first attempt fails.
    */
   connect(url: string, options: ClientConnectionOptions = {}): Promise<ClientConnection> {
-    if (!options.tls && this.clientTlsResolver) {
-      try {
-        const tls = this.clientTlsResolver(url);
-        if (tls) options = { ...options, tls };
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    }
     const conn = new ClientConnection(url, { ...options, capture: this.store });
     const owner = new DisposableStore();
     const o: Outgoing = { conn, url, options, owner, state: 'connecting', messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 };

@@ -4,9 +4,9 @@ import * as fs from 'node:fs/promises';
 import * as vscode from 'vscode';
 import WebSocket from 'ws';
 import type { ExtensionApi } from '../../src/extension/extension';
-import { resolveServerSecurity, throttledWarn } from '../../src/extension/security';
+import { readEndpointTls, resolveServerSecurity, throttledWarn } from '../../src/extension/security';
 import type { LimitBreachEvent, RejectEvent } from '../../src/extension/session';
-import { readServerSettings, SettingsError } from '../../src/extension/settings';
+import { readSavedEndpoints, readServerSettings, SettingsError } from '../../src/extension/settings';
 
 /** Opens a ws client; resolves with the socket when open, or with the HTTP status / error code when refused. */
 function tryConnect(url: string, options: WebSocket.ClientOptions = {}, protocols?: string[]): Promise<{ ws?: WebSocket; status?: number; error?: string }> {
@@ -180,8 +180,9 @@ describe('Security: tokens, auth and development certificates in a real extensio
     await set('endpoints', []);
     await assert.rejects(api.session.connect(url), (err: Error) => /self[- ]signed|certificate/i.test(err.message));
     await set('endpoints', [{ url, allowSelfSigned: true }]);
-    const insecure = await api.session.connect(url);
-    api.session.closeOutgoing(insecure.connectionId ?? insecure.id);
+    const insecure = await vscode.commands.executeCommand('wsInspector.connect', url);
+    assert.equal(typeof insecure, 'string', 'the saved endpoint with allowSelfSigned connects');
+    api.session.closeOutgoing(String(insecure));
   });
 
   it('an unreadable certificate file is an error that names the setting and the path; no server starts', async () => {
@@ -265,7 +266,11 @@ describe('Security: tokens, auth and development certificates in a real extensio
     const wsUrl = 'wss://127.0.0.1:1/';
     await config().update('endpoints', [{ url: wsUrl, allowSelfSigned: true }], vscode.ConfigurationTarget.Workspace);
     try {
-      await assert.rejects(api.session.connect(wsUrl), /endpoints\[0\]\.allowSelfSigned: turning certificate checks off is only honoured in user settings/);
+      const before = api.session.outgoingConnections().length;
+      const [saved] = readSavedEndpoints().endpoints;
+      assert.throws(() => readEndpointTls(saved, 0), /endpoints\[0\]\.allowSelfSigned: turning certificate checks off is only honoured in user settings/);
+      assert.equal(await vscode.commands.executeCommand('wsInspector.connect', wsUrl), undefined, 'Connect refuses it');
+      assert.equal(api.session.outgoingConnections().length, before, 'no connection was attempted');
     } finally {
       await config().update('endpoints', undefined, vscode.ConfigurationTarget.Workspace);
     }
