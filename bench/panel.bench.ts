@@ -97,6 +97,9 @@ export async function benchPanel(): Promise<PanelRow[]> {
     settings: {
       'wsInspector.server.port': wsPort,
       'wsInspector.server.relay': 'echo',
+      // The load is one client at 1,000 messages/s: above the default per-client rate limit (100/s).
+      'wsInspector.server.rateLimit.messagesPerSecond': 1_000_000,
+      'wsInspector.server.rateLimit.burst': 1_000_000,
       'wsInspector.server.heartbeatInterval': 0,
       // Frames and their message events, with room to spare: nothing may be evicted.
       'wsInspector.capture.maxFrames': Math.max(250_000, totalFrames * 3),

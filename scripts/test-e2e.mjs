@@ -54,7 +54,8 @@ const csLog = [];
 const cs = await startCodeServer({
   runDir,
   installVsix: vsix,
-  settings: { 'wsInspector.server.port': wsPort, 'git.openRepositoryInParentFolders': 'never', 'git.enabled': false, 'workbench.colorTheme': process.env.E2E_THEME || 'Default Dark Modern' },
+  // The bulk test sends 3,000 messages at once: lift the per-client rate limit (default 100/s) for this run.
+  settings: { 'wsInspector.server.port': wsPort, 'wsInspector.server.rateLimit.messagesPerSecond': 1_000_000, 'wsInspector.server.rateLimit.burst': 1_000_000, 'git.openRepositoryInParentFolders': 'never', 'git.enabled': false, 'workbench.colorTheme': process.env.E2E_THEME || 'Default Dark Modern' },
   log: (l) => csLog.push(l),
 });
 let passed = 0;
