@@ -215,8 +215,8 @@ export class BroadcastServer {
   private auth: PreparedAuth | undefined;
   private origins: Set<string> | undefined;
   private guard: SendBufferGuard | undefined;
-  /** TLS only: TCP sockets still in the TLS handshake, which `sockets` does not hold yet. */
-  private readonly rawSockets = new Set<net.Socket>();
+  /** TLS only: the TCP sockets under the TLS ones, with the connection id given at accept. */
+  private readonly rawSockets = new Map<net.Socket, string>();
   private wss: WebSocketServer | undefined;
   /** Owns the listeners and timers of one run (start → stop). */
   private run: DisposableStore | undefined;
@@ -271,7 +271,7 @@ export class BroadcastServer {
     let server: http.Server | https.Server;
     try {
       server = opts.tls
-        ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key, handshakeTimeout: opts.handshakeTimeoutMs || 120_000 })
+        ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key, handshakeTimeout: tlsTimeoutMs(opts) })
         : http.createServer();
     } catch (err) {
       throw new ServerError('ERR_TLS_CONFIG', `The TLS certificate or key cannot be used: ${(err as Error).message}`, { cause: err });
@@ -295,11 +295,20 @@ export class BroadcastServer {
     if (opts.tls) {
       // Capture and the handshake timer need the decrypted socket; the raw one is only tracked so stop() can end it.
       run.on(server, 'connection', (socket: net.Socket) => {
-        this.rawSockets.add(socket);
+        this.rawSockets.set(socket, nextClientId());
         socket.once('close', () => this.rawSockets.delete(socket));
       });
-      run.on(server, 'secureConnection', (socket: net.Socket) => this.onSocket(socket));
-      run.on(server, 'tlsClientError', () => {});
+      const rawId = (tlsSocket: net.Socket) => this.rawSockets.get((tlsSocket as unknown as { _parent: net.Socket })._parent);
+      run.on(server, 'secureConnection', (socket: net.Socket) => this.onSocket(socket, rawId(socket)));
+      run.on(server, 'tlsClientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
+        if (err.code !== 'ERR_TLS_HANDSHAKE_TIMEOUT') return;
+        this._onDidBreachLimit.fire({
+          clientId: rawId(socket) ?? '',
+          limit: 'handshakeTimeout',
+          action: 'terminate',
+          detail: `no complete TLS handshake within ${tlsTimeoutMs(opts)} ms`,
+        });
+      });
     } else {
       run.on(server, 'connection', (socket: net.Socket) => this.onSocket(socket));
     }
@@ -390,7 +399,7 @@ export class BroadcastServer {
     for (const c of this.registry.records()) c.ws.terminate();
     // Sockets that never upgraded (keep-alive, half-sent requests) would hold the port open.
     for (const socket of this.sockets.keys()) socket.destroy();
-    for (const socket of this.rawSockets) socket.destroy();
+    for (const socket of this.rawSockets.keys()) socket.destroy();
     await serverClosed;
     this.wss!.close();
     run.dispose();
@@ -464,8 +473,8 @@ export class BroadcastServer {
   }
 
   /** Every TCP connection gets its id (and capture) here, before any byte is parsed, so a failed upgrade is captured too. */
-  private onSocket(socket: net.Socket): void {
-    const st: SocketState = { id: nextClientId() };
+  private onSocket(socket: net.Socket, id = nextClientId()): void {
+    const st: SocketState = { id };
     this.sockets.set(socket, st);
     const sink = this.opts?.capture;
     if (sink) {
@@ -502,7 +511,8 @@ export class BroadcastServer {
 
   /** An unparseable request (garbage, oversized head): answered like Node does without a listener, and reported. */
   private onClientError(err: NodeJS.ErrnoException, socket: net.Socket): void {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+    // https routes TLS handshake failures here too; a socket not yet in `sockets` never finished TLS: no HTTP to answer with.
+    if (err.code === 'ECONNRESET' || !socket.writable || (this.opts?.tls && !this.sockets.has(socket))) {
       socket.destroy();
       return;
     }
@@ -765,6 +775,11 @@ function resolveOptions(options: BroadcastServerOptions): ResolvedOptions {
     if (!Number.isInteger(o[k]) || o[k] < 0) throw new TypeError(`${k} must be a non-negative integer (0 = off); got ${o[k]}`);
   }
   return o;
+}
+
+/** The TLS handshake's own timeout; with `handshakeTimeoutMs` off, Node's default (120 s) still applies. */
+function tlsTimeoutMs(opts: ResolvedOptions): number {
+  return opts.handshakeTimeoutMs || 120_000;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -336,6 +336,22 @@ describe('TLS', () => {
     assert.equal(server.clients().length, 2);
   });
 
+  test('wss handshake timeout: a TCP connection that never starts TLS is destroyed and reported', async (t) => {
+    if (!creds) return t.skip('openssl not found');
+    const { address, breaches } = await startServer({ tls: creds, handshakeTimeoutMs: 150 });
+    const raw = net.connect(address.port, '127.0.0.1');
+    raw.on('error', () => {});
+    cleanups.push(() => raw.destroy());
+    await once(raw, 'connect');
+    const t0 = Date.now();
+    await once(raw, 'close');
+    assert.ok(Date.now() - t0 >= 120, `closed after ${Date.now() - t0} ms`);
+    await until(() => breaches.length === 1);
+    assert.deepEqual([breaches[0].limit, breaches[0].action], ['handshakeTimeout', 'terminate']);
+    assert.match(breaches[0].clientId, /^c\d+$/);
+    assert.equal(breaches[0].detail, 'no complete TLS handshake within 150 ms');
+  });
+
   test('wss with capture: the capture records the decrypted handshake and frames', async (t) => {
     if (!creds) return t.skip('openssl not found');
     const events: NewCaptureEvent[] = [];
