@@ -35,95 +35,126 @@ type Unshift = (chunk: unknown, encoding?: BufferEncoding) => void;
  * become pass-through) and removes its listener.
  */
 export function tapSocket(socket: net.Socket, sink: ByteSink): Disposable {
-  let active = true;
-  // Bytes handed back by unshift() that will be emitted again as 'data'.
-  let replay = 0;
-  // Guards against counting twice if a wrapped method calls another wrapped method.
-  let depth = 0;
-
-  const emitIn = (chunk: Buffer) => {
-    try {
-      sink.inbound(chunk);
-    } catch {
-      // The capture records its own errors; the socket must not see them.
-    }
-  };
-  const emitOut = (chunk: Buffer) => {
-    try {
-      sink.outbound(chunk);
-    } catch {
-      // As above.
-    }
-  };
-
-  const onData = (chunk: Buffer | string) => {
-    if (!active) return;
-    let buf = typeof chunk === 'string' ? Buffer.from(chunk, socket.readableEncoding ?? 'utf8') : chunk;
-    if (replay > 0) {
-      const skip = Math.min(replay, buf.length);
-      replay -= skip;
-      if (skip === buf.length) return;
-      buf = buf.subarray(skip);
-    }
-    if (buf.length > 0) emitIn(buf);
-  };
-
-  const origWrite = socket.write as unknown as Write;
-  const origEnd = socket.end as unknown as End;
-  const origUnshift = socket.unshift as unknown as Unshift;
-
-  const write: Write = function (this: net.Socket, chunk, encoding, cb) {
-    if (active && depth === 0 && !socket.writableEnded && !socket.destroyed) {
-      const buf = toBuffer(chunk, encoding);
-      if (buf && buf.length > 0) emitOut(buf);
-    }
-    depth++;
-    try {
-      return origWrite.call(this, chunk, encoding, cb);
-    } finally {
-      depth--;
-    }
-  };
-
-  const end: End = function (this: net.Socket, chunk, encoding, cb) {
-    if (active && depth === 0 && chunk != null && typeof chunk !== 'function' && !socket.writableEnded && !socket.destroyed) {
-      const buf = toBuffer(chunk, encoding);
-      if (buf && buf.length > 0) emitOut(buf);
-    }
-    depth++;
-    try {
-      return origEnd.call(this, chunk, encoding, cb);
-    } finally {
-      depth--;
-    }
-  };
-
-  const unshift: Unshift = function (this: net.Socket, chunk, encoding) {
-    // Counted before the call: unshift may emit 'data' synchronously.
-    if (active && chunk != null && !socket.readableEnded && !socket.destroyed) {
-      const buf = toBuffer(chunk, encoding);
-      if (buf) replay += buf.length;
-    }
-    return origUnshift.call(this, chunk, encoding);
-  };
-
+  const sock = socket as Tapped;
   const s = socket as unknown as { write: Write; end: End; unshift: Unshift };
-  s.write = write;
-  s.end = end;
-  s.unshift = unshift;
-  socket.prependListener('data', onData);
-
+  let t = sock[kTap];
+  if (t === undefined) {
+    const state: TapState = {
+      sinks: [],
+      replay: 0,
+      depth: 0,
+      origWrite: s.write,
+      origEnd: s.end,
+      origUnshift: s.unshift,
+      onData: (chunk: Buffer | string) => {
+        if (state.sinks.length === 0) return;
+        let buf = typeof chunk === 'string' ? Buffer.from(chunk, socket.readableEncoding ?? 'utf8') : chunk;
+        if (state.replay > 0) {
+          const skip = Math.min(state.replay, buf.length);
+          state.replay -= skip;
+          if (skip === buf.length) return;
+          buf = buf.subarray(skip);
+        }
+        if (buf.length > 0) emit(state.sinks, buf, IN);
+      },
+    };
+    t = sock[kTap] = state;
+    s.write = tappedWrite;
+    s.end = tappedEnd;
+    s.unshift = tappedUnshift;
+    socket.prependListener('data', state.onData);
+  }
+  const state = t;
+  // Copied on change, so that a sink removed while the bytes are handed out does not disturb the loop.
+  state.sinks = [...state.sinks, sink];
+  let active = true;
   return {
     dispose() {
       if (!active) return;
       active = false;
-      // Restore only what is still ours; a later wrapper keeps working and ours passes through.
-      if (s.write === write) s.write = origWrite;
-      if (s.end === end) s.end = origEnd;
-      if (s.unshift === unshift) s.unshift = origUnshift;
-      socket.removeListener('data', onData);
+      state.sinks = state.sinks.filter((x) => x !== sink);
+      if (state.sinks.length > 0) return;
+      // The last tap: restore what is still ours. Under a later wrapper ours stay in its chain and pass through.
+      if (s.write === tappedWrite && s.end === tappedEnd && s.unshift === tappedUnshift) {
+        socket.removeListener('data', state.onData);
+        s.write = state.origWrite;
+        s.end = state.origEnd;
+        s.unshift = state.origUnshift;
+        delete sock[kTap];
+      }
     },
   };
+}
+
+const kTap = Symbol('wsInspector.socketTap');
+const IN = 0;
+const OUT = 1;
+
+/** One per tapped socket, however many taps it has. */
+interface TapState {
+  sinks: ByteSink[];
+  /** Bytes handed back by unshift() that will be emitted again as 'data'. */
+  replay: number;
+  /** Guards against counting twice if a wrapped method calls another wrapped method. */
+  depth: number;
+  origWrite: Write;
+  origEnd: End;
+  origUnshift: Unshift;
+  onData: (chunk: Buffer | string) => void;
+}
+
+type Tapped = net.Socket & { [kTap]?: TapState };
+
+function emit(sinks: ByteSink[], chunk: Buffer, dir: typeof IN | typeof OUT): void {
+  for (let i = 0; i < sinks.length; i++) {
+    try {
+      if (dir === OUT) sinks[i].outbound(chunk);
+      else sinks[i].inbound(chunk);
+    } catch {
+      // The capture records its own errors; the socket must not see them.
+    }
+  }
+}
+
+// The replacements are single functions shared by every tapped socket, with the tap's state on the socket: a call
+// site that writes to many sockets (the broadcast fan-out) then sees one target and stays fast.
+
+function tappedWrite(this: Tapped, chunk: unknown, encoding?: BufferEncoding | WriteCb, cb?: WriteCb): boolean {
+  const t = this[kTap]!;
+  if (t.sinks.length !== 0 && t.depth === 0 && !this.writableEnded && !this.destroyed) {
+    const buf = Buffer.isBuffer(chunk) ? chunk : toBuffer(chunk, encoding);
+    if (buf !== undefined && buf.length > 0) emit(t.sinks, buf, OUT);
+  }
+  t.depth++;
+  try {
+    return t.origWrite.call(this, chunk, encoding, cb);
+  } finally {
+    t.depth--;
+  }
+}
+
+function tappedEnd(this: Tapped, chunk?: unknown, encoding?: BufferEncoding | WriteCb, cb?: WriteCb): net.Socket {
+  const t = this[kTap]!;
+  if (t.sinks.length !== 0 && t.depth === 0 && chunk != null && typeof chunk !== 'function' && !this.writableEnded && !this.destroyed) {
+    const buf = toBuffer(chunk, encoding);
+    if (buf && buf.length > 0) emit(t.sinks, buf, OUT);
+  }
+  t.depth++;
+  try {
+    return t.origEnd.call(this, chunk, encoding, cb);
+  } finally {
+    t.depth--;
+  }
+}
+
+function tappedUnshift(this: Tapped, chunk: unknown, encoding?: BufferEncoding): void {
+  const t = this[kTap]!;
+  // Counted before the call: unshift may emit 'data' synchronously.
+  if (t.sinks.length !== 0 && chunk != null && !this.readableEnded && !this.destroyed) {
+    const buf = toBuffer(chunk, encoding);
+    if (buf) t.replay += buf.length;
+  }
+  return t.origUnshift.call(this, chunk, encoding);
 }
 
 function toBuffer(chunk: unknown, encoding: unknown): Buffer | undefined {

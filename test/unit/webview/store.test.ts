@@ -195,28 +195,24 @@ describe('ViewStore incremental rows', () => {
     assert.deepEqual(ids(s), ['3g', '  2', '4', '5']);
   });
 
-  test('appending 200 events at the 50,000 cap costs a small fraction of a rebuild', () => {
+  // How fast this is belongs in bench/ (npm run bench -- panel); here: that live updates at the cap patch the rows
+  // instead of rebuilding them, and still equal a rebuild.
+  test('at the 50,000 cap, live appends and trims patch the cached rows, never rebuild them', () => {
     const s = new ViewStore(50_000);
     const batch: EventDto[] = [];
     for (let i = 1; i <= 100_000; i += 2) batch.push(frame(i), message(i + 1, [i]));
     s.reset({ events: batch, hasMore: false, resumeId: 0 });
-    s.rows();
+    const rows = s.rows();
     let id = 100_000;
-    const t = performance.now();
     for (let k = 0; k < 100; k++) {
       const live: EventDto[] = [];
       for (let i = 0; i < 100; i++, id += 2) live.push(frame(id + 1), message(id + 2, [id + 1]));
       s.addLive(live);
-      s.rows();
+      assert.equal(s.rows(), rows, `update ${k} patched the same row list`);
     }
-    const each = (performance.now() - t) / 100;
     assert.equal(s.rows().length, 25_000);
     assert.equal(s.rows()[0].id, id - 50_000 + 1);
-    const t2 = performance.now();
-    for (let k = 0; k < 10; k++) s.buildRows();
-    const rebuild = (performance.now() - t2) / 10;
-    // Here about 0.4 ms against 30 ms: a ratio, so a busy machine does not fail it.
-    assert.ok(each * 10 < rebuild, `${each.toFixed(3)} ms per update, ${rebuild.toFixed(3)} ms per rebuild`);
+    assert.deepEqual(s.rows(), s.buildRows());
   });
 });
 
