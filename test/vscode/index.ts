@@ -9,6 +9,8 @@ export function run(): Promise<void> {
   require('./extension.test');
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
   require('./security.test');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
+  require('./hostile.test');
   return new Promise((resolve, reject) => {
     mocha.run((failures) => (failures > 0 ? reject(new Error(`${failures} tests failed.`)) : resolve()));
   });
