@@ -189,6 +189,30 @@ describe('inspector panel in code-server', { timeout: 240_000 }, () => {
     await shot('7-html-payload-literal');
   });
 
+  test('bidi-override and huge-line payloads stay inert, readable text', async () => {
+    const spoof = 'invoice\u202Efdp.exe';
+    const huge = 'A'.repeat(300_000) + 'END-OF-HUGE-LINE';
+    clients[0].send(spoof);
+    clients[1].send(huge);
+    const grid = view.getByRole('grid', { name: 'Frames' });
+    // The preview shows the override as a marker, so the name cannot read as "invoiceexe.pdf".
+    await grid.getByText('invoice⟨U+202E⟩fdp.exe', { exact: true }).first().waitFor({ timeout: 10_000 });
+    await grid.locator('.frow', { hasText: 'invoice⟨U+202E⟩fdp.exe' }).first().click();
+    await view.locator('.detail pre.payload', { hasText: 'invoice⟨U+202E⟩fdp.exe' }).waitFor();
+    // A 300 KB single line: the row preview is short, the detail holds it as text, and the panel still answers.
+    const hugeRow = grid.locator('.frow', { hasText: 'AAAAAAAAAA' }).first();
+    await hugeRow.waitFor();
+    assert.ok((await hugeRow.innerText()).length < 1000, 'the row shows a short preview');
+    await hugeRow.click();
+    const pre = view.locator('.detail pre.payload', { hasText: 'END-OF-HUGE-LINE' });
+    await pre.waitFor({ timeout: 10_000 });
+    assert.equal(await view.locator('.detail pre.payload *').count(), 0, 'the payload is one text node, no elements');
+    await grid.locator('.frow', { hasText: 'invoice⟨U+202E⟩fdp.exe' }).first().click();
+    await view.locator('.detail pre.payload', { hasText: 'invoice⟨U+202E⟩fdp.exe' }).waitFor({ timeout: 5_000 });
+    assert.deepEqual(dialogs, []);
+    await shot('7b-bidi-and-huge-line');
+  });
+
   test('keyboard: arrows move the selection, Enter opens the detail', async () => {
     const grid = view.getByRole('grid', { name: 'Frames' });
     await grid.focus();

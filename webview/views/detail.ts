@@ -1,6 +1,6 @@
 // The frame/message detail pane and the handshake view. Everything is set as text: payloads are untrusted.
 import { opcodeName, type EventDetail, type HandshakeDetail, type HttpHeadDto } from '../../src/shared/protocol';
-import { decodeText, formatAbsolute, formatBytes, frameFlagsLabel, hexDump, lengthText, prettyJson, toHex, tryDecodeText } from '../format';
+import { decodeText, formatAbsolute, formatBytes, frameFlagsLabel, hexDump, lengthText, prettyJson, revealBidi, toHex, tryDecodeText } from '../format';
 import { dropdown, el, type Dropdown } from '../ui';
 
 export type DetailView = 'auto' | 'text' | 'json' | 'hex';
@@ -140,10 +140,10 @@ export class DetailPane {
       if (bytes.length > MAX_HEX_BYTES) pre.textContent += `\n… ${formatBytes(bytes.length - MAX_HEX_BYTES)} more`;
     } else if (view === 'json') {
       const pretty = prettyJson(text ?? decodeText(bytes));
-      pre.textContent = pretty ?? (text ?? decodeText(bytes));
+      pre.textContent = revealBidi(pretty ?? (text ?? decodeText(bytes)));
       if (pretty === undefined) this.body.appendChild(el('div', 'note', 'Not valid JSON: shown as text.'));
     } else {
-      pre.textContent = text ?? decodeText(bytes);
+      pre.textContent = revealBidi(text ?? decodeText(bytes));
     }
     if (bytes.length === 0) pre.textContent = '(empty payload)';
     this.body.appendChild(pre);

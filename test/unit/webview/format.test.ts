@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import {
   formatBytes, frameFlags, frameFlagsLabel, framePreview, hexDump, lengthText, oneLine, parseBase64, parseHex,
-  prettyJson, regexError, tryDecodeText, formatRelative,
+  prettyJson, regexError, revealBidi, tryDecodeText, formatRelative,
 } from '../../../webview/format';
 import { compose, ComposerHistory } from '../../../webview/composerModel';
 import type { FrameDto } from '../../../src/shared/protocol';
@@ -13,6 +13,13 @@ const f = (o: Partial<FrameDto>): FrameDto => ({
 });
 
 describe('format', () => {
+  test('bidi controls in a payload are shown as visible markers, in the preview and the detail', () => {
+    const spoof = 'invoice\u202Efdp.exe';
+    assert.equal(revealBidi(spoof), 'invoice⟨U+202E⟩fdp.exe');
+    assert.equal(oneLine(`a\u2066b\u2069\nc`), 'a⟨U+2066⟩b⟨U+2069⟩↵c');
+    assert.equal(revealBidi('plain héllo ✓'), 'plain héllo ✓');
+  });
+
   test('bytes, lengths and times', () => {
     assert.equal(formatBytes(1023), '1023 B');
     assert.equal(formatBytes(1536), '1.5 KB');
