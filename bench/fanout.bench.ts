@@ -16,16 +16,9 @@ import { WebSocketServer } from 'ws';
 import { EventStore } from '../src/core/capture/eventStore';
 import { BroadcastServer } from '../src/core/server/broadcastServer';
 import type { RunRequest, RunResult } from './fanout.child';
+import type { BenchRow } from './row';
 
-export interface FanoutRow {
-  name: string;
-  value: number;
-  unit: string;
-  ratio?: number;
-  baseline?: string;
-  goal?: string;
-  met?: boolean;
-}
+export type FanoutRow = BenchRow;
 
 const CLIENTS = 100;
 const MESSAGE_SIZE = 1024;

@@ -10,16 +10,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ClientsRequest, MemorySample, ServerRequest, ServerVariant } from './memory.child';
+import type { BenchRow } from './row';
 
-export interface MemoryRow {
-  name: string;
-  value: number;
-  unit: string;
-  ratio?: number;
-  baseline?: string;
-  goal?: string;
-  met?: boolean;
-}
+export type MemoryRow = BenchRow;
 
 const COUNTS = (process.env.MEMORY_COUNTS ?? '1000,10000').split(',').map(Number);
 const CHURN = Number(process.env.MEMORY_CHURN) || 10_000;

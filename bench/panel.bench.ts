@@ -14,16 +14,9 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type CDPSession, type Frame, type Page } from 'playwright-core';
 import WebSocket from 'ws';
+import type { BenchRow } from './row';
 
-export interface PanelRow {
-  name: string;
-  value: number;
-  unit: string;
-  ratio?: number;
-  baseline?: string;
-  goal?: string;
-  met?: boolean;
-}
+export type PanelRow = BenchRow;
 
 /** What scripts/codeServer.mjs exports (it is loaded at run time: it is an ES module outside the bundle). */
 interface CodeServerModule {
