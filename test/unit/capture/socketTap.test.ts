@@ -1,4 +1,4 @@
-import { test, describe, before, after } from 'node:test';
+import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -7,7 +7,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { once } from 'node:events';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
 import { onClientSocket, tapSocket, type ByteSink } from '../../../src/core/capture/socketTap';
@@ -15,6 +14,7 @@ import { DisposableStore } from '../../../src/core/util/events';
 import { ConnectionCapture } from '../../../src/core/capture/connectionCapture';
 import { EventStore } from '../../../src/core/capture/eventStore';
 import type { FrameEvent, HandshakeEvent, MessageEvent } from '../../../src/core/capture/events';
+import { devCredentials } from '../tlsCredentials';
 
 // ws's deflate and extension parser are not in its package exports; the test reaches them by file path.
 const wsLib = path.join(path.dirname(require.resolve('ws')), 'lib');
@@ -375,29 +375,13 @@ describe('tapSocket over real ws', () => {
   });
 
   describe('wss://', () => {
-    let creds: { key: Buffer; cert: Buffer } | undefined;
-    let dir: string | undefined;
-    before(() => {
-      try {
-        execFileSync('which', ['openssl'], { stdio: 'ignore' });
-      } catch {
-        return;
-      }
-      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsi-tls-'));
-      execFileSync('openssl', [
-        'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost',
-        '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-days', '1',
-        '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
-      ], { stdio: 'ignore' });
-      creds = { key: fs.readFileSync(path.join(dir, 'key.pem')), cert: fs.readFileSync(path.join(dir, 'cert.pem')) };
-    });
-    after(() => {
-      if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    let creds: { key: Buffer; cert: Buffer };
+    before(async () => {
+      creds = await devCredentials();
     });
 
     for (const deflate of [false, true]) {
-      test(`conversation over TLS: the taps see plaintext, byte-exact${deflate ? ', permessage-deflate' : ''}`, async (t) => {
-        if (!creds) return t.skip('openssl not found');
+      test(`conversation over TLS: the taps see plaintext, byte-exact${deflate ? ', permessage-deflate' : ''}`, async () => {
         const d = new DisposableStore();
         try {
           const srv = await startServer(d, { tls: creds, perMessageDeflate: deflate });

@@ -6,12 +6,12 @@ import * as https from 'node:https';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { WebSocketServer } from 'ws';
 import type { CaptureEvent, CaptureSink, ConnectionEvent, FrameEvent, NewCaptureEvent } from '../../../src/core/capture/events';
 import { BroadcastServer } from '../../../src/core/server/broadcastServer';
+import { devCredentials } from '../tlsCredentials';
 import {
   backoffDelay,
   connect,
@@ -344,7 +344,6 @@ describe('ClientConnection', () => {
 });
 
 describe('ClientConnection TLS', () => {
-  let dir: string;
   let key: Buffer;
   let cert: Buffer;
   let port: number;
@@ -352,15 +351,8 @@ describe('ClientConnection TLS', () => {
   let conns: ClientConnection[];
 
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsi-tls-'));
     // A self-signed certificate valid for "localhost" only, so 127.0.0.1 is a host-name mismatch.
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
-      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost',
-    ], { stdio: 'ignore' });
-    key = fs.readFileSync(path.join(dir, 'key.pem'));
-    cert = fs.readFileSync(path.join(dir, 'cert.pem'));
+    ({ key, cert } = await devCredentials(['localhost']));
     server = https.createServer({ key, cert });
     const wss = new WebSocketServer({ server });
     wss.on('connection', (ws) => ws.send('secure hello'));
@@ -372,7 +364,6 @@ describe('ClientConnection TLS', () => {
   after(async () => {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
-    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   test('a self-signed certificate is refused with advice', async () => {

@@ -1,11 +1,7 @@
-import { describe, test, afterEach, before, after } from 'node:test';
+import { describe, test, afterEach, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import type * as http from 'node:http';
 import * as net from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { once } from 'node:events';
 import { WebSocket, type ClientOptions } from 'ws';
 import {
@@ -17,6 +13,7 @@ import {
 } from '../../../src/core/server/broadcastServer';
 import type { NewCaptureEvent } from '../../../src/core/capture/events';
 import { normalizeOrigin, TokenBucket } from '../../../src/core/server/limits';
+import { devCredentials } from '../tlsCredentials';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -297,28 +294,12 @@ describe('timeouts', () => {
 });
 
 describe('TLS', () => {
-  let dir: string | undefined;
-  let creds: { key: Buffer; cert: Buffer } | undefined;
-  before(() => {
-    try {
-      execFileSync('which', ['openssl'], { stdio: 'ignore' });
-    } catch {
-      return;
-    }
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsi-srv-tls-'));
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-days', '1',
-      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
-    creds = { key: fs.readFileSync(path.join(dir, 'key.pem')), cert: fs.readFileSync(path.join(dir, 'cert.pem')) };
-  });
-  after(() => {
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  let creds: { key: Buffer; cert: Buffer };
+  before(async () => {
+    creds = await devCredentials();
   });
 
-  test('wss: a client with the CA connects and is relayed to; one without it fails verification', async (t) => {
-    if (!creds) return t.skip('openssl not found');
+  test('wss: a client with the CA connects and is relayed to; one without it fails verification', async () => {
     const { server, address } = await startServer({ tls: creds, handshakeTimeoutMs: 2000 });
     assert.match(address.url, /^wss:\/\/127\.0\.0\.1:\d+\/$/);
     const a = await client(address.url, { ca: creds.cert });
@@ -336,8 +317,7 @@ describe('TLS', () => {
     assert.equal(server.clients().length, 2);
   });
 
-  test('wss handshake timeout: a TCP connection that never starts TLS is destroyed and reported', async (t) => {
-    if (!creds) return t.skip('openssl not found');
+  test('wss handshake timeout: a TCP connection that never starts TLS is destroyed and reported', async () => {
     const { address, breaches } = await startServer({ tls: creds, handshakeTimeoutMs: 150 });
     const raw = net.connect(address.port, '127.0.0.1');
     raw.on('error', () => {});
@@ -352,8 +332,7 @@ describe('TLS', () => {
     assert.equal(breaches[0].detail, 'no complete TLS handshake within 150 ms');
   });
 
-  test('wss with capture: the capture records the decrypted handshake and frames', async (t) => {
-    if (!creds) return t.skip('openssl not found');
+  test('wss with capture: the capture records the decrypted handshake and frames', async () => {
     const events: NewCaptureEvent[] = [];
     const capture = { append: (e: NewCaptureEvent) => events.push(e) };
     const { server, address } = await startServer({ tls: creds, capture });
