@@ -7,16 +7,15 @@
 // variant (e.g. under --cpu-prof), FANOUT_WINDOW=<n> changes the messages kept in flight (default 64).
 
 import { fork, type ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { WebSocketServer } from 'ws';
 import { EventStore } from '../src/core/capture/eventStore';
 import { BroadcastServer } from '../src/core/server/broadcastServer';
 import type { RunRequest, RunResult } from './fanout.child';
 import type { BenchRow } from './row';
+import { childScript } from './childScript';
 
 export type FanoutRow = BenchRow;
 
@@ -77,27 +76,6 @@ const variants: Variant[] = [
   },
 ];
 
-/** The child is bundled next to us by scripts/run-bench.mjs; when this file runs alone, bundle it now. */
-async function childScript(): Promise<string> {
-  const beside = path.join(__dirname, 'fanout.child.js');
-  if (fs.existsSync(beside)) return beside;
-  const esbuild = await import('esbuild');
-  const outfile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-')), 'fanout.child.js');
-  await esbuild.build({
-    entryPoints: [path.resolve('bench/fanout.child.ts')],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'warning',
-    // The temporary file must still resolve `ws` from this repository.
-    nodePaths: [path.resolve('node_modules')],
-  });
-  return outfile;
-}
-
 function runIn(child: ChildProcess, req: RunRequest): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     child.once('message', (m: RunResult | { error: string }) => ('error' in m ? reject(new Error(m.error)) : resolve(m)));
@@ -112,7 +90,7 @@ const median = (xs: number[]) => {
 };
 
 export async function benchFanout(): Promise<FanoutRow[]> {
-  const script = await childScript();
+  const script = await childScript('fanout');
   const child = fork(script, [], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, NODE_PATH: path.resolve('node_modules') },

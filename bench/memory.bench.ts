@@ -6,11 +6,10 @@
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ClientsRequest, MemorySample, ServerRequest, ServerVariant } from './memory.child';
 import type { BenchRow } from './row';
+import { childScript } from './childScript';
 
 export type MemoryRow = BenchRow;
 
@@ -26,26 +25,6 @@ const CHURN_STORE_EVENTS = 5000;
 const VARIANTS: ServerVariant[] = ['ours, capture off', 'ours, capture on', 'plain ws'];
 /** Ours may cost this much more per idle client than plain ws (a record, counters, a token bucket). */
 const PER_CLIENT_GOAL = 1.5;
-
-/** The child is bundled next to us by scripts/run-bench.mjs; when this file runs alone, bundle it now. */
-async function childScript(): Promise<string> {
-  const beside = path.join(__dirname, 'memory.child.js');
-  if (fs.existsSync(beside)) return beside;
-  const esbuild = await import('esbuild');
-  const outfile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'memory-')), 'memory.child.js');
-  await esbuild.build({
-    entryPoints: [path.resolve('bench/memory.child.ts')],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'warning',
-    nodePaths: [path.resolve('node_modules')],
-  });
-  return outfile;
-}
 
 function ask<T>(child: ChildProcess, req: ServerRequest | ClientsRequest): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -147,7 +126,7 @@ async function churn(
 const KiB = (n: number) => n / 1024;
 
 export async function benchMemory(): Promise<MemoryRow[]> {
-  const script = await childScript();
+  const script = await childScript('memory');
   const rows: MemoryRow[] = [];
   for (const count of COUNTS) {
     const r = new Map<ServerVariant, PerClient>();
