@@ -8,9 +8,10 @@ SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 
 # openssl: test certificates. chromium: the webview and E2E tests. libkrb5-dev: code-server's kerberos module.
+# redis-server: the Redis backplane tests start their own on a free loopback port (nothing is mocked).
 # ripgrep: code-server's search, installed from Debian because @vscode/ripgrep's postinstall downloads from GitHub.
 need=()
-for p in openssl chromium libkrb5-dev ripgrep; do
+for p in openssl chromium libkrb5-dev ripgrep redis-server; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeClosePayload, encodeFrame } from '../../../src/core/wire/frameEncoder';
+import { encodeClosePayload, encodeFrame, encodeFrameHeader } from '../../../src/core/wire/frameEncoder';
 import { hex } from './helpers';
 
 describe('encodeFrame', () => {
@@ -37,5 +37,18 @@ describe('encodeFrame', () => {
     assert.equal(encodeClosePayload(4001).toString('hex'), '0fa1');
     assert.equal(encodeClosePayload().length, 0);
     assert.equal(encodeClosePayload(1000, 'é').toString('hex'), '03e8c3a9');
+  });
+});
+
+describe('encodeFrameHeader', () => {
+  test('is the header of encodeFrame for every length form, masked or not', () => {
+    for (const n of [0, 5, 125, 126, 65535, 65536]) {
+      for (const maskKey of [undefined, hex('37fa213d')]) {
+        const o = { opcode: 2, payload: Buffer.alloc(n, 7), maskKey };
+        const whole = encodeFrame(o);
+        const header = encodeFrameHeader(o);
+        assert.deepEqual(header, whole.subarray(0, whole.length - n), `n=${n} masked=${maskKey !== undefined}`);
+      }
+    }
   });
 });
