@@ -231,3 +231,63 @@ export function validateEndpointUrl(url: string): string | undefined {
   if (!u.hostname) return 'The URL has no host.';
   return undefined;
 }
+
+export interface ProxySettings {
+  port: number;
+  /** Empty when not set. */
+  target: string;
+  caFile?: string;
+  /** From user settings only (the setting is machine-scoped). */
+  allowSelfSigned: boolean;
+}
+
+export function readProxySettings(): ProxySettings {
+  const c = config();
+  const target = str(c, 'proxy.target') ?? '';
+  if (target !== '') {
+    const problem = validateProxyTarget(target);
+    if (problem) throw new SettingsError('proxy.target', problem);
+  }
+  return {
+    port: int(c, 'proxy.port', 9000, 0, 65535),
+    target,
+    caFile: str(c, 'proxy.caFile'),
+    allowSelfSigned: c.get<unknown>('proxy.allowSelfSigned', false) === true,
+  };
+}
+
+/** A proxy target is a ws:// or wss:// URL (a unix socket cannot be dialled by the proxy). */
+export function validateProxyTarget(url: string): string | undefined {
+  const problem = validateEndpointUrl(url);
+  if (problem) return problem;
+  if (url.trim().startsWith('ws+unix:')) return 'The proxy forwards to ws:// or wss:// targets only.';
+  return undefined;
+}
+
+export interface ScaleSettings {
+  /** Empty: no backplane. */
+  redisUrl: string;
+  channel: string;
+  envelope: 'json' | 'bare';
+}
+
+export function readScaleSettings(): ScaleSettings {
+  const c = config();
+  const redisUrl = str(c, 'scale.redisUrl') ?? '';
+  if (redisUrl !== '' && !/^rediss?:\/\/[^/]/i.test(redisUrl)) {
+    throw new SettingsError('scale.redisUrl', 'expected a URL such as redis://127.0.0.1:6379 (or rediss:// for TLS).');
+  }
+  const channel = str(c, 'scale.channel') ?? 'ws-inspector';
+  return { redisUrl, channel, envelope: oneOf(c, 'scale.envelope', ['json', 'bare'] as const, 'json') };
+}
+
+export function readBreakpointTimeoutMs(): number {
+  return int(config(), 'breakpoints.timeout', 30_000, 1000, 3_600_000);
+}
+
+/** The raw rule objects; the proxy's validateRule checks each (see breakpointsCommand.ts). */
+export function readBreakpointRules(): unknown[] {
+  const v = config().get<unknown>('breakpoints.rules', []);
+  if (!Array.isArray(v)) throw new SettingsError('breakpoints.rules', 'expected a list of rules.');
+  return v;
+}

@@ -1,7 +1,7 @@
 // The host's capture history: a bounded ring of capture events with id paging, filters and batched notifications.
 
 import type { CaptureEvent, CaptureSink, Direction, NewCaptureEvent } from './events';
-import { eventConnections, eventHasConnection, eventPayloadBytes } from './events';
+import { eventHasConnection, eventPayloadBytes } from './events';
 import { Emitter, type Event } from '../util/events';
 
 export interface EventStoreOptions {
@@ -326,8 +326,8 @@ function compileFilter(q: EventQuery): Filter | undefined {
       const c = q.connectionId;
       tests.push((e) => eventHasConnection(e, c));
     } else {
-      const set = new Set(q.connectionId);
-      tests.push((e) => eventConnections(e).some((c) => set.has(c)));
+      const ids = q.connectionId;
+      tests.push((e) => ids.some((c) => eventHasConnection(e, c)));
     }
   }
   if (q.kinds !== undefined) {

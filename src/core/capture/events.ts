@@ -115,9 +115,14 @@ export function eventConnections(e: CaptureEvent): readonly string[] {
   return [e.connectionId];
 }
 
-/** True when `e` belongs to connection `id` (see `alsoSentTo`). */
+/**
+ * True when `e` belongs to connection `id` (see `alsoSentTo`), or to a connection of the group `id`: the two legs
+ * of a proxied connection are `<id>/program` and `<id>/target`, so picking `<id>` shows both sides.
+ */
 export function eventHasConnection(e: CaptureEvent, id: string): boolean {
-  if (e.connectionId === id) return true;
+  const own = e.connectionId;
+  if (own === id) return true;
+  if (own.length > id.length && own.charCodeAt(id.length) === 0x2f && own.startsWith(id)) return true;
   return (e.kind === 'frame' || e.kind === 'message') && e.alsoSentTo !== undefined && e.alsoSentTo.includes(id);
 }
 

@@ -210,6 +210,21 @@ describe('EventStore', () => {
     }
   });
 
+  test('a group id (a proxied connection) matches both of its legs and nothing else', () => {
+    const s = new EventStore();
+    try {
+      s.append(conn('proxy1-1/program')); // 1
+      s.append(conn('proxy1-1/target')); // 2
+      s.append(conn('proxy1-10/program')); // 3: another connection whose id merely starts the same
+      s.append(conn('proxy1-1')); // 4
+      assert.deepEqual(ids(s.query({ connectionId: 'proxy1-1' }).events), [1, 2, 4]);
+      assert.deepEqual(ids(s.query({ connectionId: ['proxy1-1/target', 'proxy1-10'] }).events), [2, 3]);
+      assert.deepEqual(ids(s.query({ connectionId: 'proxy1-1/program' }).events), [1]);
+    } finally {
+      s.dispose();
+    }
+  });
+
   test('filters by connection, kind, direction and opcode', () => {
     const s = new EventStore();
     try {
