@@ -171,7 +171,7 @@ export class InspectorPanel implements vscode.Disposable {
   }
 
   private snapshot(): ModelSnapshot {
-    return { servers: this.model.servers(), connections: this.model.connections() };
+    return { servers: this.model.servers(), connections: this.model.connections(), sources: this.model.sources(), breakpoints: this.model.breakpoints() };
   }
 
   // --- pushing --------------------------------------------------------------------------------------------------
@@ -277,6 +277,8 @@ export class InspectorPanel implements vscode.Disposable {
       }
       case 'disconnect':
         return this.model.disconnect(req.connectionId).then(() => null);
+      case 'resolveHeld':
+        return this.model.resolveHeld(req.id, req.action, req.text).then(() => null);
     }
   }
 

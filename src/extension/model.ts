@@ -2,7 +2,7 @@
 // The panel codes against this interface only; `session.ts` implements it over the core.
 import type { EventStore } from '../core/capture/eventStore';
 import type { Event } from '../core/util/events';
-import type { ConnectionRow, ServerRow } from '../shared/protocol';
+import type { BreakpointsSnapshot, ConnectionRow, ServerRow, SourceRow } from '../shared/protocol';
 
 /** One row in the connections list (a server's client or an outgoing connection) and one server: the same shapes
  * the panel receives, defined once in the shared protocol. */
@@ -21,6 +21,12 @@ export interface InspectorModel {
   readonly store: EventStore;
   servers(): ServerSummary[];
   connections(): ConnectionSummary[];
+  /** Running proxies and browser inspections (headings of the connections list). */
+  sources(): SourceRow[];
+  /** Breakpoint rules, held frames and their latest outcomes; undefined when no proxy feature is there. */
+  breakpoints(): BreakpointsSnapshot | undefined;
+  /** Forwards, edits or drops a held frame; rejects with a showable message (unknown id, not editable…). */
+  resolveHeld(id: number, action: 'forward' | 'edit' | 'drop', text?: string): Promise<void>;
   /** Fires (coalesced by the caller if needed) when servers, clients, states or counters change. */
   readonly onDidChange: Event<void>;
   /** Rejects with an Error whose message is fit to show the user. */

@@ -159,10 +159,26 @@ export type EventDetail = FrameDetail | MessageDetail | HandshakeDetail | Simple
 export type ConnectionState = 'connecting' | 'open' | 'closing' | 'closed' | 'reconnecting' | 'failed';
 
 export interface ConnectionRow {
-  /** The capture connectionId: the same id the capture events carry. */
+  /**
+   * The capture connectionId: the same id the capture events carry. A proxied connection's row has the group id
+   * (`proxy1-3`), whose two legs (`proxy1-3/program`, `proxy1-3/target`) are its `proxySide` rows.
+   */
   id: string;
-  kind: 'serverClient' | 'outgoing';
+  /**
+   * serverClient: a client of the embedded server. outgoing: a connection made from VS Code. proxy: a program's
+   * connection through the inspecting proxy (both legs); proxySide: one leg of it. browser: a page's WebSocket seen
+   * over the DevTools protocol. backplane: the Redis backplane's traffic.
+   */
+  kind: 'serverClient' | 'outgoing' | 'proxy' | 'proxySide' | 'browser' | 'backplane';
   serverId?: string;
+  /** proxy rows: the proxy's id; proxySide rows: the proxied connection's id; browser rows: the inspection's id. */
+  parentId?: string;
+  /** proxySide rows: which leg. */
+  side?: 'program' | 'target';
+  /** The debug session this connection was captured in. */
+  tag?: string;
+  /** A short status line (the backplane's Redis state, a browser page's title…). */
+  note?: string;
   label: string;
   state: ConnectionState;
   remote?: string;
@@ -183,11 +199,66 @@ export interface ServerRow {
   port: number;
   relay: string;
   clientCount: number;
+  /** The debug session that started this server. */
+  tag?: string;
+  /** The Redis backplane this server takes part in. */
+  backplane?: { state: string; channel: string; detail?: string };
+}
+
+/** A running inspecting proxy, or a browser being inspected: a heading in the connections list. */
+export interface SourceRow {
+  id: string;
+  kind: 'proxy' | 'browser';
+  /** proxy: `ws://127.0.0.1:9000 → wss://api…`; browser: the DevTools endpoint. */
+  label: string;
+  tag?: string;
+}
+
+/** A frame (or whole message) held by a breakpoint in the proxy. */
+export interface HeldFrameDto {
+  id: number;
+  /** The proxied connection's id (its group id). */
+  connectionId: string;
+  direction: Direction;
+  opcode: number;
+  /** The payload as text when it is valid UTF-8, at most MAX_DETAIL_BYTES. */
+  text?: string;
+  /** Hex of the first bytes when it is not text. */
+  hex?: string;
+  size: number;
+  compressed: boolean;
+  ruleId: string;
+  heldAt: number;
+  deadline: number;
+  editable: boolean;
+  notEditableReason?: string;
+}
+
+/** What became of a held frame. */
+export interface HeldOutcomeDto {
+  id: number;
+  connectionId: string;
+  direction: Direction;
+  ruleId: string;
+  outcome: 'forwarded' | 'edited' | 'dropped' | 'timedOut' | 'connectionClosed';
+  time: number;
+}
+
+export interface BreakpointsSnapshot {
+  /** Rule ids with a one-line description each. */
+  rules: Array<{ id: string; enabled: boolean; description: string }>;
+  held: HeldFrameDto[];
+  /** The latest outcomes, newest last (at most 50). */
+  recent: HeldOutcomeDto[];
+  timeoutMs: number;
 }
 
 export interface ModelSnapshot {
   servers: ServerRow[];
   connections: ConnectionRow[];
+  /** Absent from hosts without these features. */
+  sources?: SourceRow[];
+  breakpoints?: BreakpointsSnapshot;
 }
 
 /** Whole-capture counters (not filtered). */
@@ -250,6 +321,8 @@ export interface Requests {
   getHandshake: { params: { connectionId: string }; result: HandshakeDetail | null };
   send: { params: { target: SendTarget; payload: SendPayload }; result: null };
   disconnect: { params: { connectionId: string }; result: null };
+  /** Forward a held frame unchanged, forward it edited (text, re-encoded), or drop it. */
+  resolveHeld: { params: { id: number; action: 'forward' | 'edit' | 'drop'; text?: string }; result: null };
 }
 export type RequestType = keyof Requests;
 export type RequestOf<K extends RequestType> = { type: K; requestId: number } & Requests[K]['params'];
@@ -297,6 +370,7 @@ const REQUEST_TYPES: ReadonlySet<string> = new Set<RequestType>([
   'getHandshake',
   'send',
   'disconnect',
+  'resolveHeld',
 ]);
 
 function isObj(x: unknown): x is Record<string, unknown> {
@@ -356,6 +430,12 @@ export function isWebviewToHost(x: unknown): x is WebviewToHost {
       return typeof x.connectionId === 'string';
     case 'send':
       return isTarget(x.target) && isPayload(x.payload);
+    case 'resolveHeld':
+      return (
+        isNum(x.id) &&
+        (x.action === 'forward' || x.action === 'drop' || (x.action === 'edit' && typeof x.text === 'string')) &&
+        (x.text === undefined || typeof x.text === 'string')
+      );
   }
 }
 
