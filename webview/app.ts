@@ -7,6 +7,7 @@ import { FramesTable } from './views/framesTable';
 import { DetailPane, HandshakePane } from './views/detail';
 import { ClientsTable, ConnectionsList } from './views/connections';
 import { Composer } from './views/composer';
+import { BreakpointsPane } from './views/breakpoints';
 import { Counters, FilterBar } from './views/toolbar';
 
 const FIRST_PAGE = 1000;
@@ -90,12 +91,22 @@ const clients = new ClientsTable(
     request('disconnect', { connectionId: c.id }).catch((err: Error) => showNotice(err.message));
   },
 );
-const bottom = tabs<'detail' | 'handshake' | 'clients'>({
+const breakpoints = new BreakpointsPane((id, action, text) =>
+  request('resolveHeld', { id, action, text }).then(
+    () => undefined,
+    (err: Error) => {
+      showNotice(err.message);
+      throw err;
+    },
+  ),
+);
+const bottom = tabs<'detail' | 'handshake' | 'clients' | 'breakpoints'>({
   ariaLabel: 'Details',
   items: [
     { id: 'detail', label: 'Frame', view: detail.el },
     { id: 'handshake', label: 'Handshake', view: handshake.el },
     { id: 'clients', label: 'Clients', view: clients.el },
+    { id: 'breakpoints', label: 'Breakpoints', view: breakpoints.el },
   ],
   active: state.detailTab,
   onChange: (id) => {
@@ -259,9 +270,25 @@ function onModel(m: Extract<HostToWebview, { type: 'init' | 'update' }>): void {
   if (!m.model) return;
   store.model = m.model;
   modelDirty = true;
+  // Held frames wait for the user: they are drawn at once, and the first one brings its tab forward, as a debugger
+  // shows where it stopped.
+  const before = breakpoints.heldCount;
+  renderBreakpoints();
+  if (before === 0 && breakpoints.heldCount > 0 && bottom.active !== 'breakpoints') {
+    bottom.select('breakpoints');
+    state.detailTab = 'breakpoints';
+    save();
+  }
   if (m.type === 'init') renderModel();
   else scheduleChrome();
   table.refresh();
+}
+
+function renderBreakpoints(): void {
+  const model = store.model;
+  breakpoints.update(model.breakpoints, (id) => model.connections.find((c) => c.id === id)?.label ?? id);
+  const n = breakpoints.heldCount;
+  bottom.setLabel('breakpoints', n ? `Breakpoints (${n} held)` : 'Breakpoints');
 }
 
 function renderModel(): void {

@@ -17,7 +17,7 @@ export interface PersistedState {
   composerText: string;
   target: string;
   history: import('./composerModel').HistoryEntry[];
-  detailTab: 'detail' | 'handshake' | 'clients';
+  detailTab: 'detail' | 'handshake' | 'clients' | 'breakpoints';
   detailView: 'auto' | 'text' | 'json' | 'hex';
   selectedId?: number;
 }

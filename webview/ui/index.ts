@@ -218,6 +218,8 @@ export function badge(text: string, ariaLabel?: string): HTMLElement & { textCon
 export interface Tabs<T extends string> {
   readonly el: HTMLElement;
   select(id: T): void;
+  /** Changes a tab's text (a count of held frames, say). */
+  setLabel(id: T, text: string): void;
   readonly active: T;
 }
 
@@ -258,6 +260,10 @@ export function tabs<T extends string>(o: {
     select(id) {
       active = id;
       p.activeid = `tab-${id}`;
+    },
+    setLabel(id, text) {
+      const tab = p.querySelector(`#tab-${id}`);
+      if (tab && tab.textContent !== text) tab.textContent = text;
     },
     get active() {
       return active;

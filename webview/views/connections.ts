@@ -61,18 +61,31 @@ export class ConnectionsList {
 
   update(m: ModelSnapshot): void {
     const rows: HTMLElement[] = [this.item(undefined, 'All connections', `${m.connections.length}`, '')];
+    const heading = (text: string) => {
+      const h = el('li', 'server', text);
+      h.setAttribute('role', 'presentation');
+      rows.push(h);
+    };
     for (const s of m.servers) {
-      const h = el('li', 'server', `Server ${s.url} · ${s.relay}`);
-      h.setAttribute('role', 'presentation');
-      h.dataset.id = '';
-      rows.push(h);
-      for (const c of m.connections.filter((x) => x.kind === 'serverClient' && x.serverId === s.id)) rows.push(this.connItem(c));
+      heading(`Server ${s.url} · ${s.relay}${s.tag ? ` · debug: ${s.tag}` : ''}`);
+      for (const c of m.connections) {
+        if ((c.kind === 'serverClient' || c.kind === 'backplane') && c.serverId === s.id) rows.push(this.connItem(c));
+      }
     }
-    const orphans = m.connections.filter((c) => c.kind === 'outgoing' || !m.servers.some((s) => s.id === c.serverId));
+    for (const src of m.sources ?? []) {
+      heading(`${src.kind === 'proxy' ? 'Proxy' : 'Browser'} ${src.label}${src.tag ? ` · debug: ${src.tag}` : ''}`);
+      for (const c of m.connections) {
+        if (c.parentId !== src.id) continue;
+        rows.push(this.connItem(c));
+        // A proxied connection's two legs, under it.
+        for (const side of m.connections) if (side.kind === 'proxySide' && side.parentId === c.id) rows.push(this.connItem(side, 'side'));
+      }
+    }
+    const orphans = m.connections.filter(
+      (c) => c.kind === 'outgoing' || ((c.kind === 'serverClient' || c.kind === 'backplane') && !m.servers.some((s) => s.id === c.serverId)),
+    );
     if (orphans.length) {
-      const h = el('li', 'server', 'Outgoing');
-      h.setAttribute('role', 'presentation');
-      rows.push(h);
+      heading('Outgoing');
       for (const c of orphans) rows.push(this.connItem(c));
     }
     this.list.replaceChildren(...rows);
@@ -80,8 +93,13 @@ export class ConnectionsList {
     for (const h of this.list.querySelectorAll<HTMLElement>('li.server')) h.removeAttribute('data-id');
   }
 
-  private connItem(c: ConnectionRow): HTMLElement {
-    return this.item(c.id, c.label, STATE_ICON[c.state], c.state);
+  private connItem(c: ConnectionRow, extraClass?: string): HTMLElement {
+    const label = c.note ? `${c.label} · ${c.note}` : c.label;
+    const li = this.item(c.id, label, STATE_ICON[c.state], c.state);
+    li.classList.add(`kind-${c.kind}`);
+    if (extraClass) li.classList.add(extraClass);
+    if (c.tag) li.title = `Captured in debug session "${c.tag}"`;
+    return li;
   }
 
   private item(id: string | undefined, label: string, badgeText: string, state: string): HTMLElement {
