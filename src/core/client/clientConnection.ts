@@ -23,9 +23,17 @@ export interface ReconnectOptions {
   jitter?: number;
   /**
    * Consecutive failed attempts before giving up. Default `Infinity`: a developer restarting a server expects
-   * the client to come back, and the capped delay keeps the cost small.
+   * the client to come back, and the capped delay keeps the cost small. A connection that opened but closed
+   * before `stableAfterMs` counts as a failed attempt.
    */
   maxAttempts?: number;
+  /**
+   * How long a connection must stay open (ms) before it counts as good and the delays start over from
+   * `initialDelayMs`. Without it, a server that completes the upgrade and then closes at once (a crash loop, a
+   * policy close, a proxy whose target is down) would be retried at the initial delay forever: the storm the cap is
+   * there to prevent. Default 5000.
+   */
+  stableAfterMs?: number;
 }
 
 export interface ClientTlsOptions {
@@ -60,7 +68,10 @@ export type ClientState = 'connecting' | 'open' | 'closing' | 'closed' | 'reconn
 
 export interface ClientStateChange {
   state: ClientState;
-  /** 'connecting': 0 for the first connect, n for the n-th reconnect attempt. 'reconnecting': the attempt to come. */
+  /**
+   * 'connecting': 0 for the first connect, n for the n-th reconnect attempt since the last connection that stayed
+   * open `stableAfterMs`. 'reconnecting': the attempt to come.
+   */
   attempt?: number;
   /** 'reconnecting': the wait before the next attempt. */
   delayMs?: number;
@@ -82,6 +93,7 @@ const DEFAULT_RECONNECT: Required<ReconnectOptions> = {
   maxDelayMs: 30_000,
   jitter: 0.2,
   maxAttempts: Infinity,
+  stableAfterMs: 5000,
 };
 
 const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
@@ -119,7 +131,7 @@ export class ClientConnection implements Disposable {
   private readonly secure: boolean;
   private _state: ClientState = 'closed';
   private ws: WebSocket | undefined;
-  /** Failed attempts since the last successful open. */
+  /** Failed attempts (short-lived opens included) since the last connection that stayed open `stableAfterMs`. */
   private attempt = 0;
   private tcpSerial = 0;
   private userClosed = false;
@@ -239,6 +251,7 @@ export class ClientConnection implements Disposable {
     let error: ConnectionError | undefined;
     let rejected: { status: number; statusText: string; body: Buffer } | undefined;
     let opened = false;
+    let openedAt = 0;
     const connectionId = `${this.id}.${++this.tcpSerial}`;
     this._connectionId = connectionId;
     const sink = this.opts.capture;
@@ -284,7 +297,8 @@ export class ClientConnection implements Disposable {
     });
     attemptStore.on(ws, 'open', () => {
       opened = true;
-      this.attempt = 0;
+      // The count starts over only once this connection proves stable (see finish()).
+      openedAt = performance.now();
       this.setState({ state: 'open' });
     });
     attemptStore.on(ws, 'message', (data: Buffer, isBinary: boolean) => this._onDidReceive.fire({ data, isBinary }));
@@ -307,6 +321,7 @@ export class ClientConnection implements Disposable {
     attemptStore.on(ws, 'close', (code: number, reasonBuf: Buffer) => {
       attemptStore.dispose();
       const reason = reasonBuf.toString();
+      if (opened && performance.now() - openedAt >= this.backoff.stableAfterMs) this.attempt = 0;
       // The capture sees the last bytes when the socket closes; wait for that before reading its handshake.
       const settle = () => {
         if (rejected) {
@@ -353,7 +368,7 @@ export class ClientConnection implements Disposable {
 }
 
 /** Exponential: initial·2^(n-1), capped at maxDelayMs, minus up to `jitter` of it (from crypto). */
-export function backoffDelay(attempt: number, b: Required<ReconnectOptions>): number {
+export function backoffDelay(attempt: number, b: Required<Pick<ReconnectOptions, 'initialDelayMs' | 'maxDelayMs' | 'jitter'>>): number {
   const base = Math.min(b.maxDelayMs, b.initialDelayMs * 2 ** Math.min(attempt - 1, 30));
   if (b.jitter === 0) return base;
   const r = randomInt(0, 1_000_000) / 1_000_000;
@@ -370,6 +385,7 @@ function validate(o: ClientConnectionOptions): ClientConnectionOptions {
   nonNeg(r.initialDelayMs, 'reconnect.initialDelayMs');
   nonNeg(r.maxDelayMs, 'reconnect.maxDelayMs');
   nonNeg(r.maxAttempts, 'reconnect.maxAttempts');
+  nonNeg(r.stableAfterMs, 'reconnect.stableAfterMs');
   if (r.jitter !== undefined && !(r.jitter >= 0 && r.jitter <= 1)) throw new TypeError(`reconnect.jitter must be within 0..1; got ${r.jitter}`);
   if (r.initialDelayMs !== undefined && r.maxDelayMs !== undefined && r.initialDelayMs > r.maxDelayMs) {
     throw new TypeError('reconnect.initialDelayMs must not exceed reconnect.maxDelayMs');
