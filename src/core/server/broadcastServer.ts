@@ -178,6 +178,16 @@ export class ServerError extends Error {
   }
 }
 
+/**
+ * Takes what this server relays to all clients, to share it with other servers (see `scale/redisBackplane`).
+ * `publish` is called synchronously on the relay path, after the local fan-out: it must return at once and
+ * never throw.
+ */
+export interface BackplaneHook {
+  /** A client's message relayed in `broadcast`/`broadcastOthers` mode (`fromClientId` set), or a `sendToAll`. */
+  publish(data: Buffer, isBinary: boolean, fromClientId?: string): void;
+}
+
 /** Per-TCP-connection state, from accept to close. */
 interface SocketState {
   id: string;
@@ -225,6 +235,7 @@ export class BroadcastServer {
   private pendingUpgrades = 0;
   private starting: Promise<ServerAddress> | undefined;
   private stopping: Promise<void> | undefined;
+  private backplane: BackplaneHook | undefined;
 
   get state(): ServerState {
     return this._state;
@@ -423,10 +434,32 @@ export class BroadcastServer {
     return r && { ...r.info };
   }
 
-  /** Sends to every connected client: a string as a text message, a Buffer as binary. Returns the number of deliveries. */
+  /**
+   * Sends to every connected client: a string as a text message, a Buffer as binary. With a backplane, other
+   * servers' clients get it too. Returns the number of local deliveries.
+   */
   sendToAll(data: string | Buffer): number {
     const isBinary = typeof data !== 'string';
-    return fanOut(this.registry.records(), toBuffer(data), isBinary, this.guard);
+    const buf = toBuffer(data);
+    const n = fanOut(this.registry.records(), buf, isBinary, this.guard);
+    if (this.backplane !== undefined) this.toBackplane(buf, isBinary);
+    return n;
+  }
+
+  /**
+   * Connects a backplane: from now on, what this server relays to all clients (and `sendToAll`) also goes to
+   * `hook.publish`. `undefined` disconnects it. A server has at most one backplane.
+   */
+  setBackplane(hook: BackplaneHook | undefined): void {
+    this.backplane = hook;
+  }
+
+  /**
+   * A message from another server, sent to every local client and not published again. Returns the number of
+   * deliveries (0 while stopped).
+   */
+  deliverFromBackplane(data: Buffer, isBinary: boolean): number {
+    return fanOut(this.registry.records(), data, isBinary, this.guard);
   }
 
   /** Sends to one client: a string as text, a Buffer as binary. Throws `ERR_UNKNOWN_CLIENT` for an unknown id. */
@@ -459,6 +492,15 @@ export class BroadcastServer {
       this._onDidReject.dispose();
       this._onDidBreachLimit.dispose();
     });
+  }
+
+  private toBackplane(data: Buffer, isBinary: boolean, fromClientId?: string): void {
+    try {
+      this.backplane!.publish(data, isBinary, fromClientId);
+    } catch (err) {
+      // The hook promises not to throw; if it does, the relay must go on regardless.
+      this._onDidError.fire(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   private requireClient(clientId: string): ClientRecord {
@@ -652,6 +694,9 @@ export class BroadcastServer {
       record.info.bytesIn += data.length;
       this._onDidReceive.fire({ clientId: id, data, isBinary });
       fanOut(relayTargets(this.relay, record, this.registry.records()), data, isBinary, this.guard);
+      if (this.backplane !== undefined && (this.relay === 'broadcast' || this.relay === 'broadcastOthers')) {
+        this.toBackplane(data, isBinary, id);
+      }
     });
     ws.once('close', (code: number, reason: Buffer) => {
       this.registry.delete(id);
