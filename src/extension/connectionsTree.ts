@@ -1,12 +1,16 @@
-// The "Connections" view: the server with its clients under it, then the outgoing connections.
+// The "Connections" view: the server with its clients under it, the inspecting proxies with their connections, the
+// inspected browsers with their pages' WebSockets, then the outgoing connections.
 import * as vscode from 'vscode';
+import type { SourceRow } from '../shared/protocol';
 import type { ConnectionSummary, ServerSummary } from './model';
 import type { Session } from './session';
 
 export type TreeNode =
   | { type: 'server'; server: ServerSummary }
   | { type: 'serverClient'; connection: ConnectionSummary }
-  | { type: 'outgoing'; connection: ConnectionSummary };
+  | { type: 'outgoing'; connection: ConnectionSummary }
+  | { type: 'source'; source: SourceRow }
+  | { type: 'sourceConnection'; connection: ConnectionSummary };
 
 const STATE_ICONS: Record<ConnectionSummary['state'], [string, string?]> = {
   connecting: ['loading~spin'],
@@ -35,6 +39,7 @@ export class ConnectionsTree implements vscode.TreeDataProvider<TreeNode>, vscod
     if (!node) {
       return [
         ...this.session.servers().map((server) => ({ type: 'server' as const, server })),
+        ...this.session.sources().map((source) => ({ type: 'source' as const, source })),
         ...this.session
           .connections()
           .filter((c) => c.kind === 'outgoing')
@@ -46,6 +51,12 @@ export class ConnectionsTree implements vscode.TreeDataProvider<TreeNode>, vscod
         .connections()
         .filter((c) => c.kind === 'serverClient' && c.serverId === node.server.id)
         .map((connection) => ({ type: 'serverClient' as const, connection }));
+    }
+    if (node.type === 'source') {
+      return this.session
+        .connections()
+        .filter((c) => c.parentId === node.source.id)
+        .map((connection) => ({ type: 'sourceConnection' as const, connection }));
     }
     return [];
   }
@@ -61,6 +72,16 @@ export class ConnectionsTree implements vscode.TreeDataProvider<TreeNode>, vscod
       item.id = `server:${s.id}`;
       return item;
     }
+    if (node.type === 'source') {
+      const src = node.source;
+      const item = new vscode.TreeItem(src.kind === 'proxy' ? 'Proxy' : 'Browser', vscode.TreeItemCollapsibleState.Expanded);
+      item.description = src.tag ? `${src.label} · debug: ${src.tag}` : src.label;
+      item.tooltip = src.label;
+      item.iconPath = new vscode.ThemeIcon(src.kind === 'proxy' ? 'arrow-swap' : 'browser', new vscode.ThemeColor('testing.iconPassed'));
+      item.contextValue = `source.${src.kind}`;
+      item.id = `source:${src.id}`;
+      return item;
+    }
     const c = node.connection;
     const item = new vscode.TreeItem(c.label, vscode.TreeItemCollapsibleState.None);
     item.id = `${node.type}:${c.id}`;
@@ -69,7 +90,9 @@ export class ConnectionsTree implements vscode.TreeDataProvider<TreeNode>, vscod
       .filter(Boolean)
       .join('\n');
     item.iconPath = stateIcon(c.state);
-    item.contextValue = node.type === 'serverClient' ? 'serverClient' : `outgoing.${c.state === 'closed' || c.state === 'failed' ? 'closed' : 'live'}`;
+    if (node.type === 'sourceConnection') item.description = [c.state, c.note, c.tag && `debug: ${c.tag}`].filter(Boolean).join(' · ');
+    item.contextValue =
+      node.type === 'serverClient' ? 'serverClient' : node.type === 'sourceConnection' ? c.kind : `outgoing.${c.state === 'closed' || c.state === 'failed' ? 'closed' : 'live'}`;
     item.command = { command: 'wsInspector.openInspector', title: 'Open Inspector', arguments: [c.id] };
     return item;
   }

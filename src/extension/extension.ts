@@ -6,12 +6,15 @@ import { exportSession } from './exportSession';
 import { InspectorPanel } from './inspectorPanel';
 import { Session } from './session';
 import { registerSecurityCommands, resolveServerSecurity, throttledWarn } from './security';
-import { readCaptureSettings, readServerSettings, SettingsError, type ServerSettings } from './settings';
+import { readBreakpointTimeoutMs, readCaptureSettings, readServerSettings, SettingsError, type ServerSettings } from './settings';
+import { DebugSessionIntegration } from './debugSessions';
+import { registerProxyCommands, startProxy } from './proxyCommands';
 import { ServerStatusBar } from './statusBar';
 
 /** What the extension-host tests read; not a public API. */
 export interface ExtensionApi {
   session: Session;
+  debug: DebugSessionIntegration;
   tree: ConnectionsTree;
   statusBarText(): string | undefined;
   activationMs: number;
@@ -33,7 +36,13 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     void vscode.window.showWarningMessage(`${errorMessage(err)} Using the defaults.`);
     capture = { maxEvents: 100_000, maxBytes: 268435456 };
   }
-  const s = new Session(capture);
+  let breakpointTimeoutMs = 30_000;
+  try {
+    breakpointTimeoutMs = readBreakpointTimeoutMs();
+  } catch (err) {
+    log.error(String(err));
+  }
+  const s = new Session(capture, breakpointTimeoutMs);
   session = s;
   context.subscriptions.push({ dispose: () => void s.dispose() });
 
@@ -71,6 +80,25 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     InspectorPanel.createOrShow(context, s, typeof id === 'string' ? id : undefined);
   });
   command('wsInspector.startServer', () => startServer(context, s, log));
+  registerProxyCommands(context, s, log, command);
+  const debug = new DebugSessionIntegration(
+    {
+      startProxy: async (o) => {
+        const p = await startProxy(s, log, o);
+        return { id: p.id, url: p.url };
+      },
+      stopProxy: async (id) => void (await s.proxies.stop(id)),
+      startServer: async (o) => {
+        if (s.serverAddress) throw new Error(`The broadcast server already runs at ${s.serverAddress.url}; stop it first.`);
+        const url = await startServer(context, s, log, o.port === undefined ? undefined : { port: o.port }, o.tag);
+        return url === undefined ? undefined : { url };
+      },
+      stopServer: async () => void (await s.stopServer()),
+      openInspector: () => InspectorPanel.createOrShow(context, s),
+    },
+    log,
+  );
+  context.subscriptions.push(debug);
   command('wsInspector.stopServer', async () => {
     const addr = s.serverAddress;
     if (!(await s.stopServer())) {
@@ -145,7 +173,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
 
   const activationMs = performance.now() - started;
   log.info(`WebSocket Inspector activated in ${activationMs.toFixed(1)} ms.`);
-  return { session: s, tree, statusBarText: () => statusBar.text, activationMs };
+  return { session: s, debug, tree, statusBarText: () => statusBar.text, activationMs };
 }
 
 async function startServer(
@@ -153,6 +181,7 @@ async function startServer(
   s: Session,
   log: vscode.LogOutputChannel,
   override?: Partial<ServerSettings>,
+  tag?: string,
 ): Promise<string | undefined> {
   const settings = { ...readServerSettings(), ...override };
   const { options: security, generatedToken } = await resolveServerSecurity(settings.security, context.secrets);
@@ -163,7 +192,7 @@ async function startServer(
     });
   }
   try {
-    const addr = await s.startServer(settings, security);
+    const addr = await s.startServer(settings, security, tag);
     const protection = [security.tls ? 'TLS' : '', security.auth ? `auth (${security.auth.accept?.join(', ')})` : ''].filter(Boolean).join(', ');
     log.info(`Server listening on ${addr.url} (relay: ${settings.relay}${protection ? `; ${protection}` : ''}).`);
     if (s.serverExposed) {
@@ -191,9 +220,9 @@ async function startServer(
       const config = vscode.workspace.getConfiguration('wsInspector');
       if (pick === 'Enable Auth') {
         await config.update('server.auth.enabled', true, vscode.ConfigurationTarget.Global);
-        return startServer(context, s, log, override);
+        return startServer(context, s, log, override, tag);
       }
-      if (pick === 'Use 127.0.0.1') return startServer(context, s, log, { ...override, host: '127.0.0.1' });
+      if (pick === 'Use 127.0.0.1') return startServer(context, s, log, { ...override, host: '127.0.0.1' }, tag);
       if (pick === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'wsInspector.server');
       return undefined;
     }
@@ -206,8 +235,8 @@ async function startServer(
       'Use Any Free Port',
       'Change Setting…',
     );
-    if (pick === `Use Port ${next}`) return startServer(context, s, log, { ...override, port: next });
-    if (pick === 'Use Any Free Port') return startServer(context, s, log, { ...override, port: 0 });
+    if (pick === `Use Port ${next}`) return startServer(context, s, log, { ...override, port: next }, tag);
+    if (pick === 'Use Any Free Port') return startServer(context, s, log, { ...override, port: 0 }, tag);
     if (pick === 'Change Setting…') void vscode.commands.executeCommand('workbench.action.openSettings', 'wsInspector.server.port');
     return undefined;
   }

@@ -140,18 +140,21 @@ export function readEndpointTls(e: SavedEndpoint, index?: number): ClientTlsOpti
       'turning certificate checks off is only honoured in user settings, not in a workspace\'s. Use caFile, or move the endpoint to your user settings.',
     );
   }
-  const setting = `endpoints[${index ?? JSON.stringify(e.name ?? e.url)}].caFile`;
-  let ca: string | undefined;
-  if (e.caFile) {
-    const abs = resolveUserPath(e.caFile);
-    try {
-      ca = readFileSync(abs, 'utf8');
-    } catch (err) {
-      throw new SettingsError(setting, `cannot read ${abs} (${errnoText(err)}).`);
-    }
-    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new SettingsError(setting, `${abs} holds no PEM certificate.`);
-  }
+  const ca = e.caFile ? readCaPem(e.caFile, `endpoints[${index ?? JSON.stringify(e.name ?? e.url)}].caFile`) : undefined;
   return { ca, rejectUnauthorized: e.allowSelfSigned !== true };
+}
+
+/** Reads a PEM CA file named by `setting` (`~` allowed); the SettingsError names the setting and the problem. */
+export function readCaPem(file: string, setting: string): string {
+  const abs = resolveUserPath(file);
+  let ca: string;
+  try {
+    ca = readFileSync(abs, 'utf8');
+  } catch (err) {
+    throw new SettingsError(setting, `cannot read ${abs} (${errnoText(err)}).`);
+  }
+  if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new SettingsError(setting, `${abs} holds no PEM certificate.`);
+  return ca;
 }
 
 /**

@@ -10,7 +10,10 @@ import {
   type ServerAddress,
 } from '../core/server/broadcastServer';
 import { DisposableStore, Emitter } from '../core/util/events';
+import type { BreakpointsSnapshot, SourceRow } from '../shared/protocol';
+import { BrowserManager } from './browsers';
 import type { ConnectionSummary, InspectorModel, OutgoingData, SendTarget, ServerSummary } from './model';
+import { ProxyManager } from './proxies';
 import type { CaptureSettings, ServerSettings } from './settings';
 
 /** An outgoing connection and the counters the panel and tree show for it. */
@@ -61,9 +64,31 @@ export class Session implements InspectorModel {
   readonly onDidBreachLimit = this._onDidBreachLimit.event;
   private changeQueued = false;
   private readonly outgoing = new Map<string, Outgoing>();
+  /** The inspecting proxies and their frame breakpoints. */
+  readonly proxies: ProxyManager;
+  /** Browser tabs inspected over the DevTools protocol. */
+  readonly browsers: BrowserManager;
+  /** The debug session that started the running server, if one did. */
+  private serverTag: string | undefined;
 
-  constructor(capture: CaptureSettings) {
+  constructor(capture: CaptureSettings, breakpointTimeoutMs = 30_000) {
     this.store = this.owner.add(new EventStore({ maxEvents: capture.maxEvents, maxBytes: capture.maxBytes }));
+    this.proxies = new ProxyManager(this.store, breakpointTimeoutMs);
+    this.browsers = new BrowserManager(this.store);
+    this.owner.add(this.proxies.onDidChange(() => this.changed()));
+    this.owner.add(this.browsers.onDidChange(() => this.changed()));
+  }
+
+  sources(): SourceRow[] {
+    return [...this.proxies.sources(), ...this.browsers.sources()];
+  }
+
+  breakpoints(): BreakpointsSnapshot {
+    return this.proxies.snapshot();
+  }
+
+  async resolveHeld(id: number, action: 'forward' | 'edit' | 'drop', text?: string): Promise<void> {
+    this.proxies.resolve(id, action, text);
   }
 
   /** Coalesces bursts (a hundred clients connecting) into one change notification per tick. */
@@ -101,7 +126,8 @@ export class Session implements InspectorModel {
     return this.server?.clients().length ?? 0;
   }
 
-  async startServer(settings: ServerSettings, security: ServerSecurityOptions = {}): Promise<ServerAddress> {
+  /** `tag`: the debug session that starts it; its clients' rows carry the name. */
+  async startServer(settings: ServerSettings, security: ServerSecurityOptions = {}, tag?: string): Promise<ServerAddress> {
     if (this.server) throw new Error(`The server is already running at ${this.server.address?.url}. Stop it first.`);
     const server = new BroadcastServer();
     const owner = new DisposableStore();
@@ -127,6 +153,7 @@ export class Session implements InspectorModel {
       this.server = server;
       this.serverOwner = owner;
       this.serverSettings = settings;
+      this.serverTag = tag;
       this.serverSecurity = {
         tls: security.tls !== undefined,
         auth: security.auth !== undefined,
@@ -143,6 +170,7 @@ export class Session implements InspectorModel {
     const server = this.server;
     if (!server) return false;
     this.server = undefined;
+    this.serverTag = undefined;
     try {
       await server.stop();
     } finally {
@@ -162,7 +190,7 @@ export class Session implements InspectorModel {
     const s = this.server;
     const a = s?.address;
     if (!s || !a) return [];
-    return [{ id: 'server', url: a.url, host: a.host, port: a.port, relay: s.relayMode, clientCount: s.clients().length }];
+    return [{ id: 'server', url: a.url, host: a.host, port: a.port, relay: s.relayMode, clientCount: s.clients().length, tag: this.serverTag }];
   }
 
   connections(): ConnectionSummary[] {
@@ -178,6 +206,7 @@ export class Session implements InspectorModel {
         userAgent: c.userAgent,
         origin: c.origin,
         subprotocol: c.subprotocol,
+        tag: this.serverTag,
         connectedAt: c.connectedAt,
         messagesIn: c.messagesIn,
         messagesOut: c.messagesOut,
@@ -200,6 +229,7 @@ export class Session implements InspectorModel {
         bytesOut: o.bytesOut,
       });
     }
+    out.push(...this.proxies.rows(), ...this.browsers.rows());
     return out;
   }
 
@@ -306,7 +336,11 @@ export class Session implements InspectorModel {
   async dispose(): Promise<void> {
     for (const o of this.outgoing.values()) o.owner.dispose();
     this.outgoing.clear();
-    await this.stopServer().catch(() => undefined);
+    await Promise.all([
+      this.stopServer().catch(() => undefined),
+      this.proxies.dispose().catch(() => undefined),
+      this.browsers.dispose().catch(() => undefined),
+    ]);
     this.owner.dispose();
   }
 }

@@ -1,0 +1,273 @@
+// Commands of the debugging tie-ins: the inspecting proxy, frame breakpoints and browser WebSockets over the
+// DevTools protocol. extension.ts registers them through its error-reporting `command` wrapper.
+import * as vscode from 'vscode';
+import { validateRule, type BreakpointRule } from '../core/proxy/breakpoints';
+import type { TreeNode } from './connectionsTree';
+import type { RunningProxy } from './proxies';
+import { readCaPem } from './security';
+import type { Session } from './session';
+import { readBreakpointRules, readProxySettings, validateProxyTarget } from './settings';
+
+type Register = (id: string, fn: (...args: never[]) => unknown) => void;
+
+const RECENT_TARGETS = 'wsInspector.recentProxyTargets';
+const RECENT_ENDPOINTS = 'wsInspector.recentDevToolsEndpoints';
+
+/** Starts a proxy to `target` with the TLS settings (user-level allowSelfSigned, caFile from settings or `caFile`). */
+export async function startProxy(
+  s: Session,
+  log: vscode.LogOutputChannel,
+  o: { target: string; port: number; caFile?: string; tag?: string },
+): Promise<RunningProxy> {
+  const problem = validateProxyTarget(o.target);
+  if (problem) throw new Error(problem);
+  const settings = readProxySettings();
+  const caFile = o.caFile ?? settings.caFile;
+  const tls = o.target.startsWith('wss:')
+    ? { ca: caFile ? readCaPem(caFile, o.caFile ? 'proxy.caFile (launch.json wsInspector)' : 'proxy.caFile') : undefined, allowSelfSigned: settings.allowSelfSigned }
+    : undefined;
+  let p: RunningProxy;
+  try {
+    p = await s.proxies.start({ target: o.target, port: o.port, tls, tag: o.tag });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new Error(`Port ${o.port} is already in use on 127.0.0.1. Pick another port (0 picks a free one).`);
+    }
+    throw err;
+  }
+  log.info(`Proxy ${p.id} listening on ${p.url}, forwarding to ${o.target}${tls?.allowSelfSigned ? ' (certificate checks OFF)' : ''}.`);
+  if (tls?.allowSelfSigned) log.warn(`Proxy ${p.id}: the target's certificate is not checked (wsInspector.proxy.allowSelfSigned).`);
+  return p;
+}
+
+export function registerProxyCommands(context: vscode.ExtensionContext, s: Session, log: vscode.LogOutputChannel, command: Register): void {
+  const updateContext = () => {
+    void vscode.commands.executeCommand('setContext', 'wsInspector.proxyRunning', s.proxies.list().length > 0);
+    void vscode.commands.executeCommand('setContext', 'wsInspector.browserInspecting', s.browsers.list().length > 0);
+  };
+  context.subscriptions.push(
+    s.proxies.onDidChange(updateContext),
+    s.browsers.onDidChange(updateContext),
+    s.proxies.onDidFail(({ proxy, info }) => log.warn(`Proxy ${proxy.id}: ${info.path} → ${info.targetUrl} failed: ${info.error ?? `HTTP ${info.status}`}.`)),
+    s.proxies.onDidResolveHeld(({ frame, outcome }) => {
+      const line = `Breakpoint ${frame.ruleId}: held frame #${frame.id} (${frame.direction}) on ${frame.connectionId} ${outcome}.`;
+      if (outcome === 'timedOut' || outcome === 'connectionClosed') log.warn(line);
+      else log.info(line);
+    }),
+    s.browsers.onDidDisconnect(({ inspection, reason }) => {
+      log.warn(`Browser inspection ${inspection.id} (${inspection.endpoint}) ended: ${reason}`);
+      void vscode.window.showWarningMessage(`Browser WebSocket inspection ended: ${reason}`);
+    }),
+  );
+
+  // Rules come from settings; a bad rule is reported and left out, the others still apply.
+  const applyRules = () => {
+    let raw: unknown[];
+    try {
+      raw = readBreakpointRules();
+    } catch (err) {
+      log.error(String(err));
+      void vscode.window.showErrorMessage(err instanceof Error ? err.message : String(err));
+      return;
+    }
+    const rules: BreakpointRule[] = [];
+    raw.forEach((r, i) => {
+      const problem = validateRule(r);
+      if (problem) {
+        const msg = `Setting wsInspector.breakpoints.rules[${i}]: ${problem}`;
+        log.error(msg);
+        void vscode.window.showErrorMessage(msg);
+      } else {
+        rules.push({ enabled: true, ...(r as BreakpointRule) });
+      }
+    });
+    s.proxies.setRules(rules);
+  };
+  applyRules();
+  context.subscriptions.push(
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('wsInspector.breakpoints.rules')) applyRules();
+      if (e.affectsConfiguration('wsInspector.breakpoints.timeout')) {
+        try {
+          s.proxies.breakpoints.timeoutMs = vscode.workspace.getConfiguration('wsInspector').get<number>('breakpoints.timeout', 30_000);
+        } catch (err) {
+          log.error(String(err));
+        }
+      }
+    }),
+  );
+
+  command('wsInspector.startProxy', async (arg?: string | { target: string; port?: number }) => {
+    const settings = readProxySettings();
+    let target = typeof arg === 'string' ? arg : arg?.target;
+    let port = typeof arg === 'object' && arg?.port !== undefined ? arg.port : settings.port;
+    if (target === undefined) {
+      const recent = context.globalState.get<string[]>(RECENT_TARGETS, []);
+      target = await vscode.window.showInputBox({
+        title: 'Start Inspecting Proxy (1/2): target',
+        prompt: 'The real backend. Your program connects to the proxy instead, and is forwarded there (path and query included).',
+        placeHolder: 'wss://api.example.test/ws',
+        value: settings.target || recent[0] || '',
+        ignoreFocusOut: true,
+        validateInput: (v) => validateProxyTarget(v),
+      });
+      if (target === undefined) return undefined;
+      const portText = await vscode.window.showInputBox({
+        title: 'Start Inspecting Proxy (2/2): local port',
+        prompt: 'Your program connects to ws://127.0.0.1:PORT/… (0 picks a free port).',
+        value: String(port),
+        ignoreFocusOut: true,
+        validateInput: (v) => (/^\d+$/.test(v.trim()) && Number(v) <= 65535 ? undefined : 'A port number from 0 to 65535.'),
+      });
+      if (portText === undefined) return undefined;
+      port = Number(portText.trim());
+    }
+    target = target.trim();
+    const p = await startProxy(s, log, { target, port });
+    const recent = context.globalState.get<string[]>(RECENT_TARGETS, []);
+    await context.globalState.update(RECENT_TARGETS, [target, ...recent.filter((t) => t !== target)].slice(0, 10));
+    void vscode.window.showInformationMessage(`Inspecting proxy on ${p.url} → ${target}. Point your program at it.`, 'Copy URL', 'Open Inspector').then((pick) => {
+      if (pick === 'Copy URL') void vscode.env.clipboard.writeText(p.url);
+      if (pick === 'Open Inspector') void vscode.commands.executeCommand('wsInspector.openInspector');
+    });
+    return p.url;
+  });
+
+  command('wsInspector.stopProxy', async (arg?: string | TreeNode) => {
+    const running = s.proxies.list();
+    let id = typeof arg === 'string' ? arg : arg?.type === 'source' ? arg.source.id : undefined;
+    if (id === undefined) {
+      if (running.length === 0) {
+        void vscode.window.showInformationMessage('No inspecting proxy is running.');
+        return;
+      }
+      id = running.length === 1 ? running[0].id : (await vscode.window.showQuickPick(running.map((p) => ({ label: p.url, description: `→ ${p.target}`, id: p.id })), { title: 'Stop Proxy' }))?.id;
+    }
+    if (id === undefined) return;
+    if (!(await s.proxies.stop(id))) throw new Error(`No proxy ${id}.`);
+    log.info(`Proxy ${id} stopped.`);
+  });
+
+  command('wsInspector.addBreakpoint', async () => {
+    const direction = await vscode.window.showQuickPick(
+      [
+        { label: 'Both directions', value: undefined },
+        { label: 'Program → target', value: 'c2s' as const },
+        { label: 'Target → program', value: 's2c' as const },
+      ],
+      { title: 'Add Frame Breakpoint (1/3): direction' },
+    );
+    if (!direction) return;
+    const match = await vscode.window.showQuickPick(
+      [
+        { label: 'Text matching a regular expression', value: 'regex' },
+        { label: 'JSON value at a path', value: 'json' },
+        { label: 'Any text message', value: 'text' },
+        { label: 'Any binary message', value: 'binary' },
+        { label: 'Close frames', value: 'close' },
+      ],
+      { title: 'Add Frame Breakpoint (2/3): what to stop on' },
+    );
+    if (!match) return;
+    const rule: BreakpointRule = { id: '', enabled: true, direction: direction.value };
+    if (match.value === 'text') rule.opcode = 1;
+    if (match.value === 'binary') rule.opcode = 2;
+    if (match.value === 'close') rule.opcode = 8;
+    if (match.value === 'regex') {
+      const pattern = await vscode.window.showInputBox({
+        title: 'Add Frame Breakpoint (3/3): regular expression',
+        placeHolder: '"type":"(order|cancel)"',
+        validateInput: (v) => validateRule({ id: 'x', enabled: true, textPattern: v }),
+      });
+      if (pattern === undefined) return;
+      rule.textPattern = pattern;
+    }
+    if (match.value === 'json') {
+      const path = await vscode.window.showInputBox({ title: 'Add Frame Breakpoint (3/3): JSON path', placeHolder: '$.type', validateInput: (v) => validateRule({ id: 'x', enabled: true, jsonPath: v, jsonEquals: '0' }) });
+      if (path === undefined) return;
+      const value = await vscode.window.showInputBox({
+        title: `Add Frame Breakpoint (3/3): value of ${path}`,
+        prompt: 'A JSON literal: "chat", 42, true, null…',
+        placeHolder: '"chat"',
+        validateInput: (v) => validateRule({ id: 'x', enabled: true, jsonPath: path, jsonEquals: v }),
+      });
+      if (value === undefined) return;
+      rule.jsonPath = path;
+      rule.jsonEquals = value;
+    }
+    const config = vscode.workspace.getConfiguration('wsInspector');
+    const rules = (config.get<unknown[]>('breakpoints.rules', []) ?? []) as BreakpointRule[];
+    rule.id = `bp${rules.length + 1}`;
+    while (rules.some((r) => r.id === rule.id)) rule.id += "'";
+    const clean = Object.fromEntries(Object.entries(rule).filter(([, v]) => v !== undefined));
+    await config.update('breakpoints.rules', [...rules, clean], vscode.ConfigurationTarget.Global);
+    log.info(`Breakpoint ${rule.id} added.`);
+    return rule.id;
+  });
+
+  command('wsInspector.removeBreakpoints', async () => {
+    const config = vscode.workspace.getConfiguration('wsInspector');
+    await config.update('breakpoints.rules', undefined, vscode.ConfigurationTarget.Global);
+    // Frames held by the removed rules go on their way.
+    for (const h of s.proxies.breakpoints.held()) s.proxies.breakpoints.forward(h.id);
+  });
+
+  command('wsInspector.inspectBrowser', async (arg?: string) => {
+    let endpoint = arg;
+    if (endpoint === undefined) {
+      const picks: Array<vscode.QuickPickItem & { value: string }> = [];
+      const debugSession = vscode.debug.activeDebugSession;
+      if (debugSession) picks.push({ label: `$(debug) Debug session "${debugSession.name}"`, description: 'through js-debug', value: 'debug' });
+      for (const e of context.globalState.get<string[]>(RECENT_ENDPOINTS, [])) picks.push({ label: e, description: 'recent', value: e });
+      picks.push({ label: 'http://127.0.0.1:9222', description: 'Chromium started with --remote-debugging-port=9222', value: 'http://127.0.0.1:9222' });
+      picks.push({ label: 'Other DevTools endpoint…', value: 'other' });
+      const pick = await vscode.window.showQuickPick(picks, { title: 'Inspect Browser WebSockets' });
+      if (!pick) return undefined;
+      if (pick.value === 'debug') return inspectDebugSession(s, log, debugSession!);
+      endpoint = pick.value;
+      if (pick.value === 'other') {
+        endpoint = await vscode.window.showInputBox({
+          title: 'DevTools endpoint',
+          prompt: 'http://host:port of a browser started with --remote-debugging-port, or its ws://…/devtools/… URL',
+          validateInput: (v) => (/^(https?|wss?):\/\/[^/]/i.test(v.trim()) ? undefined : 'An http:// or ws:// URL.'),
+        });
+        if (endpoint === undefined) return undefined;
+      }
+    }
+    endpoint = endpoint.trim();
+    const i = await s.browsers.start(endpoint);
+    const recent = context.globalState.get<string[]>(RECENT_ENDPOINTS, []);
+    await context.globalState.update(RECENT_ENDPOINTS, [endpoint, ...recent.filter((e) => e !== endpoint)].slice(0, 5));
+    log.info(`Inspecting browser WebSockets at ${endpoint} (${i.browser ?? 'DevTools'}).`);
+    void vscode.commands.executeCommand('wsInspector.openInspector');
+    return i.id;
+  });
+
+  command('wsInspector.stopBrowserInspection', async (arg?: string | TreeNode) => {
+    const running = s.browsers.list();
+    const given = typeof arg === 'string' ? arg : arg?.type === 'source' ? arg.source.id : undefined;
+    const id = given ?? (running.length === 1 ? running[0].id : (await vscode.window.showQuickPick(running.map((i) => ({ label: i.endpoint, id: i.id })), { title: 'Stop Inspecting Browser' }))?.id);
+    if (id === undefined) {
+      if (running.length === 0) void vscode.window.showInformationMessage('No browser is being inspected.');
+      return;
+    }
+    await s.browsers.stop(id);
+  });
+}
+
+/** A VS Code browser debug session: js-debug gives a DevTools proxy for its target. */
+async function inspectDebugSession(s: Session, log: vscode.LogOutputChannel, session: vscode.DebugSession): Promise<string> {
+  let proxy: { host: string; port: number; path?: string } | undefined;
+  try {
+    proxy = await vscode.commands.executeCommand('extension.js-debug.requestCDPProxy', session.id);
+  } catch (err) {
+    throw new Error(`The debug session "${session.name}" offers no DevTools access (${err instanceof Error ? err.message : String(err)}). Browser sessions of VS Code's JavaScript debugger (chrome, msedge) do.`);
+  }
+  if (!proxy) throw new Error(`The debug session "${session.name}" offers no DevTools access. Browser sessions of VS Code's JavaScript debugger (chrome, msedge) do.`);
+  const endpoint = `ws://${proxy.host}:${proxy.port}${proxy.path ?? ''}`;
+  const i = await s.browsers.start(endpoint, session.name);
+  log.info(`Inspecting browser WebSockets of debug session "${session.name}" through ${endpoint}.`);
+  void vscode.commands.executeCommand('wsInspector.openInspector');
+  return i.id;
+}
+
