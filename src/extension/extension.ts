@@ -6,7 +6,7 @@ import { exportSession } from './exportSession';
 import { InspectorPanel } from './inspectorPanel';
 import { Session } from './session';
 import { registerSecurityCommands, resolveServerSecurity, throttledWarn } from './security';
-import { readBreakpointTimeoutMs, readCaptureSettings, readServerSettings, SettingsError, type ServerSettings } from './settings';
+import { readBreakpointTimeoutMs, readCaptureSettings, readScaleSettings, readServerSettings, SettingsError, type ServerSettings } from './settings';
 import { DebugSessionIntegration } from './debugSessions';
 import { registerProxyCommands, startProxy } from './proxyCommands';
 import { ServerStatusBar } from './statusBar';
@@ -81,6 +81,22 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   });
   command('wsInspector.startServer', () => startServer(context, s, log));
   registerProxyCommands(context, s, log, command);
+  command('wsInspector.startBackplane', async () => {
+    if (!s.serverAddress) throw new Error('Start the broadcast server first ("WebSocket: Start Broadcast Server"): the backplane joins it to a Redis channel.');
+    return joinBackplane(s, log);
+  });
+  command('wsInspector.stopBackplane', async () => {
+    if (!(await s.stopBackplane())) void vscode.window.showInformationMessage('The server is not on a backplane.');
+    else log.info('Backplane: left.');
+  });
+  let onBackplane = false;
+  context.subscriptions.push(
+    s.onDidChange(() => {
+      if (onBackplane === (s.backplaneState !== undefined)) return;
+      onBackplane = !onBackplane;
+      void vscode.commands.executeCommand('setContext', 'wsInspector.backplaneRunning', onBackplane);
+    }),
+  );
   const debug = new DebugSessionIntegration(
     {
       startProxy: async (o) => {
@@ -201,6 +217,7 @@ async function startServer(
         `The WebSocket server listens on ${addr.host}, reachable from your network${security.auth ? '' : ' WITHOUT authentication (wsInspector.server.allowRemote)'}. Stop it when you are done.`,
       );
     }
+    if (readScaleSettings().redisUrl) await joinBackplane(s, log);
     const copy = security.auth ? 'Copy URL with Token' : 'Copy URL';
     void vscode.window.showInformationMessage(`WebSocket server listening on ${addr.url}`, 'Open Inspector', copy).then((pick) => {
       if (pick === 'Open Inspector') void vscode.commands.executeCommand('wsInspector.openInspector');
@@ -239,6 +256,25 @@ async function startServer(
     if (pick === 'Use Any Free Port') return startServer(context, s, log, { ...override, port: 0 }, tag);
     if (pick === 'Change Setting…') void vscode.commands.executeCommand('workbench.action.openSettings', 'wsInspector.server.port');
     return undefined;
+  }
+}
+
+/** Joins the Redis backplane of the settings; a failure is shown, and the server goes on alone. */
+async function joinBackplane(s: Session, log: vscode.LogOutputChannel): Promise<boolean> {
+  let scale;
+  try {
+    scale = readScaleSettings();
+    if (!scale.redisUrl) throw new Error('Set wsInspector.scale.redisUrl (for example redis://127.0.0.1:6379) to join a backplane.');
+    const bp = await s.startBackplane(scale);
+    log.info(`Backplane: joined ${bp.displayUrl} channel ${scale.channel} (${scale.envelope} envelope) as server ${bp.serverId}.`);
+    return true;
+  } catch (err) {
+    log.warn(`Backplane: ${errorMessage(err)}`);
+    void vscode.window.showWarningMessage(`The server runs without the Redis backplane: ${errorMessage(err)}`, 'Retry', 'Open Settings').then((pick) => {
+      if (pick === 'Retry') void vscode.commands.executeCommand('wsInspector.startBackplane');
+      if (pick === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'wsInspector.scale');
+    });
+    return false;
   }
 }
 

@@ -9,12 +9,13 @@ import {
   type RejectEvent,
   type ServerAddress,
 } from '../core/server/broadcastServer';
+import { RedisBackplane } from '../core/scale/redisBackplane';
 import { DisposableStore, Emitter } from '../core/util/events';
 import type { BreakpointsSnapshot, SourceRow } from '../shared/protocol';
 import { BrowserManager } from './browsers';
 import type { ConnectionSummary, InspectorModel, OutgoingData, SendTarget, ServerSummary } from './model';
 import { ProxyManager } from './proxies';
-import type { CaptureSettings, ServerSettings } from './settings';
+import type { CaptureSettings, ScaleSettings, ServerSettings } from './settings';
 
 /** An outgoing connection and the counters the panel and tree show for it. */
 interface Outgoing {
@@ -70,6 +71,8 @@ export class Session implements InspectorModel {
   readonly browsers: BrowserManager;
   /** The debug session that started the running server, if one did. */
   private serverTag: string | undefined;
+  private backplane: RedisBackplane | undefined;
+  private backplaneOwner: DisposableStore | undefined;
 
   constructor(capture: CaptureSettings, breakpointTimeoutMs = 30_000) {
     this.store = this.owner.add(new EventStore({ maxEvents: capture.maxEvents, maxBytes: capture.maxBytes }));
@@ -166,9 +169,61 @@ export class Session implements InspectorModel {
     }
   }
 
+  /**
+   * The running server joins a Redis pub/sub channel: it publishes what it relays and delivers what other servers
+   * publish. Rejects with a readable error when Redis cannot be reached now (the server goes on without it).
+   */
+  async startBackplane(scale: ScaleSettings): Promise<RedisBackplane> {
+    if (!this.server) throw new Error('Start the broadcast server first: the backplane joins it to a Redis channel.');
+    if (this.backplane) throw new Error(`The server is already on the backplane ${this.backplane.displayUrl} (${scale.channel}).`);
+    const bp = new RedisBackplane(this.server, { url: scale.redisUrl, channel: scale.channel, envelope: scale.envelope, capture: this.store });
+    const owner = new DisposableStore();
+    owner.add(bp.onDidChangeState(() => this.changed()));
+    owner.add({ dispose: () => bp.dispose() });
+    this.backplane = bp;
+    this.backplaneOwner = owner;
+    this.backplaneChannel = scale.channel;
+    this.changed();
+    try {
+      await bp.start();
+      return bp;
+    } catch (err) {
+      if (this.backplane === bp) {
+        this.backplane = undefined;
+        this.backplaneOwner = undefined;
+      }
+      owner.dispose();
+      this.changed();
+      throw err;
+    }
+  }
+
+  async stopBackplane(): Promise<boolean> {
+    const bp = this.backplane;
+    if (!bp) return false;
+    this.backplane = undefined;
+    const owner = this.backplaneOwner;
+    this.backplaneOwner = undefined;
+    try {
+      await bp.stop();
+    } finally {
+      owner?.dispose();
+      this.changed();
+    }
+    return true;
+  }
+
+  get backplaneState(): { state: string; url: string; channel: string; lastError?: string } | undefined {
+    const bp = this.backplane;
+    return bp ? { state: bp.state, url: bp.displayUrl, channel: this.backplaneChannel, lastError: bp.lastError } : undefined;
+  }
+
+  private backplaneChannel = '';
+
   async stopServer(): Promise<boolean> {
     const server = this.server;
     if (!server) return false;
+    await this.stopBackplane().catch(() => undefined);
     this.server = undefined;
     this.serverTag = undefined;
     try {
@@ -190,7 +245,11 @@ export class Session implements InspectorModel {
     const s = this.server;
     const a = s?.address;
     if (!s || !a) return [];
-    return [{ id: 'server', url: a.url, host: a.host, port: a.port, relay: s.relayMode, clientCount: s.clients().length, tag: this.serverTag }];
+    const bp = this.backplane;
+    const backplane = bp
+      ? { state: bp.state, channel: this.backplaneChannel, detail: bp.lastError ?? `${bp.stats.published} out, ${bp.stats.delivered} in` }
+      : undefined;
+    return [{ id: 'server', url: a.url, host: a.host, port: a.port, relay: s.relayMode, clientCount: s.clients().length, tag: this.serverTag, backplane }];
   }
 
   connections(): ConnectionSummary[] {
@@ -227,6 +286,23 @@ export class Session implements InspectorModel {
         messagesOut: o.messagesOut,
         bytesIn: o.bytesIn,
         bytesOut: o.bytesOut,
+      });
+    }
+    const bp = this.backplane;
+    if (bp && this.server) {
+      const st = bp.stats;
+      out.push({
+        id: bp.connectionId,
+        kind: 'backplane',
+        serverId: 'server',
+        label: `Redis backplane ${bp.displayUrl} · ${this.backplaneChannel}`,
+        state: bp.state === 'connected' ? 'open' : bp.state === 'reconnecting' ? 'reconnecting' : bp.state === 'connecting' ? 'connecting' : 'closed',
+        note: bp.state === 'connected' ? undefined : (bp.lastError ?? bp.state),
+        remote: bp.displayUrl,
+        messagesIn: st.delivered,
+        messagesOut: st.published,
+        bytesIn: 0,
+        bytesOut: 0,
       });
     }
     out.push(...this.proxies.rows(), ...this.browsers.rows());

@@ -67,7 +67,7 @@ export class ConnectionsList {
       rows.push(h);
     };
     for (const s of m.servers) {
-      heading(`Server ${s.url} · ${s.relay}${s.tag ? ` · debug: ${s.tag}` : ''}`);
+      heading(`Server ${s.url} · ${s.relay}${s.backplane ? ` · Redis ${s.backplane.state}` : ''}${s.tag ? ` · debug: ${s.tag}` : ''}`);
       for (const c of m.connections) {
         if ((c.kind === 'serverClient' || c.kind === 'backplane') && c.serverId === s.id) rows.push(this.connItem(c));
       }
