@@ -2,6 +2,7 @@
 // because these machines are shared and absolute numbers drift.
 import { benchDecoder } from './decoder.bench';
 import { benchFanout } from './fanout.bench';
+import { benchLoad } from './load.bench';
 import { benchMemory } from './memory.bench';
 import { benchPanel } from './panel.bench';
 
@@ -57,6 +58,17 @@ async function main(): Promise<void> {
         ratio: f.ratio === undefined ? '' : `${f.ratio.toFixed(2)}x ${f.baseline ?? ''}`.trim(),
         goal: f.goal ?? '',
         met: f.met === undefined ? '' : f.met ? 'yes' : 'NO',
+      });
+    }
+  }
+  if (want('load')) {
+    for (const f of await benchLoad()) {
+      rows.push({
+        name: f.name,
+        value: `${f.value.toLocaleString('en-US', { maximumFractionDigits: f.value < 100 ? 2 : 0 })} ${f.unit}`,
+        ratio: f.ratio === undefined ? '' : `${f.ratio.toFixed(2)}x ${f.baseline ?? ''}`.trim(),
+        goal: f.goal ?? '',
+        met: f.goal === undefined ? '' : f.met ? 'yes' : 'NO',
       });
     }
   }
