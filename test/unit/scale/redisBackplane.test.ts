@@ -221,6 +221,25 @@ describe('RedisBackplane: Redis goes away', () => {
     );
   });
 
+  test('stop() while reconnecting ends the retries at once; stop() while starting makes start() reject with ERR_STOPPED', async () => {
+    const own = await startRedisServer();
+    cleanups.push(() => own.dispose());
+    const A = await node(own.url, newChannel());
+    await own.stop();
+    await until(() => A.backplane.state === 'reconnecting', 'reconnecting');
+    await A.backplane.stop();
+    assert.equal(A.backplane.state, 'stopped');
+    assert.deepEqual(A.states, ['connecting', 'connected', 'reconnecting', 'stopped']);
+
+    await own.restart();
+    const starting = A.backplane.start();
+    await A.backplane.stop();
+    await assert.rejects(starting, { code: 'ERR_STOPPED' });
+    assert.equal(A.backplane.state, 'stopped');
+    await A.backplane.start();
+    assert.equal(A.backplane.state, 'connected');
+  });
+
   test('start() rejects with a readable error when Redis cannot be reached, and the server is left as it was', async () => {
     const gone = await startRedisServer();
     const url = gone.url;
