@@ -50,7 +50,7 @@ export type BackplaneState = 'connecting' | 'connected' | 'reconnecting' | 'stop
 
 export interface BackplaneStateChange {
   state: BackplaneState;
-  /** The last error seen (as `lastError`). */
+  /** As `lastError` at the change: why it is reconnecting or stopped after a failed start. */
   error?: string;
 }
 
@@ -199,7 +199,10 @@ export class RedisBackplane {
     return this._state;
   }
 
-  /** The last Redis error seen, readable (`connect ECONNREFUSED 127.0.0.1:6379`); kept after recovery. */
+  /**
+   * Why the backplane is not connected, readable (`connect ECONNREFUSED 127.0.0.1:6379`): the last Redis error
+   * seen while `reconnecting`, or why `start()` failed. Cleared when connected again.
+   */
   get lastError(): string | undefined {
     return this._lastError;
   }
@@ -435,6 +438,7 @@ export class RedisBackplane {
     if (state === this._state) return;
     // Echoes of publishes made before a break never come back (the subscription is new), so forget them.
     if (this._state === 'connected') this.ownPublishes = [];
+    if (state === 'connected') this._lastError = undefined;
     this._state = state;
     this._onDidChangeState.fire({ state, error: this._lastError });
   }

@@ -206,6 +206,7 @@ describe('RedisBackplane: Redis goes away', () => {
 
     await own.restart();
     await until(() => A.backplane.state === 'connected' && B.backplane.state === 'connected', 'both connected again');
+    assert.equal(A.backplane.lastError, undefined, 'cleared once connected');
     for (const { states } of [A, B]) {
       assert.deepEqual(states.slice(-2), ['reconnecting', 'connected']);
       assert.deepEqual(states.slice(0, 2), ['connecting', 'connected']);
