@@ -1,0 +1,543 @@
+import { describe, test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { EventStore } from '../../../src/core/capture/eventStore';
+import type { CaptureEvent, ConnectionEvent, ErrorEvent, FrameEvent, HandshakeEvent, MessageEvent } from '../../../src/core/capture/events';
+import { BrowserInspector, ERR_BROWSER_FRAME, ERR_BROWSER_HANDSHAKE } from '../../../src/core/cdp/browserInspector';
+import { connectCdp, type CdpConnection } from '../../../src/core/cdp/cdpConnection';
+import { computeAccept } from '../../../src/core/wire/handshake';
+
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until<T>(what: string, get: () => T | undefined | false, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = get();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+// --- the browser ---
+
+interface Browser {
+  proc: ChildProcess;
+  port: number;
+  /** ws://127.0.0.1:port/devtools/browser/… */
+  wsUrl: string;
+  dir: string;
+}
+
+let browser: Browser;
+/** The test's own DevTools connection, to open tabs and navigate them (the inspector only watches). */
+let driver: CdpConnection;
+
+async function launchChromium(): Promise<Browser> {
+  if (!fs.existsSync(CHROMIUM)) {
+    throw new Error(`Chromium is missing at ${CHROMIUM}: run scripts/setup.sh (it installs the Debian chromium package)`);
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsi-cdp-'));
+  // Its own process group, so that killing it by pid also ends its renderers.
+  const proc = spawn(
+    CHROMIUM,
+    ['--headless=new', '--no-sandbox', '--disable-gpu', '--remote-debugging-port=0', `--user-data-dir=${dir}`, 'about:blank'],
+    { stdio: 'ignore', detached: true },
+  );
+  const file = path.join(dir, 'DevToolsActivePort');
+  try {
+    const text = await until('DevToolsActivePort', () => {
+      if (proc.exitCode !== null) throw new Error(`chromium exited with ${proc.exitCode} before it listened`);
+      if (!fs.existsSync(file)) return undefined;
+      const t = fs.readFileSync(file, 'utf8');
+      return t.includes('\n') ? t : undefined;
+    }, 30_000);
+    const [port, p] = text.split('\n');
+    return { proc, port: Number(port), wsUrl: `ws://127.0.0.1:${port}${p}`, dir };
+  } catch (e) {
+    killBrowser({ proc, dir, port: 0, wsUrl: '' });
+    throw e;
+  }
+}
+
+function killBrowser(b: Browser): void {
+  try {
+    if (b.proc.pid !== undefined && b.proc.exitCode === null) process.kill(-b.proc.pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+  fs.rmSync(b.dir, { recursive: true, force: true, maxRetries: 3 });
+}
+
+/** Opens a tab on about:blank; returns its target id and a session on the test's own connection to drive it. */
+async function openTab(): Promise<{ targetId: string; sessionId: string }> {
+  const { targetId } = (await driver.send('Target.createTarget', { url: 'about:blank' })) as { targetId: string };
+  const { sessionId } = (await driver.send('Target.attachToTarget', { targetId, flatten: true })) as { sessionId: string };
+  cleanups.push(() => driver.send('Target.closeTarget', { targetId }).catch(() => undefined));
+  return { targetId, sessionId };
+}
+
+// --- the page and its WebSocket server ---
+
+interface Site {
+  base: string;
+  wsPort: number;
+  /** Server side of each accepted WebSocket, with what it saw. */
+  accepted: Array<{ ws: WebSocket; path: string; key: string; closeCode?: number; closeReason?: string }>;
+}
+
+let site: Site;
+
+const BINARY = [0, 1, 2, 127, 128, 253, 254, 255];
+
+async function startSite(): Promise<{ site: Site; close: () => Promise<void> }> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await once(wss, 'listening');
+  const wsPort = (wss.address() as net.AddressInfo).port;
+  const accepted: Site['accepted'] = [];
+  wss.on('connection', (ws, req) => {
+    const entry: Site['accepted'][number] = { ws, path: req.url ?? '', key: String(req.headers['sec-websocket-key']) };
+    accepted.push(entry);
+    ws.on('error', () => {});
+    ws.on('message', (data, isBinary) => {
+      if (req.url?.startsWith('/hold')) return;
+      ws.send(data, { binary: isBinary });
+    });
+    ws.on('close', (code, reason) => {
+      entry.closeCode = code;
+      entry.closeReason = reason.toString();
+    });
+    if (req.url?.startsWith('/hold')) ws.send('held');
+  });
+  const page = (title: string, script: string) => `<!doctype html><title>${title}</title><script>${script}</script>`;
+  const server = http.createServer((req, res) => {
+    res.setHeader('content-type', 'text/html');
+    if (req.url === '/echo') {
+      // Sends a text and a binary message, waits for both echoes, then closes with 4000.
+      res.end(page('Echo page', `
+        const w = new WebSocket('ws://127.0.0.1:${wsPort}/chat?room=1');
+        w.binaryType = 'arraybuffer';
+        let n = 0;
+        w.onopen = () => { w.send('hello browser'); w.send(new Uint8Array(${JSON.stringify(BINARY)})); };
+        w.onmessage = () => { if (++n === 2) w.close(4000, 'done'); };`));
+    } else if (req.url === '/hold') {
+      res.end(page('Hold page', `const w = new WebSocket('ws://127.0.0.1:${wsPort}/hold'); w.onopen = () => w.send('still here');`));
+    } else if (req.url === '/refused') {
+      // The upgrade goes to this HTTP server, which answers 403.
+      res.end(page('Refused page', `new WebSocket('ws://127.0.0.1:' + location.port + '/no-ws');`));
+    } else {
+      res.statusCode = 404;
+      res.end('not found');
+    }
+  });
+  server.on('upgrade', (_req, socket) => {
+    socket.on('error', () => {});
+    socket.end('HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nno');
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const base = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  return {
+    site: { base, wsPort, accepted },
+    close: async () => {
+      for (const c of wss.clients) c.terminate();
+      await new Promise((r) => wss.close(r));
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+// --- reading the store ---
+
+function all(store: EventStore): CaptureEvent[] {
+  return store.query({ limit: 10_000 }).events;
+}
+function ofConnection(store: EventStore, id: string): CaptureEvent[] {
+  return store.query({ connectionId: id, limit: 10_000 }).events;
+}
+function closedEvent(store: EventStore, id: string): ConnectionEvent | undefined {
+  return ofConnection(store, id).find((e): e is ConnectionEvent => e.kind === 'connection' && e.state === 'closed');
+}
+
+function newInspector(store: EventStore, meta?: Record<string, string>) {
+  const inspector = new BrowserInspector();
+  const warnings: string[] = [];
+  const disconnects: string[] = [];
+  inspector.onDidWarn((w) => warnings.push(w));
+  inspector.onDidDisconnect((d) => disconnects.push(d.reason));
+  cleanups.push(async () => {
+    await inspector.stop();
+    inspector.dispose();
+  });
+  return { inspector, warnings, disconnects, meta };
+}
+
+describe('browser inspector against Debian Chromium', () => {
+  let closeSite: () => Promise<void>;
+  before(async () => {
+    browser = await launchChromium();
+    try {
+      driver = await connectCdp(browser.wsUrl);
+      const s = await startSite();
+      site = s.site;
+      closeSite = s.close;
+    } catch (e) {
+      killBrowser(browser);
+      throw e;
+    }
+  });
+  after(async () => {
+    try {
+      driver?.dispose();
+      await closeSite?.();
+    } finally {
+      killBrowser(browser);
+    }
+  });
+
+  test('a tab opened after attaching: handshake, frames both ways with exact payloads, connection events from the browser', async () => {
+    const store = new EventStore({});
+    const { inspector, warnings } = newInspector(store);
+    const result = await inspector.start({ endpoint: `http://127.0.0.1:${browser.port}`, sink: store, meta: { session: 'unit' } });
+    assert.match(result.browser ?? '', /^(Headless)?Chrome\/\d+\./);
+    assert.equal(result.mode, 'browser');
+    assert.ok(result.targets >= 1, 'the about:blank page the browser started with is attached');
+
+    const tab = await openTab();
+    await until('the new tab attached', () => inspector.targets().some((t) => t.targetId === tab.targetId));
+    const before = site.accepted.length;
+    await driver.send('Page.navigate', { url: `${site.base}/echo` }, tab.sessionId);
+
+    const server = await until('the page to close its socket', () => site.accepted[before]?.closeCode !== undefined && site.accepted[before]);
+    assert.equal(server.closeCode, 4000, 'the page closed with 4000');
+    const socket = await until('the inspector to see the close', () => inspector.sockets().find((s) => s.state === 'closed'));
+    const wsUrl = `ws://127.0.0.1:${site.wsPort}/chat?room=1`;
+    assert.equal(socket.url, wsUrl);
+    assert.match(socket.id, /^browser\d+-\d+$/);
+    assert.equal(socket.pageUrl, `${site.base}/echo`);
+    await until('the page title', () => inspector.sockets().find((s) => s.id === socket.id)?.pageTitle === 'Echo page');
+
+    const events = ofConnection(store, socket.id);
+    // Handshake: the request as sent, the 101 answer, with the key the server really got.
+    const hs = events.find((e): e is HandshakeEvent => e.kind === 'handshake');
+    assert.ok(hs, 'handshake recorded');
+    assert.equal(hs.status, 101);
+    assert.equal(hs.ok, true);
+    assert.equal(hs.request.startLine, 'GET /chat?room=1 HTTP/1.1');
+    const header = (h: HandshakeEvent['request'], name: string) => h.headers.find(([k]) => k.toLowerCase() === name)?.[1];
+    assert.equal(header(hs.request, 'host'), `127.0.0.1:${site.wsPort}`);
+    assert.equal(header(hs.request, 'sec-websocket-key'), server.key);
+    assert.equal(hs.response?.startLine, 'HTTP/1.1 101 Switching Protocols');
+    assert.equal(header(hs.response!, 'sec-websocket-accept'), computeAccept(server.key));
+
+    // Frames, in order: what the page sent (masked) and what it received (not masked).
+    const frames = events.filter((e): e is FrameEvent => e.kind === 'frame' && (e.opcode === 1 || e.opcode === 2));
+    assert.deepEqual(
+      frames.map((f) => [f.direction, f.opcode, f.masked, f.opcode === 1 ? f.payload.toString('utf8') : [...f.payload]]),
+      [
+        ['c2s', 1, true, 'hello browser'],
+        ['c2s', 2, true, BINARY],
+        ['s2c', 1, false, 'hello browser'],
+        ['s2c', 2, false, BINARY],
+      ],
+    );
+    const messages = events.filter((e): e is MessageEvent => e.kind === 'message');
+    assert.deepEqual(messages.map((m) => m.frameIds), frames.map((f) => [f.id]));
+    for (const f of frames) assert.ok(Math.abs(f.time - Date.now()) < 600_000, 'frame times are epoch ms');
+
+    // Connection events: open after the handshake, closed at the end, both marked as the browser's.
+    const conns = events.filter((e): e is ConnectionEvent => e.kind === 'connection');
+    assert.deepEqual(conns.map((c) => c.state), ['open', 'closed']);
+    for (const c of conns) {
+      assert.equal(c.role, 'client');
+      assert.equal(c.meta?.source, 'browser');
+      assert.equal(c.meta?.url, wsUrl);
+      assert.equal(c.meta?.page, `${site.base}/echo`);
+      assert.equal(c.meta?.session, 'unit');
+    }
+    // Chromium reports no close frames over DevTools; if one ever comes, it must carry the page's code.
+    assert.ok(conns[1].code === undefined || conns[1].code === 4000);
+    assert.ok(hs.id < conns[0].id && conns[0].id < frames[0].id && frames[3].id < conns[1].id, 'events in wire order');
+    assert.deepEqual(warnings, []);
+  });
+
+  test('a refused upgrade is recorded as a failed handshake with the status the server gave', async () => {
+    const store = new EventStore({});
+    const { inspector } = newInspector(store);
+    await inspector.start({ endpoint: browser.wsUrl, sink: store });
+    const tab = await openTab();
+    await until('the new tab attached', () => inspector.targets().some((t) => t.targetId === tab.targetId));
+    await driver.send('Page.navigate', { url: `${site.base}/refused` }, tab.sessionId);
+    const socket = await until('the socket to fail', () => inspector.sockets().find((s) => s.state === 'failed'));
+    const port = new URL(site.base).port;
+    assert.equal(socket.url, `ws://127.0.0.1:${port}/no-ws`);
+    await until('its closed event', () => closedEvent(store, socket.id));
+    const events = ofConnection(store, socket.id);
+    // Chromium gives no response head for a refused upgrade, only the status in its error message.
+    assert.deepEqual(events.map((e) => e.kind), ['handshake', 'error', 'connection']);
+    const [hs, err] = events as [HandshakeEvent, ErrorEvent];
+    assert.equal(hs.request.startLine, 'GET /no-ws HTTP/1.1');
+    assert.equal(hs.status, 403);
+    assert.equal(hs.ok, false);
+    assert.equal(hs.response, undefined);
+    assert.equal(err.code, ERR_BROWSER_HANDSHAKE);
+    assert.equal(err.message, 'Browser: Error during WebSocket handshake: Unexpected response code: 403');
+    assert.equal(events.some((e) => e.kind === 'connection' && e.state === 'open'), false);
+  });
+
+  test('a page-level endpoint (one target from /json/list) records that page', async () => {
+    const tab = await openTab();
+    const list = JSON.parse(await httpGet(`http://127.0.0.1:${browser.port}/json/list`)) as Array<{ id: string; webSocketDebuggerUrl: string }>;
+    const entry = list.find((t) => t.id === tab.targetId);
+    assert.ok(entry, 'the tab is listed');
+    const store = new EventStore({});
+    const { inspector } = newInspector(store);
+    const result = await inspector.start({ endpoint: entry.webSocketDebuggerUrl, sink: store });
+    assert.equal(result.mode, 'page');
+    assert.equal(result.targets, 1);
+    const before = site.accepted.length;
+    await driver.send('Page.navigate', { url: `${site.base}/echo` }, tab.sessionId);
+    await until('the page to close its socket', () => site.accepted[before]?.closeCode !== undefined);
+    const socket = await until('the inspector to see the close', () => inspector.sockets().find((s) => s.state === 'closed'));
+    await until('its closed event', () => closedEvent(store, socket.id));
+    const frames = ofConnection(store, socket.id).filter((e): e is FrameEvent => e.kind === 'frame');
+    assert.deepEqual(
+      frames.map((f) => [f.direction, f.opcode === 1 ? f.payload.toString() : [...f.payload]]),
+      [['c2s', 'hello browser'], ['c2s', BINARY], ['s2c', 'hello browser'], ['s2c', BINARY]],
+    );
+    const open = ofConnection(store, socket.id).find((e): e is ConnectionEvent => e.kind === 'connection' && e.state === 'open');
+    assert.equal(open?.meta?.source, 'browser');
+    assert.equal(open?.meta?.page, `${site.base}/echo`);
+  });
+
+  test('stop() closes the sockets it reported (the page keeps its own socket open)', async () => {
+    const store = new EventStore({});
+    const { inspector } = newInspector(store);
+    await inspector.start({ endpoint: `127.0.0.1:${browser.port}`, sink: store });
+    const tab = await openTab();
+    await until('the new tab attached', () => inspector.targets().some((t) => t.targetId === tab.targetId));
+    const before = site.accepted.length;
+    await driver.send('Page.navigate', { url: `${site.base}/hold` }, tab.sessionId);
+    const socket = await until('the socket to open', () => inspector.sockets().find((s) => s.state === 'open'));
+    await until('both messages', () => ofConnection(store, socket.id).filter((e) => e.kind === 'message').length === 2);
+    await inspector.stop();
+    const closed = closedEvent(store, socket.id);
+    assert.ok(closed, 'stop() recorded the end of the socket');
+    assert.equal(closed.meta?.endReason, 'inspector stopped');
+    assert.equal(closed.meta?.source, 'browser');
+    assert.equal(inspector.sockets().find((s) => s.id === socket.id)?.state, 'closed');
+    assert.equal(inspector.isAttached, false);
+    await sleep(100);
+    assert.equal(site.accepted[before].closeCode, undefined, 'the page socket itself is still open');
+  });
+
+  test('a page that closes while attached to it: onDidDisconnect says so, its sockets end', async () => {
+    const tab = await openTab();
+    const list = JSON.parse(await httpGet(`http://127.0.0.1:${browser.port}/json/list`)) as Array<{ id: string; webSocketDebuggerUrl: string }>;
+    const store = new EventStore({});
+    const { inspector, disconnects } = newInspector(store);
+    await inspector.start({ endpoint: list.find((t) => t.id === tab.targetId)!.webSocketDebuggerUrl, sink: store });
+    await driver.send('Page.navigate', { url: `${site.base}/hold` }, tab.sessionId);
+    const socket = await until('the socket to open', () => inspector.sockets().find((s) => s.state === 'open'));
+    await driver.send('Target.closeTarget', { targetId: tab.targetId });
+    const reason = await until('the disconnect', () => disconnects[0]);
+    assert.match(reason, /page/i);
+    assert.equal(closedEvent(store, socket.id)?.meta?.endReason, 'DevTools connection lost');
+    assert.equal(inspector.isAttached, false);
+  });
+});
+
+describe('browser inspector: endpoints that are not a browser', () => {
+  test('nothing listening: a readable ECONNREFUSED that says how to start Chromium', async () => {
+    const port = await freePort();
+    const store = new EventStore({});
+    const { inspector } = newInspector(store);
+    await assert.rejects(inspector.start({ endpoint: `http://127.0.0.1:${port}`, sink: store }), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'ECONNREFUSED');
+      assert.equal(e.message, `Nothing listens at 127.0.0.1:${port}. Start Chromium with --remote-debugging-port=${port}`);
+      return true;
+    });
+    await assert.rejects(inspector.start({ endpoint: `ws://127.0.0.1:${port}/devtools/browser/x`, sink: store }), /Nothing listens at/);
+    assert.equal(all(store).length, 0);
+    assert.equal(inspector.isAttached, false);
+  });
+
+  test('an HTTP server that is not DevTools, and a WebSocket that does not speak CDP', async () => {
+    const server = http.createServer((_req, res) => {
+      res.statusCode = 404;
+      res.end('nope');
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanups.push(() => new Promise((r) => server.close(r)));
+    const port = (server.address() as net.AddressInfo).port;
+    const store = new EventStore({});
+    const { inspector } = newInspector(store);
+    await assert.rejects(inspector.start({ endpoint: `http://127.0.0.1:${port}`, sink: store }), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'ENOTDEVTOOLS');
+      assert.match(e.message, /answered HTTP 404 for \/json\/version: it is not a Chromium DevTools port/);
+      return true;
+    });
+
+    // An echo server sends our commands back: that is not an answer.
+    const echo = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(echo, 'listening');
+    echo.on('connection', (ws) => ws.on('message', (d) => ws.send(d)));
+    cleanups.push(() => new Promise((r) => echo.close(r)));
+    const echoUrl = `ws://127.0.0.1:${(echo.address() as net.AddressInfo).port}/`;
+    await assert.rejects(inspector.start({ endpoint: echoUrl, sink: store, connectTimeoutMs: 300 }), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'ENOTDEVTOOLS');
+      assert.match(e.message, /did not answer the DevTools protocol within 300 ms/);
+      return true;
+    });
+    await assert.rejects(inspector.start({ endpoint: 'ftp://x', sink: store }), /Unsupported scheme ftp:/);
+    assert.equal(all(store).length, 0);
+  });
+});
+
+describe('browser inspector: a scripted DevTools peer', () => {
+  /** A page-level CDP endpoint that answers the commands and then sends `events` (strings are sent raw). */
+  async function fakePage(events: Array<object | string>) {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(wss, 'listening');
+    const peers: WebSocket[] = [];
+    wss.on('connection', (ws) => {
+      peers.push(ws);
+      ws.on('message', (d) => {
+        const m = JSON.parse(d.toString()) as { id: number; method: string };
+        if (m.method === 'Target.getTargetInfo') {
+          ws.send(JSON.stringify({ id: m.id, result: { targetInfo: { targetId: 'T1', type: 'page', title: 'Fake', url: 'http://fake.test/' } } }));
+        } else if (m.method === 'Network.enable') {
+          ws.send(JSON.stringify({ id: m.id, result: {} }));
+          for (const e of events) ws.send(typeof e === 'string' ? e : JSON.stringify(e));
+        } else {
+          ws.send(JSON.stringify({ id: m.id, error: { code: -32601, message: `'${m.method}' wasn't found` } }));
+        }
+      });
+    });
+    cleanups.push(() => new Promise((r) => wss.close(r)));
+    return { url: `ws://127.0.0.1:${(wss.address() as net.AddressInfo).port}/devtools/page/T1`, peers };
+  }
+
+  const ev = (method: string, params: object) => ({ method, params });
+
+  test('malformed messages are dropped with a warning; the good ones around them are recorded', async () => {
+    const good = [
+      ev('Network.webSocketCreated', { requestId: 'r1', url: 'ws://fake.test/s' }),
+      ev('Network.webSocketWillSendHandshakeRequest', { requestId: 'r1', timestamp: 100, wallTime: 1_700_000_000, request: { headers: { Host: 'fake.test', 'X-Two': 'a\nb' } } }),
+      ev('Network.webSocketHandshakeResponseReceived', { requestId: 'r1', timestamp: 100.25, response: { status: 101, statusText: 'Switching Protocols', headers: { Upgrade: 'websocket' } } }),
+      ev('Network.webSocketFrameReceived', { requestId: 'r1', timestamp: 100.5, response: { opcode: 2, mask: false, payloadData: Buffer.from([1, 2, 3]).toString('base64') } }),
+    ];
+    const bad: Array<object | string> = [
+      'not json',
+      '[1,2,3]',
+      '{"id": 999, "result": {}}',
+      ev('Network.webSocketFrameSent', { requestId: 'r1', timestamp: 101, response: { opcode: 99, mask: true, payloadData: 'x' } }),
+      ev('Network.webSocketFrameSent', { requestId: 'r1', timestamp: 101, response: { opcode: 1, mask: true, payloadData: 42 } }),
+      ev('Network.webSocketFrameSent', { requestId: 'r1', response: null }),
+      ev('Network.webSocketFrameSent', { timestamp: 101, response: { opcode: 1, payloadData: 'no id' } }),
+      ev('Network.webSocketHandshakeResponseReceived', { requestId: 'r1' }),
+      ev('Target.attachedToTarget', { sessionId: 5 }),
+      { method: 'Network.webSocketClosed', params: 'nope' },
+      { method: 42 },
+    ];
+    const tail = [
+      ev('Network.webSocketFrameSent', { requestId: 'r1', timestamp: 102, response: { opcode: 8, mask: true, payloadData: Buffer.from([0x0f, 0xa0, 0x62, 0x79, 0x65]).toString('base64') } }),
+      ev('Network.webSocketFrameReceived', { requestId: 'r1', timestamp: 102.1, response: { opcode: 8, mask: false, payloadData: Buffer.from([0x0f, 0xa0]).toString('base64') } }),
+      ev('Network.webSocketFrameError', { requestId: 'r1', timestamp: 102.2, errorMessage: 'Could not decode a text frame as UTF-8.' }),
+      ev('Network.webSocketClosed', { requestId: 'r1', timestamp: 103 }),
+    ];
+    const fake = await fakePage([...good, ...bad, ...tail]);
+    const store = new EventStore({});
+    const { inspector, warnings } = newInspector(store);
+    const result = await inspector.start({ endpoint: fake.url, sink: store });
+    assert.deepEqual(result, { browser: undefined, targets: 1, mode: 'page' });
+    const socket = await until('the close', () => inspector.sockets().find((s) => s.state === 'closed'));
+    assert.deepEqual(socket, { id: socket.id, url: 'ws://fake.test/s', state: 'closed', pageTitle: 'Fake', pageUrl: 'http://fake.test/', openedAt: socket.openedAt });
+
+    const events = ofConnection(store, socket.id);
+    assert.deepEqual(events.map((e) => e.kind), ['handshake', 'connection', 'frame', 'message', 'frame', 'frame', 'error', 'connection']);
+    const hs = events[0] as HandshakeEvent;
+    assert.equal(hs.request.startLine, 'GET /s HTTP/1.1');
+    assert.deepEqual(hs.request.headers, [['Host', 'fake.test'], ['X-Two', 'a'], ['X-Two', 'b']]);
+    assert.equal(hs.response?.startLine, 'HTTP/1.1 101 Switching Protocols');
+    assert.equal(hs.openMs, 250);
+    // wallTime 1_700_000_000 s at timestamp 100 s: timestamp 100.5 is half a second later.
+    assert.equal(events[2].time, 1_700_000_000_500);
+    assert.deepEqual([...(events[2] as FrameEvent).payload], [1, 2, 3]);
+    const [closeOut, closeIn] = [events[4], events[5]] as FrameEvent[];
+    assert.equal(closeOut.closeCode, 4000);
+    assert.equal(closeOut.closeReason, 'bye');
+    assert.equal(closeOut.masked, true);
+    assert.equal(closeIn.closeCode, 4000);
+    const err = events[6] as ErrorEvent;
+    assert.equal(err.code, ERR_BROWSER_FRAME);
+    assert.equal(err.closeCode, 1007);
+    assert.equal(err.message, 'Browser: Could not decode a text frame as UTF-8.');
+    const closed = events[7] as ConnectionEvent;
+    assert.equal(closed.code, 4000);
+    assert.equal(closed.clean, true);
+    assert.equal(closed.time, 1_700_000_003_000);
+    assert.equal(closed.meta?.endReason, undefined);
+
+    // Every bad event that looked like CDP was reported, and none stopped the inspector.
+    assert.equal(warnings.length, 7, warnings.join('\n'));
+    assert.equal(inspector.isAttached, true);
+  });
+
+  test('the peer going away fires onDidDisconnect with a reason and ends the open sockets', async () => {
+    const fake = await fakePage([
+      ev('Network.webSocketCreated', { requestId: 'r9', url: 'ws://fake.test/live' }),
+      ev('Network.webSocketFrameSent', { requestId: 'r9', timestamp: 5, response: { opcode: 1, mask: true, payloadData: 'hi' } }),
+    ]);
+    const store = new EventStore({});
+    const { inspector, disconnects } = newInspector(store);
+    const changes: number[] = [];
+    inspector.onDidChangeSockets(() => changes.push(1));
+    await inspector.start({ endpoint: fake.url, sink: store });
+    const socket = await until('the socket', () => inspector.sockets().find((s) => s.state === 'open'));
+    fake.peers[0].terminate();
+    const reason = await until('the disconnect', () => disconnects[0]);
+    assert.match(reason, /^The page at ws:\/\/127\.0\.0\.1:\d+\/devtools\/page\/T1 closed the DevTools connection \(1006\)/);
+    const closed = closedEvent(store, socket.id);
+    assert.equal(closed?.meta?.endReason, 'DevTools connection lost');
+    // Opened without a handshake seen: it still has an open and a closed event, and a socket that says closed.
+    assert.deepEqual(ofConnection(store, socket.id).map((e) => e.kind), ['connection', 'frame', 'message', 'connection']);
+    assert.equal(inspector.sockets()[0].state, 'closed');
+    assert.ok(changes.length >= 2);
+  });
+});
+
+function httpGet(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http.get(url, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve(Buffer.concat(chunks).toString()));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
