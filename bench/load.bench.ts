@@ -3,11 +3,12 @@
 //    send-to-receive latency stays under 100 ms, found by a doubling-then-bisection search of bounded steps.
 // 2. The classic estimate: 1,000 clients each sending 10 msg/s of 1 KiB in relay mode `echo` (round-trip latency)
 //    and `none` (server CPU), i.e. 10,000 msg/s and 10 MB/s in.
-// Every server runs alone in a fresh process and the load generator in another (bench/load.child.ts), so the
-// generator does not share the server's event loop. The machine is shared: each search runs LOAD_ROUNDS times in
-// alternating order and the best round counts (other work only ever lowers a ceiling), and every step reports the
-// CPU that other processes took meanwhile. Knobs (env, read once): see KNOBS below; `LOAD_CLIENTS=200
-// LOAD_STEP_MS=800 LOAD_ROUNDS=1` gives a quick smoke run.
+// Each server runs in its own process and the load generator in another (bench/load.child.ts), so the generator
+// does not share the server's event loop. The machine is shared, so: both servers stay up with their own clients
+// and the steps of their searches alternate, so that other work weighs on both alike; each search runs LOAD_ROUNDS
+// times and the best round counts (other work only ever lowers a ceiling); every step reports the CPU that other
+// processes took meanwhile. Knobs (env, read once): see KNOBS below; `LOAD_CLIENTS=200 LOAD_STEP_MS=800
+// LOAD_ROUNDS=1` gives a quick smoke run.
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -120,15 +121,30 @@ async function startServer(script: string, variant: LoadServerVariant, relay: Lo
 
 const status = (s: ServerProcess) => ask<ServerStatus>(s.child, { cmd: 'status' }, 10_000);
 
-/** Opens the clients over the servers and waits until every server has registered its share. */
-async function openClients(generator: ChildProcess, servers: ServerProcess[], count: number): Promise<void> {
-  await ask(generator, { cmd: 'open', ports: servers.map((s) => s.port), count }, 120_000);
+/** What a step runs against: one or more server processes and a group of clients spread over them. */
+interface Setup {
+  name: string;
+  servers: ServerProcess[];
+}
+
+/** Opens the setup's clients (its group in the generator) and waits until every server has registered its share. */
+async function openClients(generator: ChildProcess, setup: Setup, count: number): Promise<void> {
+  await ask(generator, { cmd: 'open', group: setup.name, ports: setup.servers.map((s) => s.port), count }, 120_000);
   for (let i = 0; i < 500; i++) {
-    const n = (await Promise.all(servers.map(status))).reduce((a, s) => a + s.clients, 0);
+    const n = (await Promise.all(setup.servers.map(status))).reduce((a, s) => a + s.clients, 0);
     if (n === count) return;
     await sleep(20);
   }
-  throw new Error(`the servers never reached ${count} clients`);
+  throw new Error(`${setup.name}: the servers never reached ${count} clients`);
+}
+
+async function closeSetup(generator: ChildProcess, setup: Setup): Promise<void> {
+  await ask(generator, { cmd: 'close', group: setup.name }, 30_000).catch(() => undefined);
+  await Promise.all(setup.servers.map((s) => stopChild(s.child)));
+}
+
+async function setRelay(setup: Setup, relay: LoadRelay): Promise<void> {
+  await Promise.all(setup.servers.map((s) => ask(s.child, { cmd: 'relay', relay }, 10_000)));
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -136,18 +152,38 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // ---------------------------------------------------------------------------------------------------------------
 // The machine's own load, so every figure says how much of the CPU the rest of the machine took meanwhile
 
-/** Busy and total CPU time of the whole machine in ms, from /proc/stat; undefined where there is none. */
-function machineCpu(): { busyMs: number } | undefined {
+interface MachineCpu {
+  /** CPU time of every process on the machine (user + nice + system), ms. */
+  tasksMs: number;
+  /** Interrupt and softirq time (on loopback, mostly the TCP traffic of this bench), ms. */
+  irqMs: number;
+  /** Time the hypervisor gave to other guests while this machine wanted the CPU, ms. */
+  stealMs: number;
+}
+
+/** The whole machine's CPU time, from /proc/stat; undefined where there is none. */
+function machineCpu(): MachineCpu | undefined {
   try {
-    const line = fs.readFileSync('/proc/stat', 'latin1').split('\n')[0];
-    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    const f = fs.readFileSync('/proc/stat', 'latin1').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
     const tick = 10; // USER_HZ is 100 on Linux
-    const idle = (f[3] ?? 0) + (f[4] ?? 0);
-    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-    return { busyMs: (total - idle) * tick };
+    return { tasksMs: (f[0] + f[1] + f[2]) * tick, irqMs: (f[5] + f[6]) * tick, stealMs: (f[7] ?? 0) * tick };
   } catch {
     return undefined;
   }
+}
+
+/** Cores used per kind over an interval of `wallMs`. */
+function machineCores(a: MachineCpu | undefined, b: MachineCpu | undefined, wallMs: number): { tasks: number; irq: number; steal: number } {
+  if (!a || !b) return { tasks: NaN, irq: NaN, steal: NaN };
+  return { tasks: (b.tasksMs - a.tasksMs) / wallMs, irq: (b.irqMs - a.irqMs) / wallMs, steal: (b.stealMs - a.stealMs) / wallMs };
+}
+
+/** What the rest of the machine uses while this bench sits idle (its children are stopped or waiting). */
+async function idleMachine(ms: number): Promise<{ tasks: number; irq: number; steal: number }> {
+  const a = machineCpu();
+  const t0 = performance.now();
+  await sleep(ms);
+  return machineCores(a, machineCpu(), performance.now() - t0);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -158,9 +194,10 @@ interface StepSummary extends StepResult {
   pass: boolean;
   /** Why the step failed: its p99, lost deliveries, or a generator that could not keep its schedule. */
   reason: string;
-  /** CPU use during the step, in cores: the server(s), and every other process on the machine. */
+  /** CPU use during the step, in cores: the server(s); every other process on the machine; the hypervisor's steal. */
   serverCpu: number;
   othersCpu: number;
+  stealCpu: number;
   /** Messages the server(s) received during the step. */
   serverMessagesIn: number;
   droppedOut: number;
@@ -170,7 +207,7 @@ let stepId = 0;
 
 async function step(
   generator: ChildProcess,
-  servers: ServerProcess[],
+  setup: Setup,
   rate: number,
   shape: Pick<StepRequest, 'senders' | 'deliveriesPerMessage' | 'warmupMs' | 'measureMs'>,
   limitMs: number,
@@ -185,12 +222,13 @@ async function step(
     settleMaxMs: KNOBS.settleMaxMs,
     ...shape,
   };
+  const servers = setup.servers;
   const before = await Promise.all(servers.map(status));
   const m0 = machineCpu();
   const t0 = performance.now();
   const r = await ask<StepResult>(
     generator,
-    { cmd: 'step', ...req },
+    { cmd: 'step', group: setup.name, ...req },
     req.warmupMs + req.measureMs + req.tailMs + req.drainMs + req.settleMaxMs + 30_000,
   );
   const wall = performance.now() - t0;
@@ -198,10 +236,11 @@ async function step(
   const after = await Promise.all(servers.map(status));
   const sum = (xs: ServerStatus[], k: 'cpuMs' | 'messagesIn' | 'droppedOut') => xs.reduce((a, s) => a + s[k], 0);
   const serverCpu = (sum(after, 'cpuMs') - sum(before, 'cpuMs')) / wall;
-  const othersCpu = m0 && m1 ? Math.max(0, (m1.busyMs - m0.busyMs) / wall - serverCpu - r.generatorCpu) : NaN;
+  const machine = machineCores(m0, m1, wall);
+  const othersCpu = Math.max(0, machine.tasks - serverCpu - r.generatorCpu);
   let reason = '';
   if (r.deliveriesPerSecond === 0 && req.deliveriesPerMessage > 0) reason = 'nothing delivered';
-  else if (r.received < r.expected && r.p99 === Infinity) reason = `lost ${(100 * (1 - r.received / r.expected)).toFixed(1)}%`;
+  else if (r.received < r.expected) reason = `lost ${fmtInt(r.expected - r.received)} deliveries (${(100 * (1 - r.received / r.expected)).toFixed(2)}%)`;
   else if (r.p99 >= limitMs) reason = `p99 ${fmtMs(r.p99)} ms`;
   else if (r.sendLagP99 >= limitMs) reason = `generator behind its schedule (lag p99 ${fmtMs(r.sendLagP99)} ms)`;
   return {
@@ -211,6 +250,7 @@ async function step(
     reason,
     serverCpu,
     othersCpu,
+    stealCpu: machine.steal,
     serverMessagesIn: sum(after, 'messagesIn') - sum(before, 'messagesIn'),
     droppedOut: sum(after, 'droppedOut') - sum(before, 'droppedOut'),
   };
@@ -225,7 +265,7 @@ function logStep(label: string, s: StepSummary): void {
   const latency = s.expected > 0 ? `p50 ${fmtMs(s.p50)} p99 ${fmtMs(s.p99)} ms, ` : '';
   console.error(
     `load: ${label} ${fmtInt(s.rate)} msg/s: ${latency}${delivered}${dropped}; ` +
-      `cpu server ${s.serverCpu.toFixed(2)} generator ${s.generatorCpu.toFixed(2)} others ${s.othersCpu.toFixed(2)}` +
+      `cores: server ${s.serverCpu.toFixed(2)} generator ${s.generatorCpu.toFixed(2)} other processes ${s.othersCpu.toFixed(2)} steal ${s.stealCpu.toFixed(2)}` +
       `${s.settled ? '' : ', backlog not cleared'} -> ${s.pass ? 'pass' : `FAIL (${s.reason})`}`,
   );
 }
@@ -239,171 +279,156 @@ interface SearchResult {
 }
 
 /** Doubles the rate until a step fails, then bisects between the highest pass and the lowest failure. */
-async function search(run: (rate: number) => Promise<StepSummary>): Promise<SearchResult> {
-  const steps: StepSummary[] = [];
-  let best: StepSummary | undefined;
-  let failRate = Infinity;
-  let rate = KNOBS.startRate;
-  for (let i = 0; i < KNOBS.maxSteps; i++) {
-    const s = await run(rate);
-    steps.push(s);
-    if (s.pass) best = s;
-    else failRate = Math.min(failRate, rate);
-    const passRate = best?.rate ?? 0;
-    let next: number;
-    if (failRate === Infinity) {
-      if (rate >= KNOBS.maxRate) break;
-      next = Math.min(rate * 2, KNOBS.maxRate);
-    } else {
-      if (failRate - passRate <= KNOBS.precision * failRate) break;
-      next = Math.round((passRate + failRate) / 2);
+class RateSearch {
+  readonly steps: StepSummary[] = [];
+  private best: StepSummary | undefined;
+  private failRate = Infinity;
+  /** The rate of the next step; undefined once the search is done. */
+  rate: number | undefined = KNOBS.startRate;
+
+  report(s: StepSummary): void {
+    this.steps.push(s);
+    if (s.pass) this.best = s;
+    else this.failRate = Math.min(this.failRate, s.rate);
+    const passRate = this.best?.rate ?? 0;
+    let next: number | undefined;
+    if (this.failRate === Infinity) {
+      next = s.rate >= KNOBS.maxRate ? undefined : Math.min(s.rate * 2, KNOBS.maxRate);
+    } else if (this.failRate - passRate > KNOBS.precision * this.failRate) {
+      next = Math.round((passRate + this.failRate) / 2);
     }
-    if (next <= passRate || next >= failRate || next < 1) break;
-    rate = next;
+    if (next !== undefined && (next <= passRate || next >= this.failRate || next < 1)) next = undefined;
+    this.rate = this.steps.length >= KNOBS.maxSteps ? undefined : next;
   }
-  return { ceiling: best?.rate ?? 0, best, steps };
+
+  result(): SearchResult {
+    return { ceiling: this.best?.rate ?? 0, best: this.best, steps: this.steps };
+  }
 }
+
+/**
+ * Runs one search per setup, their steps interleaved (the order alternating at each step), so that whatever else
+ * the machine does at a given moment weighs on every setup alike.
+ */
+async function interleavedSearch(
+  generator: ChildProcess,
+  setups: Setup[],
+  round: number,
+  label: string,
+  shape: (setup: Setup) => Pick<StepRequest, 'senders' | 'deliveriesPerMessage' | 'warmupMs' | 'measureMs'>,
+): Promise<SearchResult[]> {
+  const searches = setups.map(() => new RateSearch());
+  for (let turn = 0; searches.some((s) => s.rate !== undefined); turn++) {
+    const order = setups.map((_, i) => i);
+    if ((turn + round) % 2 === 1) order.reverse();
+    for (const i of order) {
+      const rate = searches[i].rate;
+      if (rate === undefined) continue;
+      const s = await step(generator, setups[i], rate, shape(setups[i]), KNOBS.fanoutP99Ms);
+      logStep(`${label} ${setups[i].name} (round ${round + 1})`, s);
+      searches[i].report(s);
+    }
+  }
+  return searches.map((s) => s.result());
+}
+
+/** The best round of each setup: other work on the machine only ever lowers a ceiling. */
+function bestRounds(rounds: SearchResult[][]): SearchResult[] {
+  return rounds[0].map((_, i) => rounds.map((r) => r[i]).reduce((a, b) => (b.ceiling > a.ceiling ? b : a)));
+}
+
+const ratioOf = (a: number, b: number) => (b > 0 && Number.isFinite(a) && Number.isFinite(b) ? a / b : undefined);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Part 1: fan-out ceiling
 
-const FANOUT_VARIANTS: LoadServerVariant[] = ['ours, capture on', 'plain ws'];
-
-async function fanoutSearch(script: string, generator: ChildProcess, variant: LoadServerVariant, round: number): Promise<SearchResult> {
-  const server = await startServer(script, variant, 'broadcast');
-  try {
-    await openClients(generator, [server], KNOBS.clients);
-    return await search(async (rate) => {
-      const s = await step(
-        generator,
-        [server],
-        rate,
-        { senders: Math.min(KNOBS.senders, KNOBS.clients), deliveriesPerMessage: KNOBS.clients, warmupMs: KNOBS.warmupMs, measureMs: KNOBS.stepMs },
-        KNOBS.fanoutP99Ms,
-      );
-      logStep(`fan-out ${variant} (round ${round + 1})`, s);
-      return s;
-    });
-  } finally {
-    await ask(generator, { cmd: 'close' }, 30_000).catch(() => undefined);
-    await stopChild(server.child);
-  }
-}
-
-async function partFanout(script: string, generator: ChildProcess, rows: LoadRow[]): Promise<Map<LoadServerVariant, SearchResult>> {
-  const results = new Map<LoadServerVariant, SearchResult[]>(FANOUT_VARIANTS.map((v) => [v, []]));
+async function partFanout(generator: ChildProcess, ours: Setup, plain: Setup, rows: LoadRow[], steps: StepSummary[]): Promise<SearchResult> {
+  await Promise.all([setRelay(ours, 'broadcast'), setRelay(plain, 'broadcast')]);
+  const rounds: SearchResult[][] = [];
   for (let round = 0; round < KNOBS.rounds; round++) {
-    const order = round % 2 === 0 ? FANOUT_VARIANTS : [...FANOUT_VARIANTS].reverse();
-    for (const v of order) results.get(v)!.push(await fanoutSearch(script, generator, v, round));
+    const r = await interleavedSearch(generator, [ours, plain], round, 'fan-out', () => ({
+      senders: Math.min(KNOBS.senders, KNOBS.clients),
+      deliveriesPerMessage: KNOBS.clients,
+      warmupMs: KNOBS.warmupMs,
+      measureMs: KNOBS.stepMs,
+    }));
+    rounds.push(r);
+    for (const x of r) steps.push(...x.steps);
   }
-  // The best round of each: other work on the machine only ever lowers a ceiling.
-  const best = new Map<LoadServerVariant, SearchResult>();
-  for (const [v, rs] of results) best.set(v, rs.reduce((a, b) => (b.ceiling > a.ceiling ? b : a)));
-  const ours = best.get('ours, capture on')!;
-  const plain = best.get('plain ws')!;
-  const n = fmtInt(KNOBS.clients);
-  const head = `load 1 fan-out, ${n} clients, ${KNOBS.messageSize} B`;
-  const ratio = (a: number, b: number) => (b > 0 ? a / b : undefined);
-  const rounds = (v: LoadServerVariant) => results.get(v)!.map((r) => fmtInt(r.ceiling)).join(', ');
-  const unit = `msg/s in at p99 < ${KNOBS.fanoutP99Ms} ms (rounds: `;
-  rows.push({ name: `${head}: plain ws ceiling`, value: plain.ceiling, unit: `${unit}${rounds('plain ws')})` });
-  rows.push({
-    name: `${head}: ours, capture on ceiling`,
-    value: ours.ceiling,
-    unit: `${unit}${rounds('ours, capture on')})`,
-    ratio: ratio(ours.ceiling, plain.ceiling),
-    baseline: 'vs plain ws',
-  });
+  const [o, p] = bestRounds(rounds);
+  const head = `load 1 fan-out, ${fmtInt(KNOBS.clients)} clients, ${KNOBS.messageSize} B, ${Math.min(KNOBS.senders, KNOBS.clients)} senders`;
+  const perRound = (i: number) => rounds.map((r) => fmtInt(r[i].ceiling)).join(', ');
+  const unit = (i: number) => `msg/s in at p99 < ${KNOBS.fanoutP99Ms} ms (rounds: ${perRound(i)})`;
+  rows.push({ name: `${head}: plain ws ceiling`, value: p.ceiling, unit: unit(1) });
+  rows.push({ name: `${head}: ours, capture on ceiling`, value: o.ceiling, unit: unit(0), ratio: ratioOf(o.ceiling, p.ceiling), baseline: 'vs plain ws' });
   const dps = (r: SearchResult) => r.best?.deliveriesPerSecond ?? 0;
-  rows.push({ name: `${head}: plain ws at its ceiling`, value: dps(plain), unit: 'deliveries/s' });
-  rows.push({ name: `${head}: ours at its ceiling`, value: dps(ours), unit: 'deliveries/s', ratio: ratio(dps(ours), dps(plain)), baseline: 'vs plain ws' });
-  const p = (r: SearchResult) => r.best ?? ({ p50: NaN, p99: NaN, serverCpu: NaN } as StepSummary);
-  rows.push({ name: `${head}: plain ws at its ceiling`, value: p(plain).p99, unit: `ms p99 (p50 ${fmtMs(p(plain).p50)} ms)` });
-  rows.push({ name: `${head}: ours at its ceiling`, value: p(ours).p99, unit: `ms p99 (p50 ${fmtMs(p(ours).p50)} ms)` });
-  return best;
+  rows.push({ name: `${head}: plain ws at its ceiling`, value: dps(p), unit: 'deliveries/s' });
+  rows.push({ name: `${head}: ours at its ceiling`, value: dps(o), unit: 'deliveries/s', ratio: ratioOf(dps(o), dps(p)), baseline: 'vs plain ws' });
+  const lat = (r: SearchResult) => `ms p99 (p50 ${fmtMs(r.best?.p50 ?? NaN)} ms; server ${(r.best?.serverCpu ?? NaN).toFixed(2)} cores)`;
+  rows.push({ name: `${head}: plain ws at its ceiling`, value: p.best?.p99 ?? NaN, unit: lat(p) });
+  rows.push({ name: `${head}: ours at its ceiling`, value: o.best?.p99 ?? NaN, unit: lat(o) });
+  return o;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Part 2: the classic estimate
 
-async function classicRun(
-  script: string,
+async function partClassic(
   generator: ChildProcess,
-  variant: LoadServerVariant,
-  relay: LoadRelay,
-): Promise<StepSummary> {
-  const server = await startServer(script, variant, relay);
-  try {
-    await openClients(generator, [server], KNOBS.clients);
-    const s = await step(
-      generator,
-      [server],
-      KNOBS.clients * KNOBS.perClientRate,
-      { senders: KNOBS.clients, deliveriesPerMessage: relay === 'echo' ? 1 : 0, warmupMs: KNOBS.warmupMs, measureMs: KNOBS.classicMs },
-      KNOBS.classicP99Ms,
-    );
-    logStep(`classic ${relay} ${variant}`, s);
-    return s;
-  } finally {
-    await ask(generator, { cmd: 'close' }, 30_000).catch(() => undefined);
-    await stopChild(server.child);
-  }
-}
-
-async function partClassic(script: string, generator: ChildProcess, rows: LoadRow[], fanout?: Map<LoadServerVariant, SearchResult>): Promise<void> {
+  ours: Setup,
+  plain: Setup,
+  rows: LoadRow[],
+  steps: StepSummary[],
+  fanout: SearchResult | undefined,
+): Promise<void> {
+  const rate = KNOBS.clients * KNOBS.perClientRate;
   const runs = new Map<string, StepSummary[]>();
-  const key = (v: LoadServerVariant, relay: LoadRelay) => `${v}/${relay}`;
-  for (let round = 0; round < KNOBS.rounds; round++) {
-    const order = round % 2 === 0 ? FANOUT_VARIANTS : [...FANOUT_VARIANTS].reverse();
-    for (const relay of ['echo', 'none'] as const) {
-      for (const v of order) {
-        const list = runs.get(key(v, relay)) ?? [];
-        list.push(await classicRun(script, generator, v, relay));
-        runs.set(key(v, relay), list);
+  for (const relay of ['echo', 'none'] as const) {
+    await Promise.all([setRelay(ours, relay), setRelay(plain, relay)]);
+    for (let round = 0; round < KNOBS.rounds; round++) {
+      for (const setup of round % 2 === 0 ? [ours, plain] : [plain, ours]) {
+        const s = await step(
+          generator,
+          setup,
+          rate,
+          { senders: KNOBS.clients, deliveriesPerMessage: relay === 'echo' ? 1 : 0, warmupMs: KNOBS.warmupMs, measureMs: KNOBS.classicMs },
+          KNOBS.classicP99Ms,
+        );
+        logStep(`classic ${relay} ${setup.name} (round ${round + 1})`, s);
+        steps.push(s);
+        runs.set(`${setup.name}/${relay}`, [...(runs.get(`${setup.name}/${relay}`) ?? []), s]);
       }
     }
   }
   // The best round: the lowest p99 for echo, the least server CPU for none.
-  const bestEcho = (v: LoadServerVariant) => runs.get(key(v, 'echo'))!.reduce((a, b) => (b.p99 < a.p99 ? b : a));
-  const bestNone = (v: LoadServerVariant) => runs.get(key(v, 'none'))!.reduce((a, b) => (b.serverCpu < a.serverCpu ? b : a));
-  const rate = KNOBS.clients * KNOBS.perClientRate;
+  const echo = (x: Setup) => runs.get(`${x.name}/echo`)!.reduce((a, b) => (b.p99 < a.p99 ? b : a));
+  const none = (x: Setup) => runs.get(`${x.name}/none`)!.reduce((a, b) => (b.serverCpu < a.serverCpu ? b : a));
   const mbIn = (rate * KNOBS.messageSize) / 1e6;
   const head = `load 2 classic, ${fmtInt(KNOBS.clients)} x ${KNOBS.perClientRate}/s = ${fmtInt(rate)} msg/s, ${mbIn.toFixed(1)} MB/s in`;
-  const ours = bestEcho('ours, capture on');
-  const plain = bestEcho('plain ws');
-  const ratio = (a: number, b: number) => (b > 0 && Number.isFinite(a) && Number.isFinite(b) ? a / b : undefined);
-  rows.push({ name: `${head}, echo: plain ws`, value: plain.p99, unit: `ms p99 round trip (p50 ${fmtMs(plain.p50)} ms)` });
+  const o = echo(ours);
+  const p = echo(plain);
+  const rt = (x: Setup, s: StepSummary) =>
+    `ms p99 round trip (p50 ${fmtMs(s.p50)} ms; p99 of the rounds: ${runs.get(`${x.name}/echo`)!.map((r) => fmtMs(r.p99)).join(', ')})`;
+  rows.push({ name: `${head}, echo: plain ws`, value: p.p99, unit: rt(plain, p) });
   rows.push({
     name: `${head}, echo: ours, capture on`,
-    value: ours.p99,
-    unit: `ms p99 round trip (p50 ${fmtMs(ours.p50)} ms)`,
-    ratio: ratio(ours.p99, plain.p99),
+    value: o.p99,
+    unit: rt(ours, o),
+    ratio: ratioOf(o.p99, p.p99),
     baseline: 'vs plain ws',
     goal: `p99 < ${KNOBS.classicP99Ms} ms`,
-    met: ours.p99 < KNOBS.classicP99Ms,
+    met: o.p99 < KNOBS.classicP99Ms,
   });
-  rows.push({ name: `${head}, echo: plain ws server CPU`, value: plain.serverCpu, unit: 'cores' });
-  rows.push({
-    name: `${head}, echo: ours server CPU`,
-    value: ours.serverCpu,
-    unit: 'cores',
-    ratio: ratio(ours.serverCpu, plain.serverCpu),
-    baseline: 'vs plain ws',
-  });
-  const noneOurs = bestNone('ours, capture on');
-  const nonePlain = bestNone('plain ws');
+  rows.push({ name: `${head}, echo: plain ws server CPU`, value: p.serverCpu, unit: 'cores' });
+  rows.push({ name: `${head}, echo: ours server CPU`, value: o.serverCpu, unit: 'cores', ratio: ratioOf(o.serverCpu, p.serverCpu), baseline: 'vs plain ws' });
+  const no = none(ours);
+  const np = none(plain);
   const got = (s: StepSummary) => `cores (received ${fmtInt(s.serverMessagesIn)} of ${fmtInt(s.sentTotal)})`;
-  rows.push({ name: `${head}, none: plain ws server CPU`, value: nonePlain.serverCpu, unit: got(nonePlain) });
-  rows.push({
-    name: `${head}, none: ours server CPU`,
-    value: noneOurs.serverCpu,
-    unit: got(noneOurs),
-    ratio: ratio(noneOurs.serverCpu, nonePlain.serverCpu),
-    baseline: 'vs plain ws',
-  });
+  rows.push({ name: `${head}, none: plain ws server CPU`, value: np.serverCpu, unit: got(np) });
+  rows.push({ name: `${head}, none: ours server CPU`, value: no.serverCpu, unit: got(no), ratio: ratioOf(no.serverCpu, np.serverCpu), baseline: 'vs plain ws' });
   // The estimate forgets the fan-out: in broadcast mode each of those messages goes to every client.
   const needed = rate * KNOBS.clients;
-  const ceiling = fanout?.get('ours, capture on')?.best?.deliveriesPerSecond;
+  const ceiling = fanout?.best?.deliveriesPerSecond;
   rows.push({
     name: `${head}, in broadcast mode instead`,
     value: needed,
@@ -417,28 +442,44 @@ async function partClassic(script: string, generator: ChildProcess, rows: LoadRo
 export async function benchLoad(): Promise<LoadRow[]> {
   const script = await childScript('load');
   const rows: LoadRow[] = [];
-  const m0 = machineCpu();
+  const before = await idleMachine(2000);
   const t0 = performance.now();
-  const load0 = os.loadavg()[0];
+  const steps: StepSummary[] = [];
+  const setups: Setup[] = [];
   const { child: generator } = await spawn(script, ['clients']);
   try {
-    let fanout: Map<LoadServerVariant, SearchResult> | undefined;
-    if (KNOBS.parts.has('1')) fanout = await partFanout(script, generator, rows);
-    if (KNOBS.parts.has('2')) await partClassic(script, generator, rows, fanout);
+    // Both servers stay up, each with its own clients, so the steps of the two can alternate (idle ones cost nothing:
+    // the heartbeat is off).
+    const ours: Setup = { name: 'ours, capture on', servers: [await startServer(script, 'ours, capture on', 'broadcast')] };
+    setups.push(ours);
+    const plain: Setup = { name: 'plain ws', servers: [await startServer(script, 'plain ws', 'broadcast')] };
+    setups.push(plain);
+    for (const s of setups) await openClients(generator, s, KNOBS.clients);
+    let fanout: SearchResult | undefined;
+    if (KNOBS.parts.has('1')) fanout = await partFanout(generator, ours, plain, rows, steps);
+    if (KNOBS.parts.has('2')) await partClassic(generator, ours, plain, rows, steps, fanout);
   } finally {
+    for (const s of setups) await closeSetup(generator, s);
     await stopChild(generator);
   }
-  const m1 = machineCpu();
   const minutes = (performance.now() - t0) / 60_000;
-  if (m0 && m1) {
-    rows.push({
-      name: `machine: whole-machine CPU busy during the run (${os.cpus().length} cores, ${minutes.toFixed(1)} min; this bench included)`,
-      value: (m1.busyMs - m0.busyMs) / (performance.now() - t0),
-      unit: `cores (load average ${load0.toFixed(2)} before, ${os.loadavg()[0].toFixed(2)} after)`,
-    });
-  }
+  const after = await idleMachine(2000);
+  const cores = (m: { tasks: number; steal: number }) => `${m.tasks.toFixed(2)} cores (+ steal ${m.steal.toFixed(2)})`;
+  const others = steps.map((s) => s.othersCpu).filter(Number.isFinite);
+  rows.push({
+    name: `machine (${os.cpus().length} cores): other processes' CPU during the steps, median of ${others.length}`,
+    value: median(others),
+    unit: `cores (max ${Math.max(0, ...others).toFixed(2)}); with the bench idle: ${cores(before)} before, ${cores(after)} after; run took ${minutes.toFixed(1)} min`,
+  });
   return rows;
 }
+
+const median = (xs: number[]) => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 
 // Runs alone (`node out/bench/load.bench.js`); the argv check keeps it quiet when bundled into bench/run.ts.
 if (require.main === module && /load\.bench/.test(process.argv[1] ?? '')) {

@@ -13,12 +13,12 @@ import { WebSocketServer } from 'ws';
 import { EventStore } from '../src/core/capture/eventStore';
 import { BroadcastServer } from '../src/core/server/broadcastServer';
 import { encodeFrame } from '../src/core/wire/frameEncoder';
-import { FrameWalker, LatencyHistogram, PAYLOAD_HEAD, readStamp, writeStamp } from './loadWire';
+import { FrameWalker, isMeasured, LatencyHistogram, PAYLOAD_HEAD, sentAt, writeStamp } from './loadWire';
 
 export type LoadServerVariant = 'ours, capture on' | 'plain ws';
 export type LoadRelay = 'broadcast' | 'echo' | 'none';
 
-export type ServerRequest = { cmd: 'status' } | { cmd: 'exit' };
+export type ServerRequest = { cmd: 'status' } | { cmd: 'relay'; relay: LoadRelay } | { cmd: 'exit' };
 export interface ServerStatus {
   clients: number;
   /** CPU time (user + system) used by the server process since it started, in ms. */
@@ -29,10 +29,11 @@ export interface ServerStatus {
   droppedOut: number;
 }
 
+/** Clients are opened in named groups (one per server setup), and a step runs on one group while the others idle. */
 export type ClientsRequest =
-  | { cmd: 'open'; ports: number[]; count: number }
-  | ({ cmd: 'step' } & StepRequest)
-  | { cmd: 'close' }
+  | { cmd: 'open'; group: string; ports: number[]; count: number }
+  | ({ cmd: 'step'; group: string } & StepRequest)
+  | { cmd: 'close'; group: string }
   | { cmd: 'exit' };
 
 export interface StepRequest {
@@ -86,29 +87,24 @@ export interface StepResult {
 /** The benchmark floods on purpose; the default per-client rate limit (100/s) would drop most of a sender's traffic. */
 const UNLIMITED = { messagesPerSecond: 1e9, burst: 1e9, action: 'drop' } as const;
 
-async function serverRole(variant: LoadServerVariant, relay: LoadRelay): Promise<void> {
+async function serverRole(variant: LoadServerVariant, initialRelay: LoadRelay): Promise<void> {
   let port: number;
   let status: () => Omit<ServerStatus, 'cpuMs'>;
+  let setRelay: (r: LoadRelay) => void;
   if (variant === 'plain ws') {
     const httpServer = http.createServer();
     const wss = new WebSocketServer({ server: httpServer });
     let messagesIn = 0;
+    let relay = initialRelay;
+    setRelay = (r) => (relay = r);
     wss.on('connection', (ws) => {
       ws.on('error', () => {});
-      // The idiomatic ws servers for each relay mode.
-      if (relay === 'broadcast') {
-        ws.on('message', (m, isBinary) => {
-          messagesIn++;
-          wss.clients.forEach((c) => c.send(m, { binary: isBinary }));
-        });
-      } else if (relay === 'echo') {
-        ws.on('message', (m, isBinary) => {
-          messagesIn++;
-          ws.send(m, { binary: isBinary });
-        });
-      } else {
-        ws.on('message', () => messagesIn++);
-      }
+      // The idiomatic ws server for each relay mode (one comparison per message picks the mode).
+      ws.on('message', (m, isBinary) => {
+        messagesIn++;
+        if (relay === 'broadcast') wss.clients.forEach((c) => c.send(m, { binary: isBinary }));
+        else if (relay === 'echo') ws.send(m, { binary: isBinary });
+      });
     });
     await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', r));
     port = (httpServer.address() as net.AddressInfo).port;
@@ -117,7 +113,8 @@ async function serverRole(variant: LoadServerVariant, relay: LoadRelay): Promise
     const server = new BroadcastServer();
     // The store's defaults are the product's defaults: capture on as a user would run it.
     const capture = new EventStore();
-    const a = await server.start({ port: 0, relay, heartbeatIntervalMs: 0, maxClients: 100_000, rateLimit: UNLIMITED, capture });
+    setRelay = (r) => server.setRelay(r);
+    const a = await server.start({ port: 0, relay: initialRelay, heartbeatIntervalMs: 0, maxClients: 100_000, rateLimit: UNLIMITED, capture });
     port = a.port;
     status = () => {
       const clients = server.clients();
@@ -132,6 +129,7 @@ async function serverRole(variant: LoadServerVariant, relay: LoadRelay): Promise
   }
   process.on('message', (m: ServerRequest) => {
     if (m.cmd === 'exit') process.exit(0);
+    if (m.cmd === 'relay') setRelay(m.relay);
     const cpu = process.cpuUsage();
     process.send!({ ...status(), cpuMs: (cpu.user + cpu.system) / 1000 } satisfies ServerStatus);
   });
@@ -156,10 +154,9 @@ interface Tally {
 let tally: Tally = { stepId: -1, received: 0, hist: new LatencyHistogram(), lastArrival: 0 };
 
 function onFrame(buf: Buffer, payloadAt: number, arrival: number): void {
-  const s = readStamp(buf, payloadAt);
-  if (s.stepId !== tally.stepId || !s.measured) return;
+  if (!isMeasured(buf, payloadAt, tally.stepId)) return;
   tally.received++;
-  tally.hist.record(arrival - s.sentAt);
+  tally.hist.record(arrival - sentAt(buf, payloadAt));
 }
 
 class LoadClient {
@@ -291,24 +288,29 @@ async function runStep(clients: LoadClient[], req: StepRequest): Promise<StepRes
 }
 
 function clientsRole(): void {
-  let clients: LoadClient[] = [];
+  const groups = new Map<string, LoadClient[]>();
+  const group = (name: string) => {
+    const g = groups.get(name);
+    if (!g) throw new Error(`no clients open in group "${name}"`);
+    return g;
+  };
   process.on('message', (m: ClientsRequest) => {
     const run = async (): Promise<unknown> => {
       switch (m.cmd) {
         case 'open': {
           // Round-robin over the servers, so the first few clients (the senders) are spread over them too.
           const opened = await pool(m.count, 50, (i) => LoadClient.connect(m.ports[i % m.ports.length]));
-          clients = clients.concat(opened);
-          return { open: clients.length };
+          groups.set(m.group, (groups.get(m.group) ?? []).concat(opened));
+          return { open: groups.get(m.group)!.length };
         }
         case 'step':
-          return runStep(clients, m);
+          return runStep(group(m.group), m);
         case 'close':
-          for (const c of clients) c.socket.destroy();
-          clients = [];
+          for (const c of groups.get(m.group) ?? []) c.socket.destroy();
+          groups.delete(m.group);
           return { open: 0 };
         case 'exit':
-          for (const c of clients) c.socket.destroy();
+          for (const g of groups.values()) for (const c of g) c.socket.destroy();
           process.exit(0);
       }
     };

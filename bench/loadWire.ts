@@ -19,9 +19,14 @@ export function writeStamp(frame: Buffer, payloadAt: number, s: Stamp, mask: Buf
   for (let i = 0; i < PAYLOAD_HEAD; i++) frame[payloadAt + i] = head[i] ^ mask[i & 3];
 }
 
-/** Reads the stamp of an unmasked payload that starts at `payloadAt`. */
-export function readStamp(buf: Buffer, payloadAt: number): Stamp {
-  return { sentAt: buf.readDoubleLE(payloadAt), measured: buf[payloadAt + 8] === 1, stepId: buf.readUInt32LE(payloadAt + 12) };
+/** True when the unmasked payload at `payloadAt` is a measured message of step `stepId`. */
+export function isMeasured(buf: Buffer, payloadAt: number, stepId: number): boolean {
+  return buf[payloadAt + 8] === 1 && buf.readUInt32LE(payloadAt + 12) === stepId;
+}
+
+/** The send time in the unmasked payload at `payloadAt`. */
+export function sentAt(buf: Buffer, payloadAt: number): number {
+  return buf.readDoubleLE(payloadAt);
 }
 
 /**
