@@ -1,0 +1,209 @@
+// Shared by the proxy tests: a recording target (ws behind http/https, every raw byte kept), raw clients, captures.
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as net from 'node:net';
+import { once } from 'node:events';
+import { WebSocket, WebSocketServer, type ServerOptions } from 'ws';
+import type { CaptureEvent, CaptureSink, FrameEvent, NewCaptureEvent } from '../../../src/core/capture/events';
+import { tapSocket } from '../../../src/core/capture/socketTap';
+import { DecodedFrame, FrameDecoder } from '../../../src/core/wire/frameDecoder';
+import { HttpHeadParser } from '../../../src/core/wire/handshake';
+import type { HttpHead } from '../../../src/core/capture/events';
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `cond` every 5 ms; fails after `ms` (a bound on the wait, not a timing assertion). */
+export async function until(cond: () => boolean, what = 'condition', ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`${what}: not met within ${ms} ms`);
+    await sleep(5);
+  }
+}
+
+export function arraySink(): CaptureSink & { events: CaptureEvent[] } {
+  const events: CaptureEvent[] = [];
+  return {
+    events,
+    append(e: NewCaptureEvent) {
+      const id = events.length + 1;
+      (e as CaptureEvent).id = id;
+      events.push(e as CaptureEvent);
+      return id;
+    },
+  };
+}
+
+/** The bytes one socket read and wrote, in order. */
+export class Recorded {
+  inbound: Buffer[] = [];
+  outbound: Buffer[] = [];
+  get in(): Buffer {
+    return Buffer.concat(this.inbound);
+  }
+  get out(): Buffer {
+    return Buffer.concat(this.outbound);
+  }
+}
+
+export function record(socket: net.Socket): Recorded {
+  const r = new Recorded();
+  tapSocket(socket, { inbound: (c) => r.inbound.push(Buffer.from(c)), outbound: (c) => r.outbound.push(Buffer.from(c)) });
+  return r;
+}
+
+/** Splits an HTTP exchange at the end of its head: [head bytes, the rest]. */
+export function splitHead(bytes: Buffer): [Buffer, Buffer] {
+  const at = bytes.indexOf('\r\n\r\n');
+  if (at === -1) return [bytes, Buffer.alloc(0)];
+  return [bytes.subarray(0, at + 4), bytes.subarray(at + 4)];
+}
+
+export function parseHead(bytes: Buffer): HttpHead {
+  const r = new HttpHeadParser().push(bytes);
+  if (!r) throw new Error('no complete head');
+  return r.head;
+}
+
+export function header(head: HttpHead, name: string): string | undefined {
+  return head.headers.find(([n]) => n.toLowerCase() === name.toLowerCase())?.[1];
+}
+
+/** Decodes frames without enforcing anything but delimitation. */
+export function frames(bytes: Buffer, direction: 'c2s' | 's2c' = 's2c'): DecodedFrame[] {
+  const out: DecodedFrame[] = [];
+  const d = new FrameDecoder({
+    direction,
+    enforceMasking: false,
+    rsv1Allowed: true,
+    onFrame: (f) => out.push({ ...f, header: Buffer.from(f.header), payload: Buffer.from(f.payload) }),
+    onError: (e) => {
+      throw e;
+    },
+  });
+  d.push(bytes);
+  return out;
+}
+
+/** A captured frame's wire bytes: its header and its payload masked again with its key. */
+export function wireOf(f: FrameEvent): Buffer {
+  const p = Buffer.from(f.payload);
+  if (f.maskKey) for (let i = 0; i < p.length; i++) p[i] ^= f.maskKey[i & 3];
+  return Buffer.concat([f.header, p]);
+}
+
+/** The concatenated wire bytes of one leg's captured frames in one direction. */
+export function capturedWire(events: CaptureEvent[], connectionId: string, direction: 'c2s' | 's2c'): Buffer {
+  return Buffer.concat(
+    events.filter((e): e is FrameEvent => e.kind === 'frame' && e.connectionId === connectionId && e.direction === direction).map(wireOf),
+  );
+}
+
+export interface TargetConn {
+  ws: WebSocket;
+  req: http.IncomingMessage;
+  raw: Recorded;
+  messages: Array<{ data: Buffer; isBinary: boolean }>;
+  closed?: { code: number; reason: string };
+}
+
+export interface Target {
+  url: string;
+  port: number;
+  conns: TargetConn[];
+  wss: WebSocketServer;
+  close(): Promise<void>;
+}
+
+/**
+ * A ws server behind http (or https with `tls`) on 127.0.0.1:0 that records each socket's raw bytes and every message.
+ * `onConnection` scripts it; by default it echoes.
+ */
+export async function startTarget(
+  o: { wsOptions?: ServerOptions; tls?: { key: Buffer; cert: Buffer }; onConnection?: (c: TargetConn) => void; onUpgrade?: (req: http.IncomingMessage, socket: net.Socket) => boolean } = {},
+): Promise<Target> {
+  const server = o.tls ? https.createServer({ key: o.tls.key, cert: o.tls.cert }) : http.createServer();
+  const wss = new WebSocketServer({ noServer: true, ...o.wsOptions });
+  const conns: TargetConn[] = [];
+  const raws = new Map<net.Socket, Recorded>();
+  server.on(o.tls ? 'secureConnection' : 'connection', (s: net.Socket) => raws.set(s, record(s)));
+  server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    socket.on('error', () => {});
+    if (o.onUpgrade?.(req, socket)) return;
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const c: TargetConn = { ws, req, raw: raws.get(socket)!, messages: [] };
+      conns.push(c);
+      ws.on('error', () => {});
+      ws.on('message', (data: Buffer, isBinary: boolean) => c.messages.push({ data, isBinary }));
+      ws.on('close', (code: number, reason: Buffer) => (c.closed = { code, reason: reason.toString() }));
+      if (o.onConnection) o.onConnection(c);
+      else ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    url: `${o.tls ? 'wss' : 'ws'}://127.0.0.1:${port}`,
+    port,
+    conns,
+    wss,
+    async close() {
+      for (const c of wss.clients) c.terminate();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** A plain TCP client that speaks the handshake and frames by hand; every byte it reads is kept. */
+export class RawClient {
+  readonly socket: net.Socket;
+  readonly received: Buffer[] = [];
+  closed = false;
+
+  private constructor(socket: net.Socket) {
+    this.socket = socket;
+    socket.on('data', (c: Buffer) => this.received.push(c));
+    socket.on('error', () => {});
+    socket.on('close', () => (this.closed = true));
+  }
+
+  static async connect(port: number): Promise<RawClient> {
+    const s = net.connect(port, '127.0.0.1');
+    await once(s, 'connect');
+    return new RawClient(s);
+  }
+
+  get bytes(): Buffer {
+    return Buffer.concat(this.received);
+  }
+
+  /** Sends an upgrade request and waits for the response head. Returns it and the bytes after it. */
+  async upgrade(path = '/', extra: Record<string, string> = {}): Promise<{ head: HttpHead; rest: Buffer }> {
+    const lines = [
+      `GET ${path} HTTP/1.1`,
+      'Host: 127.0.0.1',
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+      'Sec-WebSocket-Version: 13',
+      ...Object.entries(extra).map(([k, v]) => `${k}: ${v}`),
+    ];
+    this.socket.write(lines.join('\r\n') + '\r\n\r\n');
+    await until(() => this.bytes.includes('\r\n\r\n'), 'response head');
+    const [head, rest] = splitHead(this.bytes);
+    return { head: parseHead(head), rest };
+  }
+
+  /** The bytes after the response head. */
+  get frameBytes(): Buffer {
+    return splitHead(this.bytes)[1];
+  }
+
+  write(b: Buffer): void {
+    this.socket.write(b);
+  }
+}
+
+export const MASK = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
