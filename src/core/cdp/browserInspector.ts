@@ -153,7 +153,8 @@ class Run {
   detachReason: string | undefined;
   warnings = 0;
   ended = false;
-  pageInfoRefreshWorks = true;
+  /** Where a page endpoint's title and URL come from (see readPageInfo). */
+  pageInfoSource: 'target' | 'history' | 'none' = 'target';
 
   constructor(
     readonly tag: string,
@@ -331,7 +332,11 @@ export class BrowserInspector implements Disposable {
   private async attachPage(run: Run, conn: CdpConnection, self: SessionInfo | undefined, timeoutMs: number): Promise<void> {
     run.mode = 'page';
     run.sessions.set('', self ?? { targetId: '', type: 'page', title: '', url: '' });
-    run.pageInfoRefreshWorks = self !== undefined;
+    if (self === undefined) {
+      run.pageInfoSource = 'history';
+      const info = await this.readPageInfo(run, undefined);
+      if (info !== undefined) Object.assign(run.sessions.get('')!, info);
+    }
     // js-debug's CDP proxy forwards only the events a client subscribes to. A browser answers "not found".
     await conn.send('JsDebug.subscribe', { events: ['Network.webSocket*', 'Inspector.detached'] }, undefined, timeoutMs).catch(() => undefined);
     try {
@@ -688,30 +693,53 @@ export class BrowserInspector implements Disposable {
    */
   private refreshPageInfo(run: Run, session: string): void {
     const page = pageOf(run, session);
-    const conn = run.conn;
-    if (page === undefined || page.type === 'browser' || conn === undefined || !run.pageInfoRefreshWorks || page.refreshing === true) return;
+    if (page === undefined || page.type === 'browser' || run.pageInfoSource === 'none' || page.refreshing === true) return;
     if (page.refreshedAt !== undefined && now() - page.refreshedAt < 1000) return;
     page.refreshing = true;
     // On a page endpoint the connection's own target is the page; on a browser endpoint the page is named.
-    const params = run.mode === 'page' && page === run.sessions.get('') ? {} : { targetId: page.targetId };
-    conn
-      .send('Target.getTargetInfo', params, undefined, run.options.connectTimeoutMs ?? 5000)
-      .then((res) => {
-        const info = targetInfoOf(res.targetInfo);
+    const own = run.mode === 'page' && page === run.sessions.get('');
+    void this.readPageInfo(run, own ? undefined : page.targetId)
+      .then((info) => {
         if (run.ended || info === undefined || (page.title === info.title && page.url === info.url)) return;
         page.title = info.title;
         page.url = info.url;
         this._onDidChangeTargets.fire();
         this._onDidChangeSockets.fire();
       })
-      .catch(() => {
-        // A debugger's proxy may not allow it; the page then keeps the title it had.
-        if (run.mode === 'page') run.pageInfoRefreshWorks = false;
-      })
       .finally(() => {
         page.refreshing = false;
         page.refreshedAt = now();
       });
+  }
+
+  /**
+   * A page's title and URL: from Target.getTargetInfo, or, where a debugger's proxy refuses the Target domain,
+   * from the page's navigation history (which runs no script in the page). Undefined when neither answers.
+   */
+  private async readPageInfo(run: Run, targetId: string | undefined): Promise<{ title: string; url: string } | undefined> {
+    const conn = run.conn;
+    if (conn === undefined) return undefined;
+    const timeoutMs = run.options.connectTimeoutMs ?? 5000;
+    if (run.pageInfoSource === 'target' || targetId !== undefined) {
+      try {
+        const res = await conn.send('Target.getTargetInfo', targetId === undefined ? {} : { targetId }, undefined, timeoutMs);
+        return targetInfoOf(res.targetInfo);
+      } catch {
+        if (targetId !== undefined) return undefined;
+        run.pageInfoSource = 'history';
+      }
+    }
+    if (run.pageInfoSource !== 'history') return undefined;
+    try {
+      const res = await conn.send('Page.getNavigationHistory', {}, undefined, timeoutMs);
+      const entries = Array.isArray(res.entries) ? res.entries : [];
+      const entry = asRecord(entries[isNum(res.currentIndex) ? res.currentIndex : entries.length - 1]);
+      if (entry === undefined || typeof entry.url !== 'string') return undefined;
+      return { url: entry.url, title: typeof entry.title === 'string' ? entry.title : '' };
+    } catch {
+      run.pageInfoSource = 'none';
+      return undefined;
+    }
   }
 
   // --- ending ---

@@ -135,6 +135,11 @@ async function startSite(): Promise<{ site: Site; close: () => Promise<void> }> 
         w.onmessage = () => { if (++n === 2) w.close(4000, 'done'); };`));
     } else if (req.url === '/hold') {
       res.end(page('Hold page', `const w = new WebSocket('ws://127.0.0.1:${wsPort}/hold'); w.onopen = () => w.send('still here');`));
+    } else if (req.url === '/worker') {
+      // The socket lives in a dedicated worker.
+      res.end(page('Worker page', `
+        const src = "const w = new WebSocket('ws://127.0.0.1:${wsPort}/from-worker'); w.onopen = () => w.send('from worker'); w.onmessage = () => w.close(4001);";
+        new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })));`));
     } else if (req.url === '/refused') {
       // The upgrade goes to this HTTP server, which answers 403.
       res.end(page('Refused page', `new WebSocket('ws://127.0.0.1:' + location.port + '/no-ws');`));
@@ -173,7 +178,9 @@ function closedEvent(store: EventStore, id: string): ConnectionEvent | undefined
   return ofConnection(store, id).find((e): e is ConnectionEvent => e.kind === 'connection' && e.state === 'closed');
 }
 
-function newInspector(store: EventStore, meta?: Record<string, string>) {
+/** An inspector and the store it records into, both disposed after the test. */
+function newInspector() {
+  const store = new EventStore({});
   const inspector = new BrowserInspector();
   const warnings: string[] = [];
   const disconnects: string[] = [];
@@ -182,8 +189,9 @@ function newInspector(store: EventStore, meta?: Record<string, string>) {
   cleanups.push(async () => {
     await inspector.stop();
     inspector.dispose();
+    store.dispose();
   });
-  return { inspector, warnings, disconnects, meta };
+  return { inspector, store, warnings, disconnects };
 }
 
 describe('browser inspector against Debian Chromium', () => {
@@ -205,13 +213,12 @@ describe('browser inspector against Debian Chromium', () => {
       driver?.dispose();
       await closeSite?.();
     } finally {
-      killBrowser(browser);
+      if (browser !== undefined) killBrowser(browser);
     }
   });
 
   test('a tab opened after attaching: handshake, frames both ways with exact payloads, connection events from the browser', async () => {
-    const store = new EventStore({});
-    const { inspector, warnings } = newInspector(store);
+    const { inspector, store, warnings } = newInspector();
     const result = await inspector.start({ endpoint: `http://127.0.0.1:${browser.port}`, sink: store, meta: { session: 'unit' } });
     assert.match(result.browser ?? '', /^(Headless)?Chrome\/\d+\./);
     assert.equal(result.mode, 'browser');
@@ -276,8 +283,7 @@ describe('browser inspector against Debian Chromium', () => {
   });
 
   test('a refused upgrade is recorded as a failed handshake with the status the server gave', async () => {
-    const store = new EventStore({});
-    const { inspector } = newInspector(store);
+    const { inspector, store } = newInspector();
     await inspector.start({ endpoint: browser.wsUrl, sink: store });
     const tab = await openTab();
     await until('the new tab attached', () => inspector.targets().some((t) => t.targetId === tab.targetId));
@@ -299,13 +305,30 @@ describe('browser inspector against Debian Chromium', () => {
     assert.equal(events.some((e) => e.kind === 'connection' && e.state === 'open'), false);
   });
 
+  test('a socket of a dedicated worker is recorded, marked with its target type and the page it belongs to', async () => {
+    const { inspector, store } = newInspector();
+    await inspector.start({ endpoint: browser.wsUrl, sink: store });
+    const tab = await openTab();
+    await until('the new tab attached', () => inspector.targets().some((t) => t.targetId === tab.targetId));
+    await driver.send('Page.navigate', { url: `${site.base}/worker` }, tab.sessionId);
+    const socket = await until('the worker socket to close', () => inspector.sockets().find((s) => s.url.endsWith('/from-worker') && s.state === 'closed'));
+    assert.equal(socket.pageUrl, `${site.base}/worker`);
+    const events = ofConnection(store, socket.id);
+    const frames = events.filter((e): e is FrameEvent => e.kind === 'frame');
+    assert.deepEqual(frames.map((f) => [f.direction, f.payload.toString()]), [['c2s', 'from worker'], ['s2c', 'from worker']]);
+    const open = events.find((e): e is ConnectionEvent => e.kind === 'connection');
+    assert.equal(open?.meta?.source, 'browser');
+    assert.equal(open?.meta?.target, 'worker');
+    assert.equal(open?.meta?.page, `${site.base}/worker`);
+    assert.equal(inspector.sockets().filter((s) => s.url.endsWith('/from-worker')).length, 1, 'reported once');
+  });
+
   test('a page-level endpoint (one target from /json/list) records that page', async () => {
     const tab = await openTab();
     const list = JSON.parse(await httpGet(`http://127.0.0.1:${browser.port}/json/list`)) as Array<{ id: string; webSocketDebuggerUrl: string }>;
     const entry = list.find((t) => t.id === tab.targetId);
     assert.ok(entry, 'the tab is listed');
-    const store = new EventStore({});
-    const { inspector } = newInspector(store);
+    const { inspector, store } = newInspector();
     const result = await inspector.start({ endpoint: entry.webSocketDebuggerUrl, sink: store });
     assert.equal(result.mode, 'page');
     assert.equal(result.targets, 1);
@@ -324,12 +347,39 @@ describe('browser inspector against Debian Chromium', () => {
     assert.equal(open?.meta?.page, `${site.base}/echo`);
   });
 
-  test('stop() closes the sockets it reported (the page keeps its own socket open)', async () => {
-    const store = new EventStore({});
-    const { inspector } = newInspector(store);
-    await inspector.start({ endpoint: `127.0.0.1:${browser.port}`, sink: store });
+  test("a debugger's CDP proxy (events only after JsDebug.subscribe, no Target domain) records its page", async () => {
     const tab = await openTab();
-    await until('the new tab attached', () => inspector.targets().some((t) => t.targetId === tab.targetId));
+    const list = JSON.parse(await httpGet(`http://127.0.0.1:${browser.port}/json/list`)) as Array<{ id: string; webSocketDebuggerUrl: string }>;
+    const proxy = await startJsDebugLikeProxy(list.find((t) => t.id === tab.targetId)!.webSocketDebuggerUrl);
+    const { inspector, store, warnings } = newInspector();
+    const result = await inspector.start({ endpoint: proxy.url, sink: store, meta: { debugSession: 'Launch Chrome' } });
+    assert.equal(result.mode, 'page');
+    assert.deepEqual(proxy.subscribed, ['Network.webSocket*', 'Inspector.detached']);
+    assert.equal(proxy.refused.filter((m) => m === 'Target.setAutoAttach' || m === 'Target.setDiscoverTargets').length, 0, 'leaves the shared session alone');
+    await driver.send('Page.navigate', { url: `${site.base}/echo` }, tab.sessionId);
+    const socket = await until('the socket to close', () => inspector.sockets().find((s) => s.state === 'closed'));
+    await until('its closed event', () => closedEvent(store, socket.id));
+    const events = ofConnection(store, socket.id);
+    assert.deepEqual(events.filter((e): e is FrameEvent => e.kind === 'frame').map((f) => f.payload.length), [13, BINARY.length, 13, BINARY.length]);
+    assert.equal((events.find((e) => e.kind === 'handshake') as HandshakeEvent).status, 101);
+    const open = events.find((e): e is ConnectionEvent => e.kind === 'connection');
+    assert.equal(open?.meta?.debugSession, 'Launch Chrome');
+    assert.equal(open?.meta?.source, 'browser');
+    assert.equal(open?.meta?.url, `ws://127.0.0.1:${site.wsPort}/chat?room=1`);
+    // Without the Target domain the page is read from its navigation history (asked when the socket appears).
+    await until('the page of the socket', () => inspector.sockets().find((s) => s.id === socket.id)?.pageTitle === 'Echo page');
+    assert.equal(inspector.sockets().find((s) => s.id === socket.id)?.pageUrl, `${site.base}/echo`);
+    assert.ok(open?.meta?.page === undefined || open.meta.page === `${site.base}/echo`);
+    assert.deepEqual(warnings, []);
+  });
+
+  test('a tab open before attaching is recorded; stop() closes the sockets it reported (the page keeps its own socket open)', async () => {
+    // A tab that was open before the inspector attached.
+    const tab = await openTab();
+    const { inspector, store } = newInspector();
+    const result = await inspector.start({ endpoint: `127.0.0.1:${browser.port}`, sink: store });
+    assert.ok(result.targets >= 2);
+    assert.ok(inspector.targets().some((t) => t.targetId === tab.targetId), 'attached before start() resolved');
     const before = site.accepted.length;
     await driver.send('Page.navigate', { url: `${site.base}/hold` }, tab.sessionId);
     const socket = await until('the socket to open', () => inspector.sockets().find((s) => s.state === 'open'));
@@ -348,8 +398,7 @@ describe('browser inspector against Debian Chromium', () => {
   test('a page that closes while attached to it: onDidDisconnect says so, its sockets end', async () => {
     const tab = await openTab();
     const list = JSON.parse(await httpGet(`http://127.0.0.1:${browser.port}/json/list`)) as Array<{ id: string; webSocketDebuggerUrl: string }>;
-    const store = new EventStore({});
-    const { inspector, disconnects } = newInspector(store);
+    const { inspector, store, disconnects } = newInspector();
     await inspector.start({ endpoint: list.find((t) => t.id === tab.targetId)!.webSocketDebuggerUrl, sink: store });
     await driver.send('Page.navigate', { url: `${site.base}/hold` }, tab.sessionId);
     const socket = await until('the socket to open', () => inspector.sockets().find((s) => s.state === 'open'));
@@ -361,11 +410,37 @@ describe('browser inspector against Debian Chromium', () => {
   });
 });
 
+describe('browser inspector: the browser exits', () => {
+  test('onDidDisconnect gives a readable reason and the open sockets end', async () => {
+    const own = await launchChromium();
+    const sites = await startSite();
+    try {
+      const { inspector, store, disconnects } = newInspector();
+      await inspector.start({ endpoint: `http://127.0.0.1:${own.port}`, sink: store });
+      const d = await connectCdp(own.wsUrl);
+      cleanups.push(() => d.dispose());
+      const { targetId } = (await d.send('Target.createTarget', { url: 'about:blank' })) as { targetId: string };
+      const { sessionId } = (await d.send('Target.attachToTarget', { targetId, flatten: true })) as { sessionId: string };
+      await until('the new tab attached', () => inspector.targets().some((t) => t.targetId === targetId));
+      await d.send('Page.navigate', { url: `${sites.site.base}/hold` }, sessionId);
+      const socket = await until('the socket to open', () => inspector.sockets().find((s) => s.state === 'open'));
+      process.kill(-own.proc.pid!, 'SIGKILL');
+      const reason = await until('the disconnect', () => disconnects[0]);
+      assert.match(reason, new RegExp(`^The browser at http://127\\.0\\.0\\.1:${own.port} closed the DevTools connection \\(1006\\); it exited or was closed$`));
+      assert.equal(closedEvent(store, socket.id)?.meta?.endReason, 'DevTools connection lost');
+      assert.equal(inspector.sockets().find((s) => s.id === socket.id)?.state, 'closed');
+      assert.equal(inspector.isAttached, false);
+    } finally {
+      killBrowser(own);
+      await sites.close();
+    }
+  });
+});
+
 describe('browser inspector: endpoints that are not a browser', () => {
   test('nothing listening: a readable ECONNREFUSED that says how to start Chromium', async () => {
     const port = await freePort();
-    const store = new EventStore({});
-    const { inspector } = newInspector(store);
+    const { inspector, store } = newInspector();
     await assert.rejects(inspector.start({ endpoint: `http://127.0.0.1:${port}`, sink: store }), (e: Error & { code?: string }) => {
       assert.equal(e.code, 'ECONNREFUSED');
       assert.equal(e.message, `Nothing listens at 127.0.0.1:${port}. Start Chromium with --remote-debugging-port=${port}`);
@@ -385,8 +460,7 @@ describe('browser inspector: endpoints that are not a browser', () => {
     await once(server, 'listening');
     cleanups.push(() => new Promise((r) => server.close(r)));
     const port = (server.address() as net.AddressInfo).port;
-    const store = new EventStore({});
-    const { inspector } = newInspector(store);
+    const { inspector, store } = newInspector();
     await assert.rejects(inspector.start({ endpoint: `http://127.0.0.1:${port}`, sink: store }), (e: Error & { code?: string }) => {
       assert.equal(e.code, 'ENOTDEVTOOLS');
       assert.match(e.message, /answered HTTP 404 for \/json\/version: it is not a Chromium DevTools port/);
@@ -462,8 +536,7 @@ describe('browser inspector: a scripted DevTools peer', () => {
       ev('Network.webSocketClosed', { requestId: 'r1', timestamp: 103 }),
     ];
     const fake = await fakePage([...good, ...bad, ...tail]);
-    const store = new EventStore({});
-    const { inspector, warnings } = newInspector(store);
+    const { inspector, store, warnings } = newInspector();
     const result = await inspector.start({ endpoint: fake.url, sink: store });
     assert.deepEqual(result, { browser: undefined, targets: 1, mode: 'page' });
     const socket = await until('the close', () => inspector.sockets().find((s) => s.state === 'closed'));
@@ -504,8 +577,7 @@ describe('browser inspector: a scripted DevTools peer', () => {
       ev('Network.webSocketCreated', { requestId: 'r9', url: 'ws://fake.test/live' }),
       ev('Network.webSocketFrameSent', { requestId: 'r9', timestamp: 5, response: { opcode: 1, mask: true, payloadData: 'hi' } }),
     ]);
-    const store = new EventStore({});
-    const { inspector, disconnects } = newInspector(store);
+    const { inspector, store, disconnects } = newInspector();
     const changes: number[] = [];
     inspector.onDidChangeSockets(() => changes.push(1));
     await inspector.start({ endpoint: fake.url, sink: store });
@@ -521,6 +593,51 @@ describe('browser inspector: a scripted DevTools peer', () => {
     assert.ok(changes.length >= 2);
   });
 });
+
+/**
+ * A stand-in for js-debug's CDP proxy in front of a real page: one session, Target.* refused, and events forwarded
+ * only when the client subscribed to them with JsDebug.subscribe (prefix wildcards), as js-debug does.
+ */
+async function startJsDebugLikeProxy(pageWsUrl: string) {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/0123abcd' });
+  await once(wss, 'listening');
+  const subscribed: string[] = [];
+  const refused: string[] = [];
+  wss.on('connection', (client) => {
+    client.on('error', () => {});
+    const connecting = connectCdp(pageWsUrl);
+    void connecting.then((upstream) => {
+      if (client.readyState !== client.OPEN) upstream.dispose();
+      client.on('close', () => upstream.dispose());
+      upstream.onEvent((e) => {
+        if (subscribed.some((p) => (p.endsWith('*') ? e.method.startsWith(p.slice(0, -1)) : e.method === p))) {
+          client.send(JSON.stringify({ method: e.method, params: e.params }));
+        }
+      });
+    });
+    client.on('message', async (d) => {
+      const upstream = await connecting;
+      const m = JSON.parse(d.toString()) as { id: number; method: string; params?: { events?: string[] } };
+      if (m.method === 'JsDebug.subscribe') {
+        subscribed.push(...(m.params?.events ?? []));
+        client.send(JSON.stringify({ id: m.id, result: {} }));
+      } else if (m.method.startsWith('Target.')) {
+        refused.push(m.method);
+        client.send(JSON.stringify({ id: m.id, error: { code: -32601, message: `'${m.method}' is not allowed` } }));
+      } else {
+        upstream.send(m.method, m.params ?? {}).then(
+          (result) => client.send(JSON.stringify({ id: m.id, result })),
+          (err: Error) => client.send(JSON.stringify({ id: m.id, error: { code: -32000, message: err.message } })),
+        );
+      }
+    });
+  });
+  cleanups.push(() => {
+    for (const c of wss.clients) c.terminate();
+    return new Promise((r) => wss.close(r));
+  });
+  return { url: `ws://127.0.0.1:${(wss.address() as net.AddressInfo).port}/0123abcd`, subscribed, refused };
+}
 
 function httpGet(url: string): Promise<string> {
   return new Promise((resolve, reject) => {
