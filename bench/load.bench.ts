@@ -3,6 +3,8 @@
 //    send-to-receive latency stays under 100 ms, found by a doubling-then-bisection search of bounded steps.
 // 2. The classic estimate: 1,000 clients each sending 10 msg/s of 1 KiB in relay mode `echo` (round-trip latency)
 //    and `none` (server CPU), i.e. 10,000 msg/s and 10 MB/s in.
+// 3. Two servers joined by the Redis backplane (a real redis-server on a free loopback port, started and stopped
+//    here), 500 clients each, against one server with 1,000: the same fan-out search, side by side.
 // Each server runs in its own process and the load generator in another (bench/load.child.ts), so the generator
 // does not share the server's event loop. The machine is shared, so: both servers stay up with their own clients
 // and the steps of their searches alternate, so that other work weighs on both alike; each search runs LOAD_ROUNDS
@@ -10,9 +12,10 @@
 // processes took meanwhile. Knobs (env, read once): see KNOBS below; `LOAD_CLIENTS=200 LOAD_STEP_MS=800
 // LOAD_ROUNDS=1` gives a quick smoke run.
 
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn as spawnProcess, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ClientsRequest, LoadRelay, LoadServerVariant, ServerRequest, ServerStatus, StepRequest, StepResult } from './load.child';
@@ -55,7 +58,8 @@ const KNOBS = {
   classicMs: knob('LOAD_CLASSIC_MS', 5000, 100),
   classicP99Ms: knob('LOAD_CLASSIC_P99_MS', 50, 1),
   /** Which parts run: `LOAD_PARTS=1,2`. */
-  parts: new Set((process.env.LOAD_PARTS ?? '1,2').split(',').map((s) => s.trim())),
+  parts: new Set((process.env.LOAD_PARTS ?? '1,2,3').split(',').map((s) => s.trim())),
+  redisServer: process.env.LOAD_REDIS_SERVER || '/usr/bin/redis-server',
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -95,9 +99,16 @@ async function spawn<T>(script: string, args: string[]): Promise<{ child: ChildP
     env: { ...process.env, NODE_PATH: path.resolve('node_modules') },
   });
   const first = await Promise.race([
-    once(child, 'message').then(([m]) => m as T),
+    once(child, 'message').then(([m]) => m as T | { error: string }),
     new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${args[0]} child did not start`)), 20_000)),
-  ]);
+  ]).catch(async (err: Error) => {
+    await stopChild(child);
+    throw err;
+  });
+  if (first !== null && typeof first === 'object' && 'error' in first) {
+    await stopChild(child);
+    throw new Error(`${args.join(' ')}: ${first.error}`);
+  }
   return { child, first };
 }
 
@@ -114,8 +125,8 @@ interface ServerProcess {
   port: number;
 }
 
-async function startServer(script: string, variant: LoadServerVariant, relay: LoadRelay): Promise<ServerProcess> {
-  const { child, first } = await spawn<{ port: number }>(script, ['server', variant, relay]);
+async function startServer(script: string, variant: LoadServerVariant, relay: LoadRelay, backplane: string[] = []): Promise<ServerProcess> {
+  const { child, first } = await spawn<{ port: number }>(script, ['server', variant, relay, ...backplane]);
   return { child, port: first.port };
 }
 
@@ -125,6 +136,8 @@ const status = (s: ServerProcess) => ask<ServerStatus>(s.child, { cmd: 'status' 
 interface Setup {
   name: string;
   servers: ServerProcess[];
+  /** Other processes whose CPU counts as the setup's (redis-server). */
+  helperPids?: number[];
 }
 
 /** Opens the setup's clients (its group in the generator) and waits until every server has registered its share. */
@@ -172,6 +185,17 @@ function machineCpu(): MachineCpu | undefined {
   }
 }
 
+/** CPU time (user + system) a process used so far, in ms, from /proc/<pid>/stat; NaN where there is none. */
+function processCpuMs(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10; // utime and stime, fields 14 and 15, in 10 ms ticks
+  } catch {
+    return NaN;
+  }
+}
+
 /** Cores used per kind over an interval of `wallMs`. */
 function machineCores(a: MachineCpu | undefined, b: MachineCpu | undefined, wallMs: number): { tasks: number; irq: number; steal: number } {
   if (!a || !b) return { tasks: NaN, irq: NaN, steal: NaN };
@@ -198,9 +222,13 @@ interface StepSummary extends StepResult {
   serverCpu: number;
   othersCpu: number;
   stealCpu: number;
+  /** CPU of the setup's helper processes (redis-server), in cores. */
+  helperCpu: number;
   /** Messages the server(s) received during the step. */
   serverMessagesIn: number;
   droppedOut: number;
+  /** Backplane publishes Redis did not take during the step. */
+  publishFailed: number;
 }
 
 let stepId = 0;
@@ -224,6 +252,8 @@ async function step(
   };
   const servers = setup.servers;
   const before = await Promise.all(servers.map(status));
+  const helpers = setup.helperPids ?? [];
+  const h0 = helpers.reduce((a, pid) => a + processCpuMs(pid), 0);
   const m0 = machineCpu();
   const t0 = performance.now();
   const r = await ask<StepResult>(
@@ -233,13 +263,15 @@ async function step(
   );
   const wall = performance.now() - t0;
   const m1 = machineCpu();
+  const helperCpu = (helpers.reduce((a, pid) => a + processCpuMs(pid), 0) - h0) / wall;
   const after = await Promise.all(servers.map(status));
-  const sum = (xs: ServerStatus[], k: 'cpuMs' | 'messagesIn' | 'droppedOut') => xs.reduce((a, s) => a + s[k], 0);
+  const sum = (xs: ServerStatus[], k: 'cpuMs' | 'messagesIn' | 'droppedOut' | 'publishFailed') => xs.reduce((a, s) => a + s[k], 0);
   const serverCpu = (sum(after, 'cpuMs') - sum(before, 'cpuMs')) / wall;
   const machine = machineCores(m0, m1, wall);
-  const othersCpu = Math.max(0, machine.tasks - serverCpu - r.generatorCpu);
+  const othersCpu = Math.max(0, machine.tasks - serverCpu - r.generatorCpu - (helpers.length ? helperCpu : 0));
   let reason = '';
   if (r.deliveriesPerSecond === 0 && req.deliveriesPerMessage > 0) reason = 'nothing delivered';
+  else if (r.received > r.expected) reason = `${fmtInt(r.received - r.expected)} deliveries too many (duplicates)`;
   else if (r.received < r.expected) reason = `lost ${fmtInt(r.expected - r.received)} deliveries (${(100 * (1 - r.received / r.expected)).toFixed(2)}%)`;
   else if (r.p99 >= limitMs) reason = `p99 ${fmtMs(r.p99)} ms`;
   else if (r.sendLagP99 >= limitMs) reason = `generator behind its schedule (lag p99 ${fmtMs(r.sendLagP99)} ms)`;
@@ -251,8 +283,10 @@ async function step(
     serverCpu,
     othersCpu,
     stealCpu: machine.steal,
+    helperCpu,
     serverMessagesIn: sum(after, 'messagesIn') - sum(before, 'messagesIn'),
     droppedOut: sum(after, 'droppedOut') - sum(before, 'droppedOut'),
+    publishFailed: sum(after, 'publishFailed') - sum(before, 'publishFailed'),
   };
 }
 
@@ -261,11 +295,14 @@ const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 function logStep(label: string, s: StepSummary): void {
   const delivered = s.expected > 0 ? `${((100 * s.received) / s.expected).toFixed(1)}% of ${fmtInt(s.expected)} delivered, ${fmtInt(s.deliveriesPerSecond)}/s` : `server got ${fmtInt(s.serverMessagesIn)}`;
-  const dropped = s.droppedOut > 0 ? `, ${fmtInt(s.droppedOut)} dropped for slow consumers` : '';
+  const dropped =
+    (s.droppedOut > 0 ? `, ${fmtInt(s.droppedOut)} dropped for slow consumers` : '') +
+    (s.publishFailed > 0 ? `, ${fmtInt(s.publishFailed)} publishes failed` : '');
+  const helper = Number.isFinite(s.helperCpu) && s.helperCpu > 0 ? ` redis ${s.helperCpu.toFixed(2)}` : '';
   const latency = s.expected > 0 ? `p50 ${fmtMs(s.p50)} p99 ${fmtMs(s.p99)} ms, ` : '';
   console.error(
     `load: ${label} ${fmtInt(s.rate)} msg/s: ${latency}${delivered}${dropped}; ` +
-      `cores: server ${s.serverCpu.toFixed(2)} generator ${s.generatorCpu.toFixed(2)} other processes ${s.othersCpu.toFixed(2)} steal ${s.stealCpu.toFixed(2)}` +
+      `cores: server ${s.serverCpu.toFixed(2)}${helper} generator ${s.generatorCpu.toFixed(2)} other processes ${s.othersCpu.toFixed(2)} steal ${s.stealCpu.toFixed(2)}` +
       `${s.settled ? '' : ', backlog not cleared'} -> ${s.pass ? 'pass' : `FAIL (${s.reason})`}`,
   );
 }
@@ -342,7 +379,13 @@ const ratioOf = (a: number, b: number) => (b > 0 && Number.isFinite(a) && Number
 // ---------------------------------------------------------------------------------------------------------------
 // Part 1: fan-out ceiling
 
-async function partFanout(generator: ChildProcess, ours: Setup, plain: Setup, rows: LoadRow[], steps: StepSummary[]): Promise<SearchResult> {
+async function partFanout(
+  generator: ChildProcess,
+  ours: Setup,
+  plain: Setup,
+  rows: LoadRow[],
+  steps: StepSummary[],
+): Promise<{ ours: SearchResult; plain: SearchResult }> {
   await Promise.all([setRelay(ours, 'broadcast'), setRelay(plain, 'broadcast')]);
   const rounds: SearchResult[][] = [];
   for (let round = 0; round < KNOBS.rounds; round++) {
@@ -362,12 +405,12 @@ async function partFanout(generator: ChildProcess, ours: Setup, plain: Setup, ro
   rows.push({ name: `${head}: plain ws ceiling`, value: p.ceiling, unit: unit(1) });
   rows.push({ name: `${head}: ours, capture on ceiling`, value: o.ceiling, unit: unit(0), ratio: ratioOf(o.ceiling, p.ceiling), baseline: 'vs plain ws' });
   const dps = (r: SearchResult) => r.best?.deliveriesPerSecond ?? 0;
-  rows.push({ name: `${head}: plain ws at its ceiling`, value: dps(p), unit: 'deliveries/s' });
-  rows.push({ name: `${head}: ours at its ceiling`, value: dps(o), unit: 'deliveries/s', ratio: ratioOf(dps(o), dps(p)), baseline: 'vs plain ws' });
+  rows.push({ name: `${head}: plain ws, deliveries at its ceiling`, value: dps(p), unit: 'deliveries/s' });
+  rows.push({ name: `${head}: ours, deliveries at its ceiling`, value: dps(o), unit: 'deliveries/s', ratio: ratioOf(dps(o), dps(p)), baseline: 'vs plain ws' });
   const lat = (r: SearchResult) => `ms p99 (p50 ${fmtMs(r.best?.p50 ?? NaN)} ms; server ${(r.best?.serverCpu ?? NaN).toFixed(2)} cores)`;
-  rows.push({ name: `${head}: plain ws at its ceiling`, value: p.best?.p99 ?? NaN, unit: lat(p) });
-  rows.push({ name: `${head}: ours at its ceiling`, value: o.best?.p99 ?? NaN, unit: lat(o) });
-  return o;
+  rows.push({ name: `${head}: plain ws, latency at its ceiling`, value: p.best?.p99 ?? NaN, unit: lat(p) });
+  rows.push({ name: `${head}: ours, latency at its ceiling`, value: o.best?.p99 ?? NaN, unit: lat(o) });
+  return { ours: o, plain: p };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -379,7 +422,7 @@ async function partClassic(
   plain: Setup,
   rows: LoadRow[],
   steps: StepSummary[],
-  fanout: SearchResult | undefined,
+  fanout: { ours: SearchResult } | undefined,
 ): Promise<void> {
   const rate = KNOBS.clients * KNOBS.perClientRate;
   const runs = new Map<string, StepSummary[]>();
@@ -428,13 +471,149 @@ async function partClassic(
   rows.push({ name: `${head}, none: ours server CPU`, value: no.serverCpu, unit: got(no), ratio: ratioOf(no.serverCpu, np.serverCpu), baseline: 'vs plain ws' });
   // The estimate forgets the fan-out: in broadcast mode each of those messages goes to every client.
   const needed = rate * KNOBS.clients;
-  const ceiling = fanout?.best?.deliveriesPerSecond;
+  const ceiling = fanout?.ours.best?.deliveriesPerSecond;
   rows.push({
     name: `${head}, in broadcast mode instead`,
     value: needed,
     unit: 'deliveries/s needed',
     ...(ceiling ? { ratio: needed / ceiling, baseline: `the measured fan-out ceiling (ours, ${fmtInt(ceiling)} deliveries/s)` } : {}),
   });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Part 3: two servers with the Redis backplane
+
+interface RedisProcess {
+  child: ChildProcess;
+  pid: number;
+  url: string;
+}
+
+async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', resolve);
+  });
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise((r) => probe.close(r));
+  return port;
+}
+
+/** True once Redis answers PING on the port (within 500 ms). */
+function redisAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), 500);
+    s.on('error', () => done(false));
+    s.on('connect', () => s.write('PING\r\n'));
+    s.on('data', (d: Buffer) => done(d.toString('latin1').startsWith('+PONG')));
+  });
+}
+
+/** A throwaway redis-server on a free loopback port: no persistence, stopped by its pid at the end. */
+async function startRedis(): Promise<RedisProcess> {
+  const port = await freePort();
+  const child = spawnProcess(
+    KNOBS.redisServer,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'],
+    { stdio: 'ignore' },
+  );
+  child.on('error', () => {}); // a missing binary shows as no answer below
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) break;
+    if (await redisAnswers(port)) return { child, pid: child.pid!, url: `redis://127.0.0.1:${port}` };
+    await sleep(50);
+  }
+  await stopRedis({ child, pid: child.pid ?? 0, url: '' });
+  throw new Error(`${KNOBS.redisServer} did not answer on 127.0.0.1:${port}`);
+}
+
+async function stopRedis(r: RedisProcess): Promise<void> {
+  if (r.child.exitCode !== null || r.child.signalCode !== null || !r.child.pid) return;
+  const exited = once(r.child, 'exit');
+  r.child.kill('SIGTERM');
+  await Promise.race([exited, sleep(3000)]);
+  if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
+}
+
+async function partBackplane(
+  script: string,
+  generator: ChildProcess,
+  one: Setup,
+  rows: LoadRow[],
+  steps: StepSummary[],
+  fanout: { plain: SearchResult } | undefined,
+): Promise<void> {
+  const head = `load 3 backplane, ${fmtInt(KNOBS.clients)} clients, ${KNOBS.messageSize} B`;
+  if (!fs.existsSync(KNOBS.redisServer)) {
+    rows.push({ name: `${head}: skipped`, value: NaN, unit: `no ${KNOBS.redisServer} (LOAD_REDIS_SERVER)` });
+    return;
+  }
+  const redis = await startRedis();
+  const two: Setup = { name: `two servers + Redis, ${fmtInt(KNOBS.clients / 2)} clients each`, servers: [], helperPids: [redis.pid] };
+  try {
+    for (let i = 0; i < 2; i++) two.servers.push(await startServer(script, 'ours, capture on', 'broadcast', [redis.url, 'load-bench']));
+    await openClients(generator, two, KNOBS.clients);
+    await setRelay(one, 'broadcast');
+    const rounds: SearchResult[][] = [];
+    for (let round = 0; round < KNOBS.rounds; round++) {
+      const r = await interleavedSearch(generator, [one, two], round, 'backplane', () => ({
+        senders: Math.min(KNOBS.senders, KNOBS.clients),
+        deliveriesPerMessage: KNOBS.clients,
+        warmupMs: KNOBS.warmupMs,
+        measureMs: KNOBS.stepMs,
+      }));
+      rounds.push(r);
+      for (const x of r) steps.push(...x.steps);
+    }
+    const [o, t] = bestRounds(rounds);
+    const perRound = (i: number) => rounds.map((r) => fmtInt(r[i].ceiling)).join(', ');
+    const unit = (i: number) => `msg/s in at p99 < ${KNOBS.fanoutP99Ms} ms (rounds: ${perRound(i)})`;
+    const oneName = `${head}: one server (ours, capture on)`;
+    const twoName = `${head}: ${two.name} (capture on)`;
+    rows.push({ name: `${oneName} ceiling`, value: o.ceiling, unit: unit(0) });
+    rows.push({ name: `${twoName} ceiling`, value: t.ceiling, unit: unit(1), ratio: ratioOf(t.ceiling, o.ceiling), baseline: 'vs one server' });
+    const dps = (r: SearchResult) => r.best?.deliveriesPerSecond ?? 0;
+    const plainDps = fanout?.plain.best?.deliveriesPerSecond;
+    const vsPlain = (r: SearchResult) => (plainDps ? `; ${(dps(r) / plainDps).toFixed(2)}x plain ws's ${fmtInt(plainDps)}` : '');
+    rows.push({ name: `${oneName}, deliveries at its ceiling`, value: dps(o), unit: `deliveries/s${vsPlain(o)}` });
+    rows.push({ name: `${twoName}, deliveries at its ceiling`, value: dps(t), unit: `deliveries/s${vsPlain(t)}`, ratio: ratioOf(dps(t), dps(o)), baseline: 'vs one server' });
+    const cpu = (s?: StepSummary) => (s ? `servers ${s.serverCpu.toFixed(2)}${s.helperCpu > 0 ? ` + redis ${s.helperCpu.toFixed(2)}` : ''} cores` : '');
+    const lat = (r: SearchResult) => `ms p99 (p50 ${fmtMs(r.best?.p50 ?? NaN)} ms; ${cpu(r.best)})`;
+    rows.push({ name: `${oneName}, latency at its ceiling`, value: o.best?.p99 ?? NaN, unit: lat(o) });
+    rows.push({ name: `${twoName}, latency at its ceiling`, value: t.best?.p99 ?? NaN, unit: lat(t) });
+    // Latency at the same load: the highest rate both passed in the same round.
+    const common = rounds
+      .map((r) => {
+        const passed = (x: SearchResult) => new Map(x.steps.filter((s) => s.pass).map((s) => [s.rate, s]));
+        const a = passed(r[0]);
+        const b = passed(r[1]);
+        const rate = Math.max(0, ...[...a.keys()].filter((k) => b.has(k)));
+        return rate > 0 ? { rate, a: a.get(rate)!, b: b.get(rate)! } : undefined;
+      })
+      .filter((x) => x !== undefined)
+      .reduce<{ rate: number; a: StepSummary; b: StepSummary } | undefined>((x, y) => (!x || y.rate > x.rate ? y : x), undefined);
+    if (common) {
+      const at = `at ${fmtInt(common.rate)} msg/s in (${fmtInt(common.rate * KNOBS.clients)} deliveries/s)`;
+      rows.push({ name: `${oneName}, latency ${at}`, value: common.a.p99, unit: `ms p99 (p50 ${fmtMs(common.a.p50)} ms; ${cpu(common.a)})` });
+      rows.push({
+        name: `${twoName}, latency ${at}`,
+        value: common.b.p99,
+        unit: `ms p99 (p50 ${fmtMs(common.b.p50)} ms; ${cpu(common.b)})`,
+        ratio: ratioOf(common.b.p99, common.a.p99),
+        baseline: 'vs one server',
+      });
+    }
+  } finally {
+    await closeSetup(generator, two);
+    await stopRedis(redis);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -455,9 +634,10 @@ export async function benchLoad(): Promise<LoadRow[]> {
     const plain: Setup = { name: 'plain ws', servers: [await startServer(script, 'plain ws', 'broadcast')] };
     setups.push(plain);
     for (const s of setups) await openClients(generator, s, KNOBS.clients);
-    let fanout: SearchResult | undefined;
+    let fanout: { ours: SearchResult; plain: SearchResult } | undefined;
     if (KNOBS.parts.has('1')) fanout = await partFanout(generator, ours, plain, rows, steps);
     if (KNOBS.parts.has('2')) await partClassic(generator, ours, plain, rows, steps, fanout);
+    if (KNOBS.parts.has('3')) await partBackplane(script, generator, ours, rows, steps, fanout);
   } finally {
     for (const s of setups) await closeSetup(generator, s);
     await stopChild(generator);

@@ -1,6 +1,6 @@
 // Child processes for bench/load.bench.ts, one role per process (argv[2]):
-// - `server <variant> <relay>`: one server alone in a fresh process; it reports its client count, CPU time and
-//   counters on request;
+// - `server <variant> <relay> [redisUrl channel]`: one server alone in a fresh process, joined to a Redis backplane
+//   when a URL is given; it reports its client count, CPU time and counters on request;
 // - `clients`: the load generator. Raw sockets that did a real WebSocket handshake send masked 1 KiB binary frames
 //   on a schedule, with the send time in the payload, and walk the frames they receive to read it back. Senders and
 //   receivers share this process's clock, so send-to-receive latency needs no clock sync, and the generator does
@@ -11,6 +11,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { WebSocketServer } from 'ws';
 import { EventStore } from '../src/core/capture/eventStore';
+import { RedisBackplane } from '../src/core/scale/redisBackplane';
 import { BroadcastServer } from '../src/core/server/broadcastServer';
 import { encodeFrame } from '../src/core/wire/frameEncoder';
 import { FrameWalker, isMeasured, LatencyHistogram, PAYLOAD_HEAD, sentAt, writeStamp } from './loadWire';
@@ -27,6 +28,9 @@ export interface ServerStatus {
   messagesIn: number;
   /** Deliveries skipped for slow consumers (ours only: plain ws buffers without limit). */
   droppedOut: number;
+  /** With a backplane: messages it published, and those it could not (Redis down or too many waiting). */
+  published: number;
+  publishFailed: number;
 }
 
 /** Clients are opened in named groups (one per server setup), and a step runs on one group while the others idle. */
@@ -87,7 +91,7 @@ export interface StepResult {
 /** The benchmark floods on purpose; the default per-client rate limit (100/s) would drop most of a sender's traffic. */
 const UNLIMITED = { messagesPerSecond: 1e9, burst: 1e9, action: 'drop' } as const;
 
-async function serverRole(variant: LoadServerVariant, initialRelay: LoadRelay): Promise<void> {
+async function serverRole(variant: LoadServerVariant, initialRelay: LoadRelay, redisUrl?: string, channel?: string): Promise<void> {
   let port: number;
   let status: () => Omit<ServerStatus, 'cpuMs'>;
   let setRelay: (r: LoadRelay) => void;
@@ -108,7 +112,7 @@ async function serverRole(variant: LoadServerVariant, initialRelay: LoadRelay): 
     });
     await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', r));
     port = (httpServer.address() as net.AddressInfo).port;
-    status = () => ({ clients: wss.clients.size, messagesIn, droppedOut: 0 });
+    status = () => ({ clients: wss.clients.size, messagesIn, droppedOut: 0, published: 0, publishFailed: 0 });
   } else {
     const server = new BroadcastServer();
     // The store's defaults are the product's defaults: capture on as a user would run it.
@@ -116,6 +120,9 @@ async function serverRole(variant: LoadServerVariant, initialRelay: LoadRelay): 
     setRelay = (r) => server.setRelay(r);
     const a = await server.start({ port: 0, relay: initialRelay, heartbeatIntervalMs: 0, maxClients: 100_000, rateLimit: UNLIMITED, capture });
     port = a.port;
+    // The backplane records its traffic into the same store, as the extension does.
+    const backplane = redisUrl && channel ? new RedisBackplane(server, { url: redisUrl, channel, capture }) : undefined;
+    await backplane?.start();
     status = () => {
       const clients = server.clients();
       let messagesIn = 0;
@@ -124,7 +131,8 @@ async function serverRole(variant: LoadServerVariant, initialRelay: LoadRelay): 
         messagesIn += c.messagesIn;
         droppedOut += c.droppedOut;
       }
-      return { clients: clients.length, messagesIn, droppedOut };
+      const stats = backplane?.stats;
+      return { clients: clients.length, messagesIn, droppedOut, published: stats?.published ?? 0, publishFailed: stats?.publishFailed ?? 0 };
     };
   }
   process.on('message', (m: ServerRequest) => {
@@ -322,5 +330,10 @@ function clientsRole(): void {
   process.send!({ ready: true });
 }
 
-if (process.argv[2] === 'server') void serverRole(process.argv[3] as LoadServerVariant, process.argv[4] as LoadRelay);
+if (process.argv[2] === 'server') {
+  serverRole(process.argv[3] as LoadServerVariant, process.argv[4] as LoadRelay, process.argv[5], process.argv[6]).catch((err: Error) => {
+    process.send!({ error: err.message });
+    process.exit(1);
+  });
+}
 else if (process.argv[2] === 'clients') clientsRole();
