@@ -28,7 +28,7 @@ export interface FramePipeOptions {
    * protocol error.
    */
   onDecodeError(err: WireError): void;
-  /** The source has ended and everything queued was written (or dropped): time to end `dest`. */
+  /** The source has ended and everything queued was written, or the pipe was abandoned: time to end `dest`. */
   onFinished(): void;
 }
 
@@ -199,8 +199,9 @@ export class FramePipe {
   }
 
   /**
-   * The destination is gone (or the proxy is stopping): a held frame resolves as `connectionClosed`, the queue is
-   * dropped and nothing more is written. Reading goes on so that the source's capture sees the rest.
+   * The destination is going away (it ended or closed, or the proxy is stopping): a held frame resolves as
+   * `connectionClosed`, the queue is dropped, nothing more is written, and onFinished follows. Reading goes on so that
+   * the source's capture sees the rest.
    */
   abandon(): void {
     if (this.stopped) return;
@@ -509,8 +510,8 @@ export class FramePipe {
   }
 
   private maybeFinish(): void {
-    if (this.finished || !this.sourceEnded) return;
-    if (!this.stopped && this.head < this.queue.length) return;
+    if (this.finished) return;
+    if (!this.stopped && !(this.sourceEnded && this.head === this.queue.length)) return;
     this.finished = true;
     this.o.onFinished();
   }

@@ -653,14 +653,14 @@ export class InspectingProxy {
   }
 
   private onProgramEnd(c: Conn): void {
-    if (c.phase === 'open') c.c2s!.end();
+    if (c.phase === 'open') this.programGone(c);
     else if (c.phase === 'dialing' || c.phase === 'handshake') {
       // Half-closed during the handshake: the early bytes still go on after a 101 (open() ends c2s then).
     } else if (c.phase !== 'request') this.endSocket(c.program);
   }
 
   private onUpstreamEnd(c: Conn): void {
-    if (c.phase === 'open') c.s2c!.end();
+    if (c.phase === 'open') this.upstreamGone(c);
     else if (c.phase === 'refused') {
       this.endSocket(c.program);
       this.endSocket(c.upstream!);
@@ -671,8 +671,7 @@ export class InspectingProxy {
     switch (c.phase) {
       case 'open':
       case 'stopping':
-        c.c2s?.end();
-        c.s2c?.abandon();
+        this.programGone(c);
         break;
       case 'dialing':
       case 'handshake': {
@@ -695,8 +694,7 @@ export class InspectingProxy {
     switch (c.phase) {
       case 'open':
       case 'stopping':
-        c.s2c?.end();
-        c.c2s?.abandon();
+        this.upstreamGone(c);
         break;
       case 'dialing':
       case 'handshake': {
@@ -709,6 +707,21 @@ export class InspectingProxy {
         break;
     }
     this.maybeDone(c);
+  }
+
+  /**
+   * The program ended (FIN) or closed. What it sent still goes on to the target, then the target is ended. Frames held
+   * on their way to it resolve `connectionClosed`: a WebSocket endpoint that has ended reads no more frames.
+   */
+  private programGone(c: Conn): void {
+    c.c2s?.end();
+    c.s2c?.abandon();
+  }
+
+  /** The same for the target. */
+  private upstreamGone(c: Conn): void {
+    c.s2c?.end();
+    c.c2s?.abandon();
   }
 
   /** Ends `socket` (it flushes first) and destroys it if it is still open after closeTimeoutMs. */
@@ -724,12 +737,11 @@ export class InspectingProxy {
     if (c.done) return;
     if (c.phase === 'open') {
       c.phase = 'stopping';
-      c.c2s!.abandon();
-      c.s2c!.abandon();
+      // The close frames go first; abandoning then drops what was queued and ends both sockets.
       c.s2c!.sendClose(1001, 'Proxy stopping');
       c.c2s!.sendClose(1001, 'Proxy stopping');
-      this.endSocket(c.program);
-      this.endSocket(c.upstream!);
+      c.c2s!.abandon();
+      c.s2c!.abandon();
     } else if (c.phase !== 'stopping') {
       if (c.info && (c.phase === 'dialing' || c.phase === 'handshake')) {
         c.upstream?.destroy();
