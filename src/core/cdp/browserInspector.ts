@@ -265,8 +265,8 @@ export class BrowserInspector implements Disposable {
         id: r.id,
         url: r.url,
         state: r.state,
-        pageTitle: page?.title ?? r.pageTitle,
-        pageUrl: page?.url ?? r.pageUrl,
+        pageTitle: page?.title || r.pageTitle,
+        pageUrl: page?.url || r.pageUrl,
         openedAt: r.openedAt,
       }));
     }
@@ -643,6 +643,10 @@ export class BrowserInspector implements Disposable {
     if (r.ended) return;
     r.ended = true;
     r.state = r.opened ? 'closed' : 'failed';
+    // Its page as last known, for sockets() once the session is gone.
+    const page = pageOf(run, r.session);
+    r.pageTitle = page?.title || r.pageTitle;
+    r.pageUrl = page?.url || r.pageUrl;
     try {
       if (!r.handshakeRecorded && r.request !== undefined) {
         recordSyntheticHandshake(run.options.sink, { connectionId: r.id, request: r.request, status: 0, time });

@@ -86,7 +86,15 @@ function killBrowser(b: Browser): void {
 async function openTab(): Promise<{ targetId: string; sessionId: string }> {
   const { targetId } = (await driver.send('Target.createTarget', { url: 'about:blank' })) as { targetId: string };
   const { sessionId } = (await driver.send('Target.attachToTarget', { targetId, flatten: true })) as { sessionId: string };
-  cleanups.push(() => driver.send('Target.closeTarget', { targetId }).catch(() => undefined));
+  cleanups.push(async () => {
+    // Wait until it is gone, so that the next test's inspector does not attach to a closing tab.
+    await driver.send('Target.closeTarget', { targetId }).catch(() => undefined);
+    for (let i = 0; i < 100; i++) {
+      const { targetInfos } = (await driver.send('Target.getTargets')) as { targetInfos: Array<{ targetId: string }> };
+      if (!targetInfos.some((t) => t.targetId === targetId)) return;
+      await sleep(20);
+    }
+  });
   return { targetId, sessionId };
 }
 
