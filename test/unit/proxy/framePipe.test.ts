@@ -1,0 +1,169 @@
+import { describe, test, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import * as net from 'node:net';
+import { BreakpointController, type BreakpointRule, type HeldFrame, type HeldOutcome } from '../../../src/core/proxy/breakpoints';
+import { FramePipe } from '../../../src/core/proxy/framePipe';
+import type { WireError } from '../../../src/core/wire/errors';
+import { encodeFrame } from '../../../src/core/wire/frameEncoder';
+import { MASK, frames, until } from './proxyHelpers';
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** Two connected loopback sockets. */
+async function socketPair(): Promise<[net.Socket, net.Socket]> {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const a = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  const [b] = (await once(server, 'connection')) as [net.Socket];
+  server.close();
+  for (const s of [a, b]) {
+    s.on('error', () => {});
+    cleanups.push(() => s.destroy());
+  }
+  return [a, b];
+}
+
+/** writer → source ⇒ FramePipe ⇒ dest → reader, all real sockets. */
+async function setup(o: { rules?: BreakpointRule[]; maxPayload?: number } = {}) {
+  const [writer, source] = await socketPair();
+  const [dest, reader] = await socketPair();
+  const bp = new BreakpointController({ timeoutMs: 20_000 });
+  bp.setRules(o.rules ?? []);
+  cleanups.push(() => bp.dispose());
+  const holds: HeldFrame[] = [];
+  const outcomes: HeldOutcome[] = [];
+  bp.onDidHold((h) => holds.push(h));
+  bp.onDidResolve((r) => outcomes.push(r.outcome));
+  const decodeErrors: WireError[] = [];
+  let finished = 0;
+  const pipe = new FramePipe({
+    direction: 'c2s',
+    connectionId: 'test-1',
+    source,
+    dest,
+    maxPayload: o.maxPayload ?? 1024 * 1024,
+    breakpoints: bp,
+    onDecodeError: (e) => decodeErrors.push(e),
+    onFinished: () => finished++,
+  });
+  cleanups.push(() => pipe.dispose());
+  let sourceEnded = false;
+  source.on('data', (c: Buffer) => pipe.push(c));
+  source.on('end', () => {
+    sourceEnded = true;
+    pipe.end();
+  });
+  const received: Buffer[] = [];
+  let receivedBytes = 0;
+  reader.on('data', (c: Buffer) => {
+    received.push(c);
+    receivedBytes += c.length;
+  });
+  return {
+    writer,
+    source,
+    pipe,
+    bp,
+    holds,
+    outcomes,
+    decodeErrors,
+    finished: () => finished,
+    sourceEnded: () => sourceEnded,
+    received: () => Buffer.concat(received),
+    receivedBytes: () => receivedBytes,
+  };
+}
+
+const text = (s: string, fin = true, opcode = 1) => encodeFrame({ opcode, fin, payload: Buffer.from(s), maskKey: MASK });
+const rule = (r: Partial<BreakpointRule>): BreakpointRule => ({ id: 'r', enabled: true, ...r });
+const texts = (b: Buffer) => frames(b, 'c2s').map((f) => f.payload.toString());
+
+describe('FramePipe', () => {
+  test('a decision made inside onDidHold (at once) keeps the order: edit, then drop', async () => {
+    const s = await setup({ rules: [rule({ textPattern: '^x' })] });
+    let n = 0;
+    s.bp.onDidHold((h) => (n++ === 0 ? s.bp.edit(h.id, 'edited') : s.bp.drop(h.id)));
+    s.writer.write(Buffer.concat([text('a'), text('x1'), text('b'), text('x2'), text('c')]));
+    await until(() => texts(s.received()).length === 4);
+    assert.deepEqual(texts(s.received()), ['a', 'edited', 'b', 'c']);
+    assert.deepEqual(s.outcomes, ['edited', 'dropped']);
+  });
+
+  test('the source ending while a message is held: it is finished only after the decision', async () => {
+    const s = await setup({ rules: [rule({ textPattern: 'x' })] });
+    s.writer.end(Buffer.concat([text('x'), text('after')]));
+    await until(() => s.holds.length === 1 && s.sourceEnded());
+    assert.equal(s.finished(), 0);
+    assert.equal(s.receivedBytes(), 0);
+    s.bp.forward(s.holds[0].id);
+    await until(() => s.finished() === 1);
+    await until(() => texts(s.received()).length === 2);
+    assert.deepEqual(texts(s.received()), ['x', 'after']);
+  });
+
+  test('a frame cut short by the end goes on as it is', async () => {
+    const s = await setup();
+    const whole = text('whole');
+    const partial = text('partial').subarray(0, 4);
+    s.writer.end(Buffer.concat([whole, partial]));
+    await until(() => s.finished() === 1);
+    await until(() => s.receivedBytes() === whole.length + partial.length);
+    assert.deepEqual(s.received(), Buffer.concat([whole, partial]));
+  });
+
+  test('abandon() while a message is held: connectionClosed, nothing more is written, onFinished', async () => {
+    const s = await setup({ rules: [rule({ textPattern: 'x' })] });
+    s.writer.write(Buffer.concat([text('a'), text('x'), text('b')]));
+    await until(() => s.holds.length === 1);
+    await until(() => s.receivedBytes() === text('a').length);
+    s.pipe.abandon();
+    assert.deepEqual(s.outcomes, ['connectionClosed']);
+    assert.equal(s.finished(), 1);
+    s.writer.write(text('later'));
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(texts(s.received()), ['a']);
+  });
+
+  test('a message longer than maxPayload is forwarded without matching; later ones still match', async () => {
+    const s = await setup({ rules: [rule({ textPattern: '.' })], maxPayload: 16 });
+    const big = Buffer.concat([text('0123456789', false), text('0123456789', false, 0), text('0123456789', true, 0)]);
+    s.writer.write(Buffer.concat([big, text('small')]));
+    await until(() => s.holds.length === 1);
+    assert.equal(s.holds[0].text, 'small');
+    await until(() => s.receivedBytes() === big.length);
+    assert.deepEqual(s.received(), big);
+  });
+
+  test('a frame it cannot delimit: from its first byte on the direction goes raw, and the error is reported once', async () => {
+    const s = await setup({ rules: [rule({ textPattern: 'never' })] });
+    const bad = encodeFrame({ opcode: 0xb, payload: Buffer.from('??'), maskKey: MASK });
+    const all = Buffer.concat([text('ok'), bad, text('never')]);
+    s.writer.write(all);
+    await until(() => s.receivedBytes() === all.length);
+    assert.deepEqual(s.received(), all);
+    assert.equal(s.pipe.passThrough, true);
+    assert.deepEqual(s.decodeErrors.map((e) => e.code), ['WS_ERR_INVALID_OPCODE']);
+    assert.equal(s.holds.length, 0, 'no breakpoints in raw mode');
+  });
+
+  test('behind a held message, reading stops once 16 MiB wait, and everything goes on after the decision', async () => {
+    const s = await setup({ rules: [rule({ textPattern: '^hold$' })] });
+    const mib = Buffer.alloc(1024 * 1024, 0x61);
+    const chunkFrame = encodeFrame({ opcode: 2, payload: mib, maskKey: MASK });
+    s.writer.write(text('hold'));
+    await until(() => s.holds.length === 1);
+    // 24 one-MiB frames: more than the pipe queues behind a held frame.
+    for (let i = 0; i < 24; i++) s.writer.write(chunkFrame);
+    await until(() => s.source.isPaused(), 'source paused', 10_000);
+    assert.equal(s.receivedBytes(), 0);
+    s.bp.forward(s.holds[0].id);
+    const total = text('hold').length + 24 * chunkFrame.length;
+    await until(() => s.receivedBytes() === total, 'all delivered', 20_000);
+    assert.equal(s.source.isPaused(), false);
+  });
+});
