@@ -73,6 +73,8 @@ export const ERR_BROWSER_HANDSHAKE = 'WS_ERR_BROWSER_HANDSHAKE';
 
 /** Targets that can own WebSockets. Others (the browser's own UI, worklets) are let go at once. */
 const WEB_TARGETS = new Set(['page', 'iframe', 'worker', 'shared_worker', 'service_worker', 'webview', 'background_page']);
+/** The events a page endpoint needs; a debugger's proxy sends only those subscribed to (JsDebug.subscribe). */
+const PAGE_EVENTS = ['Network.webSocket*', 'Page.frameNavigated', 'Inspector.detached'];
 /** How many warnings one run reports before it only counts them. */
 const MAX_WARNINGS = 50;
 
@@ -338,12 +340,15 @@ export class BrowserInspector implements Disposable {
       if (info !== undefined) Object.assign(run.sessions.get('')!, info);
     }
     // js-debug's CDP proxy forwards only the events a client subscribes to. A browser answers "not found".
-    await conn.send('JsDebug.subscribe', { events: ['Network.webSocket*', 'Inspector.detached'] }, undefined, timeoutMs).catch(() => undefined);
+    await conn.send('JsDebug.subscribe', { events: PAGE_EVENTS }, undefined, timeoutMs).catch(() => undefined);
     try {
       await conn.send('Network.enable', {}, undefined, timeoutMs);
     } catch (e) {
       throw asNotDevtools(run, e);
     }
+    // frameNavigated keeps the page URL current (a page endpoint gets no targetInfoChanged). Without it the page
+    // label is only refreshed when a socket appears, which can be too late for the socket's own records.
+    await conn.send('Page.enable', {}, undefined, timeoutMs).catch((e) => this.warn(run, `Page.enable failed, page URLs may lag: ${msg(e)}`));
     this._onDidChangeTargets.fire();
   }
 
@@ -445,6 +450,9 @@ export class BrowserInspector implements Disposable {
             for (const [id, s] of [...run.sessions]) if (s.targetId === e.params.targetId && id !== '') this.onDetached(run, id, 'target crashed');
           }
           return;
+        case 'Page.frameNavigated':
+          if (session === '' && run.mode === 'page') this.onPageNavigated(run, e.params);
+          return;
         case 'Inspector.detached':
           if (session === '' && run.mode === 'page') {
             run.detachReason = detachText(e.params.reason);
@@ -455,6 +463,20 @@ export class BrowserInspector implements Disposable {
     } catch (err) {
       this.warn(run, `Could not record ${e.method}: ${msg(err)}`);
     }
+  }
+
+  private onPageNavigated(run: Run, params: Record<string, unknown>): void {
+    const frame = asRecord(params.frame);
+    const self = run.sessions.get('');
+    // Only the main frame (no parentId) names the page.
+    if (frame === undefined || frame.parentId !== undefined || typeof frame.url !== 'string' || self === undefined) return;
+    const url = frame.url + (typeof frame.urlFragment === 'string' ? frame.urlFragment : '');
+    if (self.url === url) return;
+    self.url = url;
+    // The old title belongs to the old document; the new one is read when a socket appears.
+    self.title = '';
+    self.refreshedAt = undefined;
+    this._onDidChangeTargets.fire();
   }
 
   private onTargetInfoChanged(run: Run, params: Record<string, unknown>): void {
@@ -683,10 +705,9 @@ export class BrowserInspector implements Disposable {
     const page = pageOf(run, r.session);
     const own = run.sessions.get(r.session);
     const meta: Record<string, string> = { ...run.options.meta, source: 'browser', url: r.url };
+    // The title is left out: Chromium does not report title changes, so a recorded one could be stale.
     const pageUrl = page?.url || r.pageUrl;
-    const pageTitle = page?.title || r.pageTitle;
     if (pageUrl) meta.page = pageUrl;
-    if (pageTitle) meta.pageTitle = pageTitle;
     if (own !== undefined && own.type !== 'page' && own.type !== 'browser') meta.target = own.type;
     return meta;
   }
@@ -750,10 +771,8 @@ export class BrowserInspector implements Disposable {
 
   private onConnectionClose(run: Run, code: number, reason: string, error: Error | undefined): void {
     if (run.ended) return;
-    const text = run.detachReason
-      ?? (error !== undefined
-        ? `Lost the DevTools connection to ${run.where}: ${error.message}`
-        : `The ${run.mode === 'page' ? 'page' : 'browser'} at ${run.where} closed the DevTools connection (${code}${reason ? ` ${reason}` : ''}); it exited or was closed`);
+    const how = error !== undefined ? `dropped the DevTools connection (${error.message})` : `closed the DevTools connection (${code}${reason ? ` ${reason}` : ''})`;
+    const text = run.detachReason ?? `The ${run.mode === 'page' ? 'page' : 'browser'} at ${run.where} ${how}: it exited, crashed or was closed`;
     this.endSockets(run, 'DevTools connection lost');
     this.endRun(run);
     if (this.run === run) {
