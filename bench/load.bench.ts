@@ -229,6 +229,8 @@ interface StepSummary extends StepResult {
   droppedOut: number;
   /** Backplane publishes Redis did not take during the step. */
   publishFailed: number;
+  /** The servers' longest garbage-collection pause during the step (ms). */
+  serverGcMaxPauseMs: number;
 }
 
 let stepId = 0;
@@ -287,6 +289,7 @@ async function step(
     serverMessagesIn: sum(after, 'messagesIn') - sum(before, 'messagesIn'),
     droppedOut: sum(after, 'droppedOut') - sum(before, 'droppedOut'),
     publishFailed: sum(after, 'publishFailed') - sum(before, 'publishFailed'),
+    serverGcMaxPauseMs: Math.max(...after.map((x) => x.gcMaxPauseMs)),
   };
 }
 
@@ -303,6 +306,7 @@ function logStep(label: string, s: StepSummary): void {
   console.error(
     `load: ${label} ${fmtInt(s.rate)} msg/s: ${latency}${delivered}${dropped}; ` +
       `cores: server ${s.serverCpu.toFixed(2)}${helper} generator ${s.generatorCpu.toFixed(2)} other processes ${s.othersCpu.toFixed(2)} steal ${s.stealCpu.toFixed(2)}` +
+      `; longest GC pause: server ${fmtMs(s.serverGcMaxPauseMs)} generator ${fmtMs(s.generatorGcMaxPauseMs)} ms` +
       `${s.settled ? '' : ', backlog not cleared'} -> ${s.pass ? 'pass' : `FAIL (${s.reason})`}`,
   );
 }

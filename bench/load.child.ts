@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { WebSocketServer } from 'ws';
 import { EventStore } from '../src/core/capture/eventStore';
 import { RedisBackplane } from '../src/core/scale/redisBackplane';
@@ -31,6 +32,9 @@ export interface ServerStatus {
   /** With a backplane: messages it published, and those it could not (Redis down or too many waiting). */
   published: number;
   publishFailed: number;
+  /** Garbage collection since the process started (ms), and its longest pause since the previous status. */
+  gcMs: number;
+  gcMaxPauseMs: number;
 }
 
 /** Clients are opened in named groups (one per server setup), and a step runs on one group while the others idle. */
@@ -77,8 +81,9 @@ export interface StepResult {
   max: number;
   /** How late the generator sent, against its schedule (p99, ms): when it is high, the generator was the limit. */
   sendLagP99: number;
-  /** The generator's CPU use over the step, in cores. */
+  /** The generator's CPU use over the step, in cores, and its longest garbage-collection pause (ms). */
   generatorCpu: number;
+  generatorGcMaxPauseMs: number;
   /** Measured deliveries received per second of the measured window. */
   deliveriesPerSecond: number;
   /** False when the backlog had not cleared within settleMaxMs. */
@@ -88,10 +93,34 @@ export interface StepResult {
 // ---------------------------------------------------------------------------------------------------------------
 // Server role
 
+/** Garbage-collection pauses of this process: a latency spike often is one. */
+class GcWatch {
+  totalMs = 0;
+  maxPauseMs = 0;
+  private readonly observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      this.totalMs += e.duration;
+      if (e.duration > this.maxPauseMs) this.maxPauseMs = e.duration;
+    }
+  });
+
+  constructor() {
+    this.observer.observe({ entryTypes: ['gc'] });
+  }
+
+  /** The longest pause since the last call. */
+  takeMaxPause(): number {
+    const m = this.maxPauseMs;
+    this.maxPauseMs = 0;
+    return m;
+  }
+}
+
 /** The benchmark floods on purpose; the default per-client rate limit (100/s) would drop most of a sender's traffic. */
 const UNLIMITED = { messagesPerSecond: 1e9, burst: 1e9, action: 'drop' } as const;
 
 async function serverRole(variant: LoadServerVariant, initialRelay: LoadRelay, redisUrl?: string, channel?: string): Promise<void> {
+  const gc = new GcWatch();
   let port: number;
   let status: () => Omit<ServerStatus, 'cpuMs'>;
   let setRelay: (r: LoadRelay) => void;
@@ -112,7 +141,7 @@ async function serverRole(variant: LoadServerVariant, initialRelay: LoadRelay, r
     });
     await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', r));
     port = (httpServer.address() as net.AddressInfo).port;
-    status = () => ({ clients: wss.clients.size, messagesIn, droppedOut: 0, published: 0, publishFailed: 0 });
+    status = () => ({ clients: wss.clients.size, messagesIn, droppedOut: 0, published: 0, publishFailed: 0, gcMs: gc.totalMs, gcMaxPauseMs: gc.takeMaxPause() });
   } else {
     const server = new BroadcastServer();
     // The store's defaults are the product's defaults: capture on as a user would run it.
@@ -132,7 +161,15 @@ async function serverRole(variant: LoadServerVariant, initialRelay: LoadRelay, r
         droppedOut += c.droppedOut;
       }
       const stats = backplane?.stats;
-      return { clients: clients.length, messagesIn, droppedOut, published: stats?.published ?? 0, publishFailed: stats?.publishFailed ?? 0 };
+      return {
+        clients: clients.length,
+        messagesIn,
+        droppedOut,
+        published: stats?.published ?? 0,
+        publishFailed: stats?.publishFailed ?? 0,
+        gcMs: gc.totalMs,
+        gcMaxPauseMs: gc.takeMaxPause(),
+      };
     };
   }
   process.on('message', (m: ServerRequest) => {
@@ -235,7 +272,7 @@ async function pool<T>(n: number, parallel: number, fn: (i: number) => Promise<T
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function runStep(clients: LoadClient[], req: StepRequest): Promise<StepResult> {
+async function runStep(clients: LoadClient[], req: StepRequest, gc: GcWatch): Promise<StepResult> {
   if (req.senders < 1 || req.senders > clients.length) throw new Error(`senders must be 1..${clients.length}; got ${req.senders}`);
   if (req.messageSize < PAYLOAD_HEAD) throw new Error(`messageSize must be at least ${PAYLOAD_HEAD}`);
   tally = { stepId: req.stepId, received: 0, hist: new LatencyHistogram(), lastArrival: performance.now() };
@@ -248,6 +285,7 @@ async function runStep(clients: LoadClient[], req: StepRequest): Promise<StepRes
   let sent = 0;
   let sentMeasured = 0;
   const c0 = process.cpuUsage();
+  gc.takeMaxPause();
   const t0 = performance.now();
   // Message k is due at t0 + k × interval and goes out from sender k mod senders. A 1 ms timer sends what is due;
   // after a stall it catches up at once, and the stall shows as send lag.
@@ -290,12 +328,14 @@ async function runStep(clients: LoadClient[], req: StepRequest): Promise<StepRes
     max: lost > 0 ? Infinity : hist.max,
     sendLagP99: lag.percentile(0.99, 0),
     generatorCpu: (generatorCpuMs.user + generatorCpuMs.system) / 1000 / elapsed,
+    generatorGcMaxPauseMs: gc.takeMaxPause(),
     deliveriesPerSecond: (received / req.measureMs) * 1000,
     settled,
   };
 }
 
 function clientsRole(): void {
+  const gc = new GcWatch();
   const groups = new Map<string, LoadClient[]>();
   const group = (name: string) => {
     const g = groups.get(name);
@@ -312,7 +352,7 @@ function clientsRole(): void {
           return { open: groups.get(m.group)!.length };
         }
         case 'step':
-          return runStep(group(m.group), m);
+          return runStep(group(m.group), m, gc);
         case 'close':
           for (const c of groups.get(m.group) ?? []) c.socket.destroy();
           groups.delete(m.group);
