@@ -5,8 +5,9 @@
 // Two kinds of endpoint:
 // - a browser (ws://…/devtools/browser/…, or http://host:port resolved through /json/version): every tab, its
 //   frames and workers, and tabs opened later, are attached in flat mode (one socket, events carry a sessionId);
-// - one page (ws://…/devtools/page/…, or the CDP proxy of a VS Code debug session): only `Network` is enabled on
-//   it. The `Target` domain is left alone there, because a debugger's proxy shares its session with us.
+// - one page (ws://…/devtools/page/…, or the CDP proxy of a VS Code debug session): only `Network` (and `Page`, for
+//   its URL) is enabled on it. The `Target` domain is left alone there: a debugger's proxy shares its session with us.
+// Payloads are as the page sent and received them: a permessage-deflate the handshake negotiated is already undone.
 
 import type { CaptureSink, ErrorEvent } from '../capture/events';
 import { recordSyntheticConnection, recordSyntheticFrame, recordSyntheticHandshake } from '../capture/syntheticCapture';

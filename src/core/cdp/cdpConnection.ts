@@ -223,6 +223,8 @@ export class CdpConnection implements Disposable {
   }
 
   dispose(): void {
+    // Stays after the listeners go, so that a late socket error cannot become an uncaught exception.
+    this.ws.on('error', () => {});
     if (!this.closed) {
       this.ws.terminate();
       this.onSocketClose(1006, '');
