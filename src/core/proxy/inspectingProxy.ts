@@ -127,6 +127,7 @@ interface Conn {
   host: string;
   /** Program bytes that arrived before the target's response: frames sent early, forwarded after a 101. */
   early: Buffer[];
+  earlyBytes: number;
   responseParser?: HttpHeadParser;
   responseChunks: Buffer[];
   /** Body bytes of a refused upgrade still to pass (undefined = until the target closes). */
@@ -150,6 +151,9 @@ const DEFAULTS = {
   closeTimeoutMs: 3_000,
   maxConnections: 1000,
 };
+
+/** Program bytes buffered while the target has not answered; beyond this the program is not read until it has. */
+const MAX_EARLY_BYTES = 1024 * 1024;
 
 let proxySerial = 0;
 
@@ -215,6 +219,8 @@ export class InspectingProxy {
   private run: DisposableStore | undefined;
   private serial = 0;
   private readonly conns = new Map<net.Socket, Conn>();
+  /** Sockets the proxy has ended, with a destroy timer running. */
+  private readonly ending = new WeakSet<net.Socket>();
   private _address: ProxyAddress | undefined;
   private stopping: Promise<void> | undefined;
   private disposed = false;
@@ -345,6 +351,7 @@ export class InspectingProxy {
       where: '',
       host: '',
       early: [],
+      earlyBytes: 0,
       responseChunks: [],
       chunkedBody: false,
       bodyTail: '',
@@ -407,10 +414,11 @@ export class InspectingProxy {
     }
 
     // Until the target answers, the program's bytes wait: after a 101 they are frames, after a refusal nothing.
+    // Reading goes on (up to MAX_EARLY_BYTES) so that a program leaving is noticed: a paused socket sees no FIN.
     if (head.length > 0) c.early.push(head);
+    c.earlyBytes = head.length;
     c.store.on(program, 'data', (chunk: Buffer) => this.onProgramData(c, chunk));
     c.store.on(program, 'end', () => this.onProgramEnd(c));
-    program.pause();
     this.dial(c, req, targetUrl, pathAndQuery);
   }
 
@@ -478,7 +486,11 @@ export class InspectingProxy {
 
   private onProgramData(c: Conn, chunk: Buffer): void {
     if (c.phase === 'open') c.c2s!.push(chunk);
-    else if (c.phase === 'dialing' || c.phase === 'handshake') c.early.push(chunk);
+    else if (c.phase === 'dialing' || c.phase === 'handshake') {
+      c.early.push(chunk);
+      c.earlyBytes += chunk.length;
+      if (c.earlyBytes > MAX_EARLY_BYTES) c.program.pause();
+    }
     // After a refusal or a failure the program's bytes go nowhere.
   }
 
@@ -550,11 +562,8 @@ export class InspectingProxy {
     c.early = [];
     for (const b of early) c.c2s.push(b);
     program.resume();
-    // A side that went away during the handshake.
-    if (program.readableEnded || c.programClosed) c.c2s.end();
-    if (c.programClosed) c.s2c.abandon();
-    if (upstream.readableEnded || c.upstreamClosed) c.s2c.end();
-    if (c.upstreamClosed) c.c2s.abandon();
+    // The target went away right after its 101 (its 'end' came before this).
+    if (upstream.readableEnded || c.upstreamClosed) this.upstreamGone(c);
   }
 
   private refused(c: Conn, head: HttpHead, status: number, headBytes: Buffer, rest: Buffer): void {
@@ -571,6 +580,7 @@ export class InspectingProxy {
     info.errorCode = 'ERR_UPGRADE_REJECTED';
     info.error = `The target refused the upgrade: ${status} ${reason}`.trimEnd();
     c.program.write(headBytes);
+    c.program.resume();
     this._onDidFail.fire({ ...info });
     this.passBody(c, rest);
   }
@@ -649,14 +659,29 @@ export class InspectingProxy {
       `Content-Length: ${body.length}\r\n` +
       'Connection: close\r\n\r\n';
     if (c.program.writable) c.program.write(Buffer.concat([Buffer.from(head, 'latin1'), body]));
+    // Read (and ignore) what the program still sends, so that its FIN is seen.
+    c.program.resume();
     this.endSocket(c.program);
   }
 
   private onProgramEnd(c: Conn): void {
     if (c.phase === 'open') this.programGone(c);
     else if (c.phase === 'dialing' || c.phase === 'handshake') {
-      // Half-closed during the handshake: the early bytes still go on after a 101 (open() ends c2s then).
+      this.programLeft(c);
+      this.endSocket(c.program);
     } else if (c.phase !== 'request') this.endSocket(c.program);
+  }
+
+  /** The program ended or closed before the target answered: the attempt fails and the target is dropped. */
+  private programLeft(c: Conn): void {
+    const info = c.info!;
+    c.phase = 'failed';
+    c.early = [];
+    info.state = 'failed';
+    info.errorCode = 'ERR_PROGRAM_CLOSED';
+    info.error = 'The program closed the connection before the target answered';
+    c.upstream?.destroy();
+    this._onDidFail.fire({ ...info });
   }
 
   private onUpstreamEnd(c: Conn): void {
@@ -674,16 +699,9 @@ export class InspectingProxy {
         this.programGone(c);
         break;
       case 'dialing':
-      case 'handshake': {
-        const info = c.info!;
-        c.phase = 'failed';
-        info.state = 'failed';
-        info.errorCode = 'ERR_PROGRAM_CLOSED';
-        info.error = 'The program closed the connection before the target answered';
-        c.upstream?.destroy();
-        this._onDidFail.fire({ ...info });
+      case 'handshake':
+        this.programLeft(c);
         break;
-      }
       default:
         if (c.upstream && !c.upstreamClosed) this.endSocket(c.upstream);
     }
@@ -726,7 +744,8 @@ export class InspectingProxy {
 
   /** Ends `socket` (it flushes first) and destroys it if it is still open after closeTimeoutMs. */
   private endSocket(socket: net.Socket): void {
-    if (socket.destroyed) return;
+    if (socket.destroyed || this.ending.has(socket)) return;
+    this.ending.add(socket);
     if (!socket.writableEnded) socket.end();
     const t = setTimeout(() => socket.destroy(), this.opts!.closeTimeoutMs);
     t.unref();

@@ -322,6 +322,44 @@ describe('InspectingProxy: refusals and failures', () => {
     }
   });
 
+  test('a chunked refusal on a connection the target keeps open: the program gets it whole, then both sides are ended', async () => {
+    const response = 'HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nno, t\r\n6\r\nhanks.\r\n0\r\n\r\n';
+    const target = await startTarget({
+      onUpgrade: (_req, socket) => {
+        socket.write(response); // keep-alive: it ends only when the client does
+        socket.on('end', () => socket.end());
+        return true;
+      },
+    });
+    cleanups.push(() => target.close());
+    const { address, failed, closed } = await proxyTo(target.url);
+    const c = await RawClient.connect(address.port);
+    cleanups.push(() => c.socket.destroy());
+    await c.upgrade();
+    await until(() => c.closed, 'program socket ended');
+    assert.equal(c.bytes.toString('latin1'), response);
+    await until(() => closed.length === 1, 'both sides closed');
+    assert.equal(failed[0].status, 403);
+  });
+
+  test('the program leaving before the target answers: onDidFail (ERR_PROGRAM_CLOSED), then onDidClose', async () => {
+    const silent = net.createServer((s) => s.on('error', () => {}));
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const sockets: net.Socket[] = [];
+    silent.on('connection', (s) => sockets.push(s));
+    cleanups.push(() => new Promise<void>((r) => silent.close(() => r())));
+    cleanups.push(() => sockets.forEach((s) => s.destroy()));
+    const { address, failed, closed } = await proxyTo(`ws://127.0.0.1:${(silent.address() as net.AddressInfo).port}`);
+    const c = await RawClient.connect(address.port);
+    c.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'));
+    await until(() => sockets.length === 1, 'dialled');
+    c.socket.destroy();
+    await until(() => closed.length === 1);
+    assert.equal(failed[0].errorCode, 'ERR_PROGRAM_CLOSED');
+    assert.equal(closed[0].state, 'failed');
+  });
+
   test('an unreachable target: 502 with a readable body, onDidFail, and the reason on the target leg', async () => {
     const port = await freePort();
     const sink = arraySink();

@@ -127,6 +127,11 @@ export async function startTarget(
   const conns: TargetConn[] = [];
   const raws = new Map<net.Socket, Recorded>();
   server.on(o.tls ? 'secureConnection' : 'connection', (s: net.Socket) => raws.set(s, record(s)));
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (s: net.Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
   server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     socket.on('error', () => {});
     if (o.onUpgrade?.(req, socket)) return;
@@ -150,6 +155,8 @@ export async function startTarget(
     wss,
     async close() {
       for (const c of wss.clients) c.terminate();
+      // Upgraded sockets are no longer the http server's: end them here.
+      for (const sock of sockets) sock.destroy();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
     },
