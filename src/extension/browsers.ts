@@ -23,6 +23,9 @@ export class BrowserManager {
   private readonly _onDidDisconnect = this.owner.add(new Emitter<{ inspection: RunningInspection; reason: string }>());
   /** The browser went away (closed, crashed, debug session ended). */
   readonly onDidDisconnect = this._onDidDisconnect.event;
+  private readonly _onDidWarn = this.owner.add(new Emitter<string>());
+  /** For the log: targets that could not be attached, malformed DevTools events. */
+  readonly onDidWarn = this._onDidWarn.event;
 
   constructor(private readonly sink: CaptureSink) {}
 
@@ -36,6 +39,7 @@ export class BrowserManager {
       const r = await inspector.start({ endpoint, sink: this.sink, meta: tag ? { debugSession: tag } : undefined });
       const i: RunningInspection = { id, endpoint, browser: r.browser, tag, inspector, owner };
       owner.add(inspector.onDidChangeSockets(() => this._onDidChange.fire()));
+      owner.add(inspector.onDidWarn((w) => this._onDidWarn.fire(`${id}: ${w}`)));
       owner.add(
         inspector.onDidDisconnect((e) => {
           this._onDidDisconnect.fire({ inspection: i, reason: e.reason });

@@ -21,6 +21,8 @@ export interface RunningProxy {
   tag?: string;
   proxy: InspectingProxy;
   owner: DisposableStore;
+  /** The latest finished connections (the proxy lists only live ones), newest last. */
+  closed: ProxyConnectionInfo[];
 }
 
 /** How many finished proxied connections stay listed per proxy (closed rows are history, not clutter). */
@@ -32,7 +34,6 @@ export class ProxyManager {
   private readonly proxies = new Map<string, RunningProxy>();
   private readonly owner = new DisposableStore();
   private readonly recent: HeldOutcomeDto[] = [];
-  private nextId = 1;
   private readonly _onDidChange = this.owner.add(new Emitter<void>());
   /** Proxies, their connections, the rules or the held frames changed. */
   readonly onDidChange = this._onDidChange.event;
@@ -69,13 +70,20 @@ export class ProxyManager {
     const proxy = new InspectingProxy();
     const owner = new DisposableStore();
     owner.add({ dispose: () => proxy.dispose() });
-    const id = `proxy${this.nextId++}`;
+    // The core names its connections after the proxy (`proxy2-5`): the same name keeps rows and captures in step.
+    const id = proxy.name;
     try {
       const meta: Record<string, string> = o.tag ? { debugSession: o.tag } : {};
       const a = await proxy.start({ target: o.target, port: o.port, tls: o.tls, capture: this.sink, meta, breakpoints: this.breakpoints });
-      const p: RunningProxy = { id, url: a.url, target: o.target, tag: o.tag, proxy, owner };
+      const p: RunningProxy = { id, url: a.url, target: o.target, tag: o.tag, proxy, owner, closed: [] };
       owner.add(proxy.onDidOpen(() => this._onDidChange.fire()));
-      owner.add(proxy.onDidClose(() => this._onDidChange.fire()));
+      owner.add(
+        proxy.onDidClose((info) => {
+          p.closed.push(info);
+          if (p.closed.length > KEEP_CLOSED) p.closed.splice(0, p.closed.length - KEEP_CLOSED);
+          this._onDidChange.fire();
+        }),
+      );
       owner.add(
         proxy.onDidFail((info) => {
           this._onDidFail.fire({ proxy: p, info });
@@ -121,11 +129,9 @@ export class ProxyManager {
   rows(): ConnectionRow[] {
     const out: ConnectionRow[] = [];
     for (const p of this.proxies.values()) {
-      const all = p.proxy.connections();
-      const closed = all.filter((c) => c.state === 'closed' || c.state === 'failed');
-      const shown = new Set([...all.filter((c) => c.state === 'open' || c.state === 'connecting'), ...closed.slice(-KEEP_CLOSED)]);
-      for (const c of all) {
-        if (!shown.has(c)) continue;
+      const live = p.proxy.connections();
+      const liveIds = new Set(live.map((c) => c.id));
+      for (const c of [...p.closed.filter((x) => !liveIds.has(x.id)), ...live]) {
         const state = c.state === 'failed' ? 'failed' : c.state;
         const base = { state, tag: p.tag, connectedAt: c.openedAt, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 } as const;
         const note = c.state === 'failed' ? (c.error ?? (c.status ? `target answered HTTP ${c.status}` : undefined)) : undefined;

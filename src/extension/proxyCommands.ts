@@ -54,6 +54,7 @@ export function registerProxyCommands(context: vscode.ExtensionContext, s: Sessi
       if (outcome === 'timedOut' || outcome === 'connectionClosed') log.warn(line);
       else log.info(line);
     }),
+    s.browsers.onDidWarn((w) => log.warn(`Browser inspection ${w}`)),
     s.browsers.onDidDisconnect(({ inspection, reason }) => {
       log.warn(`Browser inspection ${inspection.id} (${inspection.endpoint}) ended: ${reason}`);
       void vscode.window.showWarningMessage(`Browser WebSocket inspection ended: ${reason}`);
@@ -78,7 +79,7 @@ export function registerProxyCommands(context: vscode.ExtensionContext, s: Sessi
         log.error(msg);
         void vscode.window.showErrorMessage(msg);
       } else {
-        rules.push({ enabled: true, ...(r as BreakpointRule) });
+        rules.push({ ...(r as BreakpointRule), enabled: (r as { enabled?: unknown }).enabled !== false });
       }
     });
     s.proxies.setRules(rules);
@@ -264,7 +265,8 @@ async function inspectDebugSession(s: Session, log: vscode.LogOutputChannel, ses
     throw new Error(`The debug session "${session.name}" offers no DevTools access (${err instanceof Error ? err.message : String(err)}). Browser sessions of VS Code's JavaScript debugger (chrome, msedge) do.`);
   }
   if (!proxy) throw new Error(`The debug session "${session.name}" offers no DevTools access. Browser sessions of VS Code's JavaScript debugger (chrome, msedge) do.`);
-  const endpoint = `ws://${proxy.host}:${proxy.port}${proxy.path ?? ''}`;
+  const host = proxy.host.includes(':') ? `[${proxy.host}]` : proxy.host;
+  const endpoint = `ws://${host}:${proxy.port}${proxy.path ?? ''}`;
   const i = await s.browsers.start(endpoint, session.name);
   log.info(`Inspecting browser WebSockets of debug session "${session.name}" through ${endpoint}.`);
   void vscode.commands.executeCommand('wsInspector.openInspector');

@@ -1,20 +1,16 @@
 import { describe, test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { EventStore } from '../../../src/core/capture/eventStore';
 import type { CaptureEvent, ConnectionEvent, ErrorEvent, FrameEvent, HandshakeEvent, MessageEvent } from '../../../src/core/capture/events';
 import { BrowserInspector, ERR_BROWSER_FRAME, ERR_BROWSER_HANDSHAKE } from '../../../src/core/cdp/browserInspector';
 import { connectCdp, type CdpConnection } from '../../../src/core/cdp/cdpConnection';
 import { computeAccept } from '../../../src/core/wire/handshake';
+import { killChromium, launchChromium as launch, type Chromium } from '../../support/chromium';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -34,53 +30,13 @@ async function until<T>(what: string, get: () => T | undefined | false, ms = 15_
 
 // --- the browser ---
 
-interface Browser {
-  proc: ChildProcess;
-  port: number;
-  /** ws://127.0.0.1:port/devtools/browser/… */
-  wsUrl: string;
-  dir: string;
-}
+type Browser = Chromium;
+const launchChromium = () => launch();
+const killBrowser = (b: Browser) => killChromium(b);
 
 let browser: Browser;
 /** The test's own DevTools connection, to open tabs and navigate them (the inspector only watches). */
 let driver: CdpConnection;
-
-async function launchChromium(): Promise<Browser> {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is missing at ${CHROMIUM}: run scripts/setup.sh (it installs the Debian chromium package)`);
-  }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsi-cdp-'));
-  // Its own process group, so that killing it by pid also ends its renderers.
-  const proc = spawn(
-    CHROMIUM,
-    ['--headless=new', '--no-sandbox', '--disable-gpu', '--remote-debugging-port=0', `--user-data-dir=${dir}`, 'about:blank'],
-    { stdio: 'ignore', detached: true },
-  );
-  const file = path.join(dir, 'DevToolsActivePort');
-  try {
-    const text = await until('DevToolsActivePort', () => {
-      if (proc.exitCode !== null) throw new Error(`chromium exited with ${proc.exitCode} before it listened`);
-      if (!fs.existsSync(file)) return undefined;
-      const t = fs.readFileSync(file, 'utf8');
-      return t.includes('\n') ? t : undefined;
-    }, 30_000);
-    const [port, p] = text.split('\n');
-    return { proc, port: Number(port), wsUrl: `ws://127.0.0.1:${port}${p}`, dir };
-  } catch (e) {
-    killBrowser({ proc, dir, port: 0, wsUrl: '' });
-    throw e;
-  }
-}
-
-function killBrowser(b: Browser): void {
-  try {
-    if (b.proc.pid !== undefined && b.proc.exitCode === null) process.kill(-b.proc.pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-  fs.rmSync(b.dir, { recursive: true, force: true, maxRetries: 3 });
-}
 
 /** Opens a tab on about:blank; returns its target id and a session on the test's own connection to drive it. */
 async function openTab(): Promise<{ targetId: string; sessionId: string }> {
