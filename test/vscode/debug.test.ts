@@ -120,14 +120,18 @@ ws.on('error', (e) => { console.error(e.message); process.exit(3); });
     assert.equal(got.path, '/api/room?user=debuggee', 'the program path and query are forwarded under the target path');
 
     // The program leg and the target leg carry the message, tagged with the debug session.
-    const events = api.session.store.query({ limit: 10_000 }).events;
+    const events = api.session.store.query({ limit: 10_000, backward: true }).events;
     const opened = events.filter((e): e is ConnectionEvent => e.kind === 'connection' && e.state === 'open' && e.meta?.debugSession === name);
     const sides = new Set(opened.map((e) => e.meta?.side));
     assert.deepEqual([...sides].sort(), ['program', 'target'], 'both legs are tagged with the session name');
     const group = opened[0].connectionId.split('/')[0];
     const messages = events.filter((e): e is MessageEvent => e.kind === 'message' && e.connectionId.startsWith(`${group}/`));
     assert.ok(messages.some((m) => m.direction === 'c2s' && m.connectionId.endsWith('/program') && m.data.toString() === 'hello from the debuggee'));
-    assert.ok(messages.some((m) => m.direction === 'c2s' && m.connectionId.endsWith('/target') && m.data.toString() === 'hello from the debuggee'));
+    const seen = events
+      .filter((e) => e.connectionId.startsWith(`${group}/`))
+      .map((e) => `${e.connectionId} ${e.kind} ${'direction' in e ? e.direction : ''} ${e.kind === 'message' ? e.data.toString() : e.kind === 'error' ? e.code : ''}`)
+      .join('\n');
+    assert.ok(messages.some((m) => m.direction === 'c2s' && m.connectionId.endsWith('/target') && m.data.toString() === 'hello from the debuggee'), seen);
     assert.ok(messages.some((m) => m.direction === 's2c' && m.data.toString() === 'echo: hello from the debuggee'));
 
     // The session is over: the proxy it started is gone and its port refuses connections.

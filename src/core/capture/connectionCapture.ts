@@ -94,6 +94,12 @@ class DirectionCapture {
     private readonly direction: Direction,
     private readonly maxPayload: number,
     private readonly deflate: DeflateParams | undefined,
+    /**
+     * These are the bytes this process wrote. Only writes can be one broadcast to many connections; a chunk that
+     * was read and then written on (the inspecting proxy forwards the very Buffer it read) is two records, one per
+     * leg, each with its own time.
+     */
+    private readonly written: boolean,
   ) {
     this.decoder = new FrameDecoder({
       direction,
@@ -114,7 +120,7 @@ class DirectionCapture {
   /** Decodes the next bytes of this direction, or joins the burst they are part of (see Burst). */
   push(chunk: Buffer): void {
     const b = burst;
-    if (b !== undefined && b.chunk === chunk && b.direction === this.direction && this.between() && b.frame.payloadLength <= this.maxPayload) {
+    if (b !== undefined && b.chunk === chunk && this.written && b.direction === this.direction && this.between() && b.frame.payloadLength <= this.maxPayload) {
       // One array serves the frame and its message: they went to the same connections.
       let others = b.frame.alsoSentTo;
       if (others === undefined) b.frame.alsoSentTo = b.message.alsoSentTo = others = [];
@@ -134,6 +140,7 @@ class DirectionCapture {
       this.framesSeen === frames + 1 &&
       this.messagesSeen === messages + 1 &&
       this.errorsSeen === errors &&
+      this.written &&
       this.deflate === undefined &&
       this.between()
     ) {
@@ -468,8 +475,8 @@ export class ConnectionCapture {
     });
 
     // The bytes after a 101 are frames, even if the upgrade was invalid: decode them so the inspector shows them.
-    this.c2s = new DirectionCapture(this, this.sink, this.connectionId, 'c2s', this.maxPayload, deflate);
-    this.s2c = new DirectionCapture(this, this.sink, this.connectionId, 's2c', this.maxPayload, deflate);
+    this.c2s = new DirectionCapture(this, this.sink, this.connectionId, 'c2s', this.maxPayload, deflate, this.role === 'client');
+    this.s2c = new DirectionCapture(this, this.sink, this.connectionId, 's2c', this.maxPayload, deflate, this.role === 'server');
     this.s2cState = FRAMES;
     if (this.c2sState === WAIT) {
       this.c2sState = FRAMES;

@@ -445,4 +445,24 @@ describe('ConnectionCapture: a broadcast burst is recorded once', () => {
     // c decoded the rest of its own frame header and is still waiting for payload; nothing was misattributed.
     assert.ok(sink.of('error').length === 0);
   });
+
+  test('a Buffer read on one connection and written on another (a proxy forwarding it) is recorded on each', async () => {
+    await nextTick();
+    const sink = new ArraySink();
+    const program = upgraded(sink, 'p/program');
+    const target = new ConnectionCapture({ connectionId: 'p/target', role: 'client', sink });
+    target.outbound(request());
+    target.inbound(response101());
+    const wire = encodeFrame({ opcode: 1, payload: Buffer.from('forwarded'), maskKey: Buffer.from([1, 2, 3, 4]) });
+    program.inbound(wire); // read from the program, c2s
+    target.outbound(wire); // the same Buffer written to the target, c2s
+    const messages = sink.of('message');
+    assert.deepEqual(
+      messages.map((m) => [m.connectionId, m.direction, m.data.toString(), m.alsoSentTo]),
+      [
+        ['p/program', 'c2s', 'forwarded', undefined],
+        ['p/target', 'c2s', 'forwarded', undefined],
+      ],
+    );
+  });
 });
