@@ -1,0 +1,114 @@
+// The inspecting proxy and a frame breakpoint, as a user drives them: a rule added from the palette, a proxy
+// started in front of a real ws server, a program's message held, edited in the panel and forwarded. Run by
+// scripts/test-e2e.mjs (code-server + Debian Chromium).
+import { after, before, describe, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import type { Browser, FrameLocator, Page } from 'playwright-core';
+import WebSocket, { WebSocketServer } from 'ws';
+import { answerInput, pickItem } from './userActions';
+import { env, inspectorView, launch, palette, shot, until } from './workbench';
+
+let browser: Browser;
+let page: Page;
+let view: FrameLocator;
+let target: WebSocketServer;
+let targetPort: number;
+const atTarget: string[] = [];
+const atProgram: string[] = [];
+let program: WebSocket | undefined;
+
+describe('inspecting proxy and frame breakpoints in code-server', { timeout: 240_000 }, () => {
+  before(async () => {
+    target = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((r) => target.once('listening', () => r()));
+    targetPort = (target.address() as AddressInfo).port;
+    target.on('connection', (ws) => {
+      ws.on('message', (d) => {
+        atTarget.push(String(d));
+        ws.send(`target got: ${String(d)}`);
+      });
+    });
+    ({ browser, page } = await launch());
+    page.on('dialog', (d) => void d.dismiss());
+    await page.goto(env.url);
+    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  });
+
+  after(async () => {
+    program?.terminate();
+    for (const c of target?.clients ?? []) c.terminate();
+    target?.close();
+    await browser?.close();
+  });
+
+  test('a breakpoint rule is added from the palette', async () => {
+    await palette(page, 'WebSocket: Add Frame Breakpoint…');
+    await pickItem(page, 'Program → target');
+    await pickItem(page, 'Text matching a regular expression');
+    await answerInput(page, 'regular expression', 'secret');
+  });
+
+  test('the proxy starts in front of the target and shows in the panel', async () => {
+    await palette(page, 'WebSocket: Start Inspecting Proxy…');
+    await answerInput(page, 'target', `ws://127.0.0.1:${targetPort}/api`);
+    await answerInput(page, 'local port', '0');
+    await palette(page, 'WebSocket: Open Inspector');
+    view = inspectorView(page);
+    const heading = view.locator('.connections li.server', { hasText: 'Proxy ws://127.0.0.1:' });
+    await heading.waitFor({ timeout: 30_000 });
+    await view.locator('vscode-panel-tab#tab-breakpoints').click();
+    await view.getByText(/secret/).first().waitFor({ timeout: 10_000 });
+  });
+
+  test('a held message is edited in the panel and the target receives the edit', async () => {
+    const heading = await view.locator('.connections li.server', { hasText: 'Proxy ws://127.0.0.1:' }).innerText();
+    const port = Number(/ws:\/\/127\.0\.0\.1:(\d+)/.exec(heading)![1]);
+    program = await new Promise<WebSocket>((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/chat`);
+      ws.once('open', () => resolve(ws));
+      ws.once('error', reject);
+    });
+    program.on('message', (d) => atProgram.push(String(d)));
+    program.send('a public note');
+    program.send('the secret plan');
+    program.send('after the secret');
+    await until('the first message to pass', () => atTarget.includes('a public note'));
+
+    const held = view.locator('.held-frame').first();
+    await held.waitFor({ timeout: 15_000 });
+    assert.match(await held.innerText(), /rule bp\d/);
+    assert.equal(await held.locator('vscode-text-area textarea').inputValue(), 'the secret plan');
+    // Order is kept: the message behind the held one has not reached the target.
+    assert.deepEqual(atTarget, ['a public note']);
+    await shot(page, 'proxy-1-held-frame');
+
+    await held.locator('vscode-text-area textarea').fill('the edited plan');
+    await held.getByRole('button', { name: /edited/ }).click();
+    await until('the edited message at the target', () => atTarget.includes('the edited plan'), 15_000);
+    assert.equal(atTarget.includes('the secret plan'), false, 'the original text never reached the target');
+
+    // "after the secret" matches too: it is held next; forward it unchanged.
+    const next = view.locator('.held-frame', { hasText: 'after the secret' });
+    await next.waitFor({ timeout: 15_000 });
+    await next.getByRole('button', { name: /unchanged/ }).click();
+    await until('the last message at the target', () => atTarget.length === 3, 15_000);
+    assert.deepEqual(atTarget, ['a public note', 'the edited plan', 'after the secret']);
+    await until('the echoes at the program', () => atProgram.length === 3, 15_000);
+
+    const outcomes = view.locator('.outcomes');
+    await outcomes.getByText('forwarded edited').waitFor({ timeout: 10_000 });
+    await outcomes.getByText('forwarded unchanged').first().waitFor();
+    await shot(page, 'proxy-2-edited-and-forwarded');
+  });
+
+  test('both legs of the proxied connection are in the connections list and the frames table', async () => {
+    await view.locator('.connections li.side', { hasText: 'program ↔ proxy' }).first().waitFor();
+    await view.locator('.connections li.side', { hasText: 'proxy ↔ target' }).first().waitFor();
+    await view.locator('.connections li.kind-proxy').first().click();
+    const grid = view.getByRole('grid', { name: 'Frames' });
+    await grid.getByText('the edited plan').first().waitFor({ timeout: 10_000 });
+    await grid.getByText('the secret plan').first().waitFor({ timeout: 10_000 });
+    await shot(page, 'proxy-3-both-legs');
+  });
+});
