@@ -1,7 +1,8 @@
 // End-to-end tests of the inspector panel: builds and packs the .vsix, installs it into an offline code-server,
 // and runs test/e2e/*.e2e.ts (node:test + playwright-core driving Debian's Chromium) against it.
 // Screenshots go to .test-runs/screenshots/. Writes out/results/e2e.json ({ passed, failed }) for test-all.
-// Usage: node scripts/test-e2e.mjs [--dev]   (--dev loads the extension folder instead of the .vsix)
+// Usage: node scripts/test-e2e.mjs [--dev] [name]   (--dev loads the extension folder instead of the .vsix; name runs
+// only the test/e2e files whose name contains it)
 import * as esbuild from 'esbuild';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,7 +32,10 @@ if (dev) {
 
 const outDir = join(root, 'out', 'e2e');
 rmSync(outDir, { recursive: true, force: true });
-const entries = readdirSync(join(root, 'test', 'e2e')).filter((f) => f.endsWith('.e2e.ts')).map((f) => join(root, 'test', 'e2e', f));
+const only = process.argv.slice(2).find((a) => !a.startsWith('--'));
+const entries = readdirSync(join(root, 'test', 'e2e'))
+  .filter((f) => f.endsWith('.e2e.ts') && (!only || f.includes(only)))
+  .map((f) => join(root, 'test', 'e2e', f));
 await esbuild.build({
   entryPoints: entries,
   outdir: outDir,
