@@ -2,13 +2,9 @@
 // to frames on screen, sending from the composer, and untrusted payloads shown as text. Run by scripts/test-e2e.mjs.
 import { after, before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { chromium, type Browser, type FrameLocator, type Page } from 'playwright-core';
+import type { Browser, FrameLocator, Page } from 'playwright-core';
 import WebSocket from 'ws';
-
-const url = process.env.E2E_URL!;
-const wsPort = Number(process.env.E2E_WS_PORT);
-const shots = process.env.E2E_SHOTS!;
+import { env, inspectorView, launch, palette, shot, until } from './workbench';
 
 let browser: Browser;
 let page: Page;
@@ -17,35 +13,12 @@ const clients: WebSocket[] = [];
 const received: string[][] = [[], []];
 const dialogs: string[] = [];
 
-async function shot(name: string): Promise<void> {
-  await page.screenshot({ path: join(shots, `${name}.png`) });
-}
-
-/** Runs a command from the palette; retries while the extension's contributions are still loading. */
-async function palette(command: string): Promise<void> {
-  const input = page.locator('.quick-input-widget .quick-input-box input');
-  const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: command.split(': ')[1] }).first();
-  for (let attempt = 0; ; attempt++) {
-    await page.keyboard.press('F1');
-    await input.waitFor({ state: 'visible' });
-    await input.fill(`>${command}`);
-    try {
-      await row.waitFor({ timeout: 5000 });
-      break;
-    } catch (err) {
-      if (attempt === 5) throw err;
-      await page.keyboard.press('Escape');
-    }
-  }
-  await page.keyboard.press('Enter');
-}
-
 async function connect(n: number): Promise<WebSocket> {
   const deadline = Date.now() + 15_000;
   for (;;) {
     try {
       const ws = await new Promise<WebSocket>((res, rej) => {
-        const s = new WebSocket(`ws://127.0.0.1:${wsPort}/e2e`, { headers: { 'User-Agent': `e2e-client-${n}` } });
+        const s = new WebSocket(`ws://127.0.0.1:${env.wsPort}/e2e`, { headers: { 'User-Agent': `e2e-client-${n}` } });
         s.once('open', () => res(s));
         s.once('error', rej);
       });
@@ -58,27 +31,14 @@ async function connect(n: number): Promise<WebSocket> {
   }
 }
 
-async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('inspector panel in code-server', { timeout: 240_000 }, () => {
   before(async () => {
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+    ({ browser, page } = await launch());
     page.on('dialog', (d) => {
       dialogs.push(d.message());
       void d.dismiss();
     });
-    await page.goto(url);
+    await page.goto(env.url);
     await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
   });
 
@@ -88,16 +48,16 @@ describe('inspector panel in code-server', { timeout: 240_000 }, () => {
   });
 
   test('Open Inspector shows the panel', async () => {
-    await palette('WebSocket: Open Inspector');
-    view = page.frameLocator('iframe.webview').frameLocator('iframe#active-frame');
+    await palette(page, 'WebSocket: Open Inspector');
+    view = inspectorView(page);
     await view.getByRole('grid', { name: 'Frames' }).waitFor({ timeout: 30_000 });
     await view.locator('vscode-text-area[aria-label="Message to send"]').waitFor();
     await assert.doesNotReject(view.getByText('No frames yet').waitFor());
-    await shot('1-panel-open');
+    await shot(page, '1-panel-open');
   });
 
   test('two clients show in the clients table', async () => {
-    await palette('WebSocket: Start Broadcast Server');
+    await palette(page, 'WebSocket: Start Broadcast Server');
     clients.push(await connect(1), await connect(2));
     await view.locator('vscode-panel-tab#tab-clients').click();
     const rows = view.locator('.clients tbody tr');
@@ -107,7 +67,7 @@ describe('inspector panel in code-server', { timeout: 240_000 }, () => {
     assert.match(text, /e2e-client-1/);
     assert.match(text, /e2e-client-2/);
     assert.match(text, /127\.0\.0\.1/);
-    await shot('2-clients-table');
+    await shot(page, '2-clients-table');
   });
 
   test('the handshake of one connection', async () => {
@@ -121,7 +81,7 @@ describe('inspector panel in code-server', { timeout: 240_000 }, () => {
     assert.match(text, /Sec-WebSocket-Key: /i);
     assert.match(text, /Sec-WebSocket-Accept: /i);
     assert.match(text, /101 \(upgraded\)/);
-    await shot('3-handshake');
+    await shot(page, '3-handshake');
     // Back to all connections for what follows.
     await view.locator('.connections li[role="option"]').first().click();
   });
@@ -142,7 +102,7 @@ describe('inspector panel in code-server', { timeout: 240_000 }, () => {
     await view.locator('.detail pre.payload.json').waitFor();
     assert.match(await view.locator('.detail pre.payload').innerText(), /"type": "greeting",\n\s+"from": 2/);
     assert.match(await view.locator('.detail').innerText(), /Mask key/);
-    await shot('4-frames-live');
+    await shot(page, '4-frames-live');
   });
 
   test('the composer sends to all clients', async () => {
@@ -152,7 +112,7 @@ describe('inspector panel in code-server', { timeout: 240_000 }, () => {
     await until('both clients to receive it', () => received.every((r) => r.includes('hello everyone from the panel')));
     await view.getByRole('grid', { name: 'Frames' }).getByText('hello everyone from the panel').first().waitFor();
     await view.getByText(/Sent \d+ chars/).waitFor();
-    await shot('5-composer-sent');
+    await shot(page, '5-composer-sent');
   });
 
   test('JSON mode refuses invalid JSON', async () => {
@@ -166,7 +126,7 @@ describe('inspector panel in code-server', { timeout: 240_000 }, () => {
     await view.locator('.composer-status.error', { hasText: 'Invalid JSON' }).waitFor();
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(received[0].length, before, 'nothing was sent');
-    await shot('6-composer-invalid-json');
+    await shot(page, '6-composer-invalid-json');
   });
 
   test('an HTML payload shows literally and runs nothing', async () => {
@@ -186,7 +146,7 @@ describe('inspector panel in code-server', { timeout: 240_000 }, () => {
     const pwned = await view.locator('body').evaluate(() => (window as unknown as { __pwned?: number }).__pwned);
     assert.equal(pwned, undefined);
     assert.deepEqual(dialogs, []);
-    await shot('7-html-payload-literal');
+    await shot(page, '7-html-payload-literal');
   });
 
   test('bidi-override and huge-line payloads stay inert, readable text', async () => {
@@ -210,7 +170,7 @@ describe('inspector panel in code-server', { timeout: 240_000 }, () => {
     await grid.locator('.frow', { hasText: 'invoice⟨U+202E⟩fdp.exe' }).first().click();
     await view.locator('.detail pre.payload', { hasText: 'invoice⟨U+202E⟩fdp.exe' }).waitFor({ timeout: 5_000 });
     assert.deepEqual(dialogs, []);
-    await shot('7b-bidi-and-huge-line');
+    await shot(page, '7b-bidi-and-huge-line');
   });
 
   test('keyboard: arrows move the selection, Enter opens the detail', async () => {
@@ -222,7 +182,7 @@ describe('inspector panel in code-server', { timeout: 240_000 }, () => {
     const selected = grid.locator('.frow[aria-selected="true"]');
     assert.equal(await selected.count(), 1);
     await view.locator('.detail-summary', { hasText: '#' }).waitFor();
-    await shot('8-keyboard');
+    await shot(page, '8-keyboard');
   });
   test('thousands of frames: only visible rows in the DOM, older pages load on scroll', async () => {
     const n = 3000;
@@ -237,7 +197,7 @@ describe('inspector panel in code-server', { timeout: 240_000 }, () => {
       .first()
       .waitFor({ timeout: 15_000 })
       .catch(async (err) => {
-        await shot('9-paging-FAILED');
+        await shot(page, '9-paging-FAILED');
         throw err;
       });
     // A filter makes the panel subscribe again: it gets the newest page only and pages back on scroll.
@@ -262,7 +222,7 @@ describe('inspector panel in code-server', { timeout: 240_000 }, () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.ok((await grid.locator('.frow').count()) < 100);
-    await shot('9-paging');
+    await shot(page, '9-paging');
   });
 
   test('the panel survives a window reload with its filters', async () => {
@@ -278,14 +238,14 @@ describe('inspector panel in code-server', { timeout: 240_000 }, () => {
       if (Date.now() > deadline) throw new Error(`the search did not apply (${n} rows shown)`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    await palette('Developer: Reload Window');
+    await palette(page, 'Developer: Reload Window');
     await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
     // The serializer revives the panel; the webview restores its own state.
-    view = page.frameLocator('iframe.webview').frameLocator('iframe#active-frame');
+    view = inspectorView(page);
     await view.getByRole('grid', { name: 'Frames' }).waitFor({ timeout: 60_000 });
     const dir = view.locator('vscode-dropdown[aria-label="Direction"]');
     await dir.waitFor();
-    await shot('10-after-reload');
+    await shot(page, '10-after-reload');
     assert.equal(await dir.evaluate((e) => (e as HTMLSelectElement).value), 'c2s');
     assert.equal(await view.locator('vscode-text-field[aria-label="Search payloads"]').evaluate((e) => (e as HTMLInputElement).value), 'bulk-7');
   });

@@ -23,7 +23,7 @@ export function prng(seed: number) {
 }
 export type Rng = ReturnType<typeof prng>;
 
-interface FrameSpec {
+export interface FrameSpec {
   fin?: boolean;
   rsv?: number;
   opcode: number;
@@ -34,7 +34,7 @@ interface FrameSpec {
 }
 
 /** A client frame, masked with a random key unless `mask: false`. */
-function frame(rng: Rng, f: FrameSpec): Buffer {
+export function frame(rng: Rng, f: FrameSpec): Buffer {
   const payload = f.payload ?? Buffer.alloc(0);
   const len = f.length ?? payload.length;
   const mask = f.mask !== false;
@@ -61,7 +61,7 @@ function frame(rng: Rng, f: FrameSpec): Buffer {
   return Buffer.concat([head, key, masked]);
 }
 
-const closePayload = (code: number, reason: Buffer = Buffer.alloc(0)) => {
+export const closePayload = (code: number, reason: Buffer = Buffer.alloc(0)) => {
   const b = Buffer.alloc(2);
   b.writeUInt16BE(code);
   return Buffer.concat([b, reason]);

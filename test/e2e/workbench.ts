@@ -1,0 +1,74 @@
+// Shared by the E2E files: the environment scripts/test-e2e.mjs passes, the browser, the palette, the inspector's
+// webview, screenshots and polling.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type FrameLocator, type Page } from 'playwright-core';
+
+export const env = {
+  /** code-server with the workspace folder (and, with --dev, the extension development path). */
+  url: process.env.E2E_URL!,
+  /** The broadcast server's port (wsInspector.server.port in the run's settings). */
+  wsPort: Number(process.env.E2E_WS_PORT),
+  shots: process.env.E2E_SHOTS!,
+};
+
+/** The same workbench URL on a new empty folder: a window whose panel state starts afresh. */
+export function freshWorkspaceUrl(): string {
+  const u = new URL(env.url);
+  u.searchParams.set('folder', mkdtempSync(join(tmpdir(), 'wsi-e2e-ws-')));
+  return u.toString();
+}
+
+export async function launch(): Promise<{ browser: Browser; page: Page }> {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+  return { browser, page };
+}
+
+export async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(env.shots, `${name}.png`) });
+}
+
+/** Runs a command from the palette; retries while the extension's contributions are still loading. */
+export async function palette(page: Page, command: string): Promise<void> {
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: command.split(': ')[1] }).first();
+  for (let attempt = 0; ; attempt++) {
+    await page.keyboard.press('F1');
+    await input.waitFor({ state: 'visible' });
+    await input.fill(`>${command}`);
+    try {
+      await row.waitFor({ timeout: 5000 });
+      break;
+    } catch (err) {
+      if (attempt === 5) throw err;
+      await page.keyboard.press('Escape');
+    }
+  }
+  await page.keyboard.press('Enter');
+}
+
+/** The inspector panel's content frame. */
+export function inspectorView(page: Page): FrameLocator {
+  return page.frameLocator('iframe.webview').frameLocator('iframe#active-frame');
+}
+
+/** Polls `check` (sync or async) every 50 ms until it holds; throws naming `what` after `ms`. */
+export async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The number shown before `label` in a text such as "12,345 frames": 12345 (NaN when absent). */
+export function shownNumber(text: string, label: string): number {
+  const m = new RegExp(`([\\d,]+)\\s+${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`).exec(text);
+  return m ? Number(m[1].replace(/,/g, '')) : NaN;
+}
