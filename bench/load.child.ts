@@ -188,6 +188,9 @@ const UPGRADE =
   'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
   'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
 
+/** Every client's reads land here in turn (see LoadClient.connect). */
+const READ_BUFFER = Buffer.alloc(256 * 1024);
+
 /** What the receivers of the current step report into; replaced at each step. */
 interface Tally {
   stepId: number;
@@ -215,32 +218,36 @@ class LoadClient {
 
   static connect(port: number): Promise<LoadClient> {
     return new Promise((resolve, reject) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.setNoDelay(true);
       let head = Buffer.alloc(0);
-      s.on('error', reject);
-      s.on('connect', () => s.write(UPGRADE));
-      const onHead = (d: Buffer) => {
-        head = Buffer.concat([head, d]);
+      let client: LoadClient | undefined;
+      // Reads land in one shared buffer (no allocation and no 'data' event per read): the walker copies only a
+      // header split across reads, so nothing keeps a reference to it.
+      const onRead = (n: number, buf: Uint8Array): boolean => {
+        const now = performance.now();
+        const chunk = Buffer.from(buf.buffer, buf.byteOffset, n);
+        if (client) {
+          tally.lastArrival = now;
+          client.walker.feed(chunk, now);
+          return true;
+        }
+        head = Buffer.concat([head, chunk]);
         const end = head.indexOf('\r\n\r\n');
-        if (end === -1) return;
-        s.removeListener('data', onHead);
+        if (end === -1) return true;
         s.removeListener('error', reject);
         s.on('error', () => {});
         if (!head.subarray(0, 12).toString('latin1').startsWith('HTTP/1.1 101')) {
           s.destroy();
-          return reject(new Error(`upgrade refused: ${head.subarray(0, end).toString('latin1').split('\r\n')[0]}`));
+          reject(new Error(`upgrade refused: ${head.subarray(0, end).toString('latin1').split('\r\n')[0]}`));
+          return false;
         }
-        const c = new LoadClient(s);
-        s.on('data', (chunk: Buffer) => {
-          const now = performance.now();
-          tally.lastArrival = now;
-          c.walker.feed(chunk, now);
-        });
-        if (head.length > end + 4) c.walker.feed(head.subarray(end + 4), performance.now());
-        resolve(c);
+        client = new LoadClient(s);
+        if (head.length > end + 4) client.walker.feed(head.subarray(end + 4), now);
+        resolve(client);
+        return true;
       };
-      s.on('data', onHead);
+      const s = net.connect({ port, host: '127.0.0.1', noDelay: true, onread: { buffer: READ_BUFFER, callback: onRead } });
+      s.on('error', reject);
+      s.on('connect', () => s.write(UPGRADE));
     });
   }
 
