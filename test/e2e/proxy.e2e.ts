@@ -1,7 +1,7 @@
 // The inspecting proxy and a frame breakpoint, as a user drives them: a rule added from the palette, a proxy
 // started in front of a real ws server, a program's message held, edited in the panel and forwarded. Run by
 // scripts/test-e2e.mjs (code-server + Debian Chromium).
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
@@ -33,6 +33,11 @@ describe('inspecting proxy and frame breakpoints in code-server', { timeout: 240
     page.on('dialog', (d) => void d.dismiss());
     await page.goto(env.url);
     await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  });
+
+  afterEach(async (t) => {
+    // Each step leaves a picture of what was on screen at its end (a failed one too).
+    if (page) await shot(page, `proxy-step-${t.name.slice(0, 40).replace(/\W+/g, '-')}`);
   });
 
   after(async () => {
@@ -89,8 +94,8 @@ describe('inspecting proxy and frame breakpoints in code-server', { timeout: 240
     assert.equal(atTarget.includes('the secret plan'), false, 'the original text never reached the target');
 
     // "after the secret" matches too: it is held next; forward it unchanged.
-    const next = view.locator('.held-frame', { hasText: 'after the secret' });
-    await next.waitFor({ timeout: 15_000 });
+    const next = view.locator('.held-frame').first();
+    await until('the next held message', async () => (await next.locator('vscode-text-area textarea').inputValue().catch(() => '')) === 'after the secret', 15_000);
     await next.getByRole('button', { name: /unchanged/ }).click();
     await until('the last message at the target', () => atTarget.length === 3, 15_000);
     assert.deepEqual(atTarget, ['a public note', 'the edited plan', 'after the secret']);

@@ -3,15 +3,21 @@ import type { Page } from 'playwright-core';
 
 /** Picks the quick-pick row whose label contains `label`. */
 export async function pickItem(page: Page, label: string): Promise<void> {
-  const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: label }).first();
+  const row = page.locator('.quick-input-widget:visible .monaco-list-row', { hasText: label }).first();
   await row.waitFor({ timeout: 10_000 });
   await row.click();
+  await row.waitFor({ state: 'detached', timeout: 10_000 }).catch(() => undefined);
 }
 
-/** Types into the open input box (the one whose title contains `title`) and accepts. */
+/**
+ * Types into the open input box (the one whose title contains `title`) and accepts. Waits until that box is gone, so
+ * that the next answer goes to the next box, not to this one while it closes.
+ */
 export async function answerInput(page: Page, title: string, value: string): Promise<void> {
-  await page.locator('.quick-input-widget .quick-input-title', { hasText: title }).waitFor({ timeout: 10_000 });
-  const input = page.locator('.quick-input-widget .quick-input-box input');
+  const heading = page.locator('.quick-input-widget:visible .quick-input-title', { hasText: title });
+  await heading.waitFor({ timeout: 10_000 });
+  const input = page.locator('.quick-input-widget:visible .quick-input-box input');
   await input.fill(value);
-  await page.keyboard.press('Enter');
+  await input.press('Enter');
+  await heading.waitFor({ state: 'hidden', timeout: 10_000 });
 }

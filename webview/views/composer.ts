@@ -105,7 +105,8 @@ export class Composer {
     for (const c of m.connections) {
       if (c.state !== 'open') continue;
       if (c.kind === 'serverClient') opts.push({ value: encodeTarget({ kind: 'client', clientId: c.id }), label: `Client ${c.label}` });
-      else opts.push({ value: encodeTarget({ kind: 'connection', connectionId: c.id }), label: `Connection ${c.label}` });
+      // Proxied, browser and backplane traffic is watched, not sent on from here.
+      else if (c.kind === 'outgoing') opts.push({ value: encodeTarget({ kind: 'connection', connectionId: c.id }), label: `Connection ${c.label}` });
     }
     if (opts.length === 0) opts.push({ value: 'all', label: 'All clients (no server running)' });
     const key = opts.map((x) => x.value + x.label).join('|');
