@@ -14,7 +14,7 @@ import {
   type BackplaneState,
   type RedisBackplaneOptions,
 } from '../../../src/core/scale/redisBackplane';
-import { startRedisServer, type RedisServer } from './redisServer';
+import { startRedisServer, type RedisServer } from '../../support/redisServer';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
