@@ -5,9 +5,12 @@
 // (performance.memory with --enable-precise-memory-info, after a forced GC) and the rows in the DOM.
 // Baseline, same run: the same rAF loop over the idle panel before any traffic, so the ratios say how much the load
 // adds on this (shared, 2-core) machine; the issue's goals are absolute (< 50 ms per frame, < 150 MB heap).
+// Last, interaction latency (issue 4, "the panel stays responsive"): a click on a row until the detail pane answers,
+// on the idle panel (baseline) and while a flood of PANEL_FLOOD_MB of binary messages goes through a captured
+// connection; only clicks answered while the flood still ran count.
 // Run: `npm run bench -- panel`. Knobs: PANEL_FRAMES (default 100000), PANEL_RATE (frames/s, 2000),
-// PANEL_SCROLL_STEPS (most scroll steps, 1500), PANEL_DEBUG=1 (progress and long frames), PANEL_KEEP=1 (keep the run
-// folder; kept anyway with a profile). Screenshots: .test-runs/screenshots/bench-panel-*.png.
+// PANEL_SCROLL_STEPS (most scroll steps, 1500), PANEL_FLOOD_MB (512), PANEL_DEBUG=1 (progress and long frames),
+// PANEL_KEEP=1 (keep the run folder; kept anyway with a profile). Screenshots: .test-runs/screenshots/bench-panel-*.png.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -237,6 +240,36 @@ export async function benchPanel(): Promise<PanelRow[]> {
       log(`heap after closing the panel ${mb(afterClose)}; the panel held ${mb(panelHeap)}`);
     }
 
+    // Interaction latency: idle, then during a flood through a second captured connection. The panel was closed
+    // above (shared heap): open it again.
+    let webview = frame;
+    if (!oopif.separate) {
+      await palette(page, 'WebSocket: Open Inspector');
+      await grid.waitFor({ timeout: 30_000 });
+      webview = (await (await page.frameLocator('iframe.webview').locator('iframe#active-frame').elementHandle())!.contentFrame())!;
+    }
+    await grid.locator('.frow').first().waitFor();
+    await grid.focus();
+    await page.keyboard.press('End');
+    await sleep(500);
+    const idleClicks: number[] = [];
+    for (let i = 0; i < INTERACTION_SAMPLES; i++) {
+      idleClicks.push(await clickToDetail(webview));
+      await sleep(200);
+    }
+    const floodMb = env('PANEL_FLOOD_MB', 512);
+    const flood = startFlood(await connect(wsPort), floodMb * MB);
+    const floodClicks: number[] = [];
+    for (let i = 0; i < INTERACTION_SAMPLES && !flood.done; i++) {
+      // Let the flood get going (and the previous answer settle) before each click.
+      await sleep(i === 0 ? 2000 : 500);
+      const ms = await clickToDetail(webview);
+      if (!flood.done) floodClicks.push(ms);
+    }
+    await shot('5-flood');
+    await flood.finished;
+    log('interaction idle', idleClicks, 'during the flood', floodClicks, `flood ${flood.mbPerSecond.toFixed(0)} MB/s`);
+
     const r = (n: number) => Math.round(n * 10) / 10;
     const frameRows = (phase: string, s: FrameStats): PanelRow[] => [
       { name: `panel ${phase}: longest animation frame`, value: r(s.max), unit: 'ms', goal: `< ${GOAL_FRAME_MS} ms`, met: s.max < GOAL_FRAME_MS },
@@ -249,6 +282,8 @@ export async function benchPanel(): Promise<PanelRow[]> {
       },
       { name: `panel ${phase}: frames over ${GOAL_FRAME_MS} ms`, value: s.over50, unit: `of ${s.frames}` },
     ];
+    const idleClick = median(idleClicks);
+    const floodClick = median(floodClicks);
     return [
       { name: 'panel idle: p99 animation frame', value: r(idle.p99), unit: 'ms' },
       { name: 'panel live: frames captured and counted', value: liveCounter, unit: `of ${totalFrames}`, goal: `${totalFrames}`, met: liveCounter >= totalFrames },
@@ -267,6 +302,14 @@ export async function benchPanel(): Promise<PanelRow[]> {
       },
       { name: 'panel: renderer JS heap after scroll', value: r(heapAfterScroll / MB), unit: `MB (workbench alone ${r(workbenchHeap / MB)})` },
       { name: 'panel live: renderer JS heap peak (no GC)', value: r(peakHeap / MB), unit: 'MB' },
+      { name: 'panel idle: click on a row until the detail answers (median)', value: r(idleClick), unit: `ms, ${idleClicks.length} clicks` },
+      {
+        name: `panel during a ${floodMb} MB flood: click until the detail answers (median)`,
+        value: r(floodClick),
+        unit: `ms, ${floodClicks.length} clicks while it ran; flood ${r(flood.mbPerSecond)} MB/s`,
+        ratio: floodClick / idleClick,
+        baseline: `idle median ${r(idleClick)} ms`,
+      },
     ].concat(
       debug || firstRowText === ''
         ? [{ name: `panel: first row "${oneLine(firstRowText)}", last "${oneLine(scroll.lastRow)}"`, value: 0, unit: '' }]
@@ -324,6 +367,74 @@ async function connect(port: number): Promise<WebSocket> {
       await sleep(250);
     }
   }
+}
+
+const INTERACTION_SAMPLES = 7;
+const FLOOD_MESSAGE_BYTES = 128 * 1024;
+
+interface Flood {
+  done: boolean;
+  finished: Promise<void>;
+  mbPerSecond: number;
+}
+
+/** Sends `bytes` of binary messages, at most 16 not yet written out at a time (TCP backpressure paces it). */
+function startFlood(ws: WebSocket, bytes: number): Flood {
+  const payload = Buffer.alloc(FLOOD_MESSAGE_BYTES, 0xa5);
+  const flood: Flood = { done: false, finished: Promise.resolve(), mbPerSecond: 0 };
+  ws.on('message', () => {});
+  flood.finished = (async () => {
+    const t0 = Date.now();
+    let inFlight = 0;
+    let wake: (() => void) | undefined;
+    for (let queued = 0; queued < bytes; queued += FLOOD_MESSAGE_BYTES) {
+      while (inFlight >= 16) await new Promise<void>((r) => (wake = r));
+      inFlight++;
+      ws.send(payload, { binary: true }, () => {
+        inFlight--;
+        wake?.();
+      });
+    }
+    while (inFlight > 0) await new Promise<void>((r) => (wake = r));
+    flood.done = true;
+    flood.mbPerSecond = bytes / MB / ((Date.now() - t0) / 1000);
+    ws.terminate();
+  })();
+  return flood;
+}
+
+/**
+ * Clicks the last row in view and measures, in the webview, the time until the detail pane's summary changes: the
+ * request to the extension host and its answer (the row's detail, or the notice that it was evicted meanwhile).
+ */
+function clickToDetail(frame: Frame): Promise<number> {
+  return frame.evaluate(
+    () =>
+      new Promise<number>((resolve, reject) => {
+        const rows = document.querySelectorAll<HTMLElement>('.frames-body .frow');
+        const row = rows[rows.length - 1];
+        const summary = document.querySelector('.detail-summary');
+        if (!row || !summary) return reject(new Error('no row or no detail pane'));
+        const marker = '(bench: waiting)';
+        summary.textContent = marker;
+        const t = performance.now();
+        const timer = setTimeout(() => reject(new Error('the detail never answered')), 60_000);
+        const mo = new MutationObserver(() => {
+          if (summary.textContent === marker) return;
+          mo.disconnect();
+          clearTimeout(timer);
+          resolve(performance.now() - t);
+        });
+        mo.observe(summary, { childList: true, characterData: true, subtree: true });
+        row.click();
+      }),
+  );
+}
+
+function median(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
 }
 
 // --- the browser ---------------------------------------------------------------------------------------------------
