@@ -6,20 +6,9 @@ import * as vscode from 'vscode';
 import WebSocket from 'ws';
 import type { MessageEvent } from '../../src/core/capture/events';
 import type { ExtensionApi } from '../../src/extension/extension';
+import { activateExtension, waitFor } from './waitFor';
 import { startRedisServer, type RedisServer } from '../support/redisServer';
 
-function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const start = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      const v = fn();
-      if (v !== undefined && v !== false) return resolve(v);
-      if (Date.now() - start > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 50);
-    };
-    tick();
-  });
-}
 
 describe('Redis backplane from the settings', function () {
   this.timeout(90_000);
@@ -28,9 +17,7 @@ describe('Redis backplane from the settings', function () {
   const config = () => vscode.workspace.getConfiguration('wsInspector');
 
   before(async () => {
-    const ext = vscode.extensions.all.find((e) => e.packageJSON.name === 'websocket-inspector');
-    assert.ok(ext);
-    api = (await ext.activate()) as ExtensionApi;
+    api = await activateExtension();
     await vscode.commands.executeCommand('wsInspector.stopServer');
     redis = await startRedisServer();
     await config().update('server.port', 0, vscode.ConfigurationTarget.Global);

@@ -7,20 +7,9 @@ import * as vscode from 'vscode';
 import { WebSocketServer } from 'ws';
 import type { ConnectionEvent, MessageEvent } from '../../src/core/capture/events';
 import type { ExtensionApi } from '../../src/extension/extension';
+import { activateExtension, waitFor } from './waitFor';
 import { killChromium, launchChromium, type Chromium } from '../support/chromium';
 
-function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const start = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      const v = fn();
-      if (v !== undefined && v !== false) return resolve(v);
-      if (Date.now() - start > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 50);
-    };
-    tick();
-  });
-}
 
 describe('Browser WebSockets over the DevTools protocol', function () {
   this.timeout(120_000);
@@ -30,9 +19,7 @@ describe('Browser WebSockets over the DevTools protocol', function () {
   let chromium: Chromium | undefined;
 
   before(async () => {
-    const ext = vscode.extensions.all.find((e) => e.packageJSON.name === 'websocket-inspector');
-    assert.ok(ext);
-    api = (await ext.activate()) as ExtensionApi;
+    api = await activateExtension();
     wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     await new Promise<void>((r) => wss.once('listening', () => r()));
     wss.on('connection', (ws) => ws.on('message', (d, isBinary) => ws.send(isBinary ? d : `server says: ${String(d)}`, { binary: isBinary })));

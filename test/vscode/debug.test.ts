@@ -9,22 +9,11 @@ import * as vscode from 'vscode';
 import { WebSocketServer } from 'ws';
 import type { ConnectionEvent, MessageEvent } from '../../src/core/capture/events';
 import type { ExtensionApi } from '../../src/extension/extension';
+import { activateExtension, waitFor } from './waitFor';
 
 /** The bundle runs from out/vscode; the program the debugger launches needs this repository's `ws`. */
 const wsModule = path.resolve(__dirname, '..', '..', 'node_modules', 'ws');
 
-function waitFor<T>(what: string, fn: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-  const start = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      const v = fn();
-      if (v !== undefined && v !== false) return resolve(v);
-      if (Date.now() - start > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 50);
-    };
-    tick();
-  });
-}
 
 function refused(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -46,9 +35,7 @@ describe('Debug sessions: wsInspector in launch configurations', function () {
   let dir: string;
 
   before(async () => {
-    const ext = vscode.extensions.all.find((e) => e.packageJSON.name === 'websocket-inspector');
-    assert.ok(ext);
-    api = (await ext.activate()) as ExtensionApi;
+    api = await activateExtension();
     target = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     await new Promise<void>((r) => target.once('listening', () => r()));
     targetPort = (target.address() as net.AddressInfo).port;
