@@ -48,6 +48,9 @@ export type ServerSecurityOptions = Pick<
 
 export type { LimitBreachEvent, RejectEvent };
 
+/** Longest wait between a change and its notification (see `changed`). */
+const CHANGE_MS = 100;
+
 export class Session implements InspectorModel {
   readonly store: EventStore;
   private readonly owner = new DisposableStore();
@@ -94,14 +97,18 @@ export class Session implements InspectorModel {
     this.proxies.resolve(id, action, text);
   }
 
-  /** Coalesces bursts (a hundred clients connecting) into one change notification per tick. */
+  /**
+   * Coalesces bursts (a hundred clients connecting, a flood of messages counted) into at most one change
+   * notification per CHANGE_MS: the tree, the status bar and the panel's model all redraw on it, and during a flood
+   * a notification per message turn kept the extension host too busy to answer the panel (seconds per click).
+   */
   private changed(): void {
     if (this.changeQueued) return;
     this.changeQueued = true;
-    setImmediate(() => {
+    setTimeout(() => {
       this.changeQueued = false;
       if (!this.owner.isDisposed) this._onDidChange.fire();
-    });
+    }, CHANGE_MS);
   }
 
   get serverAddress(): ServerAddress | undefined {

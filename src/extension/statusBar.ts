@@ -5,6 +5,8 @@ import type { Session } from './session';
 export class ServerStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('wsInspector.server', vscode.StatusBarAlignment.Left, 50);
   private readonly sub: vscode.Disposable;
+  /** What is shown; each change of the item is a message to the window, so an unchanged one is not set again. */
+  private shown = '';
 
   constructor(private readonly session: Session) {
     this.item.name = 'WebSocket Inspector server';
@@ -15,6 +17,9 @@ export class ServerStatusBar implements vscode.Disposable {
 
   update(): void {
     const addr = this.session.serverAddress;
+    const key = addr ? `${addr.url}|${this.session.clientCount}|${this.session.serverExposed}|${JSON.stringify(this.session.serverProtection)}` : '';
+    if (key === this.shown) return;
+    this.shown = key;
     if (!addr) {
       this.item.hide();
       return;

@@ -249,7 +249,7 @@ describe('ClientConnection', () => {
   test('reconnects after a server restart, with delays that grow and are capped, then resets', async () => {
     const first = await startServer('echo');
     const port = first.address.port;
-    const c = open(first.address.url, { reconnect: { enabled: true, initialDelayMs: 40, maxDelayMs: 160, jitter: 0 } });
+    const c = open(first.address.url, { reconnect: { enabled: true, initialDelayMs: 40, maxDelayMs: 160, jitter: 0, stableAfterMs: 50 } });
     await waitState(c, 'open');
     await first.server.stop();
     await waitState(c, 'reconnecting', 5);
@@ -271,7 +271,8 @@ describe('ClientConnection', () => {
     c.conn.send('back');
     await until(() => c.received.some((r) => r.text === 'back'));
 
-    // The counter was reset by the successful open.
+    // The counter starts over once a connection has stayed open stableAfterMs.
+    await sleep(60);
     const before = c.states.length;
     await second.server.stop();
     await until(() => c.states.slice(before).some((s) => s.state === 'reconnecting'));
