@@ -274,7 +274,10 @@ async function step(
   let reason = '';
   if (r.deliveriesPerSecond === 0 && req.deliveriesPerMessage > 0) reason = 'nothing delivered';
   else if (r.received > r.expected) reason = `${fmtInt(r.received - r.expected)} deliveries too many (duplicates)`;
-  else if (r.received < r.expected) reason = `lost ${fmtInt(r.expected - r.received)} deliveries (${(100 * (1 - r.received / r.expected)).toFixed(2)}%)`;
+  else if (r.received < r.expected) {
+    const missing = `${fmtInt(r.expected - r.received)} deliveries (${(100 * (1 - r.received / r.expected)).toFixed(2)}%)`;
+    reason = `${missing} lost or later than ${fmtInt(req.drainMs)} ms after sending stopped`;
+  }
   else if (r.p99 >= limitMs) reason = `p99 ${fmtMs(r.p99)} ms`;
   else if (r.sendLagP99 >= limitMs) reason = `generator behind its schedule (lag p99 ${fmtMs(r.sendLagP99)} ms)`;
   return {
