@@ -60,6 +60,8 @@ const KNOBS = {
   /** Which parts run: `LOAD_PARTS=1,2`. */
   parts: new Set((process.env.LOAD_PARTS ?? '1,2,3').split(',').map((s) => s.trim())),
   redisServer: process.env.LOAD_REDIS_SERVER || '/usr/bin/redis-server',
+  /** For investigation: node flags for the server processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
+  serverNodeArgs: (process.env.LOAD_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''),
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -91,8 +93,9 @@ function ask<T>(child: ChildProcess, req: ServerRequest | ClientsRequest, timeou
   });
 }
 
-async function spawn<T>(script: string, args: string[]): Promise<{ child: ChildProcess; first: T }> {
+async function spawn<T>(script: string, args: string[], execArgv: string[] = []): Promise<{ child: ChildProcess; first: T }> {
   const child = fork(script, args, {
+    execArgv,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     // Structured clone keeps Infinity (a lost delivery's latency) intact.
     serialization: 'advanced',
@@ -126,7 +129,7 @@ interface ServerProcess {
 }
 
 async function startServer(script: string, variant: LoadServerVariant, relay: LoadRelay, backplane: string[] = []): Promise<ServerProcess> {
-  const { child, first } = await spawn<{ port: number }>(script, ['server', variant, relay, ...backplane]);
+  const { child, first } = await spawn<{ port: number }>(script, ['server', variant, relay, ...backplane], KNOBS.serverNodeArgs);
   return { child, port: first.port };
 }
 
