@@ -45,6 +45,12 @@ export class InspectorPanel implements vscode.Disposable {
   private firstIdDirty = false;
   private timer: NodeJS.Timeout | undefined;
   private lastUpdate = 0;
+  /**
+   * An update posted and not yet taken by the window. Live updates wait for it, so that they cannot pile up in the
+   * channel ahead of the replies the user is waiting for (a click's detail during a flood); what they would carry
+   * stays in the store and goes in the next update.
+   */
+  private updateInFlight = false;
   private disposed = false;
   private pendingFocus: string | undefined;
 
@@ -177,7 +183,7 @@ export class InspectorPanel implements vscode.Disposable {
   // --- pushing --------------------------------------------------------------------------------------------------
 
   private schedule(): void {
-    if (this.timer || this.disposed || !this.ready) return;
+    if (this.timer || this.disposed || !this.ready || this.updateInFlight) return;
     const wait = Math.max(0, UPDATE_INTERVAL_MS - (Date.now() - this.lastUpdate));
     this.timer = setTimeout(() => {
       this.timer = undefined;
@@ -210,7 +216,14 @@ export class InspectorPanel implements vscode.Disposable {
       this.firstIdDirty = false;
       msg.firstId = this.model.store.stats().firstId;
     }
-    if (msg.events || msg.model || msg.counters || msg.firstId !== undefined) this.post(msg);
+    if (msg.events || msg.model || msg.counters || msg.firstId !== undefined) {
+      this.updateInFlight = true;
+      const delivered = () => {
+        this.updateInFlight = false;
+        if (this.pendingEvents || this.modelDirty || this.countersDirty || this.firstIdDirty) this.schedule();
+      };
+      void this.panel.webview.postMessage(msg).then(delivered, delivered);
+    }
     if (more) this.schedule();
   }
 
