@@ -61,6 +61,14 @@ export function registerProxyCommands(context: vscode.ExtensionContext, s: Sessi
     }),
   );
 
+  // Running debug sessions by id: js-debug's DevTools proxy is asked for by session, and the active one may be a child.
+  const debugSessions = new Map<string, vscode.DebugSession>();
+  if (vscode.debug.activeDebugSession) debugSessions.set(vscode.debug.activeDebugSession.id, vscode.debug.activeDebugSession);
+  context.subscriptions.push(
+    vscode.debug.onDidStartDebugSession((d) => debugSessions.set(d.id, d)),
+    vscode.debug.onDidTerminateDebugSession((d) => debugSessions.delete(d.id)),
+  );
+
   // Rules come from settings; a bad rule is reported and left out, the others still apply.
   const applyRules = () => {
     let raw: unknown[];
@@ -213,7 +221,13 @@ export function registerProxyCommands(context: vscode.ExtensionContext, s: Sessi
     for (const h of s.proxies.breakpoints.held()) s.proxies.breakpoints.forward(h.id);
   });
 
-  command('wsInspector.inspectBrowser', async (arg?: string) => {
+  // A DevTools endpoint URL, or a debug session whose browser js-debug can share (as the quick pick offers).
+  command('wsInspector.inspectBrowser', async (arg?: string | { debugSessionId: string }) => {
+    if (typeof arg === 'object' && arg !== null) {
+      const session = debugSessions.get(arg.debugSessionId);
+      if (!session) throw new Error(`No running debug session ${arg.debugSessionId}.`);
+      return inspectDebugSession(s, log, session);
+    }
     let endpoint = arg;
     if (endpoint === undefined) {
       const picks: Array<vscode.QuickPickItem & { value: string }> = [];
