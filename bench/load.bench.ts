@@ -234,6 +234,9 @@ interface StepSummary extends StepResult {
   publishFailed: number;
   /** The servers' longest garbage-collection pause during the step (ms). */
   serverGcMaxPauseMs: number;
+  /** The servers' event-loop delay during the step (ms): the highest p99 and max. */
+  serverLoopDelayP99Ms: number;
+  serverLoopDelayMaxMs: number;
 }
 
 let stepId = 0;
@@ -296,6 +299,8 @@ async function step(
     droppedOut: sum(after, 'droppedOut') - sum(before, 'droppedOut'),
     publishFailed: sum(after, 'publishFailed') - sum(before, 'publishFailed'),
     serverGcMaxPauseMs: Math.max(...after.map((x) => x.gcMaxPauseMs)),
+    serverLoopDelayP99Ms: Math.max(...after.map((x) => x.loopDelayP99Ms)),
+    serverLoopDelayMaxMs: Math.max(...after.map((x) => x.loopDelayMaxMs)),
   };
 }
 
@@ -313,6 +318,7 @@ function logStep(label: string, s: StepSummary): void {
     `load: ${label} ${fmtInt(s.rate)} msg/s: ${latency}${delivered}${dropped}; ` +
       `cores: server ${s.serverCpu.toFixed(2)}${helper} generator ${s.generatorCpu.toFixed(2)} other processes ${s.othersCpu.toFixed(2)} steal ${s.stealCpu.toFixed(2)}` +
       `; longest GC pause: server ${fmtMs(s.serverGcMaxPauseMs)} generator ${fmtMs(s.generatorGcMaxPauseMs)} ms` +
+      `; server loop delay p99 ${fmtMs(s.serverLoopDelayP99Ms)} max ${fmtMs(s.serverLoopDelayMaxMs)} ms` +
       `${s.settled ? '' : ', backlog not cleared'} -> ${s.pass ? 'pass' : `FAIL (${s.reason})`}`,
   );
 }
@@ -429,6 +435,7 @@ async function partFanout(
 async function partClassic(
   generator: ChildProcess,
   ours: Setup,
+  oursOff: Setup,
   plain: Setup,
   rows: LoadRow[],
   steps: StepSummary[],
@@ -437,9 +444,10 @@ async function partClassic(
   const rate = KNOBS.clients * KNOBS.perClientRate;
   const runs = new Map<string, StepSummary[]>();
   for (const relay of ['echo', 'none'] as const) {
-    await Promise.all([setRelay(ours, relay), setRelay(plain, relay)]);
+    const all = [ours, oursOff, plain];
+    await Promise.all(all.map((x) => setRelay(x, relay)));
     for (let round = 0; round < KNOBS.rounds; round++) {
-      for (const setup of round % 2 === 0 ? [ours, plain] : [plain, ours]) {
+      for (const setup of round % 2 === 0 ? all : [...all].reverse()) {
         const s = await step(
           generator,
           setup,
@@ -472,13 +480,19 @@ async function partClassic(
     goal: `p99 < ${KNOBS.classicP99Ms} ms`,
     met: o.p99 < KNOBS.classicP99Ms,
   });
+  // Capture off isolates what capture costs from what our server's own path costs.
+  const f = echo(oursOff);
+  rows.push({ name: `${head}, echo: ours, capture off`, value: f.p99, unit: rt(oursOff, f), ratio: ratioOf(f.p99, p.p99), baseline: 'vs plain ws' });
   rows.push({ name: `${head}, echo: plain ws server CPU`, value: p.serverCpu, unit: 'cores' });
   rows.push({ name: `${head}, echo: ours server CPU`, value: o.serverCpu, unit: 'cores', ratio: ratioOf(o.serverCpu, p.serverCpu), baseline: 'vs plain ws' });
+  rows.push({ name: `${head}, echo: ours, capture off, server CPU`, value: f.serverCpu, unit: 'cores', ratio: ratioOf(f.serverCpu, p.serverCpu), baseline: 'vs plain ws' });
   const no = none(ours);
+  const nf = none(oursOff);
   const np = none(plain);
   const got = (s: StepSummary) => `cores (received ${fmtInt(s.serverMessagesIn)} of ${fmtInt(s.sentTotal)})`;
   rows.push({ name: `${head}, none: plain ws server CPU`, value: np.serverCpu, unit: got(np) });
   rows.push({ name: `${head}, none: ours server CPU`, value: no.serverCpu, unit: got(no), ratio: ratioOf(no.serverCpu, np.serverCpu), baseline: 'vs plain ws' });
+  rows.push({ name: `${head}, none: ours, capture off, server CPU`, value: nf.serverCpu, unit: got(nf), ratio: ratioOf(nf.serverCpu, np.serverCpu), baseline: 'vs plain ws' });
   // The estimate forgets the fan-out: in broadcast mode each of those messages goes to every client.
   const needed = rate * KNOBS.clients;
   const ceiling = fanout?.ours.best?.deliveriesPerSecond;
@@ -643,10 +657,16 @@ export async function benchLoad(): Promise<LoadRow[]> {
     setups.push(ours);
     const plain: Setup = { name: 'plain ws', servers: [await startServer(script, 'plain ws', 'broadcast')] };
     setups.push(plain);
+    // Part 2 only: our server without capture, to tell capture's cost from our server's own.
+    let oursOff: Setup | undefined;
+    if (KNOBS.parts.has('2')) {
+      oursOff = { name: 'ours, capture off', servers: [await startServer(script, 'ours, capture off', 'broadcast')] };
+      setups.push(oursOff);
+    }
     for (const s of setups) await openClients(generator, s, KNOBS.clients);
     let fanout: { ours: SearchResult; plain: SearchResult } | undefined;
     if (KNOBS.parts.has('1')) fanout = await partFanout(generator, ours, plain, rows, steps);
-    if (KNOBS.parts.has('2')) await partClassic(generator, ours, plain, rows, steps, fanout);
+    if (oursOff) await partClassic(generator, ours, oursOff, plain, rows, steps, fanout);
     if (KNOBS.parts.has('3')) await partBackplane(script, generator, ours, rows, steps, fanout);
   } finally {
     for (const s of setups) await closeSetup(generator, s);

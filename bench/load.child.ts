@@ -9,15 +9,15 @@
 import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { PerformanceObserver } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { WebSocketServer } from 'ws';
-import { EventStore } from '../src/core/capture/eventStore';
+import { EventStore, type EventStoreOptions } from '../src/core/capture/eventStore';
 import { RedisBackplane } from '../src/core/scale/redisBackplane';
 import { BroadcastServer } from '../src/core/server/broadcastServer';
 import { encodeFrame } from '../src/core/wire/frameEncoder';
 import { FrameWalker, isMeasured, LatencyHistogram, PAYLOAD_HEAD, sentAt, writeStamp } from './loadWire';
 
-export type LoadServerVariant = 'ours, capture on' | 'plain ws';
+export type LoadServerVariant = 'ours, capture on' | 'ours, capture off' | 'plain ws';
 export type LoadRelay = 'broadcast' | 'echo' | 'none';
 
 export type ServerRequest = { cmd: 'status' } | { cmd: 'relay'; relay: LoadRelay } | { cmd: 'exit' };
@@ -35,6 +35,9 @@ export interface ServerStatus {
   /** Garbage collection since the process started (ms), and its longest pause since the previous status. */
   gcMs: number;
   gcMaxPauseMs: number;
+  /** Event-loop delay since the previous status (ms): its p99 and max. A latency tail that is not GC shows here. */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
 }
 
 /** Clients are opened in named groups (one per server setup), and a step runs on one group while the others idle. */
@@ -121,8 +124,16 @@ const UNLIMITED = { messagesPerSecond: 1e9, burst: 1e9, action: 'drop' } as cons
 
 async function serverRole(variant: LoadServerVariant, initialRelay: LoadRelay, redisUrl?: string, channel?: string): Promise<void> {
   const gc = new GcWatch();
+  // 10 ms resolution: finer sampling would itself load the loop it measures.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  const takeLoopDelay = () => {
+    const d = { loopDelayP99Ms: loopDelay.percentile(99) / 1e6, loopDelayMaxMs: loopDelay.max / 1e6 };
+    loopDelay.reset();
+    return d;
+  };
   let port: number;
-  let status: () => Omit<ServerStatus, 'cpuMs'>;
+  let status: () => Omit<ServerStatus, 'cpuMs' | 'loopDelayP99Ms' | 'loopDelayMaxMs'>;
   let setRelay: (r: LoadRelay) => void;
   if (variant === 'plain ws') {
     const httpServer = http.createServer();
@@ -145,7 +156,9 @@ async function serverRole(variant: LoadServerVariant, initialRelay: LoadRelay, r
   } else {
     const server = new BroadcastServer();
     // The store's defaults are the product's defaults: capture on as a user would run it.
-    const capture = new EventStore();
+    // LOAD_CAPTURE_STORE (JSON EventStoreOptions) is for investigation only, e.g. '{"maxEvents":1000}'.
+    const storeOptions = process.env.LOAD_CAPTURE_STORE ? (JSON.parse(process.env.LOAD_CAPTURE_STORE) as EventStoreOptions) : {};
+    const capture = variant === 'ours, capture on' ? new EventStore(storeOptions) : undefined;
     setRelay = (r) => server.setRelay(r);
     const a = await server.start({ port: 0, relay: initialRelay, heartbeatIntervalMs: 0, maxClients: 100_000, rateLimit: UNLIMITED, capture });
     port = a.port;
@@ -176,7 +189,7 @@ async function serverRole(variant: LoadServerVariant, initialRelay: LoadRelay, r
     if (m.cmd === 'exit') process.exit(0);
     if (m.cmd === 'relay') setRelay(m.relay);
     const cpu = process.cpuUsage();
-    process.send!({ ...status(), cpuMs: (cpu.user + cpu.system) / 1000 } satisfies ServerStatus);
+    process.send!({ ...status(), ...takeLoopDelay(), cpuMs: (cpu.user + cpu.system) / 1000 } satisfies ServerStatus);
   });
   process.send!({ port });
 }

@@ -59,6 +59,8 @@ export class FrameDecoder {
   private state = GET_INFO;
   /** Set by consume(): the last value it returned is a fresh copy we own. */
   private copied = false;
+  /** The current frame's header is such a copy (it spanned chunks). */
+  private headerCopied = false;
   /** Time of the current push, taken lazily by the first frame it completes. */
   private pushTime = 0;
 
@@ -220,6 +222,7 @@ export class FrameDecoder {
       return this.fail('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', `Max payload size exceeded (${len} > ${this.maxPayload})`, 1009);
     }
     this.header = header;
+    this.headerCopied = this.copied;
     this.payloadLength = len;
     this.maskKey = (this.b1 & 0x80) !== 0 ? header.subarray(hl - 4, hl) : undefined;
     this.state = GET_DATA;
@@ -228,18 +231,28 @@ export class FrameDecoder {
 
   private getData(): void {
     const n = this.payloadLength;
-    const mask = this.maskKey;
+    let mask = this.maskKey;
+    let header = this.header;
     let payload = EMPTY_BUFFER;
-    if (n > 0) {
-      payload = this.consume(n);
-      if (mask !== undefined && (mask[0] | mask[1] | mask[2] | mask[3]) !== 0) {
-        if (!this.copied) {
-          const own = Buffer.allocUnsafe(n);
-          own.set(payload, 0);
-          payload = own;
-        }
-        unmaskInPlace(payload, mask);
+    if (n > 0) payload = this.consume(n);
+    if (mask !== undefined) {
+      // A masked frame's header is copied too (into the payload's copy when there is one): a capture keeps frames
+      // long after their read, and a view would keep the socket's whole read chunk alive for that long (for a
+      // server under load, one more buffer of the heap to scan per frame held).
+      const hl = this.headerLength;
+      const unmask = n > 0 && (mask[0] | mask[1] | mask[2] | mask[3]) !== 0;
+      if (unmask && !this.copied) {
+        // Payload first, so that it keeps the pool's alignment (unmaskInPlace goes a word at a time when aligned).
+        const own = Buffer.allocUnsafe(n + hl);
+        own.set(payload, 0);
+        own.set(header, n);
+        payload = own.subarray(0, n);
+        header = own.subarray(n, n + hl);
+      } else if (!this.headerCopied) {
+        header = Buffer.from(header);
       }
+      mask = header.subarray(hl - 4, hl);
+      if (unmask) unmaskInPlace(payload, mask);
     }
     const b0 = this.b0;
     const len7 = this.b1 & 0x7f;
@@ -254,7 +267,7 @@ export class FrameDecoder {
       payloadLength: n,
       lengthForm: len7 === 126 ? 16 : len7 === 127 ? 64 : 7,
       headerLength: this.headerLength,
-      header: this.header,
+      header,
       payload,
       time: this.pushTime || (this.pushTime = timeOrigin + performance.now()),
     };

@@ -146,6 +146,32 @@ describe('FrameDecoder: buffers', () => {
     assert.deepEqual(wire, before);
   });
 
+  test('a masked frame keeps no view of the chunk it was read from (a capture would keep the whole read alive)', () => {
+    const payload = Buffer.alloc(1000, 7);
+    const one = encodeFrame({ opcode: 2, payload, maskKey: MASK });
+    const empty = encodeFrame({ opcode: 9, payload: Buffer.alloc(0), maskKey: MASK });
+    const zeroMask = encodeFrame({ opcode: 2, payload: Buffer.from('abc'), maskKey: Buffer.alloc(4) });
+    for (const wire of [one, empty, Buffer.concat([one, empty])]) {
+      for (const size of [0, 1, 5, 333]) {
+        const { frames } = decode(wire, { direction: 'c2s', chunk: size });
+        for (const f of frames) {
+          for (const b of [f.header, f.maskKey!, f.payload]) {
+            const outside = b.buffer !== wire.buffer || b.byteOffset >= wire.byteOffset + wire.length || b.byteOffset + b.length <= wire.byteOffset;
+            assert.ok(outside || b.length === 0, `chunk ${size}: no view into the pushed bytes`);
+          }
+          assert.deepEqual(f.maskKey, MASK);
+          assert.deepEqual(f.header.subarray(f.headerLength - 4), MASK);
+        }
+      }
+    }
+    // A zero mask leaves the payload as it is on the wire (a view), but the header is still its own.
+    const z = decode(zeroMask, { direction: 'c2s' }).frames[0];
+    assert.equal(z.payload.toString(), 'abc');
+    const h = z.header;
+    assert.ok(h.buffer !== zeroMask.buffer || h.byteOffset >= zeroMask.byteOffset + zeroMask.length || h.byteOffset + h.length <= zeroMask.byteOffset);
+    assert.equal(z.header.toString('hex'), '828300000000');
+  });
+
   test('misaligned masked payloads unmask correctly', () => {
     const payload = Buffer.alloc(301);
     for (let i = 0; i < payload.length; i++) payload[i] = (i * 13) & 0xff;
