@@ -13,6 +13,7 @@ import { HttpHeadParser, getHeader, parseStatusLine } from '../wire/handshake';
 import { DisposableStore, Emitter, type Event } from '../util/events';
 import type { BreakpointController } from './breakpoints';
 import { FramePipe } from './framePipe';
+import { listen } from '../util/listen';
 
 export interface InspectingProxyOptions {
   /** ws:// or wss:// URL of the real backend. Its path and query combine with the program's (see `targetUrlFor`). */
@@ -271,19 +272,7 @@ export class InspectingProxy {
     });
     run.on(server, 'error', () => {}); // listen errors are reported below; later ones have nothing to act on
     try {
-      await new Promise<void>((resolve, reject) => {
-        const onError = (err: NodeJS.ErrnoException) => {
-          server.removeListener('listening', onListening);
-          reject(listenError(err, opts.host, opts.port));
-        };
-        const onListening = () => {
-          server.removeListener('error', onError);
-          resolve();
-        };
-        server.once('error', onError);
-        server.once('listening', onListening);
-        server.listen(opts.port, opts.host);
-      });
+      await listen(server, opts.host, opts.port, (f) => new ProxyError(f.code, f.message, { cause: f.cause }));
     } catch (err) {
       run.dispose();
       this.server = undefined;
@@ -900,15 +889,3 @@ function remoteOf(socket: net.Socket): string {
   return `${a.includes(':') ? `[${a}]` : a}:${socket.remotePort ?? 0}`;
 }
 
-function listenError(err: NodeJS.ErrnoException, host: string, port: number): ProxyError {
-  const code = err.code ?? 'ERR_LISTEN';
-  const message =
-    code === 'EADDRINUSE'
-      ? `Port ${port} on ${host} is already in use; stop the other program or choose another port`
-      : code === 'EACCES'
-        ? `Not allowed to listen on ${host}:${port} (ports below 1024 need privileges)`
-        : code === 'EADDRNOTAVAIL'
-          ? `Address ${host} is not available on this machine`
-          : `Cannot listen on ${host}:${port}: ${err.message}`;
-  return new ProxyError(code, message, { cause: err });
-}

@@ -12,6 +12,7 @@ import { authenticate, prepareAuth, selectSubprotocol, type AuthOptions, type Pr
 import { ClientRegistry, nextClientId, type ClientInfo, type ClientRecord } from './clientRegistry';
 import { DEFAULT_RATE_LIMIT, normalizeOrigin, TokenBucket, validateRateLimit, type RateLimitOptions } from './limits';
 import { fanOut, RELAY_MODES, relayTargets, type RelayMode, type SendBufferGuard } from './relay';
+import { listen } from '../util/listen';
 
 export type { ClientInfo } from './clientRegistry';
 export type { RelayMode } from './relay';
@@ -337,19 +338,7 @@ export class BroadcastServer {
     });
 
     try {
-      await new Promise<void>((resolve, reject) => {
-        const onError = (err: NodeJS.ErrnoException) => {
-          server.removeListener('listening', onListening);
-          reject(listenError(err, opts.host, opts.port));
-        };
-        const onListening = () => {
-          server.removeListener('error', onError);
-          resolve();
-        };
-        server.once('error', onError);
-        server.once('listening', onListening);
-        server.listen(opts.port, opts.host);
-      });
+      await listen(server, opts.host, opts.port, (f) => new ServerError(f.code, f.message, { cause: f.cause }));
     } catch (err) {
       run.dispose();
       this.http = this.wss = this.run = undefined;
@@ -833,19 +822,6 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^(::ffff:)?127\.\d+\.\d+\.\d+$/.test(host);
-}
-
-function listenError(err: NodeJS.ErrnoException, host: string, port: number): ServerError {
-  const code = err.code ?? 'ERR_LISTEN';
-  const message =
-    code === 'EADDRINUSE'
-      ? `Port ${port} on ${host} is already in use; stop the other program or choose another port`
-      : code === 'EACCES'
-        ? `Not allowed to listen on ${host}:${port} (ports below 1024 need privileges)`
-        : code === 'EADDRNOTAVAIL'
-          ? `Address ${host} is not available on this machine`
-          : `Cannot listen on ${host}:${port}: ${err.message}`;
-  return new ServerError(code, message, { cause: err });
 }
 
 function toBuffer(data: string | Buffer): Buffer {
