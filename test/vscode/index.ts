@@ -2,7 +2,8 @@
 import Mocha from 'mocha';
 
 export function run(): Promise<void> {
-  const mocha = new Mocha({ ui: 'bdd', color: false, timeout: 30_000, reporter: 'spec' });
+  // WSI_TEST_GREP runs only the tests whose title matches (for working on one suite).
+  const mocha = new Mocha({ ui: 'bdd', color: false, timeout: 30_000, reporter: 'spec', grep: process.env.WSI_TEST_GREP || undefined });
   // The bundle holds the test files; define mocha's globals, then load them (esbuild keeps require() lazy).
   mocha.suite.emit('pre-require', globalThis, 'test/vscode', mocha);
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after pre-require, on purpose
