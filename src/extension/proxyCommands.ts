@@ -261,12 +261,12 @@ export function registerProxyCommands(context: vscode.ExtensionContext, s: Sessi
   command('wsInspector.stopBrowserInspection', async (arg?: string | TreeNode) => {
     const running = s.browsers.list();
     const given = typeof arg === 'string' ? arg : arg?.type === 'source' ? arg.source.id : undefined;
-    const id = given ?? (running.length === 1 ? running[0].id : (await vscode.window.showQuickPick(running.map((i) => ({ label: i.endpoint, id: i.id })), { title: 'Stop Inspecting Browser' }))?.id);
-    if (id === undefined) {
-      if (running.length === 0) void vscode.window.showInformationMessage('No browser is being inspected.');
+    if (given === undefined && running.length === 0) {
+      void vscode.window.showInformationMessage('No browser is being inspected.');
       return;
     }
-    await s.browsers.stop(id);
+    const id = given ?? (running.length === 1 ? running[0].id : (await vscode.window.showQuickPick(running.map((i) => ({ label: i.endpoint, id: i.id })), { title: 'Stop Inspecting Browser' }))?.id);
+    if (id !== undefined) await s.browsers.stop(id);
   });
 }
 

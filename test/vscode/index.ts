@@ -18,6 +18,8 @@ export function run(): Promise<void> {
   require('./browser.test');
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
   require('./backplane.test');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
+  require('./cdpProxy.test');
   return new Promise((resolve, reject) => {
     mocha.run((failures) => (failures > 0 ? reject(new Error(`${failures} tests failed.`)) : resolve()));
   });
