@@ -127,6 +127,49 @@ ws.on('error', (e) => { console.error(e.message); process.exit(3); });
     assert.equal(await refused(proxyPort), true, 'the proxy port is closed');
   });
 
+  it('with "server": true starts the broadcast server for the session, tags its clients, and stops it at the end', async () => {
+    await vscode.commands.executeCommand('wsInspector.stopServer');
+    await vscode.workspace.getConfiguration('wsInspector').update('server.port', 0, vscode.ConfigurationTarget.Global);
+    const program = path.join(dir, 'server-client.js');
+    fs.writeFileSync(
+      program,
+      `const WebSocket = require(${JSON.stringify(wsModule)});
+const ws = new WebSocket(process.env.WS_INSPECTOR_URL);
+ws.on('open', () => ws.send('hello server'));
+ws.on('message', () => setTimeout(() => ws.close(1000), 1500));
+ws.on('close', () => process.exit(0));
+ws.on('error', (e) => { console.error(e.message); process.exit(3); });
+`,
+    );
+    const name = 'WS inspector server session';
+    const ended = new Promise<void>((resolve) => {
+      const sub = vscode.debug.onDidTerminateDebugSession((s) => {
+        if (s.configuration.name === name && s.parentSession === undefined) {
+          sub.dispose();
+          resolve();
+        }
+      });
+    });
+    try {
+      const ok = await vscode.debug.startDebugging(undefined, { type: 'node', request: 'launch', name, program, wsInspector: { server: true } });
+      assert.equal(ok, true);
+      const client = await waitFor('the debuggee as a client of the server', () =>
+        api.session.connections().find((c) => c.kind === 'serverClient' && c.tag === name),
+      );
+      assert.equal(api.session.servers()[0]?.tag, name, 'the server is marked as started by the session');
+      const got = await waitFor('its message in the capture', () =>
+        api.session.store
+          .query({ connectionId: client.id, kinds: ['message'], limit: 10 })
+          .events.find((e) => e.kind === 'message' && e.data.toString() === 'hello server'),
+      );
+      assert.equal(got.kind, 'message');
+      await ended;
+      await waitFor('the server to stop with the session', () => api.session.serverAddress === undefined || undefined);
+    } finally {
+      await vscode.workspace.getConfiguration('wsInspector').update('server.port', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
   it('refuses a configuration whose wsInspector attribute is wrong, with the reason, and starts nothing', async () => {
     const before = api.session.proxies.list().length;
     const ok = await vscode.debug.startDebugging(undefined, {
