@@ -10,6 +10,7 @@ import { BrowserInspector, ERR_BROWSER_FRAME, ERR_BROWSER_HANDSHAKE } from '../.
 import { connectCdp, type CdpConnection } from '../../../src/core/cdp/cdpConnection';
 import { computeAccept } from '../../../src/core/wire/handshake';
 import { killChromium, launchChromium as launch, type Chromium } from '../../support/chromium';
+import { freePort } from '../../support/freePort';
 
 
 const cleanups: Array<() => unknown> = [];
@@ -617,11 +618,3 @@ function httpGet(url: string): Promise<string> {
   });
 }
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}

@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CdpError, connectCdp, endpointError, type CdpEvent } from '../../../src/core/cdp/cdpConnection';
 import { ConnectionError } from '../../../src/core/client/connectionError';
+import { freePort } from '../../support/freePort';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -29,14 +30,6 @@ async function peer(onMessage: (ws: WebSocket, m: { id: number; method: string; 
   return { url: `ws://127.0.0.1:${(wss.address() as net.AddressInfo).port}/devtools/page/X`, sockets };
 }
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 describe('CDP connection', () => {
   test('replies are paired with their commands by id, whatever order they come in; events carry their sessionId', async () => {

@@ -19,6 +19,7 @@ import {
   type ClientConnectionOptions,
   type ClientStateChange,
 } from '../../../src/core/client/clientConnection';
+import { freePort } from '../../support/freePort';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -57,13 +58,6 @@ async function waitState(c: { states: ClientStateChange[] }, state: string, n = 
 }
 
 /** A port nobody listens on. */
-async function freePort(): Promise<number> {
-  const s = net.createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** A TCP server that answers each connection with fixed bytes (or nothing). */
 async function rawServer(reply: string | undefined) {

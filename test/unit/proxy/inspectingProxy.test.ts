@@ -23,6 +23,7 @@ import {
   until,
   type Recorded,
 } from './proxyHelpers';
+import { freePort } from '../../support/freePort';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -43,13 +44,6 @@ async function proxyTo(target: string, extra: Partial<Parameters<InspectingProxy
   return { proxy, address, opened, failed, closed };
 }
 
-async function freePort(): Promise<number> {
-  const s = net.createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function clientWith(url: string, protocols: string[] = [], options: ConstructorParameters<typeof WebSocket>[2] = {}) {
   const ws = new WebSocket(url, protocols, options);
