@@ -359,6 +359,22 @@ class RateSearch {
   }
 }
 
+/** The fan-out search (every client gets each message) over `setups`, KNOBS.rounds times; its steps go to `steps`. */
+async function fanoutRounds(generator: ChildProcess, setups: Setup[], label: string, steps: StepSummary[]): Promise<SearchResult[][]> {
+  const rounds: SearchResult[][] = [];
+  for (let round = 0; round < KNOBS.rounds; round++) {
+    const r = await interleavedSearch(generator, setups, round, label, () => ({
+      senders: Math.min(KNOBS.senders, KNOBS.clients),
+      deliveriesPerMessage: KNOBS.clients,
+      warmupMs: KNOBS.warmupMs,
+      measureMs: KNOBS.stepMs,
+    }));
+    rounds.push(r);
+    for (const x of r) steps.push(...x.steps);
+  }
+  return rounds;
+}
+
 /**
  * Runs one search per setup, their steps interleaved (the order alternating at each step), so that whatever else
  * the machine does at a given moment weighs on every setup alike.
@@ -403,17 +419,7 @@ async function partFanout(
   steps: StepSummary[],
 ): Promise<{ ours: SearchResult; plain: SearchResult }> {
   await Promise.all([setRelay(ours, 'broadcast'), setRelay(plain, 'broadcast')]);
-  const rounds: SearchResult[][] = [];
-  for (let round = 0; round < KNOBS.rounds; round++) {
-    const r = await interleavedSearch(generator, [ours, plain], round, 'fan-out', () => ({
-      senders: Math.min(KNOBS.senders, KNOBS.clients),
-      deliveriesPerMessage: KNOBS.clients,
-      warmupMs: KNOBS.warmupMs,
-      measureMs: KNOBS.stepMs,
-    }));
-    rounds.push(r);
-    for (const x of r) steps.push(...x.steps);
-  }
+  const rounds = await fanoutRounds(generator, [ours, plain], 'fan-out', steps);
   const [o, p] = bestRounds(rounds);
   const head = `load 1 fan-out, ${fmtInt(KNOBS.clients)} clients, ${KNOBS.messageSize} B, ${Math.min(KNOBS.senders, KNOBS.clients)} senders`;
   const perRound = (i: number) => rounds.map((r) => fmtInt(r[i].ceiling)).join(', ');
@@ -585,17 +591,7 @@ async function partBackplane(
     for (let i = 0; i < 2; i++) two.servers.push(await startServer(script, 'ours, capture on', 'broadcast', [redis.url, 'load-bench']));
     await openClients(generator, two, KNOBS.clients);
     await setRelay(one, 'broadcast');
-    const rounds: SearchResult[][] = [];
-    for (let round = 0; round < KNOBS.rounds; round++) {
-      const r = await interleavedSearch(generator, [one, two], round, 'backplane', () => ({
-        senders: Math.min(KNOBS.senders, KNOBS.clients),
-        deliveriesPerMessage: KNOBS.clients,
-        warmupMs: KNOBS.warmupMs,
-        measureMs: KNOBS.stepMs,
-      }));
-      rounds.push(r);
-      for (const x of r) steps.push(...x.steps);
-    }
+    const rounds = await fanoutRounds(generator, [one, two], 'backplane', steps);
     const [o, t] = bestRounds(rounds);
     const perRound = (i: number) => rounds.map((r) => fmtInt(r[i].ceiling)).join(', ');
     const unit = (i: number) => `msg/s in at p99 < ${KNOBS.fanoutP99Ms} ms (rounds: ${perRound(i)})`;
