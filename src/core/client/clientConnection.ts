@@ -1,6 +1,5 @@
 // An outgoing WebSocket connection with readable errors, optional capture, and reconnect with backoff.
 
-import { randomInt } from 'node:crypto';
 import type * as http from 'node:http';
 import type * as net from 'node:net';
 import { WebSocket } from 'ws';
@@ -9,8 +8,10 @@ import { onClientSocket } from '../capture/socketTap';
 import { DisposableStore, Emitter, type Disposable, type Event } from '../util/events';
 import { attachCapture, type CaptureHandle } from '../server/attachCapture';
 import { ConnectionError, toConnectionError, type Target } from './connectionError';
+import { backoffDelay } from '../util/backoff';
 
 export { ConnectionError } from './connectionError';
+export { backoffDelay } from '../util/backoff';
 
 export interface ReconnectOptions {
   /** Reconnect after an unexpected close or a failed attempt. Default `false`. */
@@ -365,14 +366,6 @@ export class ClientConnection implements Disposable {
     }
     this.setState({ state: 'closed', error, ...closeInfo });
   }
-}
-
-/** Exponential: initial·2^(n-1), capped at maxDelayMs, minus up to `jitter` of it (from crypto). */
-export function backoffDelay(attempt: number, b: Required<Pick<ReconnectOptions, 'initialDelayMs' | 'maxDelayMs' | 'jitter'>>): number {
-  const base = Math.min(b.maxDelayMs, b.initialDelayMs * 2 ** Math.min(attempt - 1, 30));
-  if (b.jitter === 0) return base;
-  const r = randomInt(0, 1_000_000) / 1_000_000;
-  return Math.round(base * (1 - b.jitter * r));
 }
 
 function validate(o: ClientConnectionOptions): ClientConnectionOptions {

@@ -11,6 +11,7 @@ import type { BackplaneHook, BroadcastServer } from '../server/broadcastServer';
 import { Emitter, onUnexpectedError, type Event } from '../util/events';
 import { OPCODE_BINARY, OPCODE_TEXT } from '../wire/constants';
 import { decodeEnvelope, encodeEnvelope, ENVELOPE_FORMATS, type EnvelopeFormat } from './envelope';
+import { backoffDelay } from '../util/backoff';
 
 export { decodeEnvelope, encodeEnvelope, ENVELOPE_VERSION } from './envelope';
 export type { BackplaneMessage, DecodeResult, EnvelopeErrorCode, EnvelopeFormat } from './envelope';
@@ -28,7 +29,7 @@ export interface RedisBackplaneOptions {
   capture?: CaptureSink;
   /**
    * Delay before reconnecting after Redis went away: `initialDelayMs` (default 200), doubled on each failed
-   * attempt up to `maxDelayMs` (default 10000), each with ±20 % jitter so that servers do not retry in step.
+   * attempt up to `maxDelayMs` (default 10000), each less up to 20 % at random so that servers do not retry in step.
    */
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
   /** A channel message longer than this (bytes, envelope included) is refused (`ERR_ENVELOPE_TOO_LARGE`). Default 16 MiB. */
@@ -407,8 +408,7 @@ export class RedisBackplane {
   /** node-redis's reconnect strategy: give up while starting (start() reports it), else capped backoff with jitter. */
   private retryDelay(run: Run, retries: number): number | false {
     if (!run.started || run.stopped) return false;
-    const base = Math.min(this.maxDelayMs, this.initialDelayMs * 2 ** Math.min(retries, 30));
-    return Math.max(1, Math.min(this.maxDelayMs, Math.round(base * (0.8 + 0.4 * Math.random()))));
+    return Math.max(1, backoffDelay(retries + 1, { initialDelayMs: this.initialDelayMs, maxDelayMs: this.maxDelayMs, jitter: 0.2 }));
   }
 
   private onRedisError(run: Run, err: unknown): void {
