@@ -3,6 +3,7 @@
 import type { CaptureEvent, CaptureSink, Direction, NewCaptureEvent } from './events';
 import { eventHasConnection, eventPayloadBytes } from './events';
 import { Emitter, type Event } from '../util/events';
+import { CompactEventColumns, SLOT_OBJECT } from './compactEvents';
 
 export interface EventStoreOptions {
   /** Max events kept; the oldest are evicted first. Default 100_000. */
@@ -52,7 +53,7 @@ export interface EventQuery {
 }
 
 export interface QueryResult {
-  /** Ascending by id. These are the stored objects: do not mutate them. */
+  /** Ascending by id. Built for this call (see EventStore): mutating them changes nothing in the store. */
   events: CaptureEvent[];
   /** More matching events may lie in the range, past this page or past the scan budget. */
   hasMore: boolean;
@@ -105,8 +106,13 @@ const CONTROL_OPCODES = new Set([8, 9, 10]);
 
 /**
  * A bounded ring buffer of capture events. Ids start at 1, are consecutive and never reused (not even after
- * `clear()`), so `get(id)` is an index computation. The store keeps the object it is given (no copy) and sets
- * its `id`: a capture may still complete it later (a frame's `messageId`).
+ * `clear()`), so `get(id)` is an index computation.
+ *
+ * The store keeps the object it is given and sets its `id`, for the rest of the current turn of the event loop: the
+ * capture still completes it meanwhile (a broadcast's `alsoSentTo`, a close frame's code, a frame's `messageId`).
+ * Then (in a `setImmediate`) frame and message events move into compact columns (see compactEvents.ts) so that a
+ * long history costs the GC nothing; `get`, `query` and the batches build equal objects from them again. A message
+ * appended later still sets `messageId` on its compact frames.
  */
 export class EventStore implements CaptureSink {
   private readonly maxEvents: number;
@@ -116,6 +122,8 @@ export class EventStore implements CaptureSink {
 
   // Circular array with a power-of-two capacity that doubles up to what maxEvents needs.
   private ring: Array<CaptureEvent | undefined> = new Array(INITIAL_CAPACITY);
+  /** The same slots' frame and message events once compact; `ring` then holds undefined there. */
+  private compact = new CompactEventColumns(INITIAL_CAPACITY);
   private mask = INITIAL_CAPACITY - 1;
   private head = 0;
   private size = 0;
@@ -132,6 +140,10 @@ export class EventStore implements CaptureSink {
   private batchEvictedEvents = 0;
   private batchEvictedBytes = 0;
   private readonly flushBound = () => this.flush();
+  // Events from this id on are still objects; a setImmediate makes them compact.
+  private compactFromId = 1;
+  private compactTimer: NodeJS.Immediate | undefined;
+  private readonly compactBound = () => this.compactPending();
   private disposed = false;
 
   private readonly appendEmitter = new Emitter<AppendBatch>();
@@ -176,13 +188,18 @@ export class EventStore implements CaptureSink {
     this.size++;
     this.bytes += eventPayloadBytes(ev);
     while (this.bytes > this.maxBytes && this.size > 1) this.evictOldest();
+    if (ev.kind === 'message') this.linkCompactFrames(ev.frameIds, id);
+    if (this.compactTimer === undefined) {
+      this.compactTimer = setImmediate(this.compactBound);
+      this.compactTimer.unref?.();
+    }
     return id;
   }
 
   get(id: number): CaptureEvent | undefined {
     const first = this.nextId - this.size;
     if (!Number.isInteger(id) || id < first || id >= this.nextId) return undefined;
-    return this.ring[(this.head + (id - first)) & this.mask];
+    return this.at((this.head + (id - first)) & this.mask, id);
   }
 
   query(q: EventQuery = {}): QueryResult {
@@ -206,7 +223,7 @@ export class EventStore implements CaptureSink {
         hasMore = true;
         break;
       }
-      const ev = this.ring[(this.head + (id - first)) & this.mask]!;
+      const ev = this.at((this.head + (id - first)) & this.mask, id);
       scanned++;
       if (match && !match(ev)) {
         resumeId = id;
@@ -239,6 +256,8 @@ export class EventStore implements CaptureSink {
   /** Drops every event. Ids go on from where they were; this is not counted as eviction. */
   clear(): void {
     this.ring = new Array(INITIAL_CAPACITY);
+    this.compact.clear(INITIAL_CAPACITY);
+    this.compactFromId = this.nextId;
     this.mask = INITIAL_CAPACITY - 1;
     this.head = 0;
     this.size = 0;
@@ -251,9 +270,12 @@ export class EventStore implements CaptureSink {
     if (this.disposed) return;
     this.disposed = true;
     this.cancelBatch();
+    if (this.compactTimer !== undefined) clearImmediate(this.compactTimer);
+    this.compactTimer = undefined;
     this.appendEmitter.dispose();
     this.clearEmitter.dispose();
     this.ring = [];
+    this.compact.clear(1);
     this.mask = 0;
     this.head = 0;
     this.size = 0;
@@ -265,12 +287,45 @@ export class EventStore implements CaptureSink {
     return this.timer !== undefined;
   }
 
+  /** Bytes in the compact arena now (for diagnostics and tests). */
+  get compactArenaBytes(): number {
+    return this.compact.arenaBytes;
+  }
+
+  /** The event in `slot` (whose id is `id`): the object while it is one, else built from the compact columns. */
+  private at(slot: number, id: number): CaptureEvent {
+    return this.compact.slotKind(slot) === SLOT_OBJECT ? this.ring[slot]! : this.compact.read(slot, id);
+  }
+
+  /** Moves the frame and message events appended since the last time into the compact columns. */
+  private compactPending(): void {
+    this.compactTimer = undefined;
+    const first = this.nextId - this.size;
+    for (let id = Math.max(this.compactFromId, first); id < this.nextId; id++) {
+      const slot = (this.head + (id - first)) & this.mask;
+      const ev = this.ring[slot];
+      if (ev !== undefined && this.compact.put(slot, ev)) this.ring[slot] = undefined;
+    }
+    this.compactFromId = this.nextId;
+  }
+
+  /** A message completed a fragmented message whose first frames may already be compact: give them its id. */
+  private linkCompactFrames(frameIds: readonly number[], messageId: number): void {
+    const first = this.nextId - this.size;
+    for (const fid of frameIds) {
+      if (fid >= first && fid < this.compactFromId) this.compact.setMessageId((this.head + (fid - first)) & this.mask, messageId);
+    }
+  }
+
   private evictOldest(): void {
-    const ev = this.ring[this.head]!;
-    this.ring[this.head] = undefined;
+    const slot = this.head;
+    const id = this.nextId - this.size;
+    const obj = this.ring[slot];
+    const b = obj !== undefined ? eventPayloadBytes(obj) : this.compact.payloadBytes(slot);
+    this.compact.release(slot, id);
+    this.ring[slot] = undefined;
     this.head = (this.head + 1) & this.mask;
     this.size--;
-    const b = eventPayloadBytes(ev);
     this.bytes -= b;
     this.evictedEvents++;
     this.evictedBytes += b;
@@ -285,6 +340,7 @@ export class EventStore implements CaptureSink {
     const cap = old.length * 2;
     const ring: Array<CaptureEvent | undefined> = new Array(cap);
     for (let i = 0; i < this.size; i++) ring[i] = old[(this.head + i) & this.mask];
+    this.compact.grow(cap, this.head, this.size);
     this.ring = ring;
     this.mask = cap - 1;
     this.head = 0;
@@ -301,7 +357,7 @@ export class EventStore implements CaptureSink {
     const first = this.nextId - this.size;
     const from = Math.max(this.batchFromId, first);
     const events: CaptureEvent[] = new Array(Math.max(0, this.nextId - from));
-    for (let id = from, i = 0; id < this.nextId; id++, i++) events[i] = this.ring[(this.head + (id - first)) & this.mask]!;
+    for (let id = from, i = 0; id < this.nextId; id++, i++) events[i] = this.at((this.head + (id - first)) & this.mask, id);
     this.appendEmitter.fire({
       events,
       evicted: { events: this.batchEvictedEvents, bytes: this.batchEvictedBytes },

@@ -1,0 +1,362 @@
+// Frame and message events kept as columns and bytes instead of objects, for the store's history.
+//
+// Why: a capture records tens of thousands of events per second, and the store keeps the last 100,000 of them. Kept as
+// objects (an event, its header, mask key and payload Buffers, and the socket chunks those are views of), nearly
+// every young object survives: each scavenge copies megabytes and full GCs come every second or two, which stalls
+// the very sockets being captured (p99 latency of an echo load went from ~5 ms to 170-400 ms). Here an event costs a
+// few typed-array slots and its bytes in a large shared arena, none of which the GC has to trace; `read` builds an
+// equal event object again when someone asks for it.
+import type { CaptureEvent, Direction, FrameEvent, MessageEvent } from './events';
+
+/** Arena chunks are this large unless one record needs more. */
+const CHUNK_BYTES = 4 * 1024 * 1024;
+
+export const SLOT_OBJECT = 0;
+export const SLOT_FRAME = 1;
+export const SLOT_MESSAGE = 2;
+
+// Flag bits of a compact slot.
+const F_S2C = 1 << 0;
+const F_FIN = 1 << 1;
+const F_RSV1 = 1 << 2;
+const F_RSV2 = 1 << 3;
+const F_RSV3 = 1 << 4;
+const F_MASKED = 1 << 5;
+const F_COMPRESSED = 1 << 6;
+const F_UTF8_KNOWN = 1 << 7;
+const F_UTF8_VALID = 1 << 8;
+const F_FORM_16 = 1 << 9;
+const F_FORM_64 = 1 << 10;
+
+/** The rarely present fields, kept beside the columns by event id. */
+interface Extra {
+  closeCode?: number;
+  closeReason?: string;
+  inflateError?: string;
+  alsoSentTo?: string[];
+  /** A message's frame ids when it has more than one frame. */
+  frameIds?: number[];
+}
+
+interface Chunk {
+  seq: number;
+  buf: Buffer;
+  used: number;
+}
+
+/**
+ * Compact storage for the slots of a ring buffer (the EventStore's). The owner decides which slot an event goes to,
+ * calls `put` to move a frame or message event in, `read` to get an equal object back, and `release` when the slot's
+ * event leaves the ring. Records are put in id order, so arena chunks are freed oldest first.
+ */
+export class CompactEventColumns {
+  private capacity: number;
+  private kind: Uint8Array;
+  private flags: Uint16Array;
+  private opcode: Uint8Array;
+  private conn: Uint32Array;
+  private time: Float64Array;
+  /** payloadLength (frame) or wireLength (message). */
+  private length: Float64Array;
+  /** messageId (frame, 0 for none) or the single frame id (message, 0 when in the extras). */
+  private ref: Float64Array;
+  /** inflatedLength + 1 (0 for none). */
+  private inflated: Float64Array;
+  private headerLength: Uint16Array;
+  /** Where the record's bytes are: chunk sequence number, offset, header bytes then payload bytes. */
+  private chunkSeq: Float64Array;
+  private offset: Uint32Array;
+  private headerBytes: Uint16Array;
+  private totalBytes: Uint32Array;
+
+  private chunks: Chunk[] = [];
+  private readonly extras = new Map<number, Extra>();
+  // Connection ids, interned with a count of the slots that use them, so that names of long-gone connections go.
+  private names: string[] = [];
+  private nameRefs: number[] = [];
+  private readonly nameIndex = new Map<string, number>();
+  private freeNames: number[] = [];
+
+  // The payload Buffer of the last frame put, so that a one-frame message shares its bytes instead of a copy.
+  private lastPayload: Buffer | undefined;
+  private lastPayloadSeq = 0;
+  private lastPayloadOffset = 0;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+    this.kind = new Uint8Array(capacity);
+    this.flags = new Uint16Array(capacity);
+    this.opcode = new Uint8Array(capacity);
+    this.conn = new Uint32Array(capacity);
+    this.time = new Float64Array(capacity);
+    this.length = new Float64Array(capacity);
+    this.ref = new Float64Array(capacity);
+    this.inflated = new Float64Array(capacity);
+    this.headerLength = new Uint16Array(capacity);
+    this.chunkSeq = new Float64Array(capacity);
+    this.offset = new Uint32Array(capacity);
+    this.headerBytes = new Uint16Array(capacity);
+    this.totalBytes = new Uint32Array(capacity);
+  }
+
+  /** SLOT_OBJECT when the slot holds no compact record. */
+  slotKind(slot: number): number {
+    return this.kind[slot];
+  }
+
+  /** Stores a frame or message event in `slot`. Returns false (and stores nothing) for any other kind. */
+  put(slot: number, e: CaptureEvent): boolean {
+    if (e.kind === 'frame') {
+      this.putFrame(slot, e);
+      return true;
+    }
+    if (e.kind === 'message') {
+      this.putMessage(slot, e);
+      return true;
+    }
+    return false;
+  }
+
+  /** Builds the event of a compact slot: equal to the one put, with every optional field present (maybe undefined). */
+  read(slot: number, id: number): CaptureEvent {
+    const fl = this.flags[slot];
+    const seq = this.chunkSeq[slot];
+    const buf = this.chunks[seq - this.chunks[0].seq].buf;
+    const off = this.offset[slot];
+    const hb = this.headerBytes[slot];
+    const data = buf.subarray(off + hb, off + this.totalBytes[slot]);
+    const x = this.extras.get(id);
+    const direction: Direction = fl & F_S2C ? 's2c' : 'c2s';
+    if (this.kind[slot] === SLOT_FRAME) {
+      const header = buf.subarray(off, off + hb);
+      const hl = this.headerLength[slot];
+      const masked = (fl & F_MASKED) !== 0;
+      const m = this.ref[slot];
+      const ev: FrameEvent = {
+        id,
+        kind: 'frame',
+        connectionId: this.names[this.conn[slot]],
+        time: this.time[slot],
+        direction,
+        fin: (fl & F_FIN) !== 0,
+        rsv1: (fl & F_RSV1) !== 0,
+        rsv2: (fl & F_RSV2) !== 0,
+        rsv3: (fl & F_RSV3) !== 0,
+        opcode: this.opcode[slot],
+        masked,
+        maskKey: masked && hb >= 4 ? header.subarray(hb - 4) : undefined,
+        payloadLength: this.length[slot],
+        lengthForm: fl & F_FORM_64 ? 64 : fl & F_FORM_16 ? 16 : 7,
+        headerLength: hl,
+        header,
+        payload: data,
+        closeCode: x?.closeCode,
+        closeReason: x?.closeReason,
+        messageId: m === 0 ? undefined : m,
+        alsoSentTo: x?.alsoSentTo,
+      };
+      return ev;
+    }
+    const inflated = this.inflated[slot];
+    const ev: MessageEvent = {
+      id,
+      kind: 'message',
+      connectionId: this.names[this.conn[slot]],
+      time: this.time[slot],
+      direction,
+      opcode: this.opcode[slot] as 1 | 2,
+      data,
+      wireLength: this.length[slot],
+      compressed: (fl & F_COMPRESSED) !== 0,
+      inflatedLength: inflated === 0 ? undefined : inflated - 1,
+      inflateError: x?.inflateError,
+      utf8Valid: fl & F_UTF8_KNOWN ? (fl & F_UTF8_VALID) !== 0 : undefined,
+      frameIds: x?.frameIds !== undefined ? x.frameIds.slice() : [this.ref[slot]],
+      alsoSentTo: x?.alsoSentTo,
+    };
+    return ev;
+  }
+
+  /** Payload bytes of a compact slot, as `eventPayloadBytes` counts them for the object. */
+  payloadBytes(slot: number): number {
+    return this.totalBytes[slot];
+  }
+
+  /** A frame's message arrived after the frame was made compact (a fragmented message completes later). */
+  setMessageId(slot: number, messageId: number): void {
+    if (this.kind[slot] === SLOT_FRAME) this.ref[slot] = messageId;
+  }
+
+  /** The slot's event leaves the ring (`id` is its id). Frees its name and any arena chunk older than its own. */
+  release(slot: number, id: number): void {
+    const k = this.kind[slot];
+    if (k === SLOT_OBJECT) return;
+    this.kind[slot] = SLOT_OBJECT;
+    this.unrefName(this.conn[slot]);
+    this.extras.delete(id);
+    const seq = this.chunkSeq[slot];
+    let drop = 0;
+    while (drop < this.chunks.length - 1 && this.chunks[drop].seq < seq) drop++;
+    if (drop > 0) this.chunks.splice(0, drop);
+  }
+
+  /** The ring doubled: slot `(head + i) & (oldCapacity - 1)` moves to slot `i` for the `size` live slots. */
+  grow(newCapacity: number, head: number, size: number): void {
+    const mask = this.capacity - 1;
+    const move = <T extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(old: T, make: (n: number) => T): T => {
+      const a = make(newCapacity);
+      for (let i = 0; i < size; i++) a[i] = old[(head + i) & mask];
+      return a;
+    };
+    this.kind = move(this.kind, (n) => new Uint8Array(n));
+    this.flags = move(this.flags, (n) => new Uint16Array(n));
+    this.opcode = move(this.opcode, (n) => new Uint8Array(n));
+    this.conn = move(this.conn, (n) => new Uint32Array(n));
+    this.time = move(this.time, (n) => new Float64Array(n));
+    this.length = move(this.length, (n) => new Float64Array(n));
+    this.ref = move(this.ref, (n) => new Float64Array(n));
+    this.inflated = move(this.inflated, (n) => new Float64Array(n));
+    this.headerLength = move(this.headerLength, (n) => new Uint16Array(n));
+    this.chunkSeq = move(this.chunkSeq, (n) => new Float64Array(n));
+    this.offset = move(this.offset, (n) => new Uint32Array(n));
+    this.headerBytes = move(this.headerBytes, (n) => new Uint16Array(n));
+    this.totalBytes = move(this.totalBytes, (n) => new Uint32Array(n));
+    this.capacity = newCapacity;
+  }
+
+  /** Forgets every record (the ring was emptied). */
+  clear(capacity: number): void {
+    this.chunks = [];
+    this.extras.clear();
+    this.names = [];
+    this.nameRefs = [];
+    this.nameIndex.clear();
+    this.freeNames = [];
+    this.lastPayload = undefined;
+    if (capacity !== this.capacity) {
+      this.capacity = 1;
+      this.grow(capacity, 0, 0);
+    } else {
+      this.kind.fill(SLOT_OBJECT);
+    }
+  }
+
+  /** Arena bytes allocated now (for diagnostics and tests). */
+  get arenaBytes(): number {
+    let n = 0;
+    for (const c of this.chunks) n += c.buf.length;
+    return n;
+  }
+
+  private putFrame(slot: number, e: FrameEvent): void {
+    const header = e.header;
+    const payload = e.payload;
+    const at = this.reserve(header.length + payload.length);
+    const buf = this.chunks[this.chunks.length - 1].buf;
+    header.copy(buf, at);
+    payload.copy(buf, at + header.length);
+    this.common(slot, SLOT_FRAME, e.connectionId, e.time, e.opcode, e.direction);
+    let fl = this.flags[slot];
+    if (e.fin) fl |= F_FIN;
+    if (e.rsv1) fl |= F_RSV1;
+    if (e.rsv2) fl |= F_RSV2;
+    if (e.rsv3) fl |= F_RSV3;
+    if (e.masked) fl |= F_MASKED;
+    if (e.lengthForm === 16) fl |= F_FORM_16;
+    else if (e.lengthForm === 64) fl |= F_FORM_64;
+    this.flags[slot] = fl;
+    this.length[slot] = e.payloadLength;
+    this.ref[slot] = e.messageId ?? 0;
+    this.inflated[slot] = 0;
+    this.headerLength[slot] = e.headerLength;
+    this.chunkSeq[slot] = this.chunks[this.chunks.length - 1].seq;
+    this.offset[slot] = at;
+    this.headerBytes[slot] = header.length;
+    this.totalBytes[slot] = header.length + payload.length;
+    if (e.closeCode !== undefined || e.closeReason !== undefined || e.alsoSentTo !== undefined) {
+      this.extras.set(e.id, { closeCode: e.closeCode, closeReason: e.closeReason, alsoSentTo: e.alsoSentTo });
+    }
+    this.lastPayload = payload;
+    this.lastPayloadSeq = this.chunkSeq[slot];
+    this.lastPayloadOffset = at + header.length;
+  }
+
+  private putMessage(slot: number, e: MessageEvent): void {
+    const data = e.data;
+    let seq: number;
+    let at: number;
+    if (data === this.lastPayload && this.chunks.length > 0 && this.chunks[0].seq <= this.lastPayloadSeq) {
+      // A one-frame message whose data is that frame's payload: the same bytes, already in the arena.
+      seq = this.lastPayloadSeq;
+      at = this.lastPayloadOffset;
+    } else {
+      at = this.reserve(data.length);
+      data.copy(this.chunks[this.chunks.length - 1].buf, at);
+      seq = this.chunks[this.chunks.length - 1].seq;
+    }
+    this.lastPayload = undefined;
+    this.common(slot, SLOT_MESSAGE, e.connectionId, e.time, e.opcode, e.direction);
+    let fl = this.flags[slot];
+    if (e.compressed) fl |= F_COMPRESSED;
+    if (e.utf8Valid !== undefined) fl |= e.utf8Valid ? F_UTF8_KNOWN | F_UTF8_VALID : F_UTF8_KNOWN;
+    this.flags[slot] = fl;
+    this.length[slot] = e.wireLength;
+    const single = e.frameIds.length === 1;
+    this.ref[slot] = single ? e.frameIds[0] : 0;
+    this.inflated[slot] = e.inflatedLength === undefined ? 0 : e.inflatedLength + 1;
+    this.headerLength[slot] = 0;
+    this.chunkSeq[slot] = seq;
+    this.offset[slot] = at;
+    this.headerBytes[slot] = 0;
+    this.totalBytes[slot] = data.length;
+    if (!single || e.inflateError !== undefined || e.alsoSentTo !== undefined) {
+      this.extras.set(e.id, {
+        inflateError: e.inflateError,
+        alsoSentTo: e.alsoSentTo,
+        frameIds: single ? undefined : e.frameIds.slice(),
+      });
+    }
+  }
+
+  private common(slot: number, kind: number, connectionId: string, time: number, opcode: number, direction: Direction): void {
+    this.kind[slot] = kind;
+    this.flags[slot] = direction === 's2c' ? F_S2C : 0;
+    this.opcode[slot] = opcode;
+    this.conn[slot] = this.refName(connectionId);
+    this.time[slot] = time;
+  }
+
+  /** Room for `n` bytes at the end of the newest chunk (a new chunk when it is full); returns the offset. */
+  private reserve(n: number): number {
+    const last = this.chunks[this.chunks.length - 1];
+    if (last !== undefined && last.buf.length - last.used >= n) {
+      const at = last.used;
+      last.used += n;
+      return at;
+    }
+    // allocUnsafeSlow: a chunk of its own, not a slice of Node's shared pool that would pin unrelated bytes.
+    const buf = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, n));
+    this.chunks.push({ seq: last === undefined ? 1 : last.seq + 1, buf, used: n });
+    return 0;
+  }
+
+  private refName(name: string): number {
+    let i = this.nameIndex.get(name);
+    if (i === undefined) {
+      i = this.freeNames.pop() ?? this.names.length;
+      this.names[i] = name;
+      this.nameRefs[i] = 0;
+      this.nameIndex.set(name, i);
+    }
+    this.nameRefs[i]++;
+    return i;
+  }
+
+  private unrefName(i: number): void {
+    if (--this.nameRefs[i] === 0) {
+      this.nameIndex.delete(this.names[i]);
+      this.names[i] = '';
+      this.freeNames.push(i);
+    }
+  }
+}

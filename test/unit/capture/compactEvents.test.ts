@@ -1,0 +1,249 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { setImmediate as turn } from 'node:timers/promises';
+import { CompactEventColumns } from '../../../src/core/capture/compactEvents';
+import { EventStore } from '../../../src/core/capture/eventStore';
+import type { CaptureEvent, FrameEvent, MessageEvent } from '../../../src/core/capture/events';
+import { encodeFrame } from '../../../src/core/wire/frameEncoder';
+
+let t0 = 1_700_000_000_000.25;
+
+/** A frame event in the exact shape ConnectionCapture builds (every optional field present). */
+function frame(payload: Buffer | string, o: Partial<FrameEvent> = {}): FrameEvent {
+  const p = typeof payload === 'string' ? Buffer.from(payload) : payload;
+  const opcode = o.opcode ?? 1;
+  const masked = o.masked ?? false;
+  const wire = encodeFrame({ opcode, payload: p, fin: o.fin ?? true, maskKey: masked ? Buffer.from([1, 2, 3, 4]) : undefined });
+  const headerLength = wire.length - p.length;
+  const header = wire.subarray(0, headerLength);
+  return {
+    id: 0,
+    kind: 'frame',
+    connectionId: 'c1',
+    time: t0++,
+    direction: masked ? 'c2s' : 's2c',
+    fin: o.fin ?? true,
+    rsv1: false,
+    rsv2: false,
+    rsv3: false,
+    opcode,
+    masked,
+    maskKey: masked ? header.subarray(headerLength - 4) : undefined,
+    payloadLength: p.length,
+    lengthForm: p.length <= 125 ? 7 : p.length <= 0xffff ? 16 : 64,
+    headerLength,
+    header,
+    payload: p,
+    closeCode: undefined,
+    closeReason: undefined,
+    messageId: undefined,
+    alsoSentTo: undefined,
+    ...o,
+  };
+}
+
+function message(data: Buffer, frameIds: number[], o: Partial<MessageEvent> = {}): MessageEvent {
+  return {
+    id: 0,
+    kind: 'message',
+    connectionId: 'c1',
+    time: t0++,
+    direction: 's2c',
+    opcode: 1,
+    data,
+    wireLength: data.length,
+    compressed: false,
+    inflatedLength: undefined,
+    inflateError: undefined,
+    utf8Valid: true,
+    frameIds,
+    alsoSentTo: undefined,
+    ...o,
+  };
+}
+
+/** A deep copy, taken before the store may move the event into compact form. */
+function snapshot<T extends CaptureEvent>(e: T): T {
+  const c = { ...e } as Record<string, unknown>;
+  for (const [k, v] of Object.entries(c)) {
+    if (Buffer.isBuffer(v)) c[k] = Buffer.from(v);
+    else if (Array.isArray(v)) c[k] = v.slice();
+  }
+  return c as T;
+}
+
+describe('compact event history', () => {
+  test('frames and messages read back equal, field for field and byte for byte, after they became compact', async () => {
+    const s = new EventStore();
+    try {
+      const events: CaptureEvent[] = [
+        frame('hello', { masked: true, connectionId: 'srv/1' }),
+        frame(Buffer.alloc(300, 7), { opcode: 2 }),
+        frame(Buffer.alloc(70_000, 9), { opcode: 2, connectionId: 'c2' }),
+        frame(Buffer.from([0x0f, 0xa1, 0x62, 0x79, 0x65]), { opcode: 8, closeCode: 4001, closeReason: 'bye' }),
+        frame(Buffer.alloc(0), { opcode: 9 }),
+        message(Buffer.from('inflated text'), [2], { compressed: true, wireLength: 9, inflatedLength: 13, direction: 'c2s' }),
+        message(Buffer.from([0xff, 0xfe]), [3, 4, 5], { opcode: 2, utf8Valid: undefined }),
+        message(Buffer.from('bad'), [6], { compressed: true, inflateError: 'WS_ERR_INFLATE_FAILED', utf8Valid: false }),
+      ];
+      const ids = events.map((e) => s.append(e));
+      const expected = events.map(snapshot);
+      await turn();
+      for (let i = 0; i < ids.length; i++) {
+        const got = s.get(ids[i])!;
+        assert.notEqual(got, events[i], `event ${ids[i]} is compact now`);
+        assert.deepEqual(got, expected[i]);
+      }
+      assert.deepEqual(s.query({ limit: 100 }).events, expected);
+    } finally {
+      s.dispose();
+    }
+  });
+
+  test('a one-frame message shares its frame’s bytes in the arena', async () => {
+    const s = new EventStore();
+    try {
+      const payload = Buffer.alloc(1000, 1);
+      for (let i = 0; i < 1000; i++) {
+        const f = frame(payload);
+        const fid = s.append(f);
+        s.append(message(f.payload, [fid]));
+      }
+      await turn();
+      // 1000 × (2-byte header + 1000 bytes), without a second copy for the messages: one 4 MiB chunk.
+      assert.equal(s.compactArenaBytes, 4 * 1024 * 1024);
+      assert.deepEqual(s.get(2000)!.kind === 'message' && [...(s.get(2000) as MessageEvent).data.subarray(0, 3)], [1, 1, 1]);
+    } finally {
+      s.dispose();
+    }
+  });
+
+  test('what the capture fills in during the same turn is kept (alsoSentTo, closeCode, messageId)', async () => {
+    const s = new EventStore();
+    try {
+      const f = frame('broadcast');
+      const fid = s.append(f);
+      const m = message(f.payload, [fid]);
+      const mid = s.append(m);
+      f.messageId = mid;
+      f.alsoSentTo = m.alsoSentTo = [];
+      for (let i = 2; i <= 500; i++) f.alsoSentTo.push(`c${i}`);
+      await turn();
+      const got = s.get(fid) as FrameEvent;
+      assert.equal(got.messageId, mid);
+      assert.equal(got.alsoSentTo?.length, 499);
+      assert.equal((s.get(mid) as MessageEvent).alsoSentTo?.[498], 'c500');
+      assert.equal(s.query({ connectionId: 'c377' }).events.length, 2, 'a recipient finds the frame and its message');
+    } finally {
+      s.dispose();
+    }
+  });
+
+  test('a fragmented message completed after its first frames became compact links them', async () => {
+    const s = new EventStore();
+    try {
+      const a = s.append(frame('he', { fin: false }));
+      await turn();
+      const ping = s.append(frame('', { opcode: 9 }));
+      await turn();
+      const last = frame('llo', { opcode: 0 });
+      const b = s.append(last);
+      const mid = s.append(message(Buffer.from('hello'), [a, b]));
+      // As ConnectionCapture does: it sets the id on the frames it still holds; the store links the compact ones.
+      last.messageId = mid;
+      await turn();
+      assert.equal((s.get(a) as FrameEvent).messageId, mid);
+      assert.equal((s.get(b) as FrameEvent).messageId, mid);
+      assert.equal((s.get(ping) as FrameEvent).messageId, undefined);
+      assert.deepEqual((s.get(mid) as MessageEvent).frameIds, [a, b]);
+    } finally {
+      s.dispose();
+    }
+  });
+
+  test('filters see compact events like objects: direction, opcodes, text, regex, connection group', async () => {
+    const s = new EventStore();
+    try {
+      s.append(frame('{"type":"join","room":"a"}', { masked: true, connectionId: 'p1/program' }));
+      s.append(frame('{"type":"leave"}', { connectionId: 'p1/target' }));
+      s.append(frame(Buffer.from([0x03, 0xe8]), { opcode: 8, closeCode: 1000, connectionId: 'other' }));
+      await turn();
+      const texts = (q: Parameters<EventStore['query']>[0]) => s.query(q).events.map((e) => (e as FrameEvent).payload.toString());
+      assert.deepEqual(texts({ direction: 'c2s' }), ['{"type":"join","room":"a"}']);
+      assert.deepEqual(texts({ text: 'LEAVE' }), ['{"type":"leave"}']);
+      assert.deepEqual(texts({ regex: '/"room":"\\w"/' }), ['{"type":"join","room":"a"}']);
+      assert.equal(s.query({ connectionId: 'p1' }).events.length, 2);
+      assert.equal(s.query({ opcodes: 'control' }).events[0].id, 3);
+    } finally {
+      s.dispose();
+    }
+  });
+
+  test('byte accounting and eviction are the same for compact events, and old arena chunks are freed', async () => {
+    const s = new EventStore({ maxBytes: 10 * 1024 * 1024 });
+    try {
+      const big = Buffer.alloc(100_000, 5);
+      for (let round = 0; round < 5; round++) {
+        for (let i = 0; i < 100; i++) s.append(frame(big, { opcode: 2 }));
+        const before = s.stats();
+        await turn();
+        assert.deepEqual(s.stats(), before, 'compacting changes no count');
+      }
+      const st = s.stats();
+      assert.ok(st.bytes <= 10 * 1024 * 1024);
+      assert.equal(st.appended, 500);
+      assert.equal(st.evictedEvents, 500 - st.count);
+      assert.equal(st.evictedBytes, st.evictedEvents * (100_000 + 10), '10-byte header (64-bit length form) + payload');
+      // What is held (~10 MB) plus at most the chunk being filled and the one before it.
+      assert.ok(s.compactArenaBytes <= 10 * 1024 * 1024 + 2 * 4 * 1024 * 1024, `arena ${s.compactArenaBytes}`);
+      assert.deepEqual([...(s.get(st.lastId) as FrameEvent).payload.subarray(99_998)], [5, 5]);
+    } finally {
+      s.dispose();
+    }
+  });
+
+  test('an event read back is a copy: changing it changes nothing in the store', async () => {
+    const s = new EventStore();
+    try {
+      const id = s.append(frame('abc'));
+      await turn();
+      const a = s.get(id) as FrameEvent;
+      a.connectionId = 'changed';
+      a.messageId = 99;
+      assert.equal(s.get(id)!.connectionId, 'c1');
+      assert.equal((s.get(id) as FrameEvent).messageId, undefined);
+    } finally {
+      s.dispose();
+    }
+  });
+
+  test('clear() and growth keep slots and records together', async () => {
+    const s = new EventStore({ maxEvents: 5000 });
+    try {
+      for (let i = 0; i < 1500; i++) {
+        s.append(frame(`m${i}`, { connectionId: `c${i % 7}` }));
+        if (i % 300 === 0) await turn();
+      }
+      await turn();
+      // Growth from 1024 to 2048 slots happened with some events compact and some not.
+      for (const id of [1, 2, 777, 1024, 1025, 1500]) assert.equal((s.get(id) as FrameEvent).payload.toString(), `m${id - 1}`);
+      assert.equal(s.get(1025)!.connectionId, `c${1024 % 7}`);
+      s.clear();
+      const id = s.append(frame('after'));
+      await turn();
+      assert.equal(id, 1501);
+      assert.equal((s.get(id) as FrameEvent).payload.toString(), 'after');
+      assert.equal(s.stats().count, 1);
+    } finally {
+      s.dispose();
+    }
+  });
+
+  test('connection names are released with their last record', () => {
+    const c = new CompactEventColumns(8);
+    for (let i = 0; i < 8; i++) c.put(i, { ...frame('x', { connectionId: `conn${i % 2}` }), id: i + 1 });
+    for (let i = 0; i < 8; i++) c.release(i, i + 1);
+    for (let i = 0; i < 8; i++) c.put(i, { ...frame('y', { connectionId: `new${i}` }), id: 100 + i });
+    for (let i = 0; i < 8; i++) assert.equal(c.read(i, 100 + i).connectionId, `new${i}`);
+  });
+});
