@@ -64,9 +64,28 @@ export function registerProxyCommands(context: vscode.ExtensionContext, s: Sessi
   // Running debug sessions by id: js-debug's DevTools proxy is asked for by session, and the active one may be a child.
   const debugSessions = new Map<string, vscode.DebugSession>();
   if (vscode.debug.activeDebugSession) debugSessions.set(vscode.debug.activeDebugSession.id, vscode.debug.activeDebugSession);
+  // Inspections started for a debug session end with it: js-debug keeps its DevTools proxy open after a detach (an
+  // attach session leaves the browser running), and the rows would go on naming a session that is gone.
+  const inspectionsOfSession = new Map<string, Set<string>>();
+  const inspectSession = async (target: vscode.DebugSession): Promise<string> => {
+    const id = await inspectDebugSession(s, log, target);
+    let ids = inspectionsOfSession.get(target.id);
+    if (!ids) inspectionsOfSession.set(target.id, (ids = new Set()));
+    ids.add(id);
+    return id;
+  };
   context.subscriptions.push(
     vscode.debug.onDidStartDebugSession((d) => debugSessions.set(d.id, d)),
-    vscode.debug.onDidTerminateDebugSession((d) => debugSessions.delete(d.id)),
+    vscode.debug.onDidTerminateDebugSession((d) => {
+      debugSessions.delete(d.id);
+      const ids = inspectionsOfSession.get(d.id);
+      inspectionsOfSession.delete(d.id);
+      for (const id of ids ?? []) {
+        if (!s.browsers.list().some((i) => i.id === id)) continue;
+        log.info(`Browser inspection ${id} ends with the debug session "${d.name}".`);
+        s.browsers.stop(id).catch((err) => log.warn(`Browser inspection ${id}: stopping it failed: ${err instanceof Error ? err.message : String(err)}`));
+      }
+    }),
   );
 
   // Rules come from settings; a bad rule is reported and left out, the others still apply.
@@ -226,7 +245,8 @@ export function registerProxyCommands(context: vscode.ExtensionContext, s: Sessi
     if (typeof arg === 'object' && arg !== null) {
       const session = debugSessions.get(arg.debugSessionId);
       if (!session) throw new Error(`No running debug session ${arg.debugSessionId}.`);
-      return inspectDebugSession(s, log, session);
+      const target = await debugTargetOf(session, debugSessions);
+      return target ? inspectSession(target) : undefined;
     }
     let endpoint = arg;
     if (endpoint === undefined) {
@@ -238,7 +258,10 @@ export function registerProxyCommands(context: vscode.ExtensionContext, s: Sessi
       picks.push({ label: 'Other DevTools endpoint…', value: 'other' });
       const pick = await vscode.window.showQuickPick(picks, { title: 'Inspect Browser WebSockets' });
       if (!pick) return undefined;
-      if (pick.value === 'debug') return inspectDebugSession(s, log, debugSession!);
+      if (pick.value === 'debug') {
+        const target = await debugTargetOf(debugSession!, debugSessions);
+        return target ? inspectSession(target) : undefined;
+      }
       endpoint = pick.value;
       if (pick.value === 'other') {
         endpoint = await vscode.window.showInputBox({
@@ -270,13 +293,52 @@ export function registerProxyCommands(context: vscode.ExtensionContext, s: Sessi
   });
 }
 
+/** Debug types of VS Code's JavaScript debugger (js-debug), old names included. */
+const JS_DEBUG_TYPES = new Set(['pwa-chrome', 'chrome', 'pwa-msedge', 'msedge', 'pwa-node', 'node', 'node-terminal', 'pwa-extensionHost', 'extensionHost']);
+/** How long js-debug may take to open its DevTools proxy (it answers in milliseconds when it can). */
+const CDP_PROXY_TIMEOUT_MS = 10_000;
+
+/**
+ * The session whose DevTools js-debug can share. The session a launch configuration starts (the one named in
+ * launch.json) has no target of its own: the browser's pages, or the Node process, are its child sessions, and
+ * js-debug marks those with `__pendingTargetId` (its own DebugSessionTracker.isConcreteSession reads the same field).
+ * Asked for a proxy, that top-level session never answers (js-debug logs "Unknown request: requestCDPProxy" and
+ * sends no response), so it is never asked: its page is. Undefined when the user closes the pick.
+ */
+async function debugTargetOf(session: vscode.DebugSession, running: ReadonlyMap<string, vscode.DebugSession>): Promise<vscode.DebugSession | undefined> {
+  const concrete = (d: vscode.DebugSession) => d.configuration.__pendingTargetId !== undefined;
+  if (concrete(session)) return session;
+  const children = [...running.values()].filter((d) => d.parentSession?.id === session.id && concrete(d));
+  if (children.length === 0) {
+    if (!JS_DEBUG_TYPES.has(session.type)) return session; // another debugger: asked, with a time limit
+    throw new Error(`The debug session "${session.name}" has no page or process attached yet. Wait until it shows under the session in the Call Stack view, then try again.`);
+  }
+  const pages = children.filter((d) => d.configuration.__browserTargetType === 'page');
+  const candidates = pages.length > 0 ? pages : children;
+  if (candidates.length === 1) return candidates[0];
+  const pick = await vscode.window.showQuickPick(
+    candidates.map((d) => ({ label: d.name, session: d })),
+    { title: `Inspect Browser WebSockets: which target of "${session.name}"?` },
+  );
+  return pick?.session;
+}
+
 /** A VS Code browser debug session: js-debug gives a DevTools proxy for its target. */
 async function inspectDebugSession(s: Session, log: vscode.LogOutputChannel, session: vscode.DebugSession): Promise<string> {
   let proxy: { host: string; port: number; path?: string } | undefined;
+  let timer: NodeJS.Timeout | undefined;
   try {
-    proxy = await vscode.commands.executeCommand('extension.js-debug.requestCDPProxy', session.id);
+    // A debugger that does not know the request may never answer it: bounded.
+    proxy = await Promise.race([
+      vscode.commands.executeCommand<typeof proxy>('extension.js-debug.requestCDPProxy', session.id),
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${CDP_PROXY_TIMEOUT_MS / 1000} s`)), CDP_PROXY_TIMEOUT_MS);
+      }),
+    ]);
   } catch (err) {
     throw new Error(`The debug session "${session.name}" offers no DevTools access (${err instanceof Error ? err.message : String(err)}). Browser sessions of VS Code's JavaScript debugger (chrome, msedge) do.`);
+  } finally {
+    clearTimeout(timer);
   }
   if (!proxy) throw new Error(`The debug session "${session.name}" offers no DevTools access. Browser sessions of VS Code's JavaScript debugger (chrome, msedge) do.`);
   const host = proxy.host.includes(':') ? `[${proxy.host}]` : proxy.host;

@@ -1,7 +1,6 @@
 // Inspect Browser WebSockets through a VS Code debug session: js-debug shares the debuggee's DevTools through
-// extension.js-debug.requestCDPProxy and the inspector attaches there (page mode). Browser debug sessions cannot
-// start in a browser-hosted VS Code on these machines (js-debug launches Chrome through the companion extension on
-// the user's machine), so this drives the same path with a Node debug session: the attach, its tag and the detach.
+// extension.js-debug.requestCDPProxy and the inspector attaches there (page mode). This drives the path with a Node
+// debug session (the attach, its tag, the detach); browserDebug.test.ts does it with real Chromium sessions.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -44,8 +43,21 @@ describe('Inspect Browser WebSockets through a debug session (js-debug requestCD
       assert.match(source.label, / at ws:\/\/\S+:\d+/);
       await vscode.commands.executeCommand('wsInspector.stopBrowserInspection', id);
       assert.equal(api.session.sources().some((s) => s.id === id), false);
+
+      // The top-level session (the launch configuration's) has no target of its own and js-debug never answers it:
+      // the command asks its child instead.
+      const viaParent = await vscode.commands.executeCommand<string>('wsInspector.inspectBrowser', { debugSessionId: child.parentSession!.id });
+      assert.match(viaParent ?? '', /^browser\d+$/, 'attached through the child session of the given one');
+      const parentSource = await waitFor('the inspection in the model', () => api.session.sources().find((s) => s.id === viaParent));
+      assert.equal(parentSource.tag, child.name);
+      await vscode.commands.executeCommand('wsInspector.stopBrowserInspection', viaParent);
     } finally {
       sub.dispose();
     }
   });
 });
+
+// The suite with real browser debug sessions; loaded from here until test/vscode/index.ts lists it (a second
+// require of it is a no-op).
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after mocha's pre-require, like index.ts does
+require('./browserDebug.test');
