@@ -56,8 +56,3 @@ describe('Inspect Browser WebSockets through a debug session (js-debug requestCD
     }
   });
 });
-
-// The suite with real browser debug sessions; loaded from here until test/vscode/index.ts lists it (a second
-// require of it is a no-op).
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after mocha's pre-require, like index.ts does
-require('./browserDebug.test');

@@ -20,6 +20,8 @@ export function run(): Promise<void> {
   require('./backplane.test');
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
   require('./cdpProxy.test');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
+  require('./browserDebug.test');
   return new Promise((resolve, reject) => {
     mocha.run((failures) => (failures > 0 ? reject(new Error(`${failures} tests failed.`)) : resolve()));
   });

@@ -33,7 +33,6 @@ interface Extra {
   closeCode?: number;
   closeReason?: string;
   inflateError?: string;
-  alsoSentTo?: string[];
   /** A message's frame ids when it has more than one frame. */
   frameIds?: number[];
 }
@@ -49,6 +48,15 @@ interface Chunk {
  * calls `put` to move a frame or message event in, `read` to get an equal object back, and `release` when the slot's
  * event leaves the ring. Records are put in id order, so arena chunks are freed oldest first.
  */
+const EMPTY: readonly string[] = Object.freeze([]);
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export class CompactEventColumns {
   private capacity: number;
   private kind: Uint8Array;
@@ -68,14 +76,24 @@ export class CompactEventColumns {
   private offset: Uint32Array;
   private headerBytes: Uint16Array;
   private totalBytes: Uint32Array;
+  /** `alsoSentTo`: 0 for none, else 1 + its index in `lists`. */
+  private recipients: Uint32Array;
 
   private chunks: Chunk[] = [];
   private readonly extras = new Map<number, Extra>();
+  /** extras.size, kept so that release skips the map when it is empty (the common case). */
+  private extraSlots = 0;
   // Connection ids, interned with a count of the slots that use them, so that names of long-gone connections go.
   private names: string[] = [];
   private nameRefs: number[] = [];
   private readonly nameIndex = new Map<string, number>();
   private freeNames: number[] = [];
+  // `alsoSentTo` lists, frozen and shared: a server broadcasting to the same clients gives the same list for every
+  // message, and a list of 1,000 ids per message would otherwise be the largest thing in the history.
+  private lists: Array<readonly string[]> = [];
+  private listRefs: number[] = [];
+  private freeLists: number[] = [];
+  private lastList = -1;
 
   // The payload Buffer of the last frame put, so that a one-frame message shares its bytes instead of a copy.
   private lastPayload: Buffer | undefined;
@@ -97,6 +115,7 @@ export class CompactEventColumns {
     this.offset = new Uint32Array(capacity);
     this.headerBytes = new Uint16Array(capacity);
     this.totalBytes = new Uint32Array(capacity);
+    this.recipients = new Uint32Array(capacity);
   }
 
   /** SLOT_OBJECT when the slot holds no compact record. */
@@ -126,6 +145,8 @@ export class CompactEventColumns {
     const hb = this.headerBytes[slot];
     const data = buf.subarray(off + hb, off + this.totalBytes[slot]);
     const x = this.extras.get(id);
+    const r = this.recipients[slot];
+    const alsoSentTo = r === 0 ? undefined : (this.lists[r - 1] as string[]);
     const direction: Direction = fl & F_S2C ? 's2c' : 'c2s';
     if (this.kind[slot] === SLOT_FRAME) {
       const header = buf.subarray(off, off + hb);
@@ -153,7 +174,7 @@ export class CompactEventColumns {
         closeCode: x?.closeCode,
         closeReason: x?.closeReason,
         messageId: m === 0 ? undefined : m,
-        alsoSentTo: x?.alsoSentTo,
+        alsoSentTo,
       };
       return ev;
     }
@@ -172,7 +193,7 @@ export class CompactEventColumns {
       inflateError: x?.inflateError,
       utf8Valid: fl & F_UTF8_KNOWN ? (fl & F_UTF8_VALID) !== 0 : undefined,
       frameIds: x?.frameIds !== undefined ? x.frameIds.slice() : [this.ref[slot]],
-      alsoSentTo: x?.alsoSentTo,
+      alsoSentTo,
     };
     return ev;
   }
@@ -193,7 +214,9 @@ export class CompactEventColumns {
     if (k === SLOT_OBJECT) return;
     this.kind[slot] = SLOT_OBJECT;
     this.unrefName(this.conn[slot]);
-    this.extras.delete(id);
+    const r = this.recipients[slot];
+    if (r !== 0) this.unrefList(r - 1);
+    if (this.extraSlots !== 0 && this.extras.delete(id)) this.extraSlots--;
     const seq = this.chunkSeq[slot];
     let drop = 0;
     while (drop < this.chunks.length - 1 && this.chunks[drop].seq < seq) drop++;
@@ -202,10 +225,12 @@ export class CompactEventColumns {
 
   /** The ring doubled: slot `(head + i) & (oldCapacity - 1)` moves to slot `i` for the `size` live slots. */
   grow(newCapacity: number, head: number, size: number): void {
-    const mask = this.capacity - 1;
+    // Live slots run from head to the end of the old arrays, then wrap to their start.
+    const tail = Math.min(size, this.capacity - head);
     const move = <T extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(old: T, make: (n: number) => T): T => {
       const a = make(newCapacity);
-      for (let i = 0; i < size; i++) a[i] = old[(head + i) & mask];
+      a.set(old.subarray(head, head + tail) as never, 0);
+      if (size > tail) a.set(old.subarray(0, size - tail) as never, tail);
       return a;
     };
     this.kind = move(this.kind, (n) => new Uint8Array(n));
@@ -221,6 +246,7 @@ export class CompactEventColumns {
     this.offset = move(this.offset, (n) => new Uint32Array(n));
     this.headerBytes = move(this.headerBytes, (n) => new Uint16Array(n));
     this.totalBytes = move(this.totalBytes, (n) => new Uint32Array(n));
+    this.recipients = move(this.recipients, (n) => new Uint32Array(n));
     this.capacity = newCapacity;
   }
 
@@ -228,6 +254,11 @@ export class CompactEventColumns {
   clear(capacity: number): void {
     this.chunks = [];
     this.extras.clear();
+    this.extraSlots = 0;
+    this.lists = [];
+    this.listRefs = [];
+    this.freeLists = [];
+    this.lastList = -1;
     this.names = [];
     this.nameRefs = [];
     this.nameIndex.clear();
@@ -273,9 +304,8 @@ export class CompactEventColumns {
     this.offset[slot] = at;
     this.headerBytes[slot] = header.length;
     this.totalBytes[slot] = header.length + payload.length;
-    if (e.closeCode !== undefined || e.closeReason !== undefined || e.alsoSentTo !== undefined) {
-      this.extras.set(e.id, { closeCode: e.closeCode, closeReason: e.closeReason, alsoSentTo: e.alsoSentTo });
-    }
+    this.recipients[slot] = e.alsoSentTo === undefined ? 0 : this.refList(e.alsoSentTo) + 1;
+    if (e.closeCode !== undefined || e.closeReason !== undefined) this.setExtra(e.id, { closeCode: e.closeCode, closeReason: e.closeReason });
     this.lastPayload = payload;
     this.lastPayloadSeq = this.chunkSeq[slot];
     this.lastPayloadOffset = at + header.length;
@@ -309,12 +339,9 @@ export class CompactEventColumns {
     this.offset[slot] = at;
     this.headerBytes[slot] = 0;
     this.totalBytes[slot] = data.length;
-    if (!single || e.inflateError !== undefined || e.alsoSentTo !== undefined) {
-      this.extras.set(e.id, {
-        inflateError: e.inflateError,
-        alsoSentTo: e.alsoSentTo,
-        frameIds: single ? undefined : e.frameIds.slice(),
-      });
+    this.recipients[slot] = e.alsoSentTo === undefined ? 0 : this.refList(e.alsoSentTo) + 1;
+    if (!single || e.inflateError !== undefined) {
+      this.setExtra(e.id, { inflateError: e.inflateError, frameIds: single ? undefined : e.frameIds.slice() });
     }
   }
 
@@ -338,6 +365,32 @@ export class CompactEventColumns {
     const buf = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, n));
     this.chunks.push({ seq: last === undefined ? 1 : last.seq + 1, buf, used: n });
     return 0;
+  }
+
+  private setExtra(id: number, x: Extra): void {
+    this.extras.set(id, x);
+    this.extraSlots++;
+  }
+
+  /** Interns a recipient list: the last one again when equal (a frame and its message share theirs, too). */
+  private refList(list: readonly string[]): number {
+    let i = this.lastList;
+    if (i < 0 || !sameList(this.lists[i], list)) {
+      i = this.freeLists.pop() ?? this.lists.length;
+      this.lists[i] = Object.freeze(list.slice());
+      this.listRefs[i] = 0;
+      this.lastList = i;
+    }
+    this.listRefs[i]++;
+    return i;
+  }
+
+  private unrefList(i: number): void {
+    if (--this.listRefs[i] === 0) {
+      this.lists[i] = EMPTY;
+      this.freeLists.push(i);
+      if (this.lastList === i) this.lastList = -1;
+    }
   }
 
   private refName(name: string): number {

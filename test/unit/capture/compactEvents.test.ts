@@ -139,6 +139,34 @@ describe('compact event history', () => {
     }
   });
 
+  test('broadcasts to the same clients share one frozen recipient list; a changed client set gets its own', async () => {
+    const s = new EventStore();
+    try {
+      const send = (recipients: string[]) => {
+        const f = frame('tick');
+        const fid = s.append(f);
+        const m = message(f.payload, [fid]);
+        s.append(m);
+        f.alsoSentTo = m.alsoSentTo = recipients.slice();
+        return fid;
+      };
+      const clients = Array.from({ length: 1000 }, (_, i) => `c${i + 2}`);
+      const a = send(clients);
+      const b = send(clients);
+      const c = send(clients.slice(1));
+      await turn();
+      const list = (id: number) => (s.get(id) as FrameEvent).alsoSentTo!;
+      assert.equal(list(a), list(b), 'one list for both broadcasts');
+      assert.equal(list(a), (s.get(a + 1) as MessageEvent).alsoSentTo, 'and for each frame’s message');
+      assert.ok(Object.isFrozen(list(a)));
+      assert.deepEqual(list(a), clients);
+      assert.deepEqual(list(c), clients.slice(1));
+      assert.equal(s.query({ connectionId: 'c2' }).events.length, 4, 'c2 left before the third broadcast');
+    } finally {
+      s.dispose();
+    }
+  });
+
   test('a fragmented message completed after its first frames became compact links them', async () => {
     const s = new EventStore();
     try {
