@@ -94,6 +94,8 @@ export class CompactEventColumns {
   private listRefs: number[] = [];
   private freeLists: number[] = [];
   private lastList = -1;
+  /** The array `lastList` was last matched against (a frame and its message share the capture's array). */
+  private lastSource: readonly string[] | undefined;
 
   // The payload Buffer of the last frame put, so that a one-frame message shares its bytes instead of a copy.
   private lastPayload: Buffer | undefined;
@@ -259,6 +261,7 @@ export class CompactEventColumns {
     this.listRefs = [];
     this.freeLists = [];
     this.lastList = -1;
+    this.lastSource = undefined;
     this.names = [];
     this.nameRefs = [];
     this.nameIndex.clear();
@@ -375,12 +378,13 @@ export class CompactEventColumns {
   /** Interns a recipient list: the last one again when equal (a frame and its message share theirs, too). */
   private refList(list: readonly string[]): number {
     let i = this.lastList;
-    if (i < 0 || !sameList(this.lists[i], list)) {
+    if (i < 0 || (list !== this.lastSource && !sameList(this.lists[i], list))) {
       i = this.freeLists.pop() ?? this.lists.length;
       this.lists[i] = Object.freeze(list.slice());
       this.listRefs[i] = 0;
       this.lastList = i;
     }
+    this.lastSource = list;
     this.listRefs[i]++;
     return i;
   }
@@ -389,7 +393,10 @@ export class CompactEventColumns {
     if (--this.listRefs[i] === 0) {
       this.lists[i] = EMPTY;
       this.freeLists.push(i);
-      if (this.lastList === i) this.lastList = -1;
+      if (this.lastList === i) {
+        this.lastList = -1;
+        this.lastSource = undefined;
+      }
     }
   }
 

@@ -84,6 +84,11 @@ class DirectionCapture {
   private framesSeen = 0;
   private messagesSeen = 0;
   private errorsSeen = 0;
+  /**
+   * `between()` as of the end of the last push: only a push changes it. Kept as a field so that joining a burst
+   * reads this one object, not the decoder and the assembler too (a fan-out joins once per recipient).
+   */
+  private atBoundary = true;
   /** The close frame this direction sent, if any: code 1005 when it had none. */
   close: { code: number; reason: string } | undefined;
 
@@ -120,7 +125,7 @@ class DirectionCapture {
   /** Decodes the next bytes of this direction, or joins the burst they are part of (see Burst). */
   push(chunk: Buffer): void {
     const b = burst;
-    if (b !== undefined && b.chunk === chunk && this.written && b.direction === this.direction && this.between() && b.frame.payloadLength <= this.maxPayload) {
+    if (b !== undefined && b.chunk === chunk && this.atBoundary && this.written && b.direction === this.direction && b.frame.payloadLength <= this.maxPayload) {
       // One array serves the frame and its message: they went to the same connections.
       let others = b.frame.alsoSentTo;
       if (others === undefined) b.frame.alsoSentTo = b.message.alsoSentTo = others = [];
@@ -134,6 +139,7 @@ class DirectionCapture {
     const messages = this.messagesSeen;
     const errors = this.errorsSeen;
     this.decoder.push(chunk);
+    this.atBoundary = this.between();
     // Deflate keeps per-connection context, so only uncompressed directions can share. A chunk that raised an
     // error is not shared, so that each connection records its own.
     if (
@@ -142,7 +148,7 @@ class DirectionCapture {
       this.errorsSeen === errors &&
       this.written &&
       this.deflate === undefined &&
-      this.between()
+      this.atBoundary
     ) {
       rememberBurst({ chunk, direction: this.direction, frame: this.lastEvent!, message: this.lastMessage! });
     }

@@ -106,6 +106,15 @@ interface TapState {
 type Tapped = net.Socket & { [kTap]?: TapState };
 
 function emit(sinks: ByteSink[], chunk: Buffer, dir: typeof IN | typeof OUT): void {
+  if (sinks.length === 1) {
+    try {
+      if (dir === OUT) sinks[0].outbound(chunk);
+      else sinks[0].inbound(chunk);
+    } catch {
+      // As below.
+    }
+    return;
+  }
   for (let i = 0; i < sinks.length; i++) {
     try {
       if (dir === OUT) sinks[i].outbound(chunk);
@@ -119,23 +128,29 @@ function emit(sinks: ByteSink[], chunk: Buffer, dir: typeof IN | typeof OUT): vo
 // The replacements are single functions shared by every tapped socket, with the tap's state on the socket: a call
 // site that writes to many sockets (the broadcast fan-out) then sees one target and stays fast.
 
+/**
+ * The checks Writable.write itself makes before it refuses a write (after end(), or once destroyed), read from its
+ * state in one place: this runs once per recipient of a broadcast, where the public getters cost more than the rest.
+ */
+function writeWillFail(socket: Tapped): boolean {
+  const w = (socket as unknown as { _writableState?: { ending: boolean; destroyed: boolean } })._writableState;
+  return w === undefined ? socket.writableEnded || socket.destroyed : w.ending || w.destroyed;
+}
+
 function tappedWrite(this: Tapped, chunk: unknown, encoding?: BufferEncoding | WriteCb, cb?: WriteCb): boolean {
   const t = this[kTap]!;
-  if (t.sinks.length !== 0 && t.depth === 0 && !this.writableEnded && !this.destroyed) {
+  // depth: inside our own end(data), whose bytes were already recorded. write() itself never calls back into
+  // write or end, so it needs no guard of its own (and no try/finally on this hot path).
+  if (t.sinks.length !== 0 && t.depth === 0 && !writeWillFail(this)) {
     const buf = Buffer.isBuffer(chunk) ? chunk : toBuffer(chunk, encoding);
     if (buf !== undefined && buf.length > 0) emit(t.sinks, buf, OUT);
   }
-  t.depth++;
-  try {
-    return t.origWrite.call(this, chunk, encoding, cb);
-  } finally {
-    t.depth--;
-  }
+  return t.origWrite.call(this, chunk, encoding, cb);
 }
 
 function tappedEnd(this: Tapped, chunk?: unknown, encoding?: BufferEncoding | WriteCb, cb?: WriteCb): net.Socket {
   const t = this[kTap]!;
-  if (t.sinks.length !== 0 && t.depth === 0 && chunk != null && typeof chunk !== 'function' && !this.writableEnded && !this.destroyed) {
+  if (t.sinks.length !== 0 && t.depth === 0 && chunk != null && typeof chunk !== 'function' && !writeWillFail(this)) {
     const buf = toBuffer(chunk, encoding);
     if (buf && buf.length > 0) emit(t.sinks, buf, OUT);
   }
