@@ -172,6 +172,20 @@ function tappedUnshift(this: Tapped, chunk: unknown, encoding?: BufferEncoding):
   return t.origUnshift.call(this, chunk, encoding);
 }
 
+/**
+ * Writes `chunk` to `socket` past the tap: its sinks do not see these bytes. Only for a writer that records them
+ * itself, in the same order, such as the broadcast fan-out (see CaptureHandle.writeShared). Returns write()'s result.
+ */
+export function writePastTap(socket: net.Socket, chunk: Buffer): boolean {
+  const t = (socket as Tapped)[kTap];
+  return t === undefined ? socket.write(chunk) : t.origWrite.call(socket, chunk);
+}
+
+/** True when a write to `socket` now would fail (after end() or destroy()): such bytes are never sent. */
+export function socketWriteWillFail(socket: net.Socket): boolean {
+  return writeWillFail(socket as Tapped);
+}
+
 function toBuffer(chunk: unknown, encoding: unknown): Buffer | undefined {
   if (Buffer.isBuffer(chunk)) return chunk;
   if (typeof chunk === 'string') {

@@ -3,7 +3,7 @@
 import type * as net from 'node:net';
 import { ConnectionCapture } from '../capture/connectionCapture';
 import type { CaptureSink, HandshakeEvent } from '../capture/events';
-import { tapSocket } from '../capture/socketTap';
+import { socketWriteWillFail, tapSocket, writePastTap } from '../capture/socketTap';
 import type { Disposable } from '../util/events';
 
 export interface CaptureInit {
@@ -23,31 +23,54 @@ export interface CaptureInit {
 export interface CaptureHandle extends Disposable {
   /** The handshake as captured, once the response head (and, for a failure, the body) has been seen. */
   readonly handshake?: HandshakeEvent;
+  /**
+   * Writes `chunk` to the socket and records it, like `socket.write(chunk)` through the tap but without the tap's
+   * per-write work. For the broadcast fan-out, which writes the very same Buffer to many sockets in one tick: the
+   * first capture decodes it and the others join that record, so per recipient this is a few field updates.
+   * Optional: without it the fan-out writes through the tap.
+   */
+  writeShared?(chunk: Buffer): void;
 }
 
 /** Replaceable so tests and embedders can plug in a different capture. */
 export type CaptureAttacher = (socket: net.Socket, init: CaptureInit) => CaptureHandle;
 
 /** Taps the socket into a ConnectionCapture and ends the capture once the socket has closed. */
-const defaultAttacher: CaptureAttacher = (socket, init) => {
-  const capture = new ConnectionCapture(init);
-  const tap = tapSocket(socket, capture);
-  let done = false;
-  const finish = () => {
-    if (done) return;
-    done = true;
-    socket.removeListener('close', finish);
-    tap.dispose();
-    capture.end();
-  };
-  socket.once('close', finish);
-  return {
-    get handshake() {
-      return capture.handshake;
-    },
-    dispose: finish,
-  };
-};
+class TappedCapture implements CaptureHandle {
+  private readonly capture: ConnectionCapture;
+  private readonly tap: Disposable;
+  private done = false;
+  private readonly finish = () => this.dispose();
+
+  constructor(
+    private readonly socket: net.Socket,
+    init: CaptureInit,
+  ) {
+    this.capture = new ConnectionCapture(init);
+    this.tap = tapSocket(socket, this.capture);
+    socket.once('close', this.finish);
+  }
+
+  get handshake(): HandshakeEvent | undefined {
+    return this.capture.handshake;
+  }
+
+  writeShared(chunk: Buffer): void {
+    // What the tap does for a write, in the same order: record what will be sent, then send it.
+    if (!this.done && chunk.length > 0 && !socketWriteWillFail(this.socket)) this.capture.outbound(chunk);
+    writePastTap(this.socket, chunk);
+  }
+
+  dispose(): void {
+    if (this.done) return;
+    this.done = true;
+    this.socket.removeListener('close', this.finish);
+    this.tap.dispose();
+    this.capture.end();
+  }
+}
+
+const defaultAttacher: CaptureAttacher = (socket, init) => new TappedCapture(socket, init);
 
 let impl: CaptureAttacher = defaultAttacher;
 

@@ -646,6 +646,7 @@ export class BroadcastServer {
       ws,
       socket,
       deflate: ws.extensions !== '',
+      capture: st?.capture,
       alive: true,
       bucket: new TokenBucket(opts.rateLimit.messagesPerSecond / 1000, opts.rateLimit.burst, Date.now()),
       lastSeen: Date.now(),

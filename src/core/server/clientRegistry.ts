@@ -2,6 +2,7 @@
 
 import type * as net from 'node:net';
 import type { WebSocket } from 'ws';
+import type { CaptureHandle } from './attachCapture';
 import type { TokenBucket } from './limits';
 
 /** A connected client as the UI shows it. A snapshot: counters do not move after it is returned. */
@@ -37,6 +38,8 @@ export interface ClientRecord {
   readonly socket: net.Socket;
   /** permessage-deflate was negotiated, so pre-framed raw writes are not possible. */
   readonly deflate: boolean;
+  /** The capture on this client's socket, when capture is on: the fan-out's pre-framed writes go through it. */
+  readonly capture?: CaptureHandle;
   /** Answered the last heartbeat ping. */
   alive: boolean;
   /** Rate limit state. */

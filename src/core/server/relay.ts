@@ -92,8 +92,14 @@ export function fanOut(targets: Iterable<ClientRecord>, data: Buffer, isBinary: 
     if (!c.deflate && senderIdle(ws) && c.socket.writable) {
       frame ??= frameOnce(data, isBinary);
       corkForTick(c.socket);
-      c.socket.write(frame[0]);
-      if (frame.length === 2) c.socket.write(frame[1]);
+      const capture = c.capture;
+      if (capture?.writeShared !== undefined) {
+        capture.writeShared(frame[0]);
+        if (frame.length === 2) capture.writeShared(frame[1]);
+      } else {
+        c.socket.write(frame[0]);
+        if (frame.length === 2) c.socket.write(frame[1]);
+      }
     } else {
       ws.send(data, { binary: isBinary });
     }

@@ -161,3 +161,68 @@ describe('BroadcastServer capture of a broadcast', () => {
     for (const c of clients) assert.deepEqual(c.received, [Buffer.from('fan out')]);
   });
 });
+
+describe('BroadcastServer capture of the fan-out’s shared writes', () => {
+  /** A raw client: does the upgrade itself and keeps every byte the server sent after the response head. */
+  async function rawClient(port: number): Promise<{ bytes: () => Buffer; send: (frame: Buffer) => void; close: () => void }> {
+    const net = await import('node:net');
+    const s = net.connect(port, '127.0.0.1');
+    cleanups.push(() => s.destroy());
+    let all = Buffer.alloc(0);
+    s.on('data', (d: Buffer) => (all = Buffer.concat([all, d])));
+    await once(s, 'connect');
+    s.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    await until(() => all.includes('\r\n\r\n'));
+    return {
+      bytes: () => all.subarray(all.indexOf('\r\n\r\n') + 4),
+      send: (frame) => s.write(frame),
+      close: () => s.end(),
+    };
+  }
+
+  /** A masked client frame. */
+  function masked(opcode: number, payload: Buffer): Buffer {
+    const key = Buffer.from([9, 8, 7, 6]);
+    const n = payload.length;
+    const head = n < 126 ? Buffer.from([0x80 | opcode, 0x80 | n]) : Buffer.from([0x80 | opcode, 0x80 | 126, n >> 8, n & 0xff]);
+    const body = Buffer.from(payload.map((b, i) => b ^ key[i & 3]));
+    return Buffer.concat([head, key, body]);
+  }
+
+  test('each client’s s2c frames, replayed from the store, are exactly the bytes it received, and counted once', async () => {
+    const store = new EventStore();
+    const server = new BroadcastServer();
+    const address = await server.start({ port: 0, heartbeatIntervalMs: 0, capture: store });
+    cleanups.push(() => server.stop());
+    const clients = [await rawClient(address.port), await rawClient(address.port), await rawClient(address.port)];
+    await until(() => server.clients().length === 3);
+    const ids = server.clients().map((c) => c.id);
+    // Broadcasts (pre-framed shared writes), a large one written as header + payload, a ping answered by ws itself
+    // (its own write through the tap) in between, and a message to one client.
+    clients[0].send(masked(1, Buffer.from('one')));
+    clients[1].send(masked(9, Buffer.from('ping')));
+    clients[1].send(masked(2, Buffer.alloc(60_000, 0x5a)));
+    clients[2].send(masked(1, Buffer.from('three')));
+    // 'one' (2 + 3 bytes), the binary (4 + 60,000) and 'three' (2 + 5) to everyone.
+    await until(() => clients.every((c) => c.bytes().length >= 5 + 60_004 + 7));
+    server.sendTo(ids[1], 'just you');
+    // Plus its pong (2 + 4) and 'just you' (2 + 8).
+    await until(() => clients[1].bytes().length === 5 + 60_004 + 7 + 6 + 10);
+    for (const c of clients) c.close();
+    await until(() => store.query({ kinds: ['connection'] }).events.filter((e) => (e as ConnectionEvent).state === 'closed').length === 3);
+
+    for (let i = 0; i < 3; i++) {
+      const frames = store.query({ connectionId: ids[i], kinds: ['frame'], direction: 's2c', limit: 100 }).events as FrameEvent[];
+      const replay = Buffer.concat(frames.flatMap((f) => [f.header, f.payload]));
+      const got = clients[i].bytes();
+      assert.equal(replay.length, got.length, `client ${ids[i]}: recorded s2c bytes = received bytes`);
+      assert.ok(replay.equals(got), `client ${ids[i]}: the same bytes in the same order`);
+      const closed = store.query({ connectionId: ids[i], kinds: ['connection'] }).events.find((e) => (e as ConnectionEvent).state === 'closed') as ConnectionEvent;
+      const head = 'HTTP/1.1 101'.length;
+      assert.ok(closed.bytesOut! >= got.length + head, 'bytesOut covers the response head and every frame');
+      assert.equal(closed.bytesOut! - got.length, store.query({ connectionId: ids[i], kinds: ['handshake'] }).events.map((h) => (h as HandshakeEvent).response!.length)[0], 'and nothing twice');
+    }
+    const pong = store.query({ connectionId: ids[1], kinds: ['frame'], direction: 's2c' }).events.find((e) => (e as FrameEvent).opcode === 10);
+    assert.equal((pong as FrameEvent).payload.toString(), 'ping', 'ws’s own pong is recorded, in order');
+  });
+});
