@@ -63,6 +63,12 @@ const env = (name: string, fallback: number) => {
 const debug = process.env.PANEL_DEBUG === '1';
 /** PANEL_PROFILE=live|paging|scroll: a CPU profile of that phase (the renderer's main thread), top functions printed. */
 const profilePhase = process.env.PANEL_PROFILE;
+/**
+ * PANEL_TRACE=live|paging|scroll: a Chromium trace of that phase (DevTools timeline categories, all processes), saved
+ * for the DevTools Performance panel; each animation frame over 34 ms is split into what the renderer's main thread
+ * did in it (self time by trace event, the scripts by URL) and how busy the other threads were.
+ */
+const tracePhase = process.env.PANEL_TRACE;
 const log = (...a: unknown[]) => {
   if (debug) console.error('[panel]', ...a);
 };
@@ -135,6 +141,7 @@ export async function benchPanel(): Promise<PanelRow[]> {
     await installRecorder(page.mainFrame());
     const cdp = await page.context().newCDPSession(page);
     const profile = profiler(cdp, join(runDir, 'profile'));
+    const trace = tracer(browser, page, [frame, page.mainFrame()], join(runDir, 'profile'));
     log(`workbench ${page.url().split('?')[0]}, webview ${frame.url().split('?')[0]}`);
 
     // Baseline: the idle panel.
@@ -148,6 +155,7 @@ export async function benchPanel(): Promise<PanelRow[]> {
     // Live capture: the panel follows the live end while frames arrive at `rate`.
     await startPhase(frame, page);
     await profile.start('live');
+    await trace.start('live');
     const t0 = Date.now();
     const load = generate(client, messages, rate / 2);
     let peakHeap = 0;
@@ -169,6 +177,7 @@ export async function benchPanel(): Promise<PanelRow[]> {
     await sleep(500);
     const live = await stopPhase(frame, page);
     await profile.stop('live');
+    await trace.stop('live');
     const liveCounter = await shownFrames();
     await shot('2-live-end');
     const heapAfterLive = await heapOf(frame);
@@ -180,6 +189,7 @@ export async function benchPanel(): Promise<PanelRow[]> {
     const rowsBefore = await rowCount();
     await startPhase(frame, page);
     await profile.start('paging');
+    await trace.start('paging');
     // Hold the view at its first row, as a user dragging the scrollbar to the top, until no page comes for 3 s.
     const pagingRun = await grid.evaluate(async (vp) => {
       const t = performance.now();
@@ -200,6 +210,7 @@ export async function benchPanel(): Promise<PanelRow[]> {
     const pagingSeconds = pagingRun.seconds;
     const paging = await stopPhase(frame, page);
     await profile.stop('paging');
+    await trace.stop('paging');
     log(`paging: ${rowsBefore} -> ${rows} rows in ${pagingSeconds.toFixed(1)} s`, paging);
     await shot('3-top');
     const firstRowText = await grid.locator('.frow').first().innerText();
@@ -207,6 +218,7 @@ export async function benchPanel(): Promise<PanelRow[]> {
     // Scroll from the first row to the last: each step moves at least one viewport, so every step redraws all rows.
     await startPhase(frame, page);
     await profile.start('scroll');
+    await trace.start('scroll');
     const scroll = await grid.evaluate(async (vp, steps) => {
       const next = () => new Promise((r) => requestAnimationFrame(r));
       const max = vp.scrollHeight - vp.clientHeight;
@@ -226,6 +238,7 @@ export async function benchPanel(): Promise<PanelRow[]> {
     }, maxSteps);
     const scrolled = await stopPhase(frame, page);
     await profile.stop('scroll');
+    await trace.stop('scroll');
     await shot('4-bottom');
     const heapAfterScroll = await heapOf(frame);
     log('scroll', scroll, scrolled, 'heap', mb(heapAfterScroll));
@@ -322,7 +335,7 @@ export async function benchPanel(): Promise<PanelRow[]> {
     client?.terminate();
     await browser?.close();
     await server.stop();
-    if (process.env.PANEL_KEEP !== '1' && !profilePhase) rmSync(runDir, { recursive: true, force: true });
+    if (process.env.PANEL_KEEP !== '1' && !profilePhase && !tracePhase) rmSync(runDir, { recursive: true, force: true });
   }
 }
 
@@ -482,6 +495,8 @@ async function heapOf(frame: Frame, collect = true): Promise<number> {
 
 interface Recorder {
   on: boolean;
+  /** Tracing: leave a user-timing mark at the end of each long frame, to find it in the trace. */
+  mark: boolean;
   last: number;
   deltas: number[];
   long: LongFrame[];
@@ -490,10 +505,13 @@ interface Recorder {
 /** A rAF loop that records the time between animation frames while a phase runs, and long-animation-frame entries. */
 async function installRecorder(frame: Frame): Promise<void> {
   await frame.evaluate(() => {
-    const rec: Recorder = { on: false, last: 0, deltas: [], long: [] };
+    const rec: Recorder = { on: false, mark: false, last: 0, deltas: [], long: [] };
     (window as unknown as { __benchRec: Recorder }).__benchRec = rec;
     const tick = (t: number) => {
-      if (rec.on && rec.last) rec.deltas.push(t - rec.last);
+      if (rec.on && rec.last) {
+        rec.deltas.push(t - rec.last);
+        if (rec.mark && t - rec.last > 34) performance.mark(`bench-long-frame ${(t - rec.last).toFixed(1)}`);
+      }
       rec.last = t;
       requestAnimationFrame(tick);
     };
@@ -605,6 +623,138 @@ function profiler(cdp: CDPSession, dir: string) {
       for (const [k, us] of top) console.error(`  ${(us / 1000).toFixed(1).padStart(8)} ms  ${k}`);
     },
   };
+}
+
+interface TraceEvent {
+  name: string;
+  ph: string;
+  ts: number;
+  dur?: number;
+  pid: number;
+  tid: number;
+  args?: { name?: string; data?: { url?: string; functionName?: string } };
+}
+
+const TRACE_CATEGORIES = [
+  '-*',
+  'devtools.timeline',
+  'disabled-by-default-devtools.timeline',
+  'disabled-by-default-devtools.timeline.frame',
+  'v8.execute',
+  'v8',
+  'blink.user_timing',
+  'toplevel',
+];
+
+/** A Chromium trace of one phase (PANEL_TRACE), saved to `dir`, its long frames split and printed. */
+function tracer(browser: Browser, page: Page, frames: Frame[], dir: string) {
+  const setMark = (on: boolean) =>
+    Promise.all(frames.slice(0, 1).map((f) => f.evaluate((v) => ((window as unknown as { __benchRec: Recorder }).__benchRec.mark = v), on)));
+  return {
+    async start(phase: string) {
+      if (phase !== tracePhase) return;
+      await setMark(true);
+      await browser.startTracing(page, { categories: TRACE_CATEGORIES });
+    },
+    async stop(phase: string) {
+      if (phase !== tracePhase) return;
+      const buf = await browser.stopTracing();
+      await setMark(false);
+      mkdirSync(dir, { recursive: true });
+      const file = join(dir, `${phase}.trace.json`);
+      writeFileSync(file, buf);
+      console.error(`[panel] ${phase} trace saved to ${file}`);
+      summarizeTrace(JSON.parse(buf.toString('utf8')) as { traceEvents: TraceEvent[] } | TraceEvent[]);
+    },
+  };
+}
+
+/**
+ * For each long frame the webview marked: the main thread's self time by trace event name (scripts by URL) within
+ * it, its idle time, and the busiest other threads; then the same summed over all long frames.
+ */
+function summarizeTrace(json: { traceEvents: TraceEvent[] } | TraceEvent[]): void {
+  const events = Array.isArray(json) ? json : json.traceEvents;
+  const names = new Map<string, string>();
+  for (const e of events) {
+    if (e.ph !== 'M') continue;
+    if (e.name === 'thread_name') names.set(`${e.pid}:${e.tid}`, `${e.args?.name}`);
+    if (e.name === 'process_name') names.set(`${e.pid}`, `${e.args?.name}`);
+  }
+  const marks = events.filter((e) => e.name.startsWith('bench-long-frame ') && e.ph !== 'M');
+  if (marks.length === 0) {
+    console.error('[panel] trace: no long frames marked');
+    return;
+  }
+  const main = `${marks[0].pid}:${marks[0].tid}`;
+  const byThread = new Map<string, TraceEvent[]>();
+  for (const e of events) {
+    if (e.ph !== 'X' || e.dur === undefined) continue;
+    const k = `${e.pid}:${e.tid}`;
+    let list = byThread.get(k);
+    if (!list) byThread.set(k, (list = []));
+    list.push(e);
+  }
+  for (const list of byThread.values()) list.sort((a, b) => a.ts - b.ts || (b.dur ?? 0) - (a.dur ?? 0));
+  const label = (e: TraceEvent) => {
+    const url = e.args?.data?.url;
+    return url ? `${e.name} ${url.split('?')[0].split('/').pop()}` : e.name;
+  };
+  /** Self time (µs) by label of one thread's complete events, clipped to [from, to]. */
+  const selfTimes = (list: TraceEvent[], from: number, to: number) => {
+    const self = new Map<string, number>();
+    const stack: Array<{ e: TraceEvent; end: number }> = [];
+    const clip = (a: number, b: number) => Math.max(0, Math.min(b, to) - Math.max(a, from));
+    const add = (k: string, us: number) => self.set(k, (self.get(k) ?? 0) + us);
+    let busy = 0;
+    for (const e of list) {
+      const end = e.ts + (e.dur ?? 0);
+      if (end < from) continue;
+      if (e.ts > to) break;
+      while (stack.length && stack[stack.length - 1].end <= e.ts) stack.pop();
+      const c = clip(e.ts, end);
+      if (stack.length) add(label(stack[stack.length - 1].e), -c);
+      else busy += c;
+      add(label(e), c);
+      stack.push({ e, end });
+    }
+    return { self, busy };
+  };
+  const total = new Map<string, number>();
+  const others = new Map<string, number>();
+  let totalIdle = 0;
+  let totalSpan = 0;
+  const ms = (us: number) => (us / 1000).toFixed(1);
+  marks.forEach((m, i) => {
+    const delta = Number(m.name.split(' ')[1]);
+    const to = m.ts;
+    const from = to - delta * 1000;
+    const { self, busy } = selfTimes(byThread.get(main) ?? [], from, to);
+    for (const [k, v] of self) total.set(k, (total.get(k) ?? 0) + v);
+    totalIdle += delta * 1000 - busy;
+    totalSpan += delta * 1000;
+    const busyOthers: Array<[string, number]> = [];
+    for (const [k, list] of byThread) {
+      if (k === main) continue;
+      const b = selfTimes(list, from, to).busy;
+      if (b < 1000) continue;
+      const name = `${names.get(k.split(':')[0]) ?? k.split(':')[0]}/${names.get(k) ?? k}`;
+      busyOthers.push([name, b]);
+      others.set(name, (others.get(name) ?? 0) + b);
+    }
+    if (i < 12) {
+      const top = [...self].filter(([, v]) => v >= 1000).sort((a, b) => b[1] - a[1]).slice(0, 8);
+      console.error(
+        `[panel] long frame ${delta} ms: main busy ${ms(busy)}: ${top.map(([k, v]) => `${k} ${ms(v)}`).join(', ')}\n` +
+          `         other threads: ${busyOthers.sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, v]) => `${k} ${ms(v)}`).join(', ')}`,
+      );
+    }
+  });
+  const top = [...total].sort((a, b) => b[1] - a[1]).slice(0, 20);
+  console.error(`[panel] ${marks.length} long frames, ${ms(totalSpan)} ms; main thread idle ${ms(totalIdle)} ms; self time by event:`);
+  for (const [k, v] of top) console.error(`  ${ms(v).padStart(8)} ms  ${k}`);
+  console.error('[panel] other threads busy in them:');
+  for (const [k, v] of [...others].sort((a, b) => b[1] - a[1]).slice(0, 10)) console.error(`  ${ms(v).padStart(8)} ms  ${k}`);
 }
 
 const mb = (n: number) => `${(n / MB).toFixed(1)} MB`;

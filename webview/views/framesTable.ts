@@ -15,7 +15,7 @@ import { nextAutoScroll, type Row, type ViewStore } from '../store';
 import { el } from '../ui';
 
 export const ROW_HEIGHT = 22;
-const OVERSCAN = 8;
+const OVERSCAN = (globalThis as unknown as { __os?: number }).__os ?? 8;
 /** Ask for an older page when the top of the view is this many rows from the first held row. */
 const PAGE_AHEAD_ROWS = 40;
 
@@ -36,17 +36,20 @@ export interface FramesTableOptions {
 class Cell {
   private cls: string;
   private text = '';
+  /** The cell's one text node: changing its data relays out the text without replacing the node and its layout object. */
+  private readonly textNode = document.createTextNode('');
   private title = '';
   private label: string | undefined;
 
   constructor(readonly el: HTMLElement) {
     this.cls = el.className;
+    el.appendChild(this.textNode);
   }
 
   set(cls: string, text: string, title = '', label?: string): void {
     const e = this.el;
     if (cls !== this.cls) e.className = this.cls = cls;
-    if (text !== this.text) e.textContent = this.text = text;
+    if (text !== this.text) this.textNode.data = this.text = text;
     if (title !== this.title) {
       if (title) e.title = title;
       else e.removeAttribute('title');

@@ -129,10 +129,10 @@ class DirectionCapture {
       // One array serves the frame and its message: they went to the same connections.
       let others = b.frame.alsoSentTo;
       if (others === undefined) b.frame.alsoSentTo = b.message.alsoSentTo = others = [];
+      // Nothing else changes here: lastEvent and friends are only read for what the next decode produces. (Keeping
+      // the old capture free of pointers to this young record also spares the scavenger a remembered-set entry
+      // per recipient.)
       others.push(this.connectionId);
-      this.lastEvent = b.frame;
-      this.lastId = b.frame.id;
-      this.lastMessage = b.message;
       return;
     }
     const frames = this.framesSeen;
