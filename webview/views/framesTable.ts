@@ -15,7 +15,12 @@ import { nextAutoScroll, type Row, type ViewStore } from '../store';
 import { el } from '../ui';
 
 export const ROW_HEIGHT = 22;
-const OVERSCAN = (globalThis as unknown as { __os?: number }).__os ?? 8;
+/**
+ * Rows rendered past each edge of the view, so that a small scroll (a wheel notch, an arrow key), which the
+ * compositor shows before the next render, finds rows there. Every rendered row costs style, layout and paint in each
+ * frame that refills it, so it is kept small.
+ */
+const OVERSCAN = 3;
 /** Ask for an older page when the top of the view is this many rows from the first held row. */
 const PAGE_AHEAD_ROWS = 40;
 
@@ -102,6 +107,8 @@ export class FramesTable {
   private height = 0;
   private frame = 0;
   private programmaticScroll = false;
+  /** The scroll position of the last render. */
+  private renderedTop = 0;
 
   constructor(private readonly o: FramesTableOptions) {
     this.el = el('div', 'frames');
@@ -300,8 +307,15 @@ export class FramesTable {
     // the one layout it forces includes the refilled rows.
     const bottom = Math.max(0, this.rows.length * ROW_HEIGHT - this.height);
     const top = this.autoScroll ? bottom : Math.min(this.top, bottom);
-    const start = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
-    const end = Math.min(this.rows.length, Math.ceil((top + this.height) / ROW_HEIGHT) + OVERSCAN);
+    // A move of more than a view (the scrollbar dragged through a long list, Page Down held, a jump) replaces every
+    // row, and the next frame likely does again: the rows past the edges would be filled for nothing. They follow
+    // once the view rests (the next frame, unless the view is following the live end, which needs none).
+    const jumped = Math.abs(top - this.renderedTop) > this.height;
+    this.renderedTop = top;
+    const over = jumped ? 0 : OVERSCAN;
+    if (jumped && !this.autoScroll) this.schedule();
+    const start = Math.max(0, Math.floor(top / ROW_HEIGHT) - over);
+    const end = Math.min(this.rows.length, Math.ceil((top + this.height) / ROW_HEIGHT) + over);
     const n = Math.max(0, end - start);
     while (this.pool.length < n) this.pool.push(this.makeRow());
     this.body.style.transform = `translateY(${start * ROW_HEIGHT}px)`;
