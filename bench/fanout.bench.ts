@@ -96,6 +96,8 @@ export async function benchFanout(): Promise<FanoutRow[]> {
     env: { ...process.env, NODE_PATH: path.resolve('node_modules') },
   });
   const rates: number[][] = variants.map(() => []);
+  // Server CPU (this process) per delivery over the whole run: less sensitive than the rate to other work on the machine.
+  const cpuPerDelivery: number[][] = variants.map(() => []);
   try {
     for (let round = 0; round < ROUNDS; round++) {
       // Rotate the order so no variant always runs first (warm JIT, cold caches).
@@ -115,8 +117,9 @@ export async function benchFanout(): Promise<FanoutRow[]> {
             window: WINDOW,
           });
           rates[i].push((r.deliveries / r.ms) * 1000);
+          const c = process.cpuUsage(c0);
+          cpuPerDelivery[i].push((c.user + c.system) / r.totalDeliveries);
           if (process.env.FANOUT_DEBUG) {
-            const c = process.cpuUsage(c0);
             console.error(`${variants[i].name}: ${Math.round((r.deliveries / r.ms) * 1000)}/s, server cpu ${((c.user + c.system) / 1000 / (performance.now() - t0)).toFixed(2)} of a core (whole run)`);
           }
         } finally {
@@ -133,11 +136,20 @@ export async function benchFanout(): Promise<FanoutRow[]> {
   const onVsPlain = perRound(on, plain);
   const onVsOff = perRound(on, off);
   const unit = 'deliveries/s';
+  const [cpuOn, cpuOff] = cpuPerDelivery;
+  const cpuCost = perRound(cpuOn, cpuOff);
   return [
     { name: 'fanout: ours, capture on', value: median(on), unit, ratio: onVsPlain, baseline: 'vs plain ws', goal: '>= 1.00x plain ws', met: onVsPlain >= 1 },
     { name: 'fanout: ours, capture on', value: median(on), unit, ratio: onVsOff, baseline: 'vs capture off', goal: '>= 0.85x capture off', met: onVsOff >= 0.85 },
     { name: 'fanout: ours, capture off', value: median(off), unit, ratio: perRound(off, plain), baseline: 'vs plain ws' },
     { name: 'fanout: plain ws broadcast', value: median(plain), unit },
+    {
+      name: 'fanout: server CPU per delivery, capture on',
+      value: median(cpuOn) * 1000,
+      unit: `ns (capture off ${Math.round(median(cpuOff) * 1000)} ns)`,
+      ratio: cpuCost,
+      baseline: 'vs capture off',
+    },
   ];
 }
 
