@@ -7,6 +7,8 @@ import type { CaptureCounters, EventDto, FrameDto, MessageDto, ModelSnapshot, Pa
 export const MAX_HELD = 50_000;
 /** Most live events held back while the view is paused before it gives up and reloads on resume. */
 export const MAX_PAUSED = 20_000;
+/** Most distinct strings `ViewStore` keeps one shared copy of (see `compact`). */
+const MAX_SHARED_STRINGS = 10_000;
 
 export interface Row {
   id: number;
@@ -24,6 +26,8 @@ export class ViewStore {
   private readonly messageOf = new Map<number, number>();
   private readonly expanded = new Set<number>();
   private rowsCache: Row[] | undefined;
+  /** One copy of each short string that events repeat (kinds, directions, connection ids); see `compact`. */
+  private readonly shared = new Map<string, string>();
 
   filter: ViewFilter = {};
   /** The view shows only ids above this ("clear" raises it; the host keeps its history). */
@@ -310,6 +314,7 @@ export class ViewStore {
     const fresh = list.filter((e) => !this.byId.has(e.id));
     if (fresh.length === 0) return;
     for (const e of fresh) {
+      this.compact(e);
       this.byId.set(e.id, e);
       if (e.kind === 'message') for (const fid of e.frameIds) this.messageOf.set(fid, e.id);
     }
@@ -331,6 +336,35 @@ export class ViewStore {
       this.events = this.events.concat(fresh).sort((a, b) => a.id - b.id);
     }
     this.rowsCache = undefined;
+  }
+
+  /**
+   * Events arrive by structured clone, which makes a new string for every string field of every event: held by the
+   * hundred thousand, these copies are a third of the webview's heap and lengthen every garbage collection, which
+   * runs on the thread that draws the panel. The repeated ones are swapped for one shared copy, and a single-frame
+   * message shares its frame's preview. Values stay equal.
+   */
+  private compact(e: EventDto): void {
+    const w = e as { kind: string; connectionId: string; direction?: string };
+    w.kind = this.share(w.kind);
+    w.connectionId = this.share(w.connectionId);
+    if (w.direction !== undefined) w.direction = this.share(w.direction);
+    if (e.kind === 'message' && e.frameIds.length === 1) {
+      const f = this.byId.get(e.frameIds[0]);
+      if (f?.kind === 'frame' && f.preview === e.preview) e.preview = f.preview;
+    } else if (e.kind === 'frame' && e.messageId !== undefined) {
+      const m = this.byId.get(e.messageId);
+      if (m?.kind === 'message' && m.frameIds.length === 1 && m.preview === e.preview) e.preview = m.preview;
+    }
+  }
+
+  private share(s: string): string {
+    const known = this.shared.get(s);
+    if (known !== undefined) return known;
+    // Connection ids are the only open-ended kind: a long session of short connections must not grow this forever.
+    if (this.shared.size >= MAX_SHARED_STRINGS) this.shared.clear();
+    this.shared.set(s, s);
+    return s;
   }
 
   private inShownExpandedGroup(frameId: number, pageEnd: number): boolean {
