@@ -1,7 +1,9 @@
+import { once } from 'node:events';
+import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import type { EventStore } from '../core/capture/eventStore';
 import type { CaptureEvent } from '../core/capture/events';
-import { eventToJsonLine, toHar } from '../core/capture/sessionExport';
+import { eventToJsonLine, SecretRedactor, toHar } from '../core/capture/sessionExport';
 
 const PAGE = 5000;
 
@@ -16,8 +18,43 @@ function* allEvents(store: EventStore): Generator<CaptureEvent> {
 }
 
 /**
+ * Where the export goes, a piece at a time: a file on disk is streamed (a 256 MB history as one string would pass
+ * V8's string limit), any other file system gets the pieces joined once at the end.
+ */
+interface Output {
+  write(text: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+function openOutput(uri: vscode.Uri): Output {
+  if (uri.scheme === 'file') {
+    const stream = fs.createWriteStream(uri.fsPath);
+    const failed = new Promise<never>((_, reject) => stream.once('error', reject));
+    failed.catch(() => {});
+    return {
+      async write(text) {
+        if (!stream.write(text)) await Promise.race([once(stream, 'drain'), failed]);
+      },
+      async close() {
+        await Promise.race([new Promise<void>((resolve) => stream.end(resolve)), failed]);
+      },
+    };
+  }
+  const parts: string[] = [];
+  return {
+    async write(text) {
+      parts.push(text);
+    },
+    async close() {
+      await vscode.workspace.fs.writeFile(uri, Buffer.from(parts.join(''), 'utf8'));
+    },
+  };
+}
+
+/**
  * Writes the capture history to `target` (asked for when absent): `.har` gives HAR 1.2 with Chrome's
- * `_webSocketMessages`, anything else NDJSON. Returns the file written.
+ * `_webSocketMessages`, anything else NDJSON. Credentials in handshakes and URLs are replaced unless
+ * `wsInspector.export.includeSecrets` is on. Returns the file written.
  */
 export async function exportSession(store: EventStore, version: string, target?: vscode.Uri): Promise<vscode.Uri | undefined> {
   const stats = store.stats();
@@ -35,16 +72,52 @@ export async function exportSession(store: EventStore, version: string, target?:
     }));
   if (!uri) return undefined;
   const har = uri.path.toLowerCase().endsWith('.har');
-  await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Exporting ${stats.count.toLocaleString()} events` },
-    async () => {
-      const text = har
-        ? JSON.stringify(toHar(allEvents(store), { creatorVersion: version }), null, 1)
-        : [...allEvents(store)].map(eventToJsonLine).join('\n') + '\n';
-      await vscode.workspace.fs.writeFile(uri, Buffer.from(text, 'utf8'));
-    },
-  );
+  const keepSecrets = vscode.workspace.getConfiguration('wsInspector').get<boolean>('export.includeSecrets') === true;
+  const redactor = keepSecrets ? undefined : new SecretRedactor();
+  try {
+    await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Exporting ${stats.count.toLocaleString()} events`, cancellable: false },
+      async (progress) => {
+        const out = openOutput(uri);
+        let done = 0;
+        const step = (n: number) => {
+          done += n;
+          progress.report({ increment: (100 * n) / stats.count, message: `${done.toLocaleString()} of ${stats.count.toLocaleString()}` });
+        };
+        try {
+          if (har) {
+            const log = toHar(allEvents(store), { creatorVersion: version, redactor }).log;
+            const { entries, ...head } = log;
+            // One entry at a time, so no single string holds the whole file.
+            await out.write(`{"log":${JSON.stringify({ ...head, entries: [] }).slice(0, -3)}[\n`);
+            for (let i = 0; i < entries.length; i++) {
+              await out.write((i > 0 ? ',\n' : '') + JSON.stringify(entries[i]));
+              step(entries[i]._webSocketMessages.length + 1);
+            }
+            await out.write('\n]}}\n');
+          } else {
+            let batch: string[] = [];
+            for (const e of allEvents(store)) {
+              batch.push(eventToJsonLine(e, redactor));
+              if (batch.length === PAGE) {
+                await out.write(batch.join('\n') + '\n');
+                step(batch.length);
+                batch = [];
+              }
+            }
+            if (batch.length > 0) await out.write(batch.join('\n') + '\n');
+          }
+        } finally {
+          await out.close();
+        }
+      },
+    );
+  } catch (err) {
+    void vscode.window.showErrorMessage(`Could not export to ${uri.fsPath}: ${(err as Error).message}. Choose another file and try again.`);
+    return undefined;
+  }
   const evicted = stats.evictedEvents > 0 ? ` (${stats.evictedEvents.toLocaleString()} older events had been evicted)` : '';
-  void vscode.window.showInformationMessage(`Exported ${stats.count.toLocaleString()} events to ${uri.fsPath}${evicted}.`);
+  const redacted = redactor && redactor.replaced > 0 ? ` ${redactor.replaced.toLocaleString()} credentials were replaced by REDACTED (setting wsInspector.export.includeSecrets).` : '';
+  void vscode.window.showInformationMessage(`Exported ${stats.count.toLocaleString()} events to ${uri.fsPath}${evicted}.${redacted}`);
   return uri;
 }

@@ -20,7 +20,8 @@ async function until<T>(what: string | (() => string), fn: () => T | Promise<T>,
 
 function openClient(url: string): Promise<{ ws: WebSocket; received: string[] }> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers: { 'User-Agent': 'wsi-vscode-test' } });
+    // The Authorization header is not checked (auth is off); the export must not write its value.
+    const ws = new WebSocket(url, { headers: { 'User-Agent': 'wsi-vscode-test', Authorization: 'Bearer wsi-test-secret-42' } });
     const received: string[] = [];
     ws.on('message', (d) => received.push(String(d)));
     ws.once('open', () => resolve({ ws, received }));
@@ -156,7 +157,9 @@ describe('WebSocket Inspector in a real extension host', function () {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'wsi-export-'));
     const target = vscode.Uri.file(path.join(dir, 'session.har'));
     await vscode.commands.executeCommand('wsInspector.exportSession', target);
-    const har = JSON.parse(await fs.readFile(target.fsPath, 'utf8'));
+    const text = await fs.readFile(target.fsPath, 'utf8');
+    const har = JSON.parse(text);
+    assert.ok(!text.includes('wsi-test-secret-42'), 'credentials are not exported by default');
     assert.equal(har.log.version, '1.2');
     const echo = har.log.entries.find((e: { request: { url: string } }) => e.request.url.endsWith('/echo?x=1'));
     assert.ok(echo, 'the outgoing connection is an entry');
@@ -169,6 +172,10 @@ describe('WebSocket Inspector in a real extension host', function () {
       e.request.headers.some((h) => h.name === 'User-Agent' && h.value === 'wsi-vscode-test'),
     );
     assert.equal(serverSide.length, 2, 'both clients of the embedded server are entries');
+    assert.ok(
+      serverSide.every((e: { request: { headers: Array<{ name: string; value: string }> } }) => e.request.headers.some((h) => h.name === 'Authorization' && h.value === 'Bearer REDACTED')),
+      'the header is there, its value replaced',
+    );
     assert.ok(serverSide.every((e: { _webSocketMessages: Array<{ type: string; data: string }> }) => e._webSocketMessages.some((m) => m.type === 'receive' && m.data === 'hello from VS Code')));
   });
 

@@ -2,9 +2,100 @@
 // so a session opens in Chrome DevTools and other HAR viewers.
 import type { CaptureEvent, HandshakeEvent, HttpHead, MessageEvent } from './events';
 
-/** One JSON line per event. Buffers become `{ base64 }` so binary survives the round trip. */
-export function eventToJsonLine(e: CaptureEvent): string {
-  return JSON.stringify(e, (_key, value) => {
+/** What replaces a credential in an export. URL-safe, so a redacted URL stays a URL. */
+export const REDACTED = 'REDACTED';
+
+/** Header names whose values are credentials (lower case). */
+const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'x-auth-token']);
+/** Query parameters that commonly carry credentials, among them the server's own `?token=`. */
+const SECRET_PARAM = /^(?:token|access_token|id_token|auth|authorization|api_key|apikey|key|password|passwd|secret|jwt|session|sig|signature)$/i;
+
+/**
+ * Replaces credentials in what an export writes: the values of `Authorization`, `Cookie` and similar headers, the
+ * token a client offers in `Sec-WebSocket-Protocol: bearer, <token>`, and credential-like query parameters in
+ * request lines and URLs. Payloads are left as they are: they are what the user captured to look at. Counts what
+ * it replaced, so the UI can say so.
+ */
+export class SecretRedactor {
+  replaced = 0;
+
+  head(h: HttpHead): HttpHead {
+    const startLine = this.startLine(h.startLine);
+    let changed = startLine !== h.startLine;
+    const headers = h.headers.map(([name, value]): [string, string] => {
+      const lower = name.toLowerCase();
+      let v = value;
+      if (lower === 'authorization' || lower === 'proxy-authorization') {
+        // Keep the scheme (`Bearer`, `Basic`): it says how the client authenticated, which is worth seeing.
+        const scheme = /^\S+\s+(?=\S)/.exec(value);
+        v = scheme ? scheme[0] + REDACTED : REDACTED;
+      } else if (SECRET_HEADERS.has(lower)) {
+        v = REDACTED;
+      } else if (lower === 'sec-websocket-protocol') {
+        v = bearerOffer(value);
+      }
+      if (v === value) return [name, value];
+      changed = true;
+      this.replaced++;
+      return [name, v];
+    });
+    return changed ? { ...h, startLine, headers } : h;
+  }
+
+  /** A URL or request target with credential-like query values replaced. */
+  url(u: string): string {
+    const out = u.replace(/([?&])([^=&#]+)=([^&#]*)/g, (all, sep: string, name: string, value: string) => {
+      if (value === '' || value === REDACTED || !SECRET_PARAM.test(safeDecode(name))) return all;
+      this.replaced++;
+      return `${sep}${name}=${REDACTED}`;
+    });
+    return out;
+  }
+
+  event(e: CaptureEvent): CaptureEvent {
+    if (e.kind === 'handshake') {
+      const request = this.head(e.request);
+      const response = e.response && this.head(e.response);
+      return request === e.request && response === e.response ? e : { ...e, request, response };
+    }
+    if (e.kind === 'connection' && e.meta?.url !== undefined) {
+      const url = this.url(e.meta.url);
+      return url === e.meta.url ? e : { ...e, meta: { ...e.meta, url } };
+    }
+    return e;
+  }
+
+  private startLine(line: string): string {
+    const parts = line.split(' ');
+    if (parts.length !== 3 || parts[0].startsWith('HTTP/')) return line;
+    const target = this.url(parts[1]);
+    return target === parts[1] ? line : `${parts[0]} ${target} ${parts[2]}`;
+  }
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** `bearer, <token>, chat` → `bearer, REDACTED, chat`: the offer after `bearer` is the token. */
+function bearerOffer(value: string): string {
+  const offers = value.split(',').map((s) => s.trim());
+  const i = offers.findIndex((o) => o.toLowerCase() === 'bearer');
+  if (i < 0 || i + 1 >= offers.length) return value;
+  offers[i + 1] = REDACTED;
+  return offers.join(', ');
+}
+
+/**
+ * One JSON line per event. Buffers become `{ base64 }` so binary survives the round trip. With a redactor, the
+ * credentials in handshakes and URLs are replaced (see SecretRedactor).
+ */
+export function eventToJsonLine(e: CaptureEvent, redactor?: SecretRedactor): string {
+  return JSON.stringify(redactor ? redactor.event(e) : e, (_key, value) => {
     if (value && typeof value === 'object' && value.type === 'Buffer' && Array.isArray(value.data)) {
       return { base64: Buffer.from(value.data).toString('base64') };
     }
@@ -83,9 +174,13 @@ function requestUrl(h: HandshakeEvent, secure: boolean): { url: string; method: 
  * Builds a HAR log from capture events in id order. `secureConnections` names the connections that ran over TLS,
  * which the handshake alone cannot tell.
  */
-export function toHar(events: Iterable<CaptureEvent>, options: { creatorVersion?: string; secureConnections?: Set<string> } = {}): HarLog {
+export function toHar(
+  events: Iterable<CaptureEvent>,
+  options: { creatorVersion?: string; secureConnections?: Set<string>; redactor?: SecretRedactor } = {},
+): HarLog {
   const entries = new Map<string, HarEntry>();
-  for (const e of events) {
+  for (const raw of events) {
+    const e = options.redactor && raw.kind === 'handshake' ? options.redactor.event(raw) : raw;
     if (e.kind === 'handshake') {
       const { url, method, httpVersion } = requestUrl(e, options.secureConnections?.has(e.connectionId) ?? false);
       const statusLine = e.response?.startLine ?? '';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { CaptureEvent } from '../../../src/core/capture/events';
-import { eventToJsonLine, toHar } from '../../../src/core/capture/sessionExport';
+import type { CaptureEvent, HandshakeEvent } from '../../../src/core/capture/events';
+import { eventToJsonLine, REDACTED, SecretRedactor, toHar } from '../../../src/core/capture/sessionExport';
 
 const t0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 const events: CaptureEvent[] = [
@@ -88,5 +88,63 @@ describe('sessionExport', () => {
     const parsed = JSON.parse(line);
     assert.equal(parsed.kind, 'message');
     assert.deepEqual(Buffer.from(parsed.data.base64, 'base64'), Buffer.from([0, 1, 254, 255]));
+  });
+});
+
+describe('SecretRedactor', () => {
+  const handshake = (requestHeaders: Array<[string, string]>, target = '/chat?room=7&token=s3cr3t&access_token=abc&key='): CaptureEvent => ({
+    kind: 'handshake',
+    id: 9,
+    connectionId: 'c9',
+    time: t0,
+    request: { startLine: `GET ${target} HTTP/1.1`, headers: requestHeaders, length: 200 },
+    response: { startLine: 'HTTP/1.1 101 Switching Protocols', headers: [['Set-Cookie', 'sid=1; HttpOnly'], ['Sec-WebSocket-Protocol', 'bearer']], length: 100 },
+    status: 101,
+    ok: true,
+  });
+
+  test('credentials in headers, the bearer subprotocol offer and the query are replaced; the rest is untouched', () => {
+    const r = new SecretRedactor();
+    const e = r.event(
+      handshake([
+        ['Host', 'example.test'],
+        ['Authorization', 'Bearer eyJhbGciOi.payload.sig'],
+        ['Cookie', 'sid=1; theme=dark'],
+        ['Sec-WebSocket-Protocol', 'bearer, eyJhbGciOi.payload.sig, chat.v2'],
+        ['X-Api-Key', 'k-123'],
+        ['User-Agent', 'token=not-a-query'],
+      ]),
+    ) as HandshakeEvent;
+    assert.equal(e.request.startLine, `GET /chat?room=7&token=${REDACTED}&access_token=${REDACTED}&key= HTTP/1.1`);
+    assert.deepEqual(e.request.headers, [
+      ['Host', 'example.test'],
+      ['Authorization', `Bearer ${REDACTED}`],
+      ['Cookie', REDACTED],
+      ['Sec-WebSocket-Protocol', `bearer, ${REDACTED}, chat.v2`],
+      ['X-Api-Key', REDACTED],
+      ['User-Agent', 'token=not-a-query'],
+    ]);
+    assert.deepEqual(e.response!.headers, [
+      ['Set-Cookie', REDACTED],
+      ['Sec-WebSocket-Protocol', 'bearer'],
+    ]);
+    assert.equal(r.replaced, 7);
+    const text = JSON.stringify(toHar([e]));
+    assert.ok(!text.includes('s3cr3t') && !text.includes('eyJhbGciOi') && !text.includes('k-123'), text);
+  });
+
+  test('the exporters redact when given a redactor and keep everything without one', () => {
+    const ev = handshake([['Authorization', 'Basic dXNlcjpwYXNz']]);
+    const connection: CaptureEvent = { kind: 'connection', id: 10, connectionId: 'o1', time: t0, state: 'open', role: 'client', meta: { url: 'wss://api.test/ws?apikey=zzz&v=2' } };
+    const r = new SecretRedactor();
+    const lines = [ev, connection].map((e) => eventToJsonLine(e, r)).join('\n');
+    assert.ok(!lines.includes('dXNlcjpwYXNz') && !lines.includes('zzz'), lines);
+    assert.ok(lines.includes(`Basic ${REDACTED}`) && lines.includes(`apikey=${REDACTED}&v=2`), lines);
+    const har = toHar([ev], { redactor: new SecretRedactor() });
+    assert.equal(har.log.entries[0].request.url, `ws://localhost/chat?room=7&token=${REDACTED}&access_token=${REDACTED}&key=`);
+    assert.equal(har.log.entries[0].request.queryString.find((q) => q.name === 'token')?.value, REDACTED);
+    // Without a redactor: as captured.
+    assert.ok(eventToJsonLine(ev).includes('dXNlcjpwYXNz'));
+    assert.ok(JSON.stringify(toHar([ev])).includes('s3cr3t'));
   });
 });
