@@ -10,7 +10,9 @@
 // connection; only clicks answered while the flood still ran count.
 // Run: `npm run bench -- panel`. Knobs: PANEL_FRAMES (default 100000), PANEL_RATE (frames/s, 2000),
 // PANEL_SCROLL_STEPS (most scroll steps, 1500), PANEL_FLOOD_MB (512), PANEL_DEBUG=1 (progress and long frames),
-// PANEL_KEEP=1 (keep the run folder; kept anyway with a profile). Screenshots: .test-runs/screenshots/bench-panel-*.png.
+// PANEL_PROFILE=live|paging|scroll (a CPU profile of that phase), PANEL_TRACE=live|paging|scroll (a Chromium trace of
+// that phase, each long frame split into what the main thread did and how busy the other threads were), PANEL_KEEP=1
+// (keep the run folder; kept anyway with a profile or a trace). Screenshots: .test-runs/screenshots/bench-panel-*.png.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
