@@ -152,6 +152,11 @@ class DirectionCapture {
     ) {
       rememberBurst({ chunk, direction: this.direction, frame: this.lastEvent!, message: this.lastMessage! });
     }
+    // Only this push needed them. Held until the connection's next message (100 ms away for a client sending 10/s),
+    // a thousand connections' last records would outlive a scavenge or two and die in the old generation, which is
+    // what made full collections frequent under load.
+    this.lastEvent = undefined;
+    this.lastMessage = undefined;
   }
 
   /** Between messages: a chunk starting here starts a new frame and a new message. */
