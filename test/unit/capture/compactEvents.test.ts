@@ -230,6 +230,29 @@ describe('compact event history', () => {
     }
   });
 
+  test('messages sharing their frame’s bytes stay readable while the chunks around them are freed', async () => {
+    // 1 MiB payloads: three frames fit in a 4 MiB chunk, the fourth starts the next one; each message shares its
+    // frame's bytes. A small event cap evicts as it goes, freeing chunks under records that are still read.
+    const s = new EventStore({ maxEvents: 5 });
+    try {
+      for (let i = 0; i < 20; i++) {
+        const f = frame(Buffer.alloc(1024 * 1024, i), { opcode: 2 });
+        const fid = s.append(f);
+        s.append(message(f.payload, [fid], { opcode: 2, utf8Valid: undefined }));
+        await turn();
+        for (const e of s.query({ limit: 10 }).events) {
+          const bytes = e.kind === 'frame' ? e.payload : (e as MessageEvent).data;
+          const round = Math.floor((e.id - 1) / 2);
+          assert.equal(bytes.length, 1024 * 1024);
+          assert.ok(bytes[0] === round && bytes[bytes.length - 1] === round, `event ${e.id} holds round ${round}'s bytes`);
+        }
+      }
+      assert.ok(s.compactArenaBytes <= 3 * 4 * 1024 * 1024, `arena ${s.compactArenaBytes}`);
+    } finally {
+      s.dispose();
+    }
+  });
+
   test('an event read back is a copy: changing it changes nothing in the store', async () => {
     const s = new EventStore();
     try {
