@@ -20,6 +20,8 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type CDPSession, type Frame, type Page } from 'playwright-core';
 import WebSocket from 'ws';
 import type { BenchRow } from './row';
+// The same palette driver as the E2E tests (that module needs only playwright-core).
+import { palette } from '../test/e2e/workbench';
 
 export type PanelRow = BenchRow;
 
@@ -460,25 +462,6 @@ function median(xs: number[]): number {
 }
 
 // --- the browser ---------------------------------------------------------------------------------------------------
-
-/** Runs a command from the palette; retries while the extension's contributions are still loading. */
-async function palette(page: Page, command: string): Promise<void> {
-  const input = page.locator('.quick-input-widget .quick-input-box input');
-  const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: command.split(': ')[1] }).first();
-  for (let attempt = 0; ; attempt++) {
-    await page.keyboard.press('F1');
-    await input.waitFor({ state: 'visible' });
-    await input.fill(`>${command}`);
-    try {
-      await row.waitFor({ timeout: 5000 });
-      break;
-    } catch (err) {
-      if (attempt === 5) throw err;
-      await page.keyboard.press('Escape');
-    }
-  }
-  await page.keyboard.press('Enter');
-}
 
 /** A CDP session of its own exists only for an out-of-process frame. */
 async function cdpFor(page: Page, frame: Frame): Promise<{ separate: boolean; session?: CDPSession }> {

@@ -80,19 +80,19 @@ export async function exportSession(store: EventStore, version: string, target?:
       async (progress) => {
         const out = openOutput(uri);
         let done = 0;
-        const step = (n: number) => {
+        const step = (n: number, total: number, what: string) => {
           done += n;
-          progress.report({ increment: (100 * n) / stats.count, message: `${done.toLocaleString()} of ${stats.count.toLocaleString()}` });
+          progress.report({ increment: (100 * n) / total, message: `${done.toLocaleString()} of ${total.toLocaleString()} ${what}` });
         };
         try {
           if (har) {
             const log = toHar(allEvents(store), { creatorVersion: version, redactor }).log;
             const { entries, ...head } = log;
             // One entry at a time, so no single string holds the whole file.
-            await out.write(`{"log":${JSON.stringify({ ...head, entries: [] }).slice(0, -3)}[\n`);
+            await out.write(`{"log":${JSON.stringify(head).slice(0, -1)},"entries":[\n`);
             for (let i = 0; i < entries.length; i++) {
               await out.write((i > 0 ? ',\n' : '') + JSON.stringify(entries[i]));
-              step(entries[i]._webSocketMessages.length + 1);
+              step(1, entries.length, 'connections');
             }
             await out.write('\n]}}\n');
           } else {
@@ -101,7 +101,7 @@ export async function exportSession(store: EventStore, version: string, target?:
               batch.push(eventToJsonLine(e, redactor));
               if (batch.length === PAGE) {
                 await out.write(batch.join('\n') + '\n');
-                step(batch.length);
+                step(batch.length, stats.count, 'events');
                 batch = [];
               }
             }

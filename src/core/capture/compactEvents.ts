@@ -43,11 +43,6 @@ interface Chunk {
   used: number;
 }
 
-/**
- * Compact storage for the slots of a ring buffer (the EventStore's). The owner decides which slot an event goes to,
- * calls `put` to move a frame or message event in, `read` to get an equal object back, and `release` when the slot's
- * event leaves the ring. Records are put in id order, so arena chunks are freed oldest first.
- */
 const EMPTY: readonly string[] = Object.freeze([]);
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -57,32 +52,35 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
+/**
+ * Compact storage for the slots of a ring buffer (the EventStore's). The owner decides which slot an event goes to,
+ * calls `put` to move a frame or message event in, `read` to get an equal object back, and `release` when the slot's
+ * event leaves the ring. Records are put in id order, so arena chunks are freed oldest first.
+ */
 export class CompactEventColumns {
-  private capacity: number;
-  private kind: Uint8Array;
-  private flags: Uint16Array;
-  private opcode: Uint8Array;
-  private conn: Uint32Array;
-  private time: Float64Array;
+  private capacity = 0;
+  private kind!: Uint8Array;
+  private flags!: Uint16Array;
+  private opcode!: Uint8Array;
+  private conn!: Uint32Array;
+  private time!: Float64Array;
   /** payloadLength (frame) or wireLength (message). */
-  private length: Float64Array;
+  private length!: Float64Array;
   /** messageId (frame, 0 for none) or the single frame id (message, 0 when in the extras). */
-  private ref: Float64Array;
+  private ref!: Float64Array;
   /** inflatedLength + 1 (0 for none). */
-  private inflated: Float64Array;
-  private headerLength: Uint16Array;
+  private inflated!: Float64Array;
+  private headerLength!: Uint16Array;
   /** Where the record's bytes are: chunk sequence number, offset, header bytes then payload bytes. */
-  private chunkSeq: Float64Array;
-  private offset: Uint32Array;
-  private headerBytes: Uint16Array;
-  private totalBytes: Uint32Array;
+  private chunkSeq!: Float64Array;
+  private offset!: Uint32Array;
+  private headerBytes!: Uint16Array;
+  private totalBytes!: Uint32Array;
   /** `alsoSentTo`: 0 for none, else 1 + its index in `lists`. */
-  private recipients: Uint32Array;
+  private recipients!: Uint32Array;
 
   private chunks: Chunk[] = [];
   private readonly extras = new Map<number, Extra>();
-  /** extras.size, kept so that release skips the map when it is empty (the common case). */
-  private extraSlots = 0;
   // Connection ids, interned with a count of the slots that use them, so that names of long-gone connections go.
   private names: string[] = [];
   private nameRefs: number[] = [];
@@ -103,21 +101,7 @@ export class CompactEventColumns {
   private lastPayloadOffset = 0;
 
   constructor(capacity: number) {
-    this.capacity = capacity;
-    this.kind = new Uint8Array(capacity);
-    this.flags = new Uint16Array(capacity);
-    this.opcode = new Uint8Array(capacity);
-    this.conn = new Uint32Array(capacity);
-    this.time = new Float64Array(capacity);
-    this.length = new Float64Array(capacity);
-    this.ref = new Float64Array(capacity);
-    this.inflated = new Float64Array(capacity);
-    this.headerLength = new Uint16Array(capacity);
-    this.chunkSeq = new Float64Array(capacity);
-    this.offset = new Uint32Array(capacity);
-    this.headerBytes = new Uint16Array(capacity);
-    this.totalBytes = new Uint32Array(capacity);
-    this.recipients = new Uint32Array(capacity);
+    this.grow(capacity, 0, 0);
   }
 
   /** SLOT_OBJECT when the slot holds no compact record. */
@@ -218,19 +202,23 @@ export class CompactEventColumns {
     this.unrefName(this.conn[slot]);
     const r = this.recipients[slot];
     if (r !== 0) this.unrefList(r - 1);
-    if (this.extraSlots !== 0 && this.extras.delete(id)) this.extraSlots--;
+    if (this.extras.size !== 0) this.extras.delete(id);
     const seq = this.chunkSeq[slot];
     let drop = 0;
     while (drop < this.chunks.length - 1 && this.chunks[drop].seq < seq) drop++;
     if (drop > 0) this.chunks.splice(0, drop);
   }
 
-  /** The ring doubled: slot `(head + i) & (oldCapacity - 1)` moves to slot `i` for the `size` live slots. */
+  /**
+   * New columns of `newCapacity` slots: slot `(head + i) & (oldCapacity - 1)` moves to slot `i` for the `size` live
+   * slots (the ring doubled), or all empty when `size` is 0.
+   */
   grow(newCapacity: number, head: number, size: number): void {
     // Live slots run from head to the end of the old arrays, then wrap to their start.
     const tail = Math.min(size, this.capacity - head);
-    const move = <T extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(old: T, make: (n: number) => T): T => {
+    const move = <T extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(old: T | undefined, make: (n: number) => T): T => {
       const a = make(newCapacity);
+      if (old === undefined || size === 0) return a;
       a.set(old.subarray(head, head + tail) as never, 0);
       if (size > tail) a.set(old.subarray(0, size - tail) as never, tail);
       return a;
@@ -256,7 +244,6 @@ export class CompactEventColumns {
   clear(capacity: number): void {
     this.chunks = [];
     this.extras.clear();
-    this.extraSlots = 0;
     this.lists = [];
     this.listRefs = [];
     this.freeLists = [];
@@ -267,12 +254,7 @@ export class CompactEventColumns {
     this.nameIndex.clear();
     this.freeNames = [];
     this.lastPayload = undefined;
-    if (capacity !== this.capacity) {
-      this.capacity = 1;
-      this.grow(capacity, 0, 0);
-    } else {
-      this.kind.fill(SLOT_OBJECT);
-    }
+    this.grow(capacity, 0, 0);
   }
 
   /** Arena bytes allocated now (for diagnostics and tests). */
@@ -308,7 +290,7 @@ export class CompactEventColumns {
     this.headerBytes[slot] = header.length;
     this.totalBytes[slot] = header.length + payload.length;
     this.recipients[slot] = e.alsoSentTo === undefined ? 0 : this.refList(e.alsoSentTo) + 1;
-    if (e.closeCode !== undefined || e.closeReason !== undefined) this.setExtra(e.id, { closeCode: e.closeCode, closeReason: e.closeReason });
+    if (e.closeCode !== undefined || e.closeReason !== undefined) this.extras.set(e.id, { closeCode: e.closeCode, closeReason: e.closeReason });
     this.lastPayload = payload;
     this.lastPayloadSeq = this.chunkSeq[slot];
     this.lastPayloadOffset = at + header.length;
@@ -344,7 +326,7 @@ export class CompactEventColumns {
     this.totalBytes[slot] = data.length;
     this.recipients[slot] = e.alsoSentTo === undefined ? 0 : this.refList(e.alsoSentTo) + 1;
     if (!single || e.inflateError !== undefined) {
-      this.setExtra(e.id, { inflateError: e.inflateError, frameIds: single ? undefined : e.frameIds.slice() });
+      this.extras.set(e.id, { inflateError: e.inflateError, frameIds: single ? undefined : e.frameIds.slice() });
     }
   }
 
@@ -368,11 +350,6 @@ export class CompactEventColumns {
     const buf = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, n));
     this.chunks.push({ seq: last === undefined ? 1 : last.seq + 1, buf, used: n });
     return 0;
-  }
-
-  private setExtra(id: number, x: Extra): void {
-    this.extras.set(id, x);
-    this.extraSlots++;
   }
 
   /** Interns a recipient list: the last one again when equal (a frame and its message share theirs, too). */

@@ -44,12 +44,11 @@ export class SecretRedactor {
 
   /** A URL or request target with credential-like query values replaced. */
   url(u: string): string {
-    const out = u.replace(/([?&])([^=&#]+)=([^&#]*)/g, (all, sep: string, name: string, value: string) => {
+    return u.replace(/([?&])([^=&#]+)=([^&#]*)/g, (all, sep: string, name: string, value: string) => {
       if (value === '' || value === REDACTED || !SECRET_PARAM.test(safeDecode(name))) return all;
       this.replaced++;
       return `${sep}${name}=${REDACTED}`;
     });
-    return out;
   }
 
   event(e: CaptureEvent): CaptureEvent {

@@ -106,15 +106,6 @@ interface TapState {
 type Tapped = net.Socket & { [kTap]?: TapState };
 
 function emit(sinks: ByteSink[], chunk: Buffer, dir: typeof IN | typeof OUT): void {
-  if (sinks.length === 1) {
-    try {
-      if (dir === OUT) sinks[0].outbound(chunk);
-      else sinks[0].inbound(chunk);
-    } catch {
-      // As below.
-    }
-    return;
-  }
   for (let i = 0; i < sinks.length; i++) {
     try {
       if (dir === OUT) sinks[i].outbound(chunk);
@@ -129,10 +120,11 @@ function emit(sinks: ByteSink[], chunk: Buffer, dir: typeof IN | typeof OUT): vo
 // site that writes to many sockets (the broadcast fan-out) then sees one target and stays fast.
 
 /**
- * The checks Writable.write itself makes before it refuses a write (after end(), or once destroyed), read from its
- * state in one place: this runs once per recipient of a broadcast, where the public getters cost more than the rest.
+ * True when a write to `socket` now would fail (after end() or destroy()): such bytes are never sent. These are the
+ * checks Writable.write itself makes, read from its state in one place: this runs once per recipient of a broadcast,
+ * where the public getters cost more than the rest.
  */
-function writeWillFail(socket: Tapped): boolean {
+export function writeWillFail(socket: net.Socket): boolean {
   const w = (socket as unknown as { _writableState?: { ending: boolean; destroyed: boolean } })._writableState;
   return w === undefined ? socket.writableEnded || socket.destroyed : w.ending || w.destroyed;
 }
@@ -179,11 +171,6 @@ function tappedUnshift(this: Tapped, chunk: unknown, encoding?: BufferEncoding):
 export function writePastTap(socket: net.Socket, chunk: Buffer): boolean {
   const t = (socket as Tapped)[kTap];
   return t === undefined ? socket.write(chunk) : t.origWrite.call(socket, chunk);
-}
-
-/** True when a write to `socket` now would fail (after end() or destroy()): such bytes are never sent. */
-export function socketWriteWillFail(socket: net.Socket): boolean {
-  return writeWillFail(socket as Tapped);
 }
 
 function toBuffer(chunk: unknown, encoding: unknown): Buffer | undefined {

@@ -3,7 +3,7 @@
 import type * as net from 'node:net';
 import { ConnectionCapture } from '../capture/connectionCapture';
 import type { CaptureSink, HandshakeEvent } from '../capture/events';
-import { socketWriteWillFail, tapSocket, writePastTap } from '../capture/socketTap';
+import { tapSocket, writePastTap, writeWillFail } from '../capture/socketTap';
 import type { Disposable } from '../util/events';
 
 export interface CaptureInit {
@@ -57,7 +57,7 @@ class TappedCapture implements CaptureHandle {
 
   writeShared(chunk: Buffer): void {
     // What the tap does for a write, in the same order: record what will be sent, then send it.
-    if (!this.done && chunk.length > 0 && !socketWriteWillFail(this.socket)) this.capture.outbound(chunk);
+    if (!this.done && chunk.length > 0 && !writeWillFail(this.socket)) this.capture.outbound(chunk);
     writePastTap(this.socket, chunk);
   }
 
