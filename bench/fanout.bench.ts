@@ -4,7 +4,8 @@
 // Ratios are medians of per-round ratios (the variants of a round run back to back, in rotating order), because
 // the machine is shared and absolute rates drift between rounds.
 // Knobs for investigation: FANOUT_DEBUG=1 prints per-round rates and CPU use, FANOUT_ONLY=<name part> runs one
-// variant (e.g. under --cpu-prof), FANOUT_WINDOW=<n> changes the messages kept in flight (default 64).
+// variant (e.g. under --cpu-prof), FANOUT_WINDOW=<n> changes the messages kept in flight (default 64), FANOUT_ROUNDS=<n>
+// the rounds (default 5).
 
 import { fork, type ChildProcess } from 'node:child_process';
 import * as http from 'node:http';
@@ -21,7 +22,7 @@ export type FanoutRow = BenchRow;
 
 const CLIENTS = 100;
 const MESSAGE_SIZE = 1024;
-const ROUNDS = 5;
+const ROUNDS = Number(process.env.FANOUT_ROUNDS) || 5;
 const WARMUP_MS = 400;
 const MEASURE_MS = 1500;
 const WINDOW = Number(process.env.FANOUT_WINDOW) || 64;

@@ -42,32 +42,54 @@ const IGNORE = 4;
 const timeOrigin = performance.timeOrigin;
 const now = (): number => timeOrigin + performance.now();
 
+/** The last recipient list recordFanOut built: the next fan-out to the same clients shares it (see alsoSentTo). */
+let lastShared: readonly string[] = Object.freeze([]);
+
 /**
- * The last chunk that decoded into exactly one whole message, for this tick only. The broadcast server frames a
- * message once and writes that same Buffer to every client: each later capture that sees the very same Buffer
- * while between messages adds itself to that frame and message (`alsoSentTo`) instead of decoding it again and
- * appending its own copies. Same bytes, same result; only the timestamps of the later writes are not kept.
+ * Records one broadcast: `parts` (one frame, in one or two writes) went to every capture in `captures[0..count)`,
+ * in this tick, past their taps. The first capture that is between messages decodes it once; the others that are
+ * too are listed in its frame's and message's `alsoSentTo` and only count the bytes. A capture in any other state
+ * decodes the bytes itself, so nothing is misattributed. Same bytes, same result; only the later writes'
+ * timestamps are not kept.
+ *
+ * The list is shared with the previous fan-out's when the clients are the same (and frozen, since several events
+ * hold it): a server broadcasting to a steady set of clients then allocates nothing per message for it.
  */
-interface Burst {
-  chunk: Buffer;
-  direction: Direction;
-  frame: FrameEvent;
-  message: MessageEvent;
-}
-let burst: Burst | undefined;
-let burstExpiryScheduled = false;
-
-function expireBurst(): void {
-  burst = undefined;
-  burstExpiryScheduled = false;
-}
-
-function rememberBurst(b: Burst): void {
-  burst = b;
-  if (!burstExpiryScheduled) {
-    burstExpiryScheduled = true;
-    process.nextTick(expireBurst);
+export function recordFanOut(captures: readonly ConnectionCapture[], count: number, parts: readonly Buffer[]): void {
+  let bytes = 0;
+  for (const p of parts) bytes += p.length;
+  let recorder: ConnectionCapture | undefined;
+  const prev = lastShared;
+  let list: string[] | undefined;
+  let n = 0;
+  for (let i = 0; i < count; i++) {
+    const c = captures[i];
+    if (!c.canShare(bytes)) {
+      for (const p of parts) c.outbound(p);
+      continue;
+    }
+    if (recorder === undefined) {
+      recorder = c;
+      continue;
+    }
+    c.countShared(bytes);
+    const id = c.connectionId;
+    if (list === undefined) {
+      if (n < prev.length && prev[n] === id) {
+        n++;
+        continue;
+      }
+      list = prev.slice(0, n);
+    }
+    list.push(id);
+    n++;
   }
+  if (recorder === undefined) return;
+  let shared: readonly string[] | undefined;
+  if (list !== undefined) shared = lastShared = Object.freeze(list);
+  else if (n === prev.length && n > 0) shared = prev;
+  else if (n > 0) shared = lastShared = Object.freeze(prev.slice(0, n));
+  recorder.recordShared(parts, shared);
 }
 
 /** One direction's decoder and assembler, and the frame events of its open message. */
@@ -79,16 +101,13 @@ class DirectionCapture {
   private pendingIds: number[] = [];
   private lastEvent: FrameEvent | undefined;
   private lastId = 0;
-  private lastMessage: MessageEvent | undefined;
-  /** Counts of frames and messages appended, to tell when one chunk gave exactly one whole message. */
-  private framesSeen = 0;
-  private messagesSeen = 0;
-  private errorsSeen = 0;
   /**
-   * `between()` as of the end of the last push: only a push changes it. Kept as a field so that joining a burst
-   * reads this one object, not the decoder and the assembler too (a fan-out joins once per recipient).
+   * `between()` as of the end of the last push: only a push changes it. Kept as a field so that the fan-out's check
+   * (once per recipient) reads this one object, not the decoder and the assembler too.
    */
-  private atBoundary = true;
+  atBoundary = true;
+  /** While pushShared decodes: the other recipients of what it decodes. */
+  private alsoSentTo: readonly string[] | undefined;
   /** The close frame this direction sent, if any: code 1005 when it had none. */
   close: { code: number; reason: string } | undefined;
 
@@ -97,14 +116,8 @@ class DirectionCapture {
     private readonly sink: CaptureSink,
     private readonly connectionId: string,
     private readonly direction: Direction,
-    private readonly maxPayload: number,
-    private readonly deflate: DeflateParams | undefined,
-    /**
-     * These are the bytes this process wrote. Only writes can be one broadcast to many connections; a chunk that
-     * was read and then written on (the inspecting proxy forwards the very Buffer it read) is two records, one per
-     * leg, each with its own time.
-     */
-    private readonly written: boolean,
+    maxPayload: number,
+    readonly deflate: DeflateParams | undefined,
   ) {
     this.decoder = new FrameDecoder({
       direction,
@@ -122,41 +135,27 @@ class DirectionCapture {
     });
   }
 
-  /** Decodes the next bytes of this direction, or joins the burst they are part of (see Burst). */
+  /** Decodes the next bytes of this direction. */
   push(chunk: Buffer): void {
-    const b = burst;
-    if (b !== undefined && b.chunk === chunk && this.atBoundary && this.written && b.direction === this.direction && b.frame.payloadLength <= this.maxPayload) {
-      // One array serves the frame and its message: they went to the same connections.
-      let others = b.frame.alsoSentTo;
-      if (others === undefined) b.frame.alsoSentTo = b.message.alsoSentTo = others = [];
-      // Nothing else changes here: lastEvent and friends are only read for what the next decode produces. (Keeping
-      // the old capture free of pointers to this young record also spares the scavenger a remembered-set entry
-      // per recipient.)
-      others.push(this.connectionId);
-      return;
-    }
-    const frames = this.framesSeen;
-    const messages = this.messagesSeen;
-    const errors = this.errorsSeen;
     this.decoder.push(chunk);
     this.atBoundary = this.between();
-    // Deflate keeps per-connection context, so only uncompressed directions can share. A chunk that raised an
-    // error is not shared, so that each connection records its own.
-    if (
-      this.framesSeen === frames + 1 &&
-      this.messagesSeen === messages + 1 &&
-      this.errorsSeen === errors &&
-      this.written &&
-      this.deflate === undefined &&
-      this.atBoundary
-    ) {
-      rememberBurst({ chunk, direction: this.direction, frame: this.lastEvent!, message: this.lastMessage! });
-    }
-    // Only this push needed them. Held until the connection's next message (100 ms away for a client sending 10/s),
-    // a thousand connections' last records would outlive a scavenge or two and die in the old generation, which is
-    // what made full collections frequent under load.
+    // Only this push needed it (a fragment's frames are in pendingEvents). Held until the connection's next message
+    // (100 ms away for a client sending 10/s), a thousand connections' last frames would outlive a scavenge or two
+    // and die in the old generation, which is what made full collections frequent under load.
     this.lastEvent = undefined;
-    this.lastMessage = undefined;
+  }
+
+  /**
+   * Decodes a frame this process also wrote to the connections of `alsoSentTo` (see recordFanOut): its frame and
+   * message events carry the list from the start.
+   */
+  pushShared(chunk: Buffer, alsoSentTo: readonly string[] | undefined): void {
+    this.alsoSentTo = alsoSentTo;
+    try {
+      this.push(chunk);
+    } finally {
+      this.alsoSentTo = undefined;
+    }
   }
 
   /** Between messages: a chunk starting here starts a new frame and a new message. */
@@ -165,7 +164,6 @@ class DirectionCapture {
   }
 
   private readonly onFrame = (f: DecodedFrame): void => {
-    this.framesSeen++;
     // Every field is present from the start (the store's `id` and the later closeCode/messageId included), so the
     // object keeps one shape: adding properties after creation costs a map transition on the hot path.
     const ev: FrameEvent = {
@@ -189,7 +187,7 @@ class DirectionCapture {
       closeCode: undefined,
       closeReason: undefined,
       messageId: undefined,
-      alsoSentTo: undefined,
+      alsoSentTo: this.alsoSentTo,
     };
     const id = this.sink.append(ev);
     const op = f.opcode;
@@ -242,10 +240,8 @@ class DirectionCapture {
       inflateError: m.inflateError,
       utf8Valid: m.utf8Valid,
       frameIds,
-      alsoSentTo: undefined,
+      alsoSentTo: this.alsoSentTo,
     };
-    this.messagesSeen++;
-    this.lastMessage = ev;
     const messageId = this.sink.append(ev);
     if (events === undefined) {
       if (this.lastEvent !== undefined) this.lastEvent.messageId = messageId;
@@ -255,7 +251,6 @@ class DirectionCapture {
   };
 
   private readonly onError = (err: WireError): void => {
-    this.errorsSeen++;
     this.owner.recordError(err, this.direction);
   };
 
@@ -271,16 +266,23 @@ class DirectionCapture {
  * and capture stops.
  */
 export class ConnectionCapture {
-  private readonly connectionId: string;
+  // The fields recordFanOut reads for every recipient of a broadcast come first, so that they share a cache line.
+  readonly connectionId: string;
+  /**
+   * True when a whole frame this process writes next may be recorded by another capture's record of the same write
+   * (see recordFanOut): capture running, and the direction this process writes is between messages and without
+   * deflate (whose context is per connection). Kept up to date by every write.
+   */
+  shareable = false;
+  private _bytesOut = 0;
+  private readonly maxPayload: number;
   private readonly role: 'server' | 'client';
   private readonly sink: CaptureSink;
   private readonly meta: Record<string, string> | undefined;
-  private readonly maxPayload: number;
   private readonly maxFailedBodyBytes: number;
   private readonly maxEarlyDataBytes: number;
 
   private _bytesIn = 0;
-  private _bytesOut = 0;
   private stopped = false;
   private ended = false;
 
@@ -334,14 +336,53 @@ export class ConnectionCapture {
 
   /** Bytes the socket wrote. */
   outbound(chunk: Buffer): void {
+    // After end() nothing is recorded: the connection's 'closed' event was the last (a fan-out may still write).
+    if (this.ended) return;
     this._bytesOut += chunk.length;
-    if (!this.stopped) this.feed(this.role === 'server' ? 's2c' : 'c2s', chunk);
+    if (this.stopped) return;
+    this.feed(this.role === 'server' ? 's2c' : 'c2s', chunk);
+    this.updateShareable();
+  }
+
+  /** `shareable` for a frame of `bytes` bytes: larger than this connection's limit, it records its own error. */
+  canShare(bytes: number): boolean {
+    return this.shareable && bytes <= this.maxPayload;
+  }
+
+  /** Counts bytes another capture recorded for this connection too (see recordFanOut). */
+  countShared(bytes: number): void {
+    this._bytesOut += bytes;
+  }
+
+  /** Records `parts`, written to this connection and to those of `alsoSentTo` (see recordFanOut). */
+  recordShared(parts: readonly Buffer[], alsoSentTo: readonly string[] | undefined): void {
+    if (!this.shareable) {
+      for (const p of parts) this.outbound(p);
+      return;
+    }
+    const d = (this.role === 'server' ? this.s2c : this.c2s)!;
+    for (const p of parts) {
+      this._bytesOut += p.length;
+      try {
+        d.pushShared(p, alsoSentTo);
+      } catch (e) {
+        this.internal(e);
+        return;
+      }
+    }
+    this.updateShareable();
+  }
+
+  private updateShareable(): void {
+    const d = this.role === 'server' ? this.s2c : this.c2s;
+    this.shareable = !this.stopped && !this.ended && d !== undefined && d.atBoundary && d.deflate === undefined;
   }
 
   /** The socket is gone: flushes a pending handshake and appends the 'connection' closed event. Idempotent. */
   end(): void {
     if (this.ended) return;
     this.ended = true;
+    this.shareable = false;
     try {
       // A failed upgrade whose body never completed, or a request that got no response.
       if (!this.stopped && this.request !== undefined && this._handshake === undefined) this.emitHandshake(now());
@@ -486,8 +527,8 @@ export class ConnectionCapture {
     });
 
     // The bytes after a 101 are frames, even if the upgrade was invalid: decode them so the inspector shows them.
-    this.c2s = new DirectionCapture(this, this.sink, this.connectionId, 'c2s', this.maxPayload, deflate, this.role === 'client');
-    this.s2c = new DirectionCapture(this, this.sink, this.connectionId, 's2c', this.maxPayload, deflate, this.role === 'server');
+    this.c2s = new DirectionCapture(this, this.sink, this.connectionId, 'c2s', this.maxPayload, deflate);
+    this.s2c = new DirectionCapture(this, this.sink, this.connectionId, 's2c', this.maxPayload, deflate);
     this.s2cState = FRAMES;
     if (this.c2sState === WAIT) {
       this.c2sState = FRAMES;
@@ -546,6 +587,7 @@ export class ConnectionCapture {
 
   private internal(e: unknown): void {
     this.stopped = true;
+    this.shareable = false;
     try {
       const msg = e instanceof Error ? (e.stack ?? e.message) : String(e);
       this.recordError(createWireError('WS_ERR_CAPTURE_INTERNAL', `capture stopped: ${msg}`, 1011), undefined);

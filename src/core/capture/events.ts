@@ -66,7 +66,7 @@ export interface FrameEvent extends EventBase, Omit<DecodedFrame, 'time'> {
    * The event then stands for one frame per connection (`connectionId` first) at the time of the first write.
    * Recording it once keeps capture cheap when one message fans out to thousands of clients.
    */
-  alsoSentTo?: string[];
+  alsoSentTo?: readonly string[];
 }
 
 /** A reassembled message (see AssembledMessage for each field), with the ids of its frames instead of the frames. */
@@ -75,7 +75,7 @@ export interface MessageEvent extends EventBase, Omit<AssembledMessage, 'frames'
   direction: Direction;
   frameIds: number[];
   /** As on FrameEvent: the other connections this same message went to, byte for byte, in the same tick. */
-  alsoSentTo?: string[];
+  alsoSentTo?: readonly string[];
 }
 
 /** A protocol violation. The capture goes on recording; the error says what the RFC would close with. */

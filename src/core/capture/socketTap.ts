@@ -166,7 +166,7 @@ function tappedUnshift(this: Tapped, chunk: unknown, encoding?: BufferEncoding):
 
 /**
  * Writes `chunk` to `socket` past the tap: its sinks do not see these bytes. Only for a writer that records them
- * itself, in the same order, such as the broadcast fan-out (see CaptureHandle.writeShared). Returns write()'s result.
+ * itself before any byte leaves, such as the broadcast fan-out (see recordFanOut). Returns write()'s result.
  */
 export function writePastTap(socket: net.Socket, chunk: Buffer): boolean {
   const t = (socket as Tapped)[kTap];

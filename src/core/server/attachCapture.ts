@@ -3,7 +3,7 @@
 import type * as net from 'node:net';
 import { ConnectionCapture } from '../capture/connectionCapture';
 import type { CaptureSink, HandshakeEvent } from '../capture/events';
-import { tapSocket, writePastTap, writeWillFail } from '../capture/socketTap';
+import { tapSocket } from '../capture/socketTap';
 import type { Disposable } from '../util/events';
 
 export interface CaptureInit {
@@ -24,12 +24,12 @@ export interface CaptureHandle extends Disposable {
   /** The handshake as captured, once the response head (and, for a failure, the body) has been seen. */
   readonly handshake?: HandshakeEvent;
   /**
-   * Writes `chunk` to the socket and records it, like `socket.write(chunk)` through the tap but without the tap's
-   * per-write work. For the broadcast fan-out, which writes the very same Buffer to many sockets in one tick: the
-   * first capture decodes it and the others join that record, so per recipient this is a few field updates.
-   * Optional: without it the fan-out writes through the tap.
+   * The ConnectionCapture that records this socket's bytes through its socket tap. For the broadcast fan-out, which
+   * writes the very same frame to many sockets in one tick: it writes past the taps (`writePastTap`) and then records
+   * all its recipients at once (`recordFanOut`), so that a frame to a thousand clients is decoded and stored once
+   * and costs each recipient a few field reads. Optional: without it the fan-out writes through the tap.
    */
-  writeShared?(chunk: Buffer): void;
+  readonly shared?: ConnectionCapture;
 }
 
 /** Replaceable so tests and embedders can plug in a different capture. */
@@ -55,10 +55,8 @@ class TappedCapture implements CaptureHandle {
     return this.capture.handshake;
   }
 
-  writeShared(chunk: Buffer): void {
-    // What the tap does for a write, in the same order: record what will be sent, then send it.
-    if (!this.done && chunk.length > 0 && !writeWillFail(this.socket)) this.capture.outbound(chunk);
-    writePastTap(this.socket, chunk);
+  get shared(): ConnectionCapture {
+    return this.capture;
   }
 
   dispose(): void {

@@ -646,7 +646,7 @@ export class BroadcastServer {
       ws,
       socket,
       deflate: ws.extensions !== '',
-      capture: st?.capture,
+      shared: st?.capture?.shared,
       alive: true,
       bucket: new TokenBucket(opts.rateLimit.messagesPerSecond / 1000, opts.rateLimit.burst, Date.now()),
       lastSeen: Date.now(),

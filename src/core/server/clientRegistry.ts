@@ -2,7 +2,7 @@
 
 import type * as net from 'node:net';
 import type { WebSocket } from 'ws';
-import type { CaptureHandle } from './attachCapture';
+import type { ConnectionCapture } from '../capture/connectionCapture';
 import type { TokenBucket } from './limits';
 
 /** A connected client as the UI shows it. A snapshot: counters do not move after it is returned. */
@@ -38,8 +38,11 @@ export interface ClientRecord {
   readonly socket: net.Socket;
   /** permessage-deflate was negotiated, so pre-framed raw writes are not possible. */
   readonly deflate: boolean;
-  /** The capture on this client's socket, when capture is on: the fan-out's pre-framed writes go through it. */
-  readonly capture?: CaptureHandle;
+  /**
+   * The capture on this client's socket, when capture is on and it takes the fan-out's shared writes (see
+   * CaptureHandle.shared). Kept here, not behind the handle, because the fan-out reads it for every recipient.
+   */
+  readonly shared?: ConnectionCapture;
   /** Answered the last heartbeat ping. */
   alive: boolean;
   /** Rate limit state. */

@@ -3,6 +3,8 @@
 import * as wsModule from 'ws';
 import type * as net from 'node:net';
 import { WebSocket } from 'ws';
+import { recordFanOut, type ConnectionCapture } from '../capture/connectionCapture';
+import { writePastTap } from '../capture/socketTap';
 import type { ClientRecord } from './clientRegistry';
 
 /**
@@ -76,44 +78,59 @@ export interface SendBufferGuard {
 export function fanOut(targets: Iterable<ClientRecord>, data: Buffer, isBinary: boolean, guard?: SendBufferGuard): number {
   let frame: Buffer[] | undefined;
   let delivered = 0;
-  for (const c of targets) {
-    const ws = c.ws;
-    if (ws.readyState !== WebSocket.OPEN) continue;
-    if (guard !== undefined) {
-      // ws.bufferedAmount is the socket's writable length plus what ws's Sender still holds (deflate queue).
-      if (ws.bufferedAmount > guard.maxBufferedBytes) {
-        guard.onOver(c);
-        continue;
+  // The captures of the clients written to past their taps, recorded together after the loop (see recordFanOut).
+  // The module's array, unless a nested fan-out (from a guard's callback) finds it in use.
+  const recorded = capturesInUse.length === 0 ? capturesInUse : [];
+  let nRecorded = 0;
+  try {
+    for (const c of targets) {
+      const ws = c.ws;
+      if (ws.readyState !== WebSocket.OPEN) continue;
+      if (guard !== undefined) {
+        // ws.bufferedAmount is the socket's writable length plus what ws's Sender still holds (deflate queue).
+        if (ws.bufferedAmount > guard.maxBufferedBytes) {
+          guard.onOver(c);
+          continue;
+        }
+      }
+      c.info.messagesOut++;
+      c.info.bytesOut += data.length;
+      delivered++;
+      if (!c.deflate && senderIdle(ws) && c.socket.writable) {
+        frame ??= frameOnce(data, isBinary);
+        corkForTick(c.socket);
+        const shared = c.shared;
+        if (shared !== undefined) {
+          writeUnrecorded(c.socket, frame);
+          recorded[nRecorded++] = shared;
+        } else {
+          c.socket.write(frame[0]);
+          if (frame.length === 2) c.socket.write(frame[1]);
+        }
+      } else {
+        ws.send(data, { binary: isBinary });
       }
     }
-    c.info.messagesOut++;
-    c.info.bytesOut += data.length;
-    delivered++;
-    if (!c.deflate && senderIdle(ws) && c.socket.writable) {
-      frame ??= frameOnce(data, isBinary);
-      writeFramed(c, frame);
-    } else {
-      ws.send(data, { binary: isBinary });
+  } finally {
+    // Still in this tick and the sockets are corked: recorded before any of these bytes leave (and even if a send
+    // threw: what was written is recorded).
+    if (nRecorded > 0) {
+      try {
+        recordFanOut(recorded, nRecorded, frame!);
+      } finally {
+        recorded.length = 0;
+      }
     }
   }
   return delivered;
 }
 
-/**
- * One client's pre-framed write, corked for the tick; through its capture when it has one (recorded once, see
- * CaptureHandle.writeShared). Kept out of fanOut's loop so that the loop stays small enough for V8 to inline
- * what it calls per client.
- */
-function writeFramed(c: ClientRecord, frame: Buffer[]): void {
-  corkForTick(c.socket);
-  const capture = c.capture;
-  if (capture?.writeShared !== undefined) {
-    capture.writeShared(frame[0]);
-    if (frame.length === 2) capture.writeShared(frame[1]);
-  } else {
-    c.socket.write(frame[0]);
-    if (frame.length === 2) c.socket.write(frame[1]);
-  }
+const capturesInUse: ConnectionCapture[] = [];
+
+/** A client's pre-framed write past its capture's tap. Out of fanOut's loop so that the loop stays small for V8. */
+function writeUnrecorded(socket: net.Socket, frame: Buffer[]): void {
+  writePastTap(socket, frame[0]);
+  if (frame.length === 2) writePastTap(socket, frame[1]);
 }
 
 interface FrameOptions {

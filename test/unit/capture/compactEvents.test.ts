@@ -126,8 +126,9 @@ describe('compact event history', () => {
       const m = message(f.payload, [fid]);
       const mid = s.append(m);
       f.messageId = mid;
-      f.alsoSentTo = m.alsoSentTo = [];
-      for (let i = 2; i <= 500; i++) f.alsoSentTo.push(`c${i}`);
+      const recipients: string[] = [];
+      for (let i = 2; i <= 500; i++) recipients.push(`c${i}`);
+      f.alsoSentTo = m.alsoSentTo = recipients;
       await turn();
       const got = s.get(fid) as FrameEvent;
       assert.equal(got.messageId, mid);

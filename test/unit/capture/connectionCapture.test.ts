@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { deflateRawSync } from 'node:zlib';
 import { WebSocket, WebSocketServer } from 'ws';
-import { ConnectionCapture } from '../../../src/core/capture/connectionCapture';
+import { ConnectionCapture, recordFanOut } from '../../../src/core/capture/connectionCapture';
 import type {
   CaptureEvent,
   CaptureSink,
@@ -391,22 +391,20 @@ describe('ConnectionCapture: real ws over loopback', () => {
   });
 });
 
-describe('ConnectionCapture: a broadcast burst is recorded once', () => {
+describe('recordFanOut: a broadcast written to many connections is recorded once', () => {
   /** A server-role capture past its handshake, into `sink`. */
-  function upgraded(sink: CaptureSink, connectionId: string): ConnectionCapture {
-    const cap = new ConnectionCapture({ connectionId, role: 'server', sink });
+  function upgraded(sink: CaptureSink, connectionId: string, maxPayload?: number): ConnectionCapture {
+    const cap = new ConnectionCapture({ connectionId, role: 'server', sink, maxPayload });
     cap.inbound(request());
     cap.outbound(response101());
     return cap;
   }
-  const nextTick = () => new Promise<void>((r) => process.nextTick(r));
 
-  test('the same frame Buffer written to three sockets in one tick: one frame and one message, all three listed', async () => {
-    await nextTick();
+  test('one frame to three connections: one frame and one message, the other two listed, every byte counted', () => {
     const sink = new ArraySink();
     const caps = ['a', 'b', 'c'].map((id) => upgraded(sink, id));
     const wire = encodeFrame({ opcode: 1, payload: Buffer.from('to everyone') });
-    for (const c of caps) c.outbound(wire);
+    recordFanOut(caps, caps.length, [wire]);
     const frames = sink.of('frame');
     const messages = sink.of('message');
     assert.equal(frames.length, 1);
@@ -416,38 +414,60 @@ describe('ConnectionCapture: a broadcast burst is recorded once', () => {
     assert.deepEqual(messages[0].alsoSentTo, ['b', 'c']);
     assert.equal(messages[0].data.toString(), 'to everyone');
     assert.equal(frames[0].messageId, messages[0].id);
+    assert.deepEqual(Buffer.concat([frames[0].header, frames[0].payload]), wire);
     for (const c of caps) assert.equal(c.bytesOut, response101().length + wire.length);
   });
 
-  test('equal bytes in different Buffers, a later tick, or a capture in the middle of a frame are decoded separately', async () => {
-    await nextTick();
+  test('a frame written as header and payload is one record; the next fan-out to the same clients shares the list', () => {
     const sink = new ArraySink();
-    const [a, b, c] = ['a', 'b', 'c'].map((id) => upgraded(sink, id));
-    const wire = encodeFrame({ opcode: 2, payload: Buffer.from([1, 2, 3]) });
-    a.outbound(wire);
-    b.outbound(Buffer.from(wire)); // same bytes, another Buffer: not known to be the same write
-    // c has half a frame buffered: the shared bytes would not start a frame for it.
-    const big = encodeFrame({ opcode: 2, payload: Buffer.alloc(300, 7) });
-    c.outbound(big.subarray(0, 10));
-    c.outbound(wire);
-    await nextTick();
-    const d = upgraded(sink, 'd');
-    d.outbound(wire); // the next tick: the burst has expired
+    const caps = ['a', 'b', 'c', 'd'].map((id) => upgraded(sink, id));
+    const big = encodeFrame({ opcode: 2, payload: Buffer.alloc(70_000, 7) });
+    recordFanOut(caps, caps.length, [big.subarray(0, 10), big.subarray(10)]);
+    const small = encodeFrame({ opcode: 1, payload: Buffer.from('next') });
+    recordFanOut(caps, caps.length, [small]);
+    recordFanOut(caps, 3, [small]); // d is not a recipient of this one
     const frames = sink.of('frame');
     assert.deepEqual(
-      frames.map((f) => [f.connectionId, f.alsoSentTo]),
+      frames.map((f) => [f.connectionId, f.payloadLength, f.alsoSentTo]),
       [
-        ['a', undefined],
-        ['b', undefined],
-        ['d', undefined],
+        ['a', 70_000, ['b', 'c', 'd']],
+        ['a', 4, ['b', 'c', 'd']],
+        ['a', 4, ['b', 'c']],
       ],
     );
-    // c decoded the rest of its own frame header and is still waiting for payload; nothing was misattributed.
-    assert.ok(sink.of('error').length === 0);
+    assert.equal(frames[0].alsoSentTo, frames[1].alsoSentTo, 'the same clients: the same (frozen) list');
+    assert.ok(Object.isFrozen(frames[0].alsoSentTo));
+    assert.deepEqual(sink.of('message').map((m) => m.data.length), [70_000, 4, 4]);
+    assert.equal(caps[3].bytesOut, response101().length + big.length + small.length);
+    assert.equal(caps[0].bytesOut, response101().length + big.length + 2 * small.length);
   });
 
-  test('a Buffer read on one connection and written on another (a proxy forwarding it) is recorded on each', async () => {
-    await nextTick();
+  test('a connection in the middle of a frame, over its size limit, or ended records on its own or not at all', () => {
+    const sink = new ArraySink();
+    const [a, b, c, d] = [upgraded(sink, 'a'), upgraded(sink, 'b'), upgraded(sink, 'c', 8), upgraded(sink, 'd')];
+    // b has half a frame of its own written: the shared bytes do not start a frame for it.
+    const half = encodeFrame({ opcode: 2, payload: Buffer.alloc(300, 7) });
+    b.outbound(half.subarray(0, 10));
+    d.end();
+    const eventsBefore = sink.events.length;
+    const wire = encodeFrame({ opcode: 2, payload: Buffer.alloc(20, 1) });
+    recordFanOut([a, b, c, d], 4, [wire]);
+    const after = sink.events.slice(eventsBefore);
+    const frames = after.filter((e): e is FrameEvent => e.kind === 'frame');
+    assert.deepEqual(
+      frames.map((f) => [f.connectionId, f.alsoSentTo]),
+      [['a', undefined]],
+      'only a decodes it as a whole frame; b reads it as the rest of its own frame, c as a violation',
+    );
+    const errors = after.filter((e): e is ErrorEvent => e.kind === 'error');
+    assert.deepEqual(
+      errors.map((e) => [e.connectionId, e.code, e.closeCode]),
+      [['c', 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 1009]],
+    );
+    assert.ok(!after.some((e) => e.connectionId === 'd'), 'nothing after the closed event');
+  });
+
+  test('a Buffer read on one connection and written on another (a proxy forwarding it) is recorded on each', () => {
     const sink = new ArraySink();
     const program = upgraded(sink, 'p/program');
     const target = new ConnectionCapture({ connectionId: 'p/target', role: 'client', sink });
