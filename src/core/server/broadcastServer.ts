@@ -627,6 +627,8 @@ export class BroadcastServer {
       st.timer = undefined;
     }
     const id = st?.id ?? nextClientId();
+    // The fan-out writes past this socket's tap and records the write itself (see relay.ts fanOut).
+    const fanOutSlot = st?.capture?.shared?.fanOutSlot();
     const record: ClientRecord = {
       info: {
         id,
@@ -646,7 +648,8 @@ export class BroadcastServer {
       ws,
       socket,
       deflate: ws.extensions !== '',
-      shared: st?.capture?.shared,
+      captureSlot: fanOutSlot?.slot ?? -1,
+      captureGeneration: fanOutSlot?.generation ?? 0,
       alive: true,
       bucket: new TokenBucket(opts.rateLimit.messagesPerSecond / 1000, opts.rateLimit.burst, Date.now()),
       lastSeen: Date.now(),

@@ -2,7 +2,6 @@
 
 import type * as net from 'node:net';
 import type { WebSocket } from 'ws';
-import type { ConnectionCapture } from '../capture/connectionCapture';
 import type { TokenBucket } from './limits';
 
 /** A connected client as the UI shows it. A snapshot: counters do not move after it is returned. */
@@ -39,10 +38,12 @@ export interface ClientRecord {
   /** permessage-deflate was negotiated, so pre-framed raw writes are not possible. */
   readonly deflate: boolean;
   /**
-   * The capture on this client's socket, when capture is on and it takes the fan-out's shared writes (see
-   * CaptureHandle.shared). Kept here, not behind the handle, because the fan-out reads it for every recipient.
+   * Where the fan-out finds the capture on this client's socket (see ConnectionCapture.fanOutSlot), when capture is
+   * on and takes the fan-out's shared writes; -1 otherwise. Kept here as numbers, not behind the capture handle,
+   * because the fan-out reads them for every recipient.
    */
-  readonly shared?: ConnectionCapture;
+  readonly captureSlot: number;
+  readonly captureGeneration: number;
   /** Answered the last heartbeat ping. */
   alive: boolean;
   /** Rate limit state. */

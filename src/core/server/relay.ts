@@ -3,7 +3,7 @@
 import * as wsModule from 'ws';
 import type * as net from 'node:net';
 import { WebSocket } from 'ws';
-import { recordFanOut, type ConnectionCapture } from '../capture/connectionCapture';
+import { recordFanOut } from '../capture/connectionCapture';
 import { writePastTap } from '../capture/socketTap';
 import type { ClientRecord } from './clientRegistry';
 
@@ -79,8 +79,11 @@ export function fanOut(targets: Iterable<ClientRecord>, data: Buffer, isBinary: 
   let frame: Buffer[] | undefined;
   let delivered = 0;
   // The captures of the clients written to past their taps, recorded together after the loop (see recordFanOut).
-  // The module's array, unless a nested fan-out (from a guard's callback) finds it in use.
-  const recorded = capturesInUse.length === 0 ? capturesInUse : [];
+  // The module's arrays, unless a nested fan-out (from a guard's callback) finds them in use.
+  const nested = scratchInUse;
+  scratchInUse = true;
+  const slots = nested ? [] : scratchSlots;
+  const generations = nested ? [] : scratchGenerations;
   let nRecorded = 0;
   try {
     for (const c of targets) {
@@ -99,10 +102,10 @@ export function fanOut(targets: Iterable<ClientRecord>, data: Buffer, isBinary: 
       if (!c.deflate && senderIdle(ws) && c.socket.writable) {
         frame ??= frameOnce(data, isBinary);
         corkForTick(c.socket);
-        const shared = c.shared;
-        if (shared !== undefined) {
+        if (c.captureSlot >= 0) {
           writeUnrecorded(c.socket, frame);
-          recorded[nRecorded++] = shared;
+          slots[nRecorded] = c.captureSlot;
+          generations[nRecorded++] = c.captureGeneration;
         } else {
           c.socket.write(frame[0]);
           if (frame.length === 2) c.socket.write(frame[1]);
@@ -114,18 +117,18 @@ export function fanOut(targets: Iterable<ClientRecord>, data: Buffer, isBinary: 
   } finally {
     // Still in this tick and the sockets are corked: recorded before any of these bytes leave (and even if a send
     // threw: what was written is recorded).
-    if (nRecorded > 0) {
-      try {
-        recordFanOut(recorded, nRecorded, frame!);
-      } finally {
-        recorded.length = 0;
-      }
+    try {
+      if (nRecorded > 0) recordFanOut(slots, generations, nRecorded, frame!);
+    } finally {
+      if (!nested) scratchInUse = false;
     }
   }
   return delivered;
 }
 
-const capturesInUse: ConnectionCapture[] = [];
+const scratchSlots: number[] = [];
+const scratchGenerations: number[] = [];
+let scratchInUse = false;
 
 /** A client's pre-framed write past its capture's tap. Out of fanOut's loop so that the loop stays small for V8. */
 function writeUnrecorded(socket: net.Socket, frame: Buffer[]): void {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { deflateRawSync } from 'node:zlib';
 import { WebSocket, WebSocketServer } from 'ws';
-import { ConnectionCapture, recordFanOut } from '../../../src/core/capture/connectionCapture';
+import { ConnectionCapture, recordFanOut, type FanOutSlot } from '../../../src/core/capture/connectionCapture';
 import type {
   CaptureEvent,
   CaptureSink,
@@ -399,12 +399,22 @@ describe('recordFanOut: a broadcast written to many connections is recorded once
     cap.outbound(response101());
     return cap;
   }
+  /** The fan-out's handles on `caps`, as the broadcast server keeps them per client. */
+  const slotsOf = (caps: ConnectionCapture[]) => caps.map((c) => c.fanOutSlot()!);
+  /** What the broadcast server's fan-out does after writing `parts` to the first `count` of `slots`. */
+  const fan = (slots: FanOutSlot[], parts: Buffer[], count = slots.length) =>
+    recordFanOut(
+      slots.map((f) => f.slot),
+      slots.map((f) => f.generation),
+      count,
+      parts,
+    );
 
   test('one frame to three connections: one frame and one message, the other two listed, every byte counted', () => {
     const sink = new ArraySink();
     const caps = ['a', 'b', 'c'].map((id) => upgraded(sink, id));
     const wire = encodeFrame({ opcode: 1, payload: Buffer.from('to everyone') });
-    recordFanOut(caps, caps.length, [wire]);
+    fan(slotsOf(caps), [wire]);
     const frames = sink.of('frame');
     const messages = sink.of('message');
     assert.equal(frames.length, 1);
@@ -421,11 +431,12 @@ describe('recordFanOut: a broadcast written to many connections is recorded once
   test('a frame written as header and payload is one record; the next fan-out to the same clients shares the list', () => {
     const sink = new ArraySink();
     const caps = ['a', 'b', 'c', 'd'].map((id) => upgraded(sink, id));
+    const slots = slotsOf(caps);
     const big = encodeFrame({ opcode: 2, payload: Buffer.alloc(70_000, 7) });
-    recordFanOut(caps, caps.length, [big.subarray(0, 10), big.subarray(10)]);
+    fan(slots, [big.subarray(0, 10), big.subarray(10)]);
     const small = encodeFrame({ opcode: 1, payload: Buffer.from('next') });
-    recordFanOut(caps, caps.length, [small]);
-    recordFanOut(caps, 3, [small]); // d is not a recipient of this one
+    fan(slots, [small]);
+    fan(slots, [small], 3); // d is not a recipient of this one
     const frames = sink.of('frame');
     assert.deepEqual(
       frames.map((f) => [f.connectionId, f.payloadLength, f.alsoSentTo]),
@@ -445,13 +456,17 @@ describe('recordFanOut: a broadcast written to many connections is recorded once
   test('a connection in the middle of a frame, over its size limit, or ended records on its own or not at all', () => {
     const sink = new ArraySink();
     const [a, b, c, d] = [upgraded(sink, 'a'), upgraded(sink, 'b'), upgraded(sink, 'c', 8), upgraded(sink, 'd')];
+    const slots = slotsOf([a, b, c, d]);
     // b has half a frame of its own written: the shared bytes do not start a frame for it.
     const half = encodeFrame({ opcode: 2, payload: Buffer.alloc(300, 7) });
     b.outbound(half.subarray(0, 10));
     d.end();
+    // e may get d's slot: d's old handle must not record for e.
+    const e = upgraded(sink, 'e');
+    const eSlot = e.fanOutSlot()!;
     const eventsBefore = sink.events.length;
     const wire = encodeFrame({ opcode: 2, payload: Buffer.alloc(20, 1) });
-    recordFanOut([a, b, c, d], 4, [wire]);
+    fan(slots, [wire]);
     const after = sink.events.slice(eventsBefore);
     const frames = after.filter((e): e is FrameEvent => e.kind === 'frame');
     assert.deepEqual(
@@ -464,7 +479,10 @@ describe('recordFanOut: a broadcast written to many connections is recorded once
       errors.map((e) => [e.connectionId, e.code, e.closeCode]),
       [['c', 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 1009]],
     );
-    assert.ok(!after.some((e) => e.connectionId === 'd'), 'nothing after the closed event');
+    assert.ok(!after.some((ev) => ev.connectionId === 'd' || ev.connectionId === 'e'), 'nothing after the closed event, nothing for e');
+    assert.equal(e.bytesOut, response101().length);
+    fan([eSlot, slots[0]], [wire]);
+    assert.deepEqual(sink.of('frame').at(-1)?.alsoSentTo, ['a'], 'e’s own handle works');
   });
 
   test('a Buffer read on one connection and written on another (a proxy forwarding it) is recorded on each', () => {
