@@ -6,27 +6,6 @@ import type { PassiveInflater } from './deflate';
 import { WireError, createWireError } from './errors';
 import type { DecodedFrame } from './frameDecoder';
 
-// The same payload view reaches many assemblers when a frame is broadcast (see the decoder's split cache): validate it
-// once per tick.
-let utf8Buf: Buffer | undefined;
-let utf8Result = false;
-let utf8ClearQueued = false;
-const clearUtf8 = (): void => {
-  utf8Buf = undefined;
-  utf8ClearQueued = false;
-};
-
-function utf8Valid(b: Buffer): boolean {
-  if (b === utf8Buf) return utf8Result;
-  utf8Result = isUtf8(b);
-  utf8Buf = b;
-  if (!utf8ClearQueued) {
-    utf8ClearQueued = true;
-    queueMicrotask(clearUtf8);
-  }
-  return utf8Result;
-}
-
 export interface AssembledMessage {
   opcode: 1 | 2;
   /** Reassembled, and inflated when compressed and the inflate succeeded. */
@@ -160,7 +139,7 @@ export class MessageAssembler {
       m.inflatedLength = r.length;
     }
     if (opcode === 1) {
-      m.utf8Valid = utf8Valid(m.data);
+      m.utf8Valid = isUtf8(m.data);
       if (!m.utf8Valid) {
         this.onMessage(m);
         this.error('WS_ERR_INVALID_UTF8', 'invalid UTF-8 sequence in a text message', 1007);
