@@ -66,6 +66,9 @@ async function run(req: RunRequest): Promise<RunResult> {
     if (!running) return;
     // Keep `window` messages in flight: stop when the deliveries still due exceed window × clients.
     while (sent * req.clients - delivered() < req.window * req.clients) {
+      // Each message its own bytes, as real traffic has (a capture may keep equal payloads once). ws copies the
+      // payload as it masks it, so the next write does not change one already sent.
+      payload.writeUInt32LE(sent, 0);
       sender.send(payload, { binary: true });
       sent++;
     }

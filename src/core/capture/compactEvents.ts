@@ -11,6 +11,25 @@ import type { CaptureEvent, Direction, FrameEvent, MessageEvent } from './events
 /** Arena chunks are this large unless one record needs more. */
 const CHUNK_BYTES = 4 * 1024 * 1024;
 
+/** Payloads at least this long are looked up among recent ones before they are copied (see `findRecent`). */
+const DEDUPE_MIN = 64;
+/** Entries of the table of recent payloads (a power of two). */
+const RECENT_SIZE = 1024;
+
+/**
+ * A hash of a payload's length and four 32-bit words spread over it: it only picks the one recent payload worth
+ * comparing, so it need not read every byte (the comparison does).
+ */
+function sampleHash(b: Buffer): number {
+  const n = b.length;
+  let h = Math.imul(n, 0x9e3779b1);
+  h = Math.imul(h ^ b.readUInt32LE(0), 0x85ebca6b);
+  h = Math.imul(h ^ b.readUInt32LE((n >>> 1) & ~3), 0xc2b2ae35);
+  h = Math.imul(h ^ b.readUInt32LE((n >>> 2) & ~3), 0x27d4eb2f);
+  h = Math.imul(h ^ b.readUInt32LE(n - 4), 0x165667b1);
+  return (h ^ (h >>> 15)) & (RECENT_SIZE - 1);
+}
+
 export const SLOT_OBJECT = 0;
 export const SLOT_FRAME = 1;
 export const SLOT_MESSAGE = 2;
@@ -71,9 +90,14 @@ export class CompactEventColumns {
   /** inflatedLength + 1 (0 for none). */
   private inflated!: Float64Array;
   private headerLength!: Uint16Array;
-  /** Where the record's bytes are: chunk sequence number, offset, header bytes then payload bytes. */
+  /**
+   * Where the record's bytes are: chunk sequence number, offset of the header bytes, offset of the payload bytes
+   * (right after the header unless the payload is shared with an earlier record in the same chunk), and the header
+   * and total (header + payload) lengths.
+   */
   private chunkSeq!: Float64Array;
   private offset!: Uint32Array;
+  private dataOffset!: Uint32Array;
   private headerBytes!: Uint16Array;
   private totalBytes!: Uint32Array;
   /** `alsoSentTo`: 0 for none, else 1 + its index in `lists`. */
@@ -94,6 +118,14 @@ export class CompactEventColumns {
   private lastList = -1;
   /** The array `lastList` was last matched against (a frame and its message share the capture's array). */
   private lastSource: readonly string[] | undefined;
+
+  // Recent payloads in the arena by sampleHash: chunk sequence number (0 for none), offset and length. A relay records
+  // the same bytes twice (the message it received and the frame it sent on, or the proxy's two legs); the second
+  // record shares the first one's bytes when they are in the newest chunk, so that no record outlives the bytes it
+  // points at (chunks are freed oldest first, as their records leave).
+  private readonly recentSeq = new Float64Array(RECENT_SIZE);
+  private readonly recentOffset = new Uint32Array(RECENT_SIZE);
+  private readonly recentLength = new Uint32Array(RECENT_SIZE);
 
   // The payload Buffer of the last frame put, so that a one-frame message shares its bytes instead of a copy.
   private lastPayload: Buffer | undefined;
@@ -129,7 +161,8 @@ export class CompactEventColumns {
     const buf = this.chunks[seq - this.chunks[0].seq].buf;
     const off = this.offset[slot];
     const hb = this.headerBytes[slot];
-    const data = buf.subarray(off + hb, off + this.totalBytes[slot]);
+    const dataAt = this.dataOffset[slot];
+    const data = buf.subarray(dataAt, dataAt + this.totalBytes[slot] - hb);
     const x = this.extras.get(id);
     const r = this.recipients[slot];
     const alsoSentTo = r === 0 ? undefined : (this.lists[r - 1] as string[]);
@@ -234,6 +267,7 @@ export class CompactEventColumns {
     this.headerLength = move(this.headerLength, (n) => new Uint16Array(n));
     this.chunkSeq = move(this.chunkSeq, (n) => new Float64Array(n));
     this.offset = move(this.offset, (n) => new Uint32Array(n));
+    this.dataOffset = move(this.dataOffset, (n) => new Uint32Array(n));
     this.headerBytes = move(this.headerBytes, (n) => new Uint16Array(n));
     this.totalBytes = move(this.totalBytes, (n) => new Uint32Array(n));
     this.recipients = move(this.recipients, (n) => new Uint32Array(n));
@@ -254,6 +288,7 @@ export class CompactEventColumns {
     this.nameIndex.clear();
     this.freeNames = [];
     this.lastPayload = undefined;
+    this.recentSeq.fill(0);
     this.grow(capacity, 0, 0);
   }
 
@@ -267,10 +302,26 @@ export class CompactEventColumns {
   private putFrame(slot: number, e: FrameEvent): void {
     const header = e.header;
     const payload = e.payload;
-    const at = this.reserve(header.length + payload.length);
-    const buf = this.chunks[this.chunks.length - 1].buf;
-    header.copy(buf, at);
-    payload.copy(buf, at + header.length);
+    const hb = header.length;
+    let at: number;
+    let dataAt = this.findRecent(payload, hb);
+    if (dataAt >= 0) {
+      at = this.reserve(hb);
+      this.chunks[this.chunks.length - 1].buf.set(header, at);
+    } else if (payload.byteOffset === header.byteOffset + hb && payload.buffer === header.buffer) {
+      // Header and payload side by side (an unmasked frame read in place): one copy.
+      at = this.reserve(hb + payload.length);
+      this.chunks[this.chunks.length - 1].buf.set(new Uint8Array(header.buffer, header.byteOffset, hb + payload.length), at);
+      dataAt = at + hb;
+      this.noteRecent(payload, dataAt);
+    } else {
+      at = this.reserve(hb + payload.length);
+      const buf = this.chunks[this.chunks.length - 1].buf;
+      buf.set(header, at);
+      buf.set(payload, at + hb);
+      dataAt = at + hb;
+      this.noteRecent(payload, dataAt);
+    }
     this.common(slot, SLOT_FRAME, e.connectionId, e.time, e.opcode, e.direction);
     let fl = this.flags[slot];
     if (e.fin) fl |= F_FIN;
@@ -287,13 +338,14 @@ export class CompactEventColumns {
     this.headerLength[slot] = e.headerLength;
     this.chunkSeq[slot] = this.chunks[this.chunks.length - 1].seq;
     this.offset[slot] = at;
-    this.headerBytes[slot] = header.length;
-    this.totalBytes[slot] = header.length + payload.length;
+    this.dataOffset[slot] = dataAt;
+    this.headerBytes[slot] = hb;
+    this.totalBytes[slot] = hb + payload.length;
     this.recipients[slot] = e.alsoSentTo === undefined ? 0 : this.refList(e.alsoSentTo) + 1;
     if (e.closeCode !== undefined || e.closeReason !== undefined) this.extras.set(e.id, { closeCode: e.closeCode, closeReason: e.closeReason });
     this.lastPayload = payload;
     this.lastPayloadSeq = this.chunkSeq[slot];
-    this.lastPayloadOffset = at + header.length;
+    this.lastPayloadOffset = dataAt;
   }
 
   private putMessage(slot: number, e: MessageEvent): void {
@@ -305,8 +357,12 @@ export class CompactEventColumns {
       seq = this.lastPayloadSeq;
       at = this.lastPayloadOffset;
     } else {
-      at = this.reserve(data.length);
-      data.copy(this.chunks[this.chunks.length - 1].buf, at);
+      at = this.findRecent(data, 0);
+      if (at < 0) {
+        at = this.reserve(data.length);
+        this.chunks[this.chunks.length - 1].buf.set(data, at);
+        this.noteRecent(data, at);
+      }
       seq = this.chunks[this.chunks.length - 1].seq;
     }
     this.lastPayload = undefined;
@@ -322,6 +378,7 @@ export class CompactEventColumns {
     this.headerLength[slot] = 0;
     this.chunkSeq[slot] = seq;
     this.offset[slot] = at;
+    this.dataOffset[slot] = at;
     this.headerBytes[slot] = 0;
     this.totalBytes[slot] = data.length;
     this.recipients[slot] = e.alsoSentTo === undefined ? 0 : this.refList(e.alsoSentTo) + 1;
@@ -336,6 +393,30 @@ export class CompactEventColumns {
     this.opcode[slot] = opcode;
     this.conn[slot] = this.refName(connectionId);
     this.time[slot] = time;
+  }
+
+  /**
+   * The offset in the newest chunk of bytes equal to `payload` put there recently, when `extra` more bytes still fit
+   * in that chunk (so that the record that shares them is in the same chunk); -1 otherwise.
+   */
+  private findRecent(payload: Buffer, extra: number): number {
+    const n = payload.length;
+    if (n < DEDUPE_MIN) return -1;
+    const last = this.chunks[this.chunks.length - 1];
+    if (last === undefined || last.buf.length - last.used < extra) return -1;
+    const h = sampleHash(payload);
+    if (this.recentSeq[h] !== last.seq || this.recentLength[h] !== n) return -1;
+    const at = this.recentOffset[h];
+    return last.buf.compare(payload, 0, n, at, at + n) === 0 ? at : -1;
+  }
+
+  /** Remembers bytes just copied to `at` in the newest chunk (see findRecent). */
+  private noteRecent(payload: Buffer, at: number): void {
+    if (payload.length < DEDUPE_MIN) return;
+    const h = sampleHash(payload);
+    this.recentSeq[h] = this.chunks[this.chunks.length - 1].seq;
+    this.recentOffset[h] = at;
+    this.recentLength[h] = payload.length;
   }
 
   /** Room for `n` bytes at the end of the newest chunk (a new chunk when it is full); returns the offset. */

@@ -103,8 +103,9 @@ describe('compact event history', () => {
   test('a one-frame message shares its frame’s bytes in the arena', async () => {
     const s = new EventStore();
     try {
-      const payload = Buffer.alloc(1000, 1);
       for (let i = 0; i < 1000; i++) {
+        const payload = Buffer.alloc(1000, 1);
+        payload.writeUInt32LE(i, 500); // each payload its own, so that only the message shares
         const f = frame(payload);
         const fid = s.append(f);
         s.append(message(f.payload, [fid]));
@@ -211,9 +212,12 @@ describe('compact event history', () => {
   test('byte accounting and eviction are the same for compact events, and old arena chunks are freed', async () => {
     const s = new EventStore({ maxBytes: 10 * 1024 * 1024 });
     try {
-      const big = Buffer.alloc(100_000, 5);
       for (let round = 0; round < 5; round++) {
-        for (let i = 0; i < 100; i++) s.append(frame(big, { opcode: 2 }));
+        for (let i = 0; i < 100; i++) {
+          const big = Buffer.alloc(100_000, 5);
+          big.writeUInt32LE(round * 100 + i, 50_000); // each payload its own: none shares another's bytes
+          s.append(frame(big, { opcode: 2 }));
+        }
         const before = s.stats();
         await turn();
         assert.deepEqual(s.stats(), before, 'compacting changes no count');
@@ -249,6 +253,63 @@ describe('compact event history', () => {
         }
       }
       assert.ok(s.compactArenaBytes <= 3 * 4 * 1024 * 1024, `arena ${s.compactArenaBytes}`);
+    } finally {
+      s.dispose();
+    }
+  });
+
+  test('a relayed payload (the same bytes in a second record) is kept once; every record reads back its own bytes', async () => {
+    const s = new EventStore({ maxEvents: 1_000 });
+    try {
+      const MiB = 1024 * 1024;
+      const relay = (fill: number, size = MiB) => {
+        // What a broadcast records: the client's masked frame and message, then the frame and message sent on.
+        const received = frame(Buffer.alloc(size, fill), { opcode: 2, masked: true });
+        const rid = s.append(received);
+        s.append(message(received.payload, [rid], { opcode: 2, direction: 'c2s', utf8Valid: undefined }));
+        const sent = frame(Buffer.alloc(size, fill), { opcode: 2 }); // equal bytes, another Buffer
+        const sid = s.append(sent);
+        s.append(message(sent.payload, [sid], { opcode: 2, utf8Valid: undefined }));
+      };
+      for (let i = 1; i <= 3; i++) relay(i);
+      await turn();
+      assert.equal(s.compactArenaBytes, 4 * MiB, 'three 1 MiB relays in one chunk: each payload kept once');
+      for (let id = 1; id <= 12; id++) {
+        const e = s.get(id)!;
+        const bytes = e.kind === 'frame' ? (e as FrameEvent).payload : (e as MessageEvent).data;
+        const fill = Math.ceil(id / 4);
+        assert.ok(bytes.length === MiB && bytes[0] === fill && bytes[MiB - 1] === fill, `event ${id}`);
+      }
+      assert.equal((s.get(11) as FrameEvent).header.toString('hex'), encodeFrame({ opcode: 2, payload: Buffer.alloc(MiB) }).subarray(0, 10).toString('hex'));
+    } finally {
+      s.dispose();
+    }
+  });
+
+  test('equal bytes are shared only within the newest chunk, and a sampled-hash match with other bytes is copied', async () => {
+    const MiB = 1024 * 1024;
+    const s = new EventStore({ maxEvents: 2 });
+    try {
+      const x = Buffer.alloc(3 * MiB, 7);
+      s.append(frame(x, { opcode: 2 })); // chunk 1
+      s.append(frame(Buffer.alloc(2 * MiB, 8), { opcode: 2 })); // does not fit: chunk 2
+      await turn();
+      const third = s.append(frame(Buffer.from(x), { opcode: 2 })); // equal to an older chunk's bytes: copied
+      await turn();
+      s.append(frame(Buffer.alloc(10, 9), { opcode: 2 })); // evicts the first two, whose chunks go
+      await turn();
+      const got = (s.get(third) as FrameEvent).payload;
+      assert.ok(got.length === 3 * MiB && got[0] === 7 && got[3 * MiB - 1] === 7);
+
+      // Same length and the same bytes where the hash samples them, different in between.
+      const a = Buffer.alloc(1000, 1);
+      const b = Buffer.alloc(1000, 1);
+      b[100] = 2;
+      const ia = s.append(frame(a, { opcode: 2 }));
+      const ib = s.append(frame(b, { opcode: 2 }));
+      await turn();
+      assert.equal((s.get(ia) as FrameEvent).payload[100], 1);
+      assert.equal((s.get(ib) as FrameEvent).payload[100], 2);
     } finally {
       s.dispose();
     }
