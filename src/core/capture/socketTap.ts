@@ -164,13 +164,26 @@ function tappedUnshift(this: Tapped, chunk: unknown, encoding?: BufferEncoding):
   return t.origUnshift.call(this, chunk, encoding);
 }
 
+/** net.Socket's own write, which a tap wraps. */
+const SOCKET_WRITE = (net.Socket.prototype as unknown as { write: Write }).write;
+
 /**
- * Writes `chunk` to `socket` past the tap: its sinks do not see these bytes. Only for a writer that records them
- * itself before any byte leaves, such as the broadcast fan-out (see recordFanOut). Returns write()'s result.
+ * True when `socket` is tapped and the write under the tap is net.Socket's own (nobody had wrapped it before the
+ * tap): only then may writePastTap be used on it.
+ */
+export function canWritePastTap(socket: net.Socket): boolean {
+  const t = (socket as Tapped)[kTap];
+  return t !== undefined && t.origWrite === SOCKET_WRITE;
+}
+
+/**
+ * Writes `chunk` to `socket` past the tap: its sinks do not see these bytes. Only for a socket canWritePastTap said
+ * yes to, and for a writer that records the bytes itself before any of them leave, such as the broadcast fan-out
+ * (see recordFanOut). It calls net.Socket's write directly, not through the tap's state: the fan-out does this once
+ * per recipient, and the direct call measured ~0.1 of the capture's fan-out ratio. Returns write()'s result.
  */
 export function writePastTap(socket: net.Socket, chunk: Buffer): boolean {
-  const t = (socket as Tapped)[kTap];
-  return t === undefined ? socket.write(chunk) : t.origWrite.call(socket, chunk);
+  return SOCKET_WRITE.call(socket, chunk);
 }
 
 function toBuffer(chunk: unknown, encoding: unknown): Buffer | undefined {

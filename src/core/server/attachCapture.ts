@@ -3,7 +3,7 @@
 import type * as net from 'node:net';
 import { ConnectionCapture } from '../capture/connectionCapture';
 import type { CaptureSink, HandshakeEvent } from '../capture/events';
-import { tapSocket } from '../capture/socketTap';
+import { canWritePastTap, tapSocket } from '../capture/socketTap';
 import type { Disposable } from '../util/events';
 
 export interface CaptureInit {
@@ -24,10 +24,11 @@ export interface CaptureHandle extends Disposable {
   /** The handshake as captured, once the response head (and, for a failure, the body) has been seen. */
   readonly handshake?: HandshakeEvent;
   /**
-   * The ConnectionCapture that records this socket's bytes through its socket tap. For the broadcast fan-out, which
-   * writes the very same frame to many sockets in one tick: it writes past the taps (`writePastTap`) and then records
-   * all its recipients at once (`recordFanOut`), so that a frame to a thousand clients is decoded and stored once
-   * and costs each recipient a few field reads. Optional: without it the fan-out writes through the tap.
+   * The ConnectionCapture that records this socket's bytes through its socket tap, when the socket can be written
+   * past the tap (`canWritePastTap`). For the broadcast fan-out, which writes the very same frame to many sockets in
+   * one tick: it writes past the taps (`writePastTap`) and then records all its recipients at once (`recordFanOut`),
+   * so that a frame to a thousand clients is decoded and stored once and costs each recipient a few field reads.
+   * Optional: without it the fan-out writes through the tap.
    */
   readonly shared?: ConnectionCapture;
 }
@@ -55,8 +56,8 @@ class TappedCapture implements CaptureHandle {
     return this.capture.handshake;
   }
 
-  get shared(): ConnectionCapture {
-    return this.capture;
+  get shared(): ConnectionCapture | undefined {
+    return canWritePastTap(this.socket) ? this.capture : undefined;
   }
 
   dispose(): void {

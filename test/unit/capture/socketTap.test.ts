@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
-import { onClientSocket, tapSocket, type ByteSink } from '../../../src/core/capture/socketTap';
+import { canWritePastTap, onClientSocket, tapSocket, writePastTap, type ByteSink } from '../../../src/core/capture/socketTap';
 import { DisposableStore } from '../../../src/core/util/events';
 import { ConnectionCapture } from '../../../src/core/capture/connectionCapture';
 import { EventStore } from '../../../src/core/capture/eventStore';
@@ -541,6 +541,35 @@ describe('tapSocket mechanics', () => {
       assert.equal(r1.out().toString(), 'both');
       assert.equal(r2.out().toString(), 'both-second');
       t2.dispose();
+    } finally {
+      d.dispose();
+    }
+  });
+
+  test('writePastTap: the bytes are sent in order and not seen; only where the tap wraps net.Socket’s own write', async () => {
+    const d = new DisposableStore();
+    try {
+      const [a, b] = await pair(d);
+      assert.equal(canWritePastTap(a), false, 'not tapped');
+      const r = recorder();
+      d.add(tapSocket(a, r.sink));
+      assert.equal(canWritePastTap(a), true);
+      a.write('seen ');
+      writePastTap(a, Buffer.from('unseen '));
+      a.write('seen');
+      const got = readAll(b);
+      a.end();
+      assert.equal((await got).toString(), 'seen unseen seen');
+      assert.equal(r.out().toString(), 'seen seen');
+
+      // A socket whose write someone wrapped before the tap: writing past the tap would skip that wrapper too.
+      const [c] = await pair(d);
+      const inner = c.write;
+      c.write = function (this: net.Socket, ...args: unknown[]) {
+        return (inner as (...a: unknown[]) => boolean).apply(this, args);
+      } as typeof c.write;
+      d.add(tapSocket(c, recorder().sink));
+      assert.equal(canWritePastTap(c), false);
     } finally {
       d.dispose();
     }
