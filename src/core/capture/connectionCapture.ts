@@ -50,11 +50,13 @@ const now = (): number => timeOrigin + performance.now();
  * on then, so that a caller still holding the old (slot, generation) pair is told apart from the slot's next owner.
  */
 class FanOutSlots {
-  /** 1 when the capture may share a record (see ConnectionCapture.shareable). */
-  shareable = new Uint8Array(64);
+  /**
+   * The largest frame (in bytes) the capture may share a record of: its size limit while it is shareable (see
+   * ConnectionCapture.shareable), -1 while not. One number, so that the fan-out's check is one read.
+   */
+  shareLimit = new Float64Array(64);
   /** Bytes recorded for the capture by another capture's record; folded into its own count at end(). */
   sharedBytes = new Float64Array(64);
-  maxPayload = new Float64Array(64);
   generation = new Uint32Array(64);
   readonly ids: string[] = [];
   readonly owners: Array<ConnectionCapture | undefined> = [];
@@ -65,11 +67,10 @@ class FanOutSlots {
     let slot = this.free.pop();
     if (slot === undefined) {
       slot = this.used++;
-      if (slot === this.shareable.length) this.grow();
+      if (slot === this.shareLimit.length) this.grow();
     }
-    this.shareable[slot] = 0;
+    this.shareLimit[slot] = -1;
     this.sharedBytes[slot] = 0;
-    this.maxPayload[slot] = owner.maxPayload;
     this.ids[slot] = owner.connectionId;
     this.owners[slot] = owner;
     return slot;
@@ -77,23 +78,20 @@ class FanOutSlots {
 
   release(slot: number): void {
     this.generation[slot]++;
-    this.shareable[slot] = 0;
+    this.shareLimit[slot] = -1;
     this.ids[slot] = '';
     this.owners[slot] = undefined;
     this.free.push(slot);
   }
 
   private grow(): void {
-    const n = this.shareable.length * 2;
-    const shareable = new Uint8Array(n);
-    shareable.set(this.shareable);
-    this.shareable = shareable;
+    const n = this.shareLimit.length * 2;
+    const shareLimit = new Float64Array(n);
+    shareLimit.set(this.shareLimit);
+    this.shareLimit = shareLimit;
     const sharedBytes = new Float64Array(n);
     sharedBytes.set(this.sharedBytes);
     this.sharedBytes = sharedBytes;
-    const maxPayload = new Float64Array(n);
-    maxPayload.set(this.maxPayload);
-    this.maxPayload = maxPayload;
     const generation = new Uint32Array(n);
     generation.set(this.generation);
     this.generation = generation;
@@ -130,7 +128,7 @@ let lastGenerations: number[] = [];
  */
 export function recordFanOut(slotList: readonly number[], generations: readonly number[], count: number, parts: readonly Buffer[]): void {
   const bytes = parts.length === 1 ? parts[0].length : parts[0].length + parts[1].length;
-  const { shareable, sharedBytes, maxPayload, generation } = slots;
+  const { shareLimit, sharedBytes, generation } = slots;
   let recorder = -1;
   const prevSlots = lastSlots;
   const prevGenerations = lastGenerations;
@@ -143,7 +141,7 @@ export function recordFanOut(slotList: readonly number[], generations: readonly 
     const s = slotList[i];
     const g = generations[i];
     if (generation[s] !== g) continue;
-    if (shareable[s] === 0 || bytes > maxPayload[s]) {
+    if (bytes > shareLimit[s]) {
       recordAlone(slots.owners[s]!, parts);
     } else if (recorder < 0) {
       recorder = s;
@@ -427,7 +425,7 @@ export class ConnectionCapture {
     if (this.ended) return undefined;
     if (this.slot < 0) {
       this.slot = slots.take(this);
-      slots.shareable[this.slot] = this.shareable ? 1 : 0;
+      slots.shareLimit[this.slot] = this.shareable ? this.maxPayload : -1;
     }
     return { slot: this.slot, generation: slots.generation[this.slot] };
   }
@@ -474,7 +472,7 @@ export class ConnectionCapture {
 
   private setShareable(v: boolean): void {
     this.shareable = v;
-    if (this.slot >= 0) slots.shareable[this.slot] = v ? 1 : 0;
+    if (this.slot >= 0) slots.shareLimit[this.slot] = v ? this.maxPayload : -1;
   }
 
   /** The socket is gone: flushes a pending handshake and appends the 'connection' closed event. Idempotent. */
