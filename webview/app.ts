@@ -58,6 +58,8 @@ const filterBar = new FilterBar({
     state.autoScroll = on;
     save();
     table.setAutoScroll(on);
+    // Following the live end from a window paged back away from it: load the newest page again.
+    if (on && store.detached) void subscribe();
   },
   onTimeMode: (m) => {
     state.timeMode = m;
@@ -73,10 +75,13 @@ const table = new FramesTable({
   showConnection: () => state.filter.connectionId === undefined,
   onSelect: (id, open) => select(id, open),
   onNeedOlder: () => void loadOlder(),
+  onNeedNewer: () => void loadNewer(),
   onAutoScrollChange: (on) => {
     state.autoScroll = on;
     filterBar.setAutoScroll(on);
     save();
+    // End pressed in a window paged back away from the live end: load the newest page again.
+    if (on && store.detached) void subscribe();
   },
 });
 
@@ -212,12 +217,43 @@ async function loadOlder(): Promise<void> {
   try {
     const page = await request('getPage', { filter: state.filter, beforeId: store.olderCursor, floorId: state.floorId, limit: MAX_PAGE / 4 });
     if (seq !== subscribeSeq) return;
-    const added = store.addOlder(page);
-    table.update(added);
+    store.addOlder(page);
+    table.update();
+    renderCounters();
   } catch (err) {
     store.loadingOlder = false;
     showNotice((err as Error).message);
   }
+}
+
+/** Newer pages asked for in one go while a sparse filter finds too few events to fill the view. */
+const MAX_NEWER_REQUESTS = 64;
+
+/** Detached from the live end (paged back past the cap): pages forward towards it as the user scrolls down. */
+async function loadNewer(): Promise<void> {
+  if (store.loadingNewer || !store.detached || subscribing) return;
+  const seq = subscribeSeq;
+  try {
+    let added = 0;
+    for (let i = 0; i < MAX_NEWER_REQUESTS && store.detached && added < MAX_PAGE / 4; i++) {
+      store.loadingNewer = true;
+      const window = store.newerWindow();
+      const page = await request('getPage', { filter: state.filter, beforeId: window.beforeId, floorId: window.afterId, limit: MAX_PAGE });
+      if (seq !== subscribeSeq) return;
+      const n = store.addNewer(page, window);
+      if (n > 0) {
+        added += n;
+        table.update();
+      }
+    }
+    renderCounters();
+  } catch (err) {
+    if (seq === subscribeSeq) store.loadingNewer = false;
+    showNotice((err as Error).message);
+    return;
+  }
+  // Still at the end of what is held (a sparse filter): keep going; a view that moved away asks again on scroll.
+  if (store.detached && table.nearEnd()) setTimeout(() => void loadNewer(), 0);
 }
 
 function setFilter(f: ViewFilter): void {

@@ -1,10 +1,25 @@
 // The webview's model of what it shows: the held event DTOs (one filtered window of the host's history), the rows
-// derived from them (fragments grouped under their message), paging, pause, counters and the message rate.
+// derived from them (fragments grouped under their message), paging both ways, pause, counters and the message rate.
 // Pure logic, no DOM: node tests drive it directly.
-import type { CaptureCounters, EventDto, FrameDto, MessageDto, ModelSnapshot, Page, ViewFilter } from '../src/shared/protocol';
+//
+// The held events are one window of the host's history, at most `maxHeld` of them. Live appends past the cap drop the
+// oldest (paged in again on scroll up). Older pages past the cap drop the newest: the window is then `detached` from
+// the live end, live appends only move `liveId` on, and newer pages (`newerWindow`, `addNewer`) walk it forward
+// until it reaches the live end again.
+import { MAX_PAGE, type CaptureCounters, type EventDto, type FrameDto, type MessageDto, type ModelSnapshot, type Page, type ViewFilter } from '../src/shared/protocol';
 
-/** Most DTOs the webview holds; past it the oldest are dropped and can be paged in again. */
+/**
+ * Most DTOs the webview holds, whichever way the view pages: past it the oldest (live appends, newer pages) or the
+ * newest (older pages) are dropped and can be paged in again. 50,000 DTOs are about 25 MB of the webview's heap.
+ */
 export const MAX_HELD = 50_000;
+/**
+ * Ids a newer page spans at first. The host answers `getPage` with the newest matches of the span, at most MAX_PAGE of
+ * them: a span no wider than that always comes back whole, so the held window stays without gaps.
+ */
+export const NEWER_SPAN = MAX_PAGE;
+/** Widest span a newer page grows to while a sparse filter finds few events per span (under the host's scan budget). */
+export const MAX_NEWER_SPAN = 32 * MAX_PAGE;
 /** Most live events held back while the view is paused before it gives up and reloads on resume. */
 export const MAX_PAUSED = 20_000;
 /** Most distinct strings `ViewStore` keeps one shared copy of (see `compact`). */
@@ -37,6 +52,16 @@ export class ViewStore {
   /** Where the next older page starts (exclusive upper bound). */
   olderCursor = 0;
   loadingOlder = false;
+
+  /** The newest held event is not the newest the host has: live appends are not held, newer pages fill the gap. */
+  detached = false;
+  /** Newest id the subscription is known to reach: the subscribe reply's `lastId`, then the newest live event. */
+  liveId = 0;
+  /** Detached: every matching event up to this id is held; the next newer page starts above it. */
+  newerCursor = 0;
+  loadingNewer = false;
+  /** Ids the next newer page spans (see NEWER_SPAN). */
+  private newerSpan = NEWER_SPAN;
 
   paused = false;
   private pausedEvents: EventDto[] = [];
@@ -72,8 +97,8 @@ export class ViewStore {
     return this.events[this.events.length - 1]?.id;
   }
 
-  /** Replaces everything with a first page (after subscribe). */
-  reset(page?: Page): void {
+  /** Replaces everything with a first page (after subscribe, whose reply gives the newest id it covers as `lastId`). */
+  reset(page?: Page & { lastId?: number }): void {
     this.events = [];
     this.byId.clear();
     this.messageOf.clear();
@@ -83,15 +108,23 @@ export class ViewStore {
     this.hasOlder = false;
     this.olderCursor = 0;
     this.loadingOlder = false;
+    this.detached = false;
+    this.loadingNewer = false;
+    this.newerSpan = NEWER_SPAN;
     if (page) {
       this.insert(page.events);
       this.hasOlder = page.hasMore;
       this.olderCursor = page.hasMore ? page.resumeId : this.floorId;
       this.trimOldest();
     }
+    this.liveId = Math.max(page?.lastId ?? 0, this.newestId() ?? 0, this.floorId);
+    this.newerCursor = this.liveId;
   }
 
-  /** Merges an older page (the reply to getPage). Returns how many rows were added above the old first row. */
+  /**
+   * Merges an older page (the reply to getPage). Returns how many rows were added above the old first row. Past the
+   * cap the newest events are dropped and the view detaches from the live end.
+   */
   addOlder(page: Page): number {
     const before = this.rows().length;
     const oldest = this.oldestId() ?? Infinity;
@@ -99,12 +132,57 @@ export class ViewStore {
     this.hasOlder = page.hasMore;
     this.olderCursor = page.hasMore ? page.resumeId : this.floorId;
     this.loadingOlder = false;
-    return this.rows().length - before;
+    const added = this.rows().length - before;
+    this.trimNewest();
+    return added;
   }
 
-  /** New live events. While paused they are held back. Returns whether the view changed. */
+  /**
+   * Where the next newer page lies while detached: pass `afterId` as getPage's `floorId` and `beforeId` as its
+   * `beforeId`, with `limit: MAX_PAGE`; hand the reply and this window to `addNewer`. It starts above ids the host
+   * has evicted. It may reach past the host's newest id: the reply then holds everything up to the live end, even
+   * events whose live update arrives after it (those are recognised as held).
+   */
+  newerWindow(): { cursor: number; afterId: number; beforeId: number } {
+    const afterId = Math.max(this.newerCursor, this.floorId, this.counters.firstId - 1);
+    return { cursor: this.newerCursor, afterId, beforeId: afterId + this.newerSpan + 1 };
+  }
+
+  /**
+   * Merges a newer page (the reply to getPage over `newerWindow()`), dropping the oldest past the cap; when its window
+   * reaches the live end, the view is attached again. Returns how many events were added, or -1 when the reply cannot
+   * be used (the window was too wide for one page, or the held window moved meanwhile): ask again.
+   */
+  addNewer(page: Page, window: { cursor: number; afterId: number; beforeId: number }): number {
+    this.loadingNewer = false;
+    if (!this.detached || window.cursor !== this.newerCursor) return -1;
+    if (page.hasMore) {
+      // Only the newest part of the span came back: taking it would leave a gap below it.
+      this.newerSpan = Math.max(NEWER_SPAN, this.newerSpan >> 1);
+      return -1;
+    }
+    const newest = Math.max(this.newestId() ?? 0, this.floorId);
+    const fresh = page.events.filter((e) => e.id > newest && e.id > window.afterId && e.id < window.beforeId);
+    this.insert(fresh);
+    this.newerCursor = window.beforeId - 1;
+    // Every live event received so far lies in the window: the host answered after it had them all, and any later
+    // live event is newer than every id it had then, so above the newest held.
+    if (this.newerCursor >= this.liveId) this.detached = false;
+    // A sparse filter (a rare search) finds few events per span: widen it, so reaching the end takes fewer round trips.
+    if (fresh.length < MAX_PAGE / 4) this.newerSpan = Math.min(MAX_NEWER_SPAN, this.newerSpan * 2);
+    this.trimOldest();
+    return fresh.length;
+  }
+
+  /** New live events. While paused they are held back; while detached only their ids are noted. Returns whether the view changed. */
   addLive(events: EventDto[]): boolean {
     if (events.length === 0) return false;
+    const last = events[events.length - 1].id;
+    if (this.detached) {
+      // Newer pages bring them in when the view reaches them: holding them here would grow without bound.
+      if (last > this.liveId) this.liveId = last;
+      return false;
+    }
     if (this.paused) {
       if (!this.pausedOverflow) {
         for (const e of events) this.pausedEvents.push(e);
@@ -117,6 +195,7 @@ export class ViewStore {
     }
     const newest = this.newestId() ?? this.floorId;
     this.insert(events.filter((e) => e.id > newest && e.id > this.floorId));
+    if (last > this.liveId) this.liveId = last;
     this.trimOldest();
     return true;
   }
@@ -143,7 +222,7 @@ export class ViewStore {
 
   /** Hides everything up to the newest id the host has; returns the new floor. */
   clearView(): number {
-    this.floorId = Math.max(this.counters.lastId, this.newestId() ?? 0, this.floorId);
+    this.floorId = Math.max(this.counters.lastId, this.newestId() ?? 0, this.liveId, this.floorId);
     this.reset();
     return this.floorId;
   }
@@ -374,6 +453,43 @@ export class ViewStore {
     return !!m && m.id > pageEnd && m.frameIds.length > 1 && this.expanded.has(m.id);
   }
 
+  /** Drops the newest events past the cap (an older page came in front): the view no longer reaches the live end. */
+  private trimNewest(): void {
+    const over = this.events.length - this.maxHeld;
+    if (over <= 0) return;
+    const dropped = this.events.splice(this.events.length - over, over);
+    const cutId = dropped[0].id;
+    if (this.rowsCache && !this.trimRowsNewest(this.rowsCache, dropped, cutId)) this.rowsCache = undefined;
+    this.forget(dropped);
+    this.detached = true;
+    this.newerCursor = this.newestId() ?? this.floorId;
+    this.newerSpan = NEWER_SPAN;
+  }
+
+  /**
+   * Drops the trailing rows of events trimmed from `cutId` up. Returns false when the trim changes rows further up (a
+   * dropped message leaves fragments behind, which become top-level rows), which needs a rebuild.
+   */
+  private trimRowsNewest(rows: Row[], dropped: EventDto[], cutId: number): boolean {
+    for (const e of dropped) {
+      if (e.kind === 'message' && e.frameIds.length > 1 && e.frameIds.some((fid) => fid < cutId && this.byId.has(fid))) return false;
+    }
+    // Top-level rows ascend by id; a group's children (lower ids) follow it. Children right after a kept row are its own.
+    let i = rows.length;
+    while (i > 0 && (rows[i - 1].depth === 1 || rows[i - 1].id >= cutId)) i--;
+    while (i < rows.length && rows[i].depth === 1) i++;
+    rows.length = i;
+    return true;
+  }
+
+  private forget(dropped: EventDto[]): void {
+    for (const e of dropped) {
+      this.byId.delete(e.id);
+      if (e.kind === 'message') for (const fid of e.frameIds) this.messageOf.delete(fid);
+      this.expanded.delete(e.id);
+    }
+  }
+
   private trimOldest(): void {
     const over = this.events.length - this.maxHeld;
     if (over <= 0) return;
@@ -381,11 +497,7 @@ export class ViewStore {
     const firstId = this.events[0]?.id ?? Infinity;
     // Checked against the maps as they were before the drop.
     if (this.rowsCache && !this.trimRows(this.rowsCache, dropped, firstId)) this.rowsCache = undefined;
-    for (const e of dropped) {
-      this.byId.delete(e.id);
-      if (e.kind === 'message') for (const fid of e.frameIds) this.messageOf.delete(fid);
-      this.expanded.delete(e.id);
-    }
+    this.forget(dropped);
     this.hasOlder = true;
     this.olderCursor = this.events[0]?.id ?? this.olderCursor;
   }

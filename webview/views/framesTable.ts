@@ -21,7 +21,7 @@ export const ROW_HEIGHT = 22;
  * frame that refills it, so it is kept small.
  */
 const OVERSCAN = 3;
-/** Ask for an older page when the top of the view is this many rows from the first held row. */
+/** Ask for an older (newer) page when the top (bottom) of the view is this many rows from the first (last) held row. */
 const PAGE_AHEAD_ROWS = 40;
 
 export interface FramesTableOptions {
@@ -31,6 +31,8 @@ export interface FramesTableOptions {
   showConnection: () => boolean;
   onSelect: (id: number, open: boolean) => void;
   onNeedOlder: () => void;
+  /** The view nears the last held row while the store is detached from the live end. */
+  onNeedNewer: () => void;
   onAutoScrollChange: (on: boolean) => void;
 }
 
@@ -109,6 +111,11 @@ export class FramesTable {
   private programmaticScroll = false;
   /** The scroll position of the last render. */
   private renderedTop = 0;
+  /**
+   * The row at the top of the view and how far into it the view starts, as of the last scroll or render. Rows added
+   * or dropped above it (older pages, trims of either end) move it: `update` scrolls it back under the user's eyes.
+   */
+  private anchor: { id: number; offset: number } | undefined;
 
   constructor(private readonly o: FramesTableOptions) {
     this.el = el('div', 'frames');
@@ -163,15 +170,24 @@ export class FramesTable {
     if (on) this.schedule();
   }
 
-  /** The rows changed (new events, a page, a filter): re-render, keeping the view anchored. */
-  update(prependedRows = 0): void {
+  /** The rows changed (new events, a page, a trim, a filter): re-render, keeping the row under the user's eyes in place. */
+  update(): void {
     this.rows = this.o.store.rows();
     this.viewport.setAttribute('aria-rowcount', String(this.rows.length));
     this.spacer.style.height = `${this.rows.length * ROW_HEIGHT}px`;
     this.empty.hidden = this.rows.length > 0;
-    if (prependedRows > 0 && !this.autoScroll) this.scrollTo(this.viewport.scrollTop + prependedRows * ROW_HEIGHT);
+    if (!this.autoScroll && this.anchor) {
+      const i = this.o.store.rowIndexOf(this.anchor.id);
+      // Within the scroll range, as the browser clamps it (reading scrollTop back would force a layout).
+      if (i >= 0) this.scrollTo(Math.max(0, Math.min(i * ROW_HEIGHT + this.anchor.offset, this.rows.length * ROW_HEIGHT - this.height)));
+    }
     // Following the live end: render() scrolls, from the row count, in the next animation frame.
     this.schedule();
+  }
+
+  /** Whether the bottom of the view is near the last held row (a newer page is wanted while detached). */
+  nearEnd(): boolean {
+    return this.top + this.height >= (this.rows.length - PAGE_AHEAD_ROWS) * ROW_HEIGHT;
   }
 
   /** Re-render what is visible (time mode, connection names). */
@@ -211,6 +227,12 @@ export class FramesTable {
     this.top = top;
   }
 
+  private setAnchor(top: number): void {
+    const i = Math.floor(top / ROW_HEIGHT);
+    const r = this.rows[i];
+    this.anchor = r ? { id: r.id, offset: top - i * ROW_HEIGHT } : undefined;
+  }
+
   private schedule(): void {
     if (this.frame) return;
     this.frame = requestAnimationFrame(() => {
@@ -223,8 +245,10 @@ export class FramesTable {
     const top = this.viewport.scrollTop;
     this.top = top;
     const maxTop = this.rows.length * ROW_HEIGHT - this.height;
+    const store = this.o.store;
     if (!this.programmaticScroll) {
-      const next = nextAutoScroll(this.autoScroll, this.lastTop, top, maxTop);
+      // The last held row is not the live end while detached: reaching it asks for newer rows, not to follow.
+      const next = nextAutoScroll(this.autoScroll, this.lastTop, top, maxTop) && !store.detached;
       if (next !== this.autoScroll) {
         this.autoScroll = next;
         this.o.onAutoScrollChange(next);
@@ -232,7 +256,9 @@ export class FramesTable {
     }
     this.programmaticScroll = false;
     this.lastTop = top;
-    if (top < PAGE_AHEAD_ROWS * ROW_HEIGHT && this.o.store.hasOlder && !this.o.store.loadingOlder) this.o.onNeedOlder();
+    this.setAnchor(top);
+    if (top < PAGE_AHEAD_ROWS * ROW_HEIGHT && store.hasOlder && !store.loadingOlder) this.o.onNeedOlder();
+    if (store.detached && !store.loadingNewer && this.nearEnd()) this.o.onNeedNewer();
     this.schedule();
   }
 
@@ -312,6 +338,7 @@ export class FramesTable {
     // once the view rests (the next frame, unless the view is following the live end, which needs none).
     const jumped = Math.abs(top - this.renderedTop) > this.height;
     this.renderedTop = top;
+    this.setAnchor(top);
     const over = jumped ? 0 : OVERSCAN;
     if (jumped && !this.autoScroll) this.schedule();
     const start = Math.max(0, Math.floor(top / ROW_HEIGHT) - over);

@@ -1,7 +1,10 @@
 import { describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { ViewStore, RateMeter, filterChanged, nextAutoScroll, MAX_PAUSED } from '../../../webview/store';
-import type { EventDto, FrameDto, MessageDto } from '../../../src/shared/protocol';
+import { MAX_PAGE, type EventDto, type FrameDto, type MessageDto, type Page, type ViewFilter } from '../../../src/shared/protocol';
+import { EventStore } from '../../../src/core/capture/eventStore';
+import { recordSyntheticFrame } from '../../../src/core/capture/syntheticCapture';
+import { filterQuery, toDto } from '../../../src/extension/inspectorPanelDto';
 
 function frame(id: number, o: Partial<FrameDto> = {}): FrameDto {
   return {
@@ -357,4 +360,250 @@ describe('counters and helpers', () => {
     assert.equal(s.rows().length, 50_000);
     assert.ok(performance.now() - t < 200);
   });
+});
+
+/**
+ * The host's side of the panel's paging over a real EventStore, answered as InspectorPanel answers `subscribe`,
+ * `getPage` and its live updates (that file needs vscode): newest page of (floorId, beforeId), events after the last
+ * one sent.
+ */
+class Host {
+  readonly store = new EventStore({ maxEvents: 1_000_000 });
+  private lastSentId = 0;
+  private n = 0;
+
+  constructor(readonly filter: ViewFilter = {}) {}
+
+  /** `count` text messages (a frame and a message each), alternating directions; `text(i)` gives the payload. */
+  send(count: number, text: (i: number) => string = (i) => `msg-${i}`): void {
+    for (let k = 0; k < count; k++, this.n++) {
+      recordSyntheticFrame(this.store, { connectionId: 'c1', direction: this.n % 2 ? 's2c' : 'c2s', opcode: 1, payload: Buffer.from(text(this.n)), time: 1000 });
+    }
+  }
+
+  subscribe(floorId: number, limit: number): Page & { lastId: number } {
+    const lastId = this.store.stats().lastId;
+    const r = this.store.query({ ...filterQuery(this.filter), afterId: floorId, beforeId: lastId + 1, limit, backward: true });
+    this.lastSentId = lastId;
+    return { events: r.events.map(toDto), hasMore: r.hasMore, resumeId: r.hasMore ? r.resumeId : floorId, lastId };
+  }
+
+  getPage(p: { beforeId: number; floorId: number; limit: number }): Page {
+    const limit = Math.max(1, Math.min(MAX_PAGE, Math.floor(p.limit)));
+    const r = this.store.query({ ...filterQuery(this.filter), afterId: p.floorId, beforeId: p.beforeId, limit, backward: true });
+    return { events: r.events.map(toDto), hasMore: r.hasMore, resumeId: r.hasMore ? r.resumeId : p.floorId };
+  }
+
+  /** What the next live updates carry. */
+  live(): EventDto[] {
+    const out: EventDto[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const r = this.store.query({ ...filterQuery(this.filter), afterId: this.lastSentId, limit: 500 });
+      out.push(...r.events.map(toDto));
+      this.lastSentId = r.hasMore ? r.resumeId : this.store.stats().lastId;
+      if (!r.hasMore) return out;
+    }
+    throw new Error('live query did not end');
+  }
+
+  /** Every event matching the filter, ascending. */
+  matching(): EventDto[] {
+    const out: EventDto[] = [];
+    let after = 0;
+    for (let i = 0; i < 10_000; i++) {
+      const r = this.store.query({ ...filterQuery(this.filter), afterId: after, limit: 10_000 });
+      out.push(...r.events.map(toDto));
+      if (!r.hasMore) return out;
+      after = r.resumeId;
+    }
+    throw new Error('query did not end');
+  }
+}
+
+/** What the panel's app does on scroll up: the next older page, as many as `loadOlder` asks for. */
+function pageBack(view: ViewStore, host: Host): void {
+  view.addOlder(host.getPage({ beforeId: view.olderCursor, floorId: view.floorId, limit: MAX_PAGE / 4 }));
+}
+
+/** What the panel's app does on scroll down while detached: the next newer page (`loadNewer`). */
+function pageForward(view: ViewStore, host: Host): number {
+  const w = view.newerWindow();
+  return view.addNewer(host.getPage({ beforeId: w.beforeId, floorId: w.afterId, limit: MAX_PAGE }), w);
+}
+
+/** The held window is every matching event between its oldest and newest id, with the host's values: no gaps. */
+function assertWholeWindow(view: ViewStore, host: Host, note: string): void {
+  const lo = view.oldestId()!;
+  const hi = view.newestId()!;
+  const expected = host.matching().filter((e) => e.id >= lo && e.id <= hi);
+  assert.equal(view.size, expected.length, `${note}: held ${view.size}, the host has ${expected.length} in [${lo}, ${hi}]`);
+  for (const e of expected) assert.deepEqual(view.get(e.id), e, `${note}: event ${e.id}`);
+  assert.deepEqual(view.rows(), view.buildRows(), `${note}: rows`);
+}
+
+describe('ViewStore paging both ways within the cap', () => {
+  test('paging back past the cap drops the newest; paging forward returns to the live end with what the host holds', () => {
+    const host = new Host();
+    host.send(3000); // 6000 events
+    const cap = 1200;
+    const view = new ViewStore(cap);
+    view.reset(host.subscribe(0, 1000));
+    assert.equal(view.detached, false);
+    for (let i = 0; i < 10; i++) {
+      pageBack(view, host);
+      assert.ok(view.size <= cap, `page ${i + 1}: ${view.size} held, cap ${cap}`);
+      assertWholeWindow(view, host, `back ${i + 1}`);
+    }
+    assert.equal(view.detached, true, 'the live end was dropped');
+    assert.equal(view.oldestId(), 6000 - 1000 - 10 * (MAX_PAGE / 4) + 1);
+    assert.equal(view.newestId(), view.oldestId()! + cap - 1);
+
+    // Live traffic while detached: it is not held (the window is elsewhere) and not lost.
+    host.send(200);
+    assert.equal(view.addLive(host.live()), false);
+    assert.ok(view.size <= cap);
+    assert.equal(view.liveId, 6400);
+
+    let steps = 0;
+    while (view.detached) {
+      assert.ok(++steps < 100, 'paging forward reaches the live end');
+      assert.ok(pageForward(view, host) >= 0);
+      assert.ok(view.size <= cap, `forward ${steps}: ${view.size} held`);
+      assertWholeWindow(view, host, `forward ${steps}`);
+    }
+    assert.equal(view.newestId(), 6400, 'the live appends made while detached are held');
+    assert.equal(view.hasOlder, true);
+    assertWholeWindow(view, host, 'attached');
+
+    // Attached again: live appends are held as before.
+    host.send(3);
+    assert.equal(view.addLive(host.live()), true);
+    assert.equal(view.newestId(), 6406);
+    assertWholeWindow(view, host, 'live after re-attach');
+  });
+
+  test('live updates that arrive while a newer page is on its way are neither lost nor doubled', () => {
+    const host = new Host();
+    host.send(1000);
+    const view = new ViewStore(600);
+    view.reset(host.subscribe(0, 200));
+    for (let i = 0; i < 6; i++) pageBack(view, host);
+    assert.equal(view.detached, true);
+    for (let step = 0; view.detached; step++) {
+      assert.ok(step < 100);
+      const w = view.newerWindow();
+      // Traffic whose live update the host posts before it answers the request (messages keep their order).
+      host.send(50);
+      view.addLive(host.live());
+      const page = host.getPage({ beforeId: w.beforeId, floorId: w.afterId, limit: MAX_PAGE });
+      // Traffic after the answer: its live update comes after the reply, and may repeat events the reply holds.
+      host.send(30);
+      assert.ok(view.addNewer(page, w) >= 0);
+      view.addLive(host.live());
+      assert.ok(view.size <= 600);
+      assertWholeWindow(view, host, `step ${step}`);
+    }
+    host.send(1);
+    view.addLive(host.live());
+    assert.equal(view.newestId(), host.store.stats().lastId);
+    assertWholeWindow(view, host, 'end');
+  });
+
+  test('a sparse filter: newer pages widen their span, narrow it when a page comes back partial, and leave no gap', () => {
+    const host = new Host({ search: 'rare' });
+    host.send(2000, (i) => `rare-${i}`); // dense matches
+    host.send(20_000, (i) => (i % 200 === 0 ? `rare-${i}` : `common-${i}`)); // sparse
+    host.send(2000, (i) => `rare-${i}`); // dense again, at the live end
+    const all = host.matching();
+    const view = new ViewStore(1500);
+    view.reset(host.subscribe(0, 500));
+    for (let i = 0; i < 100 && view.hasOlder; i++) pageBack(view, host);
+    assert.equal(view.hasOlder, false);
+    assert.equal(view.oldestId(), all[0].id);
+    assert.equal(view.size, 1500);
+    assert.equal(view.detached, true);
+    let retried = 0;
+    for (let step = 0; view.detached; step++) {
+      assert.ok(step < 200, 'paging forward reaches the live end');
+      const n = pageForward(view, host);
+      if (n < 0) retried++;
+      assertWholeWindow(view, host, `forward ${step}`);
+    }
+    assert.ok(retried > 0, 'a span too wide for the dense part came back partial and was asked again');
+    assert.equal(view.newestId(), all[all.length - 1].id);
+  });
+
+  test('paused and detached: live events are only noted, and reach the view through newer pages', () => {
+    const host = new Host();
+    host.send(500);
+    const view = new ViewStore(300);
+    view.reset(host.subscribe(0, 100));
+    view.setPaused(true);
+    host.send(10);
+    view.addLive(host.live());
+    for (let i = 0; i < 3; i++) pageBack(view, host);
+    assert.equal(view.detached, true);
+    host.send(10);
+    view.addLive(host.live());
+    assert.equal(view.setPaused(false), 'merged');
+    assert.ok(view.size <= 300);
+    for (let step = 0; view.detached; step++) {
+      assert.ok(step < 50);
+      pageForward(view, host);
+    }
+    assert.equal(view.newestId(), 1040);
+    assertWholeWindow(view, host, 'end');
+  });
+
+  test('clearing a detached view hides up to the live end', () => {
+    const host = new Host();
+    host.send(500);
+    const view = new ViewStore(300);
+    view.reset(host.subscribe(0, 100));
+    for (let i = 0; i < 3; i++) pageBack(view, host);
+    host.send(5);
+    view.addLive(host.live());
+    assert.equal(view.clearView(), 1010);
+    assert.equal(view.detached, false);
+  });
+
+  for (let seed = 201; seed <= 230; seed++) {
+    test(`grouped fragments: paging back past the cap and forward again keeps rows equal to a rebuild (seed ${seed})`, () => {
+      const rand = rng(seed);
+      const t = traffic(rand);
+      const history: EventDto[] = [];
+      while (history.length < 1500) history.push(...t.next());
+      // The host over this history: the newest `limit` events of (floorId, beforeId).
+      const getPage = (floorId: number, beforeId: number, limit: number): Page => {
+        const range = history.filter((e) => e.id > floorId && e.id < beforeId);
+        const events = range.slice(Math.max(0, range.length - limit));
+        const hasMore = range.length > limit;
+        return { events, hasMore, resumeId: hasMore ? events[0].id : floorId };
+      };
+      const cap = 60 + Math.floor(rand() * 200);
+      const s = new ViewStore(cap);
+      const last = history[history.length - 1].id;
+      s.reset({ ...getPage(0, last + 1, 40), lastId: last });
+      for (let step = 0; step < 300; step++) {
+        const r = rand();
+        if (r < 0.45 && s.hasOlder) {
+          s.addOlder(getPage(s.floorId, s.olderCursor, 1 + Math.floor(rand() * 60)));
+        } else if (r < 0.85 && s.detached) {
+          const w = s.newerWindow();
+          // Small limits too: a partial page is refused and asked again.
+          s.addNewer(getPage(w.afterId, w.beforeId, 1 + Math.floor(rand() * 60)), w);
+        } else if (t.messages.length > 0) {
+          s.toggleExpanded(t.messages[Math.floor(rand() * t.messages.length)]);
+        }
+        assert.ok(s.size <= cap, `seed ${seed}, step ${step}: ${s.size} held`);
+        assert.deepEqual(s.rows(), s.buildRows(), `seed ${seed}, step ${step}`);
+        const lo = s.oldestId();
+        const hi = s.newestId();
+        if (lo !== undefined && hi !== undefined) {
+          const expected = history.filter((e) => e.id >= lo && e.id <= hi).map((e) => e.id);
+          assert.equal(s.size, expected.length, `seed ${seed}, step ${step}: a gap in the held window`);
+        }
+      }
+    });
+  }
 });
