@@ -187,7 +187,8 @@ export async function benchPanel(): Promise<PanelRow[]> {
     const heapAfterLive = await heapOf(frame);
     log('live', live, 'heap', mb(heapAfterLive), 'peak', mb(peakHeap));
 
-    // Page to the top: held rows are capped, older pages come in as the view nears its first row.
+    // Page to the top: the panel holds at most MAX_HELD events, so older pages slide the held window back (dropping
+    // the newest) as the view nears its first row. Progress is the first row's event id, not the row count.
     const grid = view.getByRole('grid', { name: 'Frames' });
     const rowCount = async () => Number(await grid.getAttribute('aria-rowcount'));
     const rowsBefore = await rowCount();
@@ -197,49 +198,71 @@ export async function benchPanel(): Promise<PanelRow[]> {
     // Hold the view at its first row, as a user dragging the scrollbar to the top, until no page comes for 3 s.
     const pagingRun = await grid.evaluate(async (vp) => {
       const t = performance.now();
-      let rows = Number(vp.getAttribute('aria-rowcount'));
-      let lastGrowth = t;
-      while (performance.now() - lastGrowth < 3000 && performance.now() - t < 120_000) {
+      const firstId = () => Number(vp.querySelector<HTMLElement>('.frow')?.dataset.id ?? 0);
+      let first = firstId();
+      let lastChange = t;
+      let pages = 0;
+      while (performance.now() - lastChange < 3000 && performance.now() - t < 180_000) {
         if (vp.scrollTop !== 0) vp.scrollTop = 0;
         await new Promise((r) => requestAnimationFrame(r));
-        const n = Number(vp.getAttribute('aria-rowcount'));
-        if (n > rows) {
-          rows = n;
-          lastGrowth = performance.now();
+        const id = firstId();
+        if (id !== first) {
+          first = id;
+          lastChange = performance.now();
+          pages++;
         }
       }
-      return { rows, seconds: (lastGrowth - t) / 1000 };
+      return { rows: Number(vp.getAttribute('aria-rowcount')), firstId: first, pages, seconds: (lastChange - t) / 1000 };
     });
     const rows = pagingRun.rows;
     const pagingSeconds = pagingRun.seconds;
     const paging = await stopPhase(frame, page);
     await profile.stop('paging');
     await trace.stop('paging');
-    log(`paging: ${rowsBefore} -> ${rows} rows in ${pagingSeconds.toFixed(1)} s`, paging);
+    log(`paging: ${rowsBefore} -> ${rows} rows held, first event id ${pagingRun.firstId} after ${pagingRun.pages} pages in ${pagingSeconds.toFixed(1)} s`, paging);
     await shot('3-top');
     const firstRowText = await grid.locator('.frow').first().innerText();
 
-    // Scroll from the first row to the last: each step moves at least one viewport, so every step redraws all rows.
+    // Scroll from the first row to the live end: each step moves at least one viewport, so every step redraws all
+    // rows. Past the last held row newer pages come in (and the oldest go), so the step is relative to where the view
+    // is, and the end is the bottom once no newer row has come for 3 s.
     await startPhase(frame, page);
     await profile.start('scroll');
     await trace.start('scroll');
-    const scroll = await grid.evaluate(async (vp, steps) => {
-      const next = () => new Promise((r) => requestAnimationFrame(r));
-      const max = vp.scrollHeight - vp.clientHeight;
-      const step = Math.max(vp.clientHeight, Math.ceil(max / steps));
-      let domRows = 0;
-      let n = 0;
-      const t = performance.now();
-      for (let top = 0; ; top = Math.min(max, top + step)) {
-        vp.scrollTop = top;
+    const scroll = await grid.evaluate(
+      async (vp, { steps, frames }) => {
+        const next = () => new Promise((r) => requestAnimationFrame(r));
+        const rowHeight = vp.scrollHeight / Math.max(1, Number(vp.getAttribute('aria-rowcount')));
+        const step = Math.max(vp.clientHeight, Math.ceil((rowHeight * frames) / steps));
+        const lastId = () => Number(vp.querySelector<HTMLElement>('.frow:last-child')?.dataset.id ?? 0);
+        let domRows = 0;
+        let n = 0;
+        const t = performance.now();
+        let atEndSince = 0;
+        let endId = 0;
+        while (performance.now() - t < 300_000) {
+          const max = vp.scrollHeight - vp.clientHeight;
+          vp.scrollTop = Math.min(max, vp.scrollTop + step);
+          await next();
+          domRows = Math.max(domRows, vp.querySelectorAll('.frow').length);
+          n++;
+          if (vp.scrollTop < vp.scrollHeight - vp.clientHeight - 1) {
+            atEndSince = 0;
+            continue;
+          }
+          const id = lastId();
+          if (atEndSince === 0 || id !== endId) {
+            atEndSince = performance.now();
+            endId = id;
+          } else if (performance.now() - atEndSince > 3000) {
+            break;
+          }
+        }
         await next();
-        domRows = Math.max(domRows, vp.querySelectorAll('.frow').length);
-        n++;
-        if (top >= max) break;
-      }
-      await next();
-      return { steps: n, step, seconds: (performance.now() - t) / 1000, domRows, scrollHeight: vp.scrollHeight, lastRow: vp.querySelector('.frow:last-child')?.textContent ?? '' };
-    }, maxSteps);
+        return { steps: n, step, seconds: (performance.now() - t) / 1000, domRows, scrollHeight: vp.scrollHeight, lastRow: vp.querySelector('.frow:last-child')?.textContent ?? '' };
+      },
+      { steps: maxSteps, frames: totalFrames },
+    );
     const scrolled = await stopPhase(frame, page);
     await profile.stop('scroll');
     await trace.stop('scroll');
@@ -313,7 +336,7 @@ export async function benchPanel(): Promise<PanelRow[]> {
       { name: 'panel live: frames captured and counted', value: liveCounter, unit: `of ${totalFrames}`, goal: `${totalFrames}`, met: liveCounter >= totalFrames },
       { name: 'panel live: capture rate', value: Math.round((messages * 2) / loadSeconds), unit: 'frames/s', goal: `~${rate}` },
       ...frameRows('live', live),
-      { name: 'panel paging to the first row', value: r(pagingSeconds), unit: `s, ${rowsBefore} -> ${rows} rows` },
+      { name: 'panel paging to the first row', value: r(pagingSeconds), unit: `s, ${pagingRun.pages} pages back to event ${pagingRun.firstId}, ${rows} rows held` },
       ...frameRows('paging', paging),
       ...frameRows('scroll', scrolled),
       { name: 'panel scroll: rows in the DOM (most)', value: scroll.domRows, unit: `rows of ${rows}` },
