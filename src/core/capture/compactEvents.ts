@@ -11,6 +11,9 @@ import type { CaptureEvent, Direction, FrameEvent, MessageEvent } from './events
 /** Arena chunks are this large unless one record needs more. */
 const CHUNK_BYTES = 4 * 1024 * 1024;
 
+/** Freed chunks kept for reuse: enough for a store in steady state, which frees about one chunk as it fills one. */
+const MAX_SPARE = 2;
+
 /** Payloads at least this long are looked up among recent ones before they are copied (see `findRecent`). */
 const DEDUPE_MIN = 64;
 /** Entries of the table of recent payloads (a power of two). */
@@ -107,6 +110,8 @@ export class CompactEventColumns {
   private recipients!: Uint32Array;
 
   private chunks: Chunk[] = [];
+  /** Freed chunks kept for reuse (see reserve). */
+  private spare: Buffer[] = [];
   private readonly extras = new Map<number, Extra>();
   // Connection ids, interned with a count of the slots that use them, so that names of long-gone connections go.
   private names: string[] = [];
@@ -165,13 +170,18 @@ export class CompactEventColumns {
     const off = this.offset[slot];
     const hb = this.headerBytes[slot];
     const dataAt = this.dataOffset[slot];
-    const data = buf.subarray(dataAt, dataAt + this.totalBytes[slot] - hb);
+    const dataLength = this.totalBytes[slot] - hb;
+    // The event gets its own copy of the bytes: a freed chunk is reused (see `spare`), and a view would then change.
+    const own = Buffer.allocUnsafe(hb + dataLength);
+    if (hb > 0) buf.copy(own, 0, off, off + hb);
+    buf.copy(own, hb, dataAt, dataAt + dataLength);
+    const data = own.subarray(hb);
     const x = this.extras.get(id);
     const r = this.recipients[slot];
     const alsoSentTo = r === 0 ? undefined : (this.lists[r - 1] as string[]);
     const direction: Direction = fl & F_S2C ? 's2c' : 'c2s';
     if (this.kind[slot] === SLOT_FRAME) {
-      const header = buf.subarray(off, off + hb);
+      const header = own.subarray(0, hb);
       const hl = this.headerLength[slot];
       const masked = (fl & F_MASKED) !== 0;
       const m = this.ref[slot];
@@ -242,7 +252,7 @@ export class CompactEventColumns {
     const seq = this.chunkSeq[slot];
     let drop = 0;
     while (drop < this.chunks.length - 1 && this.chunks[drop].seq < seq) drop++;
-    if (drop > 0) this.chunks.splice(0, drop);
+    if (drop > 0) this.keepSpare(this.chunks.splice(0, drop));
   }
 
   /**
@@ -279,6 +289,7 @@ export class CompactEventColumns {
 
   /** Forgets every record (the ring was emptied). */
   clear(capacity: number): void {
+    this.keepSpare(this.chunks);
     this.chunks = [];
     this.extras.clear();
     this.lists = [];
@@ -299,6 +310,7 @@ export class CompactEventColumns {
   get arenaBytes(): number {
     let n = 0;
     for (const c of this.chunks) n += c.buf.length;
+    for (const b of this.spare) n += b.length;
     return n;
   }
 
@@ -430,10 +442,17 @@ export class CompactEventColumns {
       last.used += n;
       return at;
     }
-    // allocUnsafeSlow: a chunk of its own, not a slice of Node's shared pool that would pin unrelated bytes.
-    const buf = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, n));
+    // A freed chunk again if there is one: its pages are already in memory (a new chunk's first writes fault each page
+    // in, which showed as a quarter of the history's cost), and the GC sees no new external memory. Else a chunk of
+    // its own (allocUnsafeSlow), not a slice of Node's shared pool that would pin unrelated bytes.
+    const buf = (n <= CHUNK_BYTES ? this.spare.pop() : undefined) ?? Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, n));
     this.chunks.push({ seq: last === undefined ? 1 : last.seq + 1, buf, used: n });
     return 0;
+  }
+
+  /** Keeps up to MAX_SPARE freed standard-size chunks for reuse. */
+  private keepSpare(freed: Chunk[]): void {
+    for (const c of freed) if (c.buf.length === CHUNK_BYTES && this.spare.length < MAX_SPARE) this.spare.push(c.buf);
   }
 
   /** Interns a recipient list: the last one again when equal (a frame and its message share theirs, too). */

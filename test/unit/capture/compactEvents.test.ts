@@ -227,8 +227,8 @@ describe('compact event history', () => {
       assert.equal(st.appended, 500);
       assert.equal(st.evictedEvents, 500 - st.count);
       assert.equal(st.evictedBytes, st.evictedEvents * (100_000 + 10), '10-byte header (64-bit length form) + payload');
-      // What is held (~10 MB) plus at most the chunk being filled and the one before it.
-      assert.ok(s.compactArenaBytes <= 10 * 1024 * 1024 + 2 * 4 * 1024 * 1024, `arena ${s.compactArenaBytes}`);
+      // What is held (~10 MB) plus at most the chunk being filled, the one before it and two freed ones kept for reuse.
+      assert.ok(s.compactArenaBytes <= 10 * 1024 * 1024 + 4 * 4 * 1024 * 1024, `arena ${s.compactArenaBytes}`);
       assert.deepEqual([...(s.get(st.lastId) as FrameEvent).payload.subarray(99_998)], [5, 5]);
     } finally {
       s.dispose();
@@ -310,6 +310,28 @@ describe('compact event history', () => {
       await turn();
       assert.equal((s.get(ia) as FrameEvent).payload[100], 1);
       assert.equal((s.get(ib) as FrameEvent).payload[100], 2);
+    } finally {
+      s.dispose();
+    }
+  });
+
+  test('freed chunks are reused, and an event read before keeps its bytes', async () => {
+    const MiB = 1024 * 1024;
+    // 1 MiB payloads and room for 6 events: chunks fill and free as the store evicts, so freed ones come back.
+    const s = new EventStore({ maxEvents: 6 });
+    try {
+      const kept: FrameEvent[] = [];
+      for (let i = 0; i < 40; i++) {
+        const id = s.append(frame(Buffer.alloc(MiB, i), { opcode: 2 }));
+        await turn();
+        kept.push(s.get(id) as FrameEvent);
+      }
+      for (let i = 0; i < kept.length; i++) {
+        const p = kept[i].payload;
+        assert.ok(p[0] === i && p[MiB - 1] === i, `event ${i + 1} read right after it was stored still holds its bytes`);
+      }
+      // 6 MiB held: at most the chunks under them, the one being filled and two spare, never one per 4 MiB stored.
+      assert.ok(s.compactArenaBytes <= 5 * 4 * MiB, `arena ${s.compactArenaBytes}`);
     } finally {
       s.dispose();
     }
