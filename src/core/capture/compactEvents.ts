@@ -329,6 +329,12 @@ export class CompactEventColumns {
       this.chunks[this.chunks.length - 1].buf.set(new Uint8Array(header.buffer, header.byteOffset, hb + payload.length), at);
       dataAt = at + hb;
       this.noteRecent(payload, dataAt);
+    } else if (header.byteOffset === payload.byteOffset + payload.length && payload.buffer === header.buffer) {
+      // Payload then header (the decoder's copy of a masked frame): one copy, in that order.
+      dataAt = this.reserve(payload.length + hb);
+      this.chunks[this.chunks.length - 1].buf.set(new Uint8Array(payload.buffer, payload.byteOffset, payload.length + hb), dataAt);
+      at = dataAt + payload.length;
+      this.noteRecent(payload, dataAt);
     } else {
       at = this.reserve(hb + payload.length);
       const buf = this.chunks[this.chunks.length - 1].buf;

@@ -315,6 +315,32 @@ describe('compact event history', () => {
     }
   });
 
+  test('a masked frame laid out as the decoder copies it (payload, then header) reads back the same', async () => {
+    const s = new EventStore();
+    try {
+      const payload = Buffer.from('masked payload, copied by the decoder'.repeat(4));
+      const wire = encodeFrame({ opcode: 1, payload, maskKey: Buffer.from([9, 8, 7, 6]) });
+      const hl = wire.length - payload.length;
+      const own = Buffer.alloc(payload.length + hl);
+      payload.copy(own, 0);
+      wire.copy(own, payload.length, 0, hl);
+      const f = frame(payload, { masked: true });
+      f.payload = own.subarray(0, payload.length);
+      f.header = own.subarray(payload.length);
+      f.maskKey = f.header.subarray(hl - 4);
+      const before = snapshot(f);
+      const id = s.append(f);
+      await turn();
+      own.fill(0); // compact now: the store must have copied what it keeps
+      const got = s.get(id) as FrameEvent;
+      assert.deepEqual(got.header, before.header);
+      assert.deepEqual(got.payload, before.payload);
+      assert.deepEqual(got.maskKey, Buffer.from([9, 8, 7, 6]));
+    } finally {
+      s.dispose();
+    }
+  });
+
   test('freed chunks are reused, and an event read before keeps its bytes', async () => {
     const MiB = 1024 * 1024;
     // 1 MiB payloads and room for 6 events: chunks fill and free as the store evicts, so freed ones come back.
