@@ -178,7 +178,7 @@ export class CompactEventColumns {
     const data = own.subarray(hb);
     const x = this.extras.get(id);
     const r = this.recipients[slot];
-    const alsoSentTo = r === 0 ? undefined : (this.lists[r - 1] as string[]);
+    const alsoSentTo = r === 0 ? undefined : this.lists[r - 1];
     const direction: Direction = fl & F_S2C ? 's2c' : 'c2s';
     if (this.kind[slot] === SLOT_FRAME) {
       const header = own.subarray(0, hb);

@@ -188,11 +188,6 @@ class DirectionCapture {
   private pendingIds: number[] = [];
   private lastEvent: FrameEvent | undefined;
   private lastId = 0;
-  /**
-   * `between()` as of the end of the last push: only a push changes it. Kept as a field so that the fan-out's check
-   * (once per recipient) reads this one object, not the decoder and the assembler too.
-   */
-  atBoundary = true;
   /** While pushShared decodes: the other recipients of what it decodes. */
   private alsoSentTo: readonly string[] | undefined;
   /** The close frame this direction sent, if any: code 1005 when it had none. */
@@ -225,7 +220,6 @@ class DirectionCapture {
   /** Decodes the next bytes of this direction. */
   push(chunk: Buffer): void {
     this.decoder.push(chunk);
-    this.atBoundary = this.between();
     // Only this push needed it (a fragment's frames are in pendingEvents). Held until the connection's next message
     // (100 ms away for a client sending 10/s), a thousand connections' last frames would outlive a scavenge or two
     // and die in the old generation, which is what made full collections frequent under load.
@@ -246,7 +240,7 @@ class DirectionCapture {
   }
 
   /** Between messages: a chunk starting here starts a new frame and a new message. */
-  private between(): boolean {
+  between(): boolean {
     return this.decoder.idle && this.assembler.idle && this.pendingIds.length === 0;
   }
 
@@ -467,7 +461,7 @@ export class ConnectionCapture {
 
   private updateShareable(): void {
     const d = this.role === 'server' ? this.s2c : this.c2s;
-    this.setShareable(!this.stopped && !this.ended && d !== undefined && d.atBoundary && d.deflate === undefined);
+    this.setShareable(!this.stopped && !this.ended && d !== undefined && d.between() && d.deflate === undefined);
   }
 
   private setShareable(v: boolean): void {

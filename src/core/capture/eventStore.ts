@@ -109,7 +109,7 @@ const CONTROL_OPCODES = new Set([8, 9, 10]);
  * `clear()`), so `get(id)` is an index computation.
  *
  * The store keeps the object it is given and sets its `id`, for the rest of the current turn of the event loop: the
- * capture still completes it meanwhile (a broadcast's `alsoSentTo`, a close frame's code, a frame's `messageId`).
+ * capture still completes it meanwhile (a close frame's code, a frame's `messageId`).
  * Then (in a `setImmediate`) frame and message events move into compact columns (see compactEvents.ts) so that a
  * long history costs the GC nothing; `get`, `query` and the batches build equal objects from them again. A message
  * appended later still sets `messageId` on its compact frames.

@@ -144,8 +144,8 @@ export function eventPayloadBytes(e: Omit<CaptureEvent, 'id'>): number {
 export interface CaptureSink {
   /**
    * Appends and returns the id given to the event. The sink keeps the very object it is given (no copy) at least
-   * until the current turn of the event loop ends: the capture fills in `closeCode`, `messageId` and `alsoSentTo`
-   * after the append, in the same turn. (A fragmented message's earlier frames get their `messageId` from the
+   * until the current turn of the event loop ends: the capture fills in `closeCode` and `messageId` after the append,
+   * in the same turn. (A fragmented message's earlier frames get their `messageId` from the
    * message's `frameIds`: the EventStore links them itself.)
    */
   append(event: NewCaptureEvent): number;

@@ -121,10 +121,10 @@ function emit(sinks: ByteSink[], chunk: Buffer, dir: typeof IN | typeof OUT): vo
 
 /**
  * True when a write to `socket` now would fail (after end() or destroy()): such bytes are never sent. These are the
- * checks Writable.write itself makes, read from its state in one place: this runs once per recipient of a broadcast,
- * where the public getters cost more than the rest.
+ * checks Writable.write itself makes, read from its state in one place: this runs on every tapped write, where the
+ * public getters cost more than the rest.
  */
-export function writeWillFail(socket: net.Socket): boolean {
+function writeWillFail(socket: net.Socket): boolean {
   const w = (socket as unknown as { _writableState?: { ending: boolean; destroyed: boolean } })._writableState;
   return w === undefined ? socket.writableEnded || socket.destroyed : w.ending || w.destroyed;
 }
