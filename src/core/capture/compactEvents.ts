@@ -324,13 +324,13 @@ export class CompactEventColumns {
       at = this.reserve(hb);
       this.chunks[this.chunks.length - 1].buf.set(header, at);
     } else if (payload.byteOffset === header.byteOffset + hb && payload.buffer === header.buffer) {
-      // Header and payload side by side (an unmasked frame read in place): one copy.
+      // Header and payload side by side (a frame read in place, or a masked one copied as on the wire): one copy.
       at = this.reserve(hb + payload.length);
       this.chunks[this.chunks.length - 1].buf.set(new Uint8Array(header.buffer, header.byteOffset, hb + payload.length), at);
       dataAt = at + hb;
       this.noteRecent(payload, dataAt);
     } else if (header.byteOffset === payload.byteOffset + payload.length && payload.buffer === header.buffer) {
-      // Payload then header (the decoder's copy of a masked frame): one copy, in that order.
+      // Payload then header (the decoder's copy of a masked frame that spanned reads): one copy, in that order.
       dataAt = this.reserve(payload.length + hb);
       this.chunks[this.chunks.length - 1].buf.set(new Uint8Array(payload.buffer, payload.byteOffset, payload.length + hb), dataAt);
       at = dataAt + payload.length;

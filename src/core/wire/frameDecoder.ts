@@ -266,12 +266,11 @@ export class FrameDecoder {
         header = chunk.subarray(off, off + hl);
         payload = n === 0 ? EMPTY_BUFFER : chunk.subarray(off + hl, frameEnd);
       } else {
-        // Copied, payload first (see getData), and unmasked in the copy: the chunk is never modified.
-        const own = Buffer.allocUnsafe(n + hl);
-        own.set(new Uint8Array(chunk.buffer, chunk.byteOffset + off + hl, n), 0);
-        own.set(new Uint8Array(chunk.buffer, chunk.byteOffset + off, hl), n);
-        payload = own.subarray(0, n);
-        header = own.subarray(n, n + hl);
+        // Copied as on the wire (header, then payload: one copy) and unmasked in the copy: the chunk is never modified.
+        const own = Buffer.allocUnsafe(hl + n);
+        own.set(new Uint8Array(chunk.buffer, chunk.byteOffset + off, hl + n), 0);
+        header = own.subarray(0, hl);
+        payload = n === 0 ? EMPTY_BUFFER : own.subarray(hl);
         mask = header.subarray(hl - 4, hl);
         if (n > 0 && (mask[0] | mask[1] | mask[2] | mask[3]) !== 0) unmaskInPlace(payload, mask);
       }
@@ -308,7 +307,7 @@ export class FrameDecoder {
       const hl = this.headerLength;
       const unmask = n > 0 && (mask[0] | mask[1] | mask[2] | mask[3]) !== 0;
       if (unmask && !this.copied) {
-        // Payload first, so that it keeps the pool's alignment (unmaskInPlace goes a word at a time when aligned).
+        // Payload first: the buffered payload may span chunks, and the header is then copied after it.
         const own = Buffer.allocUnsafe(n + hl);
         own.set(payload, 0);
         own.set(header, n);
@@ -357,18 +356,35 @@ export class FrameDecoder {
   }
 }
 
-/** XORs `buf` with the 4-byte mask, a 32-bit word at a time when the view is aligned. */
+/**
+ * XORs `buf` with the 4-byte mask (which applies from `buf`'s first byte). Runs a 32-bit word at a time from the first
+ * 4-byte-aligned byte on, with the mask rotated to match, four words per turn: a masked frame copied as it came off the
+ * wire has its payload at any offset, and the byte loop alone is about four times slower.
+ */
 export function unmaskInPlace(buf: Buffer, mask: Buffer): void {
   const n = buf.length;
   let i = 0;
-  if (n >= 16 && (buf.byteOffset & 3) === 0) {
-    const words = n >>> 2;
-    const m = LITTLE_ENDIAN
-      ? mask[0] | (mask[1] << 8) | (mask[2] << 16) | (mask[3] << 24)
-      : (mask[0] << 24) | (mask[1] << 16) | (mask[2] << 8) | mask[3];
-    const u32 = new Uint32Array(buf.buffer, buf.byteOffset, words);
-    for (let w = 0; w < words; w++) u32[w] ^= m;
-    i = words << 2;
+  if (n >= 32) {
+    // Bytes up to the first aligned one (0 to 3 of them); the words from there use the mask from that byte's place.
+    const lead = (4 - (buf.byteOffset & 3)) & 3;
+    for (; i < lead; i++) buf[i] ^= mask[i];
+    const b0 = mask[lead & 3];
+    const b1 = mask[(lead + 1) & 3];
+    const b2 = mask[(lead + 2) & 3];
+    const b3 = mask[(lead + 3) & 3];
+    const m = LITTLE_ENDIAN ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24) : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
+    const words = (n - lead) >>> 2;
+    const w32 = new Int32Array(buf.buffer, buf.byteOffset + lead, words);
+    const four = words & ~3;
+    let w = 0;
+    for (; w < four; w += 4) {
+      w32[w] ^= m;
+      w32[w + 1] ^= m;
+      w32[w + 2] ^= m;
+      w32[w + 3] ^= m;
+    }
+    for (; w < words; w++) w32[w] ^= m;
+    i = lead + (words << 2);
   }
   for (; i < n; i++) buf[i] ^= mask[i & 3];
 }
