@@ -77,6 +77,7 @@ class FanOutSlots {
   }
 
   release(slot: number): void {
+    slotsEpoch++;
     this.generation[slot]++;
     this.shareLimit[slot] = -1;
     this.ids[slot] = '';
@@ -107,31 +108,114 @@ export interface FanOutSlot {
 }
 
 /**
- * The last recipient list recordFanOut built, and the slots and generations it was built from: the next fan-out to
- * the same clients shares it (see alsoSentTo). Compared by slot and generation, two small-integer compares, because a
- * comparison of the ids themselves costs a call per recipient even when they are the very same strings.
+ * Moves on whenever a slot is freed or a capture's share limit changes: a FanOutList's last record is only reused
+ * while it has not moved (see recordFanOut).
  */
-let lastShared: readonly string[] = Object.freeze([]);
-let lastSlots: number[] = [];
-let lastGenerations: number[] = [];
+let slotsEpoch = 0;
+
+/** The lists whose `pendingBytes` are not yet in their recipients' counts (see foldPendingBytes). */
+const pendingLists = new Set<FanOutList>();
+
+/**
+ * One writer's recipients of a fan-out, kept across its fan-outs: call `begin()`, then `add()` each capture written
+ * to past its tap, then recordFanOut. When the recipients are the ones of the list's last record, in the same order,
+ * and no capture's state changed since (a slot freed, a share limit changed), recordFanOut reuses what that record
+ * worked out and does nothing per recipient: a server broadcasting to a steady set of clients then pays for the
+ * record once per message, not once per client.
+ */
+export class FanOutList {
+  /** The recipients' slots and generations, `count` of them. */
+  readonly slots: number[] = [];
+  readonly generations: number[] = [];
+  count = 0;
+  /** Some slot or generation differs from the last record's since it was made. */
+  private changed = true;
+
+  // What the last record worked out, valid while `epoch === slotsEpoch` (else -1).
+  /** @internal */ epoch = -1;
+  /** @internal */ recordedCount = 0;
+  /** @internal The capture that decoded, or -1 when the record is not to be reused. */
+  recorder = -1;
+  /** @internal The smallest share limit among the recipients: a larger frame needs the per-recipient checks. */
+  minLimit = 0;
+  /** @internal The other recipients, listed on the events, and their slots and generations. */
+  shared: readonly string[] | undefined = undefined;
+  /** @internal */ sharedSlots: number[] = [];
+  /** @internal */ sharedGenerations: number[] = [];
+  /** @internal Bytes each of sharedSlots got since its count was last brought up to date (see foldPendingBytes). */
+  pendingBytes = 0;
+
+  begin(): void {
+    this.count = 0;
+  }
+
+  add(slot: number, generation: number): void {
+    const k = this.count++;
+    if (this.slots[k] !== slot || this.generations[k] !== generation) {
+      this.slots[k] = slot;
+      this.generations[k] = generation;
+      this.changed = true;
+    }
+  }
+
+  /** @internal True when the recipients are the last record's and that record may be reused for `bytes`. */
+  reusable(bytes: number): boolean {
+    return !this.changed && this.epoch === slotsEpoch && this.count === this.recordedCount && bytes <= this.minLimit;
+  }
+
+  /** @internal The recipients now match the record just made. */
+  recorded(): void {
+    this.changed = false;
+    this.recordedCount = this.count;
+  }
+}
+
+/** Adds every list's pending bytes to its recipients' counts: before any count is read, or a slot freed. */
+function foldPendingBytes(): void {
+  if (pendingLists.size === 0) return;
+  const { sharedBytes, generation } = slots;
+  for (const list of pendingLists) {
+    const b = list.pendingBytes;
+    list.pendingBytes = 0;
+    const ss = list.sharedSlots;
+    const gs = list.sharedGenerations;
+    for (let i = 0; i < ss.length; i++) if (generation[ss[i]] === gs[i]) sharedBytes[ss[i]] += b;
+  }
+  pendingLists.clear();
+}
 
 /**
  * Records one broadcast: `parts` (one frame, in one or two writes) went, in this tick and past their taps, to the
- * captures whose slots and generations are `slotList[0..count)` and `generations[0..count)` (see fanOutSlot; a
- * capture that has ended since is skipped). The first capture that is between messages decodes it once; the others
- * that are too are listed in its frame's and message's `alsoSentTo` and only count the bytes. A capture in any
- * other state decodes the bytes itself, so nothing is misattributed. Same bytes, same result; only the later
- * writes' timestamps are not kept.
+ * captures listed in `list` (see FanOutList; a capture that has ended since is skipped). The first capture that is
+ * between messages decodes it once; the others that are too are listed in its frame's and message's `alsoSentTo`
+ * and only count the bytes. A capture in any other state decodes the bytes itself, so nothing is misattributed.
+ * Same bytes, same result; only the later writes' timestamps are not kept.
  *
- * The list is shared with the previous fan-out's when the clients are the same (and frozen, since several events
- * hold it): a server broadcasting to a steady set of clients then allocates nothing per message for it.
+ * The `alsoSentTo` list is the list's last one when the clients are the same (and frozen, since several events hold
+ * it): a server broadcasting to a steady set of clients then allocates nothing per message for it.
  */
-export function recordFanOut(slotList: readonly number[], generations: readonly number[], count: number, parts: readonly Buffer[]): void {
+export function recordFanOut(list: FanOutList, parts: readonly Buffer[]): void {
   const bytes = parts.length === 1 ? parts[0].length : parts[0].length + parts[1].length;
+  if (list.reusable(bytes)) {
+    // Every recipient is as it was at the last record: the same capture decodes, the others only count the bytes.
+    if (list.sharedSlots.length > 0) {
+      list.pendingBytes += bytes;
+      pendingLists.add(list);
+    }
+    slots.owners[list.recorder]!.recordShared(parts, list.shared);
+    return;
+  }
+  foldPendingBytes();
+  const epoch = slotsEpoch;
   const { shareLimit, sharedBytes, generation } = slots;
+  const slotList = list.slots;
+  const generations = list.generations;
+  const count = list.count;
   let recorder = -1;
-  const prevSlots = lastSlots;
-  const prevGenerations = lastGenerations;
+  let minLimit = Infinity;
+  let reusable = true;
+  const prevSlots = list.sharedSlots;
+  const prevGenerations = list.sharedGenerations;
   const prevLength = prevSlots.length;
   // Set from the first recipient that differs from the last list: the new list's slots and generations.
   let newSlots: number[] | undefined;
@@ -140,38 +224,52 @@ export function recordFanOut(slotList: readonly number[], generations: readonly 
   for (let i = 0; i < count; i++) {
     const s = slotList[i];
     const g = generations[i];
-    if (generation[s] !== g) continue;
-    if (bytes > shareLimit[s]) {
-      recordAlone(slots.owners[s]!, parts);
-    } else if (recorder < 0) {
-      recorder = s;
-    } else {
-      sharedBytes[s] += bytes;
-      if (newSlots === undefined) {
-        if (n < prevLength && prevSlots[n] === s && prevGenerations[n] === g) {
-          n++;
-          continue;
-        }
-        newSlots = prevSlots.slice(0, n);
-        newGenerations = prevGenerations.slice(0, n);
-      }
-      newSlots.push(s);
-      newGenerations!.push(g);
-      n++;
+    if (generation[s] !== g) {
+      reusable = false;
+      continue;
     }
+    const limit = shareLimit[s];
+    if (bytes > limit) {
+      reusable = false;
+      recordAlone(slots.owners[s]!, parts);
+      continue;
+    }
+    if (limit < minLimit) minLimit = limit;
+    if (recorder < 0) {
+      recorder = s;
+      continue;
+    }
+    sharedBytes[s] += bytes;
+    if (newSlots === undefined) {
+      if (n < prevLength && prevSlots[n] === s && prevGenerations[n] === g) {
+        n++;
+        continue;
+      }
+      newSlots = prevSlots.slice(0, n);
+      newGenerations = prevGenerations.slice(0, n);
+    }
+    newSlots.push(s);
+    newGenerations!.push(g);
+    n++;
   }
-  if (recorder < 0) return;
   if (newSlots === undefined && n < prevLength) {
     newSlots = prevSlots.slice(0, n);
     newGenerations = prevGenerations.slice(0, n);
   }
   if (newSlots !== undefined) {
     const ids = slots.ids;
-    lastShared = Object.freeze(newSlots.map((x) => ids[x]));
-    lastSlots = newSlots;
-    lastGenerations = newGenerations!;
+    list.shared = n > 0 ? Object.freeze(newSlots.map((x) => ids[x])) : undefined;
+    list.sharedSlots = newSlots;
+    list.sharedGenerations = newGenerations!;
+  } else if (n === 0) {
+    list.shared = undefined;
   }
-  slots.owners[recorder]!.recordShared(parts, n > 0 ? lastShared : undefined);
+  list.recorder = recorder;
+  list.minLimit = minLimit;
+  list.recorded();
+  if (recorder >= 0) slots.owners[recorder]!.recordShared(parts, list.shared);
+  // Reused only if every recipient shared and nothing changed meanwhile (the decode may end a capture's sharing).
+  list.epoch = reusable && recorder >= 0 && slotsEpoch === epoch ? epoch : -1;
 }
 
 /** A recipient that cannot share the record decodes the bytes itself. */
@@ -408,7 +506,9 @@ export class ConnectionCapture {
   }
 
   get bytesOut(): number {
-    return this.slot < 0 ? this._bytesOut : this._bytesOut + slots.sharedBytes[this.slot];
+    if (this.slot < 0) return this._bytesOut;
+    foldPendingBytes();
+    return this._bytesOut + slots.sharedBytes[this.slot];
   }
 
   /**
@@ -466,7 +566,12 @@ export class ConnectionCapture {
 
   private setShareable(v: boolean): void {
     this.shareable = v;
-    if (this.slot >= 0) slots.shareLimit[this.slot] = v ? this.maxPayload : -1;
+    if (this.slot < 0) return;
+    const limit = v ? this.maxPayload : -1;
+    if (slots.shareLimit[this.slot] !== limit) {
+      slots.shareLimit[this.slot] = limit;
+      slotsEpoch++;
+    }
   }
 
   /** The socket is gone: flushes a pending handshake and appends the 'connection' closed event. Idempotent. */
@@ -475,6 +580,7 @@ export class ConnectionCapture {
     this.ended = true;
     this.setShareable(false);
     if (this.slot >= 0) {
+      foldPendingBytes();
       this._bytesOut += slots.sharedBytes[this.slot];
       slots.release(this.slot);
       this.slot = -1;

@@ -3,7 +3,7 @@
 import * as wsModule from 'ws';
 import type * as net from 'node:net';
 import { WebSocket } from 'ws';
-import { recordFanOut } from '../capture/connectionCapture';
+import { FanOutList, recordFanOut } from '../capture/connectionCapture';
 import { writePastTap } from '../capture/socketTap';
 import type { ClientRecord } from './clientRegistry';
 
@@ -79,12 +79,11 @@ export function fanOut(targets: Iterable<ClientRecord>, data: Buffer, isBinary: 
   let frame: Buffer[] | undefined;
   let delivered = 0;
   // The captures of the clients written to past their taps, recorded together after the loop (see recordFanOut).
-  // The module's arrays, unless a nested fan-out (from a guard's callback) finds them in use.
-  const nested = scratchInUse;
-  scratchInUse = true;
-  const slots = nested ? [] : scratchSlots;
-  const generations = nested ? [] : scratchGenerations;
-  let nRecorded = 0;
+  // The module's list, kept across fan-outs, unless a nested fan-out (from a guard's callback) finds it in use.
+  const nested = recipientsInUse;
+  recipientsInUse = true;
+  const recorded = nested ? new FanOutList() : recipients;
+  recorded.begin();
   try {
     for (const c of targets) {
       const ws = c.ws;
@@ -104,8 +103,7 @@ export function fanOut(targets: Iterable<ClientRecord>, data: Buffer, isBinary: 
         corkForTick(c.socket);
         if (c.captureSlot >= 0) {
           writeUnrecorded(c.socket, frame);
-          slots[nRecorded] = c.captureSlot;
-          generations[nRecorded++] = c.captureGeneration;
+          recorded.add(c.captureSlot, c.captureGeneration);
         } else {
           c.socket.write(frame[0]);
           if (frame.length === 2) c.socket.write(frame[1]);
@@ -118,17 +116,17 @@ export function fanOut(targets: Iterable<ClientRecord>, data: Buffer, isBinary: 
     // Still in this tick and the sockets are corked: recorded before any of these bytes leave (and even if a send
     // threw: what was written is recorded).
     try {
-      if (nRecorded > 0) recordFanOut(slots, generations, nRecorded, frame!);
+      if (recorded.count > 0) recordFanOut(recorded, frame!);
     } finally {
-      if (!nested) scratchInUse = false;
+      if (!nested) recipientsInUse = false;
     }
   }
   return delivered;
 }
 
-const scratchSlots: number[] = [];
-const scratchGenerations: number[] = [];
-let scratchInUse = false;
+/** Kept across fan-outs: a fan-out to the same clients as the last one is then recorded without a per-client step. */
+const recipients = new FanOutList();
+let recipientsInUse = false;
 
 /** A client's pre-framed write past its capture's tap. Out of fanOut's loop so that the loop stays small for V8. */
 function writeUnrecorded(socket: net.Socket, frame: Buffer[]): void {

@@ -1,9 +1,9 @@
-import { after, describe, test } from 'node:test';
+import { after, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { deflateRawSync } from 'node:zlib';
 import { WebSocket, WebSocketServer } from 'ws';
-import { ConnectionCapture, recordFanOut, type FanOutSlot } from '../../../src/core/capture/connectionCapture';
+import { ConnectionCapture, FanOutList, recordFanOut, type FanOutSlot } from '../../../src/core/capture/connectionCapture';
 import type {
   CaptureEvent,
   CaptureSink,
@@ -401,14 +401,19 @@ describe('recordFanOut: a broadcast written to many connections is recorded once
   }
   /** The fan-out's handles on `caps`, as the broadcast server keeps them per client. */
   const slotsOf = (caps: ConnectionCapture[]) => caps.map((c) => c.fanOutSlot()!);
-  /** What the broadcast server's fan-out does after writing `parts` to the first `count` of `slots`. */
-  const fan = (slots: FanOutSlot[], parts: Buffer[], count = slots.length) =>
-    recordFanOut(
-      slots.map((f) => f.slot),
-      slots.map((f) => f.generation),
-      count,
-      parts,
-    );
+  /**
+   * What the broadcast server's fan-out does after writing `parts` to the first `count` of `slots`, with its list kept
+   * across fan-outs (one per test, as the server keeps one).
+   */
+  let list = new FanOutList();
+  beforeEach(() => {
+    list = new FanOutList();
+  });
+  const fan = (slots: FanOutSlot[], parts: Buffer[], count = slots.length) => {
+    list.begin();
+    for (const f of slots.slice(0, count)) list.add(f.slot, f.generation);
+    recordFanOut(list, parts);
+  };
 
   test('one frame to three connections: one frame and one message, the other two listed, every byte counted', () => {
     const sink = new ArraySink();
@@ -483,6 +488,68 @@ describe('recordFanOut: a broadcast written to many connections is recorded once
     assert.equal(e.bytesOut, response101().length);
     fan([eSlot, slots[0]], [wire]);
     assert.deepEqual(sink.of('frame').at(-1)?.alsoSentTo, ['a'], 'e’s own handle works');
+  });
+
+  test('repeated fan-outs to the same clients: one record each, every byte counted, also in the closed event', () => {
+    const sink = new ArraySink();
+    const caps = ['a', 'b', 'c'].map((id) => upgraded(sink, id));
+    const slots = slotsOf(caps);
+    const wires = [0, 1, 2, 3, 4].map((i) => encodeFrame({ opcode: 1, payload: Buffer.from(`message ${i}`) }));
+    for (const w of wires.slice(0, 3)) fan(slots, [w]);
+    const sent = (k: number) => response101().length + wires.slice(0, k).reduce((n, w) => n + w.length, 0);
+    // Read between fan-outs, as the clients view does.
+    assert.deepEqual(caps.map((c) => c.bytesOut), [sent(3), sent(3), sent(3)]);
+    for (const w of wires.slice(3)) fan(slots, [w]);
+    const frames = sink.of('frame');
+    assert.deepEqual(frames.map((f) => [f.connectionId, f.payload.toString()]), wires.map((_, i) => ['a', `message ${i}`]));
+    assert.ok(frames.every((f) => f.alsoSentTo === frames[0].alsoSentTo), 'one list for all');
+    assert.deepEqual(frames[0].alsoSentTo, ['b', 'c']);
+    caps[2].end();
+    const closed = sink.of('connection').find((e) => e.state === 'closed' && e.connectionId === 'c')!;
+    assert.equal(closed.bytesOut, sent(5));
+    assert.equal(caps[1].bytesOut, sent(5));
+  });
+
+  test('a change between two fan-outs to the same clients is seen: an ended client, a half-written frame, a frame over a limit', () => {
+    const sink = new ArraySink();
+    const [a, b, c, d] = [upgraded(sink, 'a'), upgraded(sink, 'b'), upgraded(sink, 'c', 64), upgraded(sink, 'd')];
+    const slots = slotsOf([a, b, c, d]);
+    const small = encodeFrame({ opcode: 2, payload: Buffer.alloc(10, 1) });
+    fan(slots, [small]);
+    fan(slots, [small]);
+    assert.deepEqual(sink.of('frame').map((f) => f.alsoSentTo), [['b', 'c', 'd'], ['b', 'c', 'd']]);
+
+    d.end();
+    fan(slots, [small]);
+    assert.deepEqual(sink.of('frame').at(-1)!.alsoSentTo, ['b', 'c'], 'd has ended');
+    assert.ok(!sink.events.some((e) => e.connectionId === 'd' && e.kind === 'frame'));
+
+    // b starts a frame of its own: the next shared bytes are the rest of it, not a frame for the record.
+    const half = encodeFrame({ opcode: 2, payload: Buffer.alloc(300, 7) });
+    b.outbound(half.subarray(0, 10));
+    const before = sink.events.length;
+    fan(slots, [small]);
+    const frames = sink.events.slice(before).filter((e): e is FrameEvent => e.kind === 'frame');
+    assert.deepEqual(frames.map((f) => [f.connectionId, f.alsoSentTo]), [['a', ['c']]]);
+
+    // A frame over c's limit (64) after fan-outs that c shared: c records it as a violation, not as shared.
+    const c2 = upgraded(sink, 'c2', 64);
+    const slots2 = slotsOf([a, c2]);
+    fan(slots2, [small]);
+    fan(slots2, [small]);
+    const big = encodeFrame({ opcode: 2, payload: Buffer.alloc(100, 3) });
+    const before2 = sink.events.length;
+    fan(slots2, [big]);
+    const after2 = sink.events.slice(before2);
+    assert.deepEqual(
+      after2.filter((e): e is FrameEvent => e.kind === 'frame').map((f) => [f.connectionId, f.payloadLength, f.alsoSentTo]),
+      [['a', 100, undefined]],
+    );
+    assert.deepEqual(
+      after2.filter((e): e is ErrorEvent => e.kind === 'error').map((e) => [e.connectionId, e.code]),
+      [['c2', 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH']],
+    );
+    assert.equal(c2.bytesOut, response101().length + 2 * small.length + big.length);
   });
 
   test('a Buffer read on one connection and written on another (a proxy forwarding it) is recorded on each', () => {
