@@ -4,11 +4,12 @@
 // The load generator runs in a child process (bench/fanout.child.ts) so it does not share the server's event loop.
 // Ratios are medians of per-round ratios (the variants of a round run back to back, in rotating order), because
 // the machine is shared and absolute rates drift between rounds.
-// Knobs for investigation: FANOUT_DEBUG=1 prints per-round rates and CPU use, FANOUT_ONLY=<name part> runs one
+// Knobs for investigation: FANOUT_DEBUG=1 prints per-round rates, CPU use and collections, FANOUT_ONLY=<name part> runs one
 // variant (e.g. under --cpu-prof), FANOUT_WINDOW=<n> changes the messages kept in flight (default 64), FANOUT_ROUNDS=<n>
 // the rounds (default 9: single rounds on a shared machine spread by ±20%, the median of nine much less).
 
 import { fork, type ChildProcess } from 'node:child_process';
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import * as http from 'node:http';
 import type * as net from 'node:net';
 import * as path from 'node:path';
@@ -90,6 +91,39 @@ const variants: Variant[] = [
   },
 ];
 
+/** The server process's collections since the last `take()`, for FANOUT_DEBUG. */
+class GcCount {
+  private scavenges = 0;
+  private full = 0;
+  private fullMs = 0;
+  private readonly observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = ((e as PerformanceEntry & { detail?: { kind?: number } }).detail ?? {}).kind;
+      if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) {
+        this.scavenges++;
+      } else {
+        // A mark-compact comes as its incremental marking's entry and its own; the time is both, the count one.
+        if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) this.full++;
+        this.fullMs += e.duration;
+      }
+    }
+  });
+
+  constructor() {
+    this.observer.observe({ entryTypes: ['gc'] });
+  }
+
+  take(): string {
+    const s = `${this.scavenges} scavenges, ${this.full} full collections (${this.fullMs.toFixed(0)} ms)`;
+    this.scavenges = this.full = this.fullMs = 0;
+    return s;
+  }
+
+  dispose(): void {
+    this.observer.disconnect();
+  }
+}
+
 function runIn(child: ChildProcess, req: RunRequest): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     child.once('message', (m: RunResult | { error: string }) => ('error' in m ? reject(new Error(m.error)) : resolve(m)));
@@ -112,6 +146,8 @@ export async function benchFanout(): Promise<FanoutRow[]> {
   const rates: number[][] = variants.map(() => []);
   // Server CPU (this process) per delivery over the whole run: less sensitive than the rate to other work on the machine.
   const cpuPerDelivery: number[][] = variants.map(() => []);
+  // A new store per round collects more often than the kept one (it allocates its arena and columns anew each round).
+  const gc = process.env.FANOUT_DEBUG ? new GcCount() : undefined;
   try {
     for (let round = 0; round < ROUNDS; round++) {
       // Rotate the order so no variant always runs first (warm JIT, cold caches).
@@ -134,7 +170,11 @@ export async function benchFanout(): Promise<FanoutRow[]> {
           const c = process.cpuUsage(c0);
           cpuPerDelivery[i].push((c.user + c.system) / r.totalDeliveries);
           if (process.env.FANOUT_DEBUG) {
-            console.error(`${variants[i].name}: ${Math.round((r.deliveries / r.ms) * 1000)}/s, server cpu ${((c.user + c.system) / 1000 / (performance.now() - t0)).toFixed(2)} of a core (whole run)`);
+            const perDelivery = (us: number) => ((us * 1000) / r.totalDeliveries).toFixed(0);
+            console.error(
+              `${variants[i].name}: ${Math.round((r.deliveries / r.ms) * 1000)}/s, server cpu ${((c.user + c.system) / 1000 / (performance.now() - t0)).toFixed(2)} of a core (whole run), ` +
+                `user ${perDelivery(c.user)} + system ${perDelivery(c.system)} ns per delivery, ${gc?.take()}`,
+            );
           }
         } finally {
           await server.stop();
@@ -142,6 +182,7 @@ export async function benchFanout(): Promise<FanoutRow[]> {
       }
     }
   } finally {
+    gc?.dispose();
     child.send('exit');
     child.disconnect();
   }
