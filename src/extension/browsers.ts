@@ -90,10 +90,10 @@ export class BrowserManager {
           tag: i.tag,
           remote: s.url,
           connectedAt: s.openedAt,
-          messagesIn: 0,
-          messagesOut: 0,
-          bytesIn: 0,
-          bytesOut: 0,
+          messagesIn: s.messagesIn,
+          messagesOut: s.messagesOut,
+          bytesIn: s.bytesIn,
+          bytesOut: s.bytesOut,
         });
       }
     }

@@ -2,6 +2,7 @@
 // connections list and the tree, the held frames, and the latest outcomes.
 import type { CaptureSink } from '../core/capture/events';
 import { BreakpointController, type BreakpointRule, type HeldFrame, type HeldOutcome } from '../core/proxy/breakpoints';
+import type { PipeCounts } from '../core/proxy/framePipe';
 import { InspectingProxy, type ProxyConnectionInfo } from '../core/proxy/inspectingProxy';
 import { DisposableStore, Emitter } from '../core/util/events';
 import { MAX_DETAIL_BYTES, type BreakpointsSnapshot, type ConnectionRow, type HeldFrameDto, type HeldOutcomeDto, type SourceRow } from '../shared/protocol';
@@ -24,6 +25,8 @@ export interface RunningProxy {
   /** The latest finished connections (the proxy lists only live ones), newest last. */
   closed: ProxyConnectionInfo[];
 }
+
+const NO_TRAFFIC: PipeCounts = { bytesRead: 0, messagesRead: 0, bytesWritten: 0, messagesWritten: 0 };
 
 /** How many finished proxied connections stay listed per proxy (closed rows are history, not clutter). */
 const KEEP_CLOSED = 20;
@@ -133,11 +136,16 @@ export class ProxyManager {
       const liveIds = new Set(live.map((c) => c.id));
       for (const c of [...p.closed.filter((x) => !liveIds.has(x.id)), ...live]) {
         const state = c.state === 'failed' ? 'failed' : c.state;
-        const base = { state, tag: p.tag, connectedAt: c.openedAt, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 } as const;
+        const base = { state, tag: p.tag, connectedAt: c.openedAt } as const;
         const note = c.state === 'failed' ? (c.error ?? (c.status ? `target answered HTTP ${c.status}` : undefined)) : undefined;
-        out.push({ ...base, id: c.id, kind: 'proxy', parentId: p.id, label: `${c.path} → ${c.targetUrl}`, remote: c.remote, note });
-        out.push({ ...base, id: c.programSideId, kind: 'proxySide', parentId: c.id, side: 'program', label: `${c.id} program ↔ proxy`, remote: c.remote });
-        out.push({ ...base, id: c.targetSideId, kind: 'proxySide', parentId: c.id, side: 'target', label: `${c.id} proxy ↔ target`, remote: c.targetUrl });
+        // In and out as each end sees it: the program's (and its leg's) "out" is what it sent, read by the proxy; the
+        // target leg's "out" is what the proxy wrote on to the target (they differ when a breakpoint edits or drops).
+        const t = c.traffic ?? { c2s: NO_TRAFFIC, s2c: NO_TRAFFIC };
+        const programSide = { messagesIn: t.s2c.messagesWritten, messagesOut: t.c2s.messagesRead, bytesIn: t.s2c.bytesWritten, bytesOut: t.c2s.bytesRead };
+        const targetSide = { messagesIn: t.s2c.messagesRead, messagesOut: t.c2s.messagesWritten, bytesIn: t.s2c.bytesRead, bytesOut: t.c2s.bytesWritten };
+        out.push({ ...base, ...programSide, id: c.id, kind: 'proxy', parentId: p.id, label: `${c.path} → ${c.targetUrl}`, remote: c.remote, note });
+        out.push({ ...base, ...programSide, id: c.programSideId, kind: 'proxySide', parentId: c.id, side: 'program', label: `${c.id} program ↔ proxy`, remote: c.remote });
+        out.push({ ...base, ...targetSide, id: c.targetSideId, kind: 'proxySide', parentId: c.id, side: 'target', label: `${c.id} proxy ↔ target`, remote: c.targetUrl });
       }
     }
     return out;

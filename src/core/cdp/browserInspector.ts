@@ -13,7 +13,7 @@ import type { CaptureSink, ErrorEvent } from '../capture/events';
 import { recordSyntheticConnection, recordSyntheticFrame, recordSyntheticHandshake } from '../capture/syntheticCapture';
 import { ConnectionError } from '../client/connectionError';
 import { DisposableStore, Emitter, type Disposable, type Event } from '../util/events';
-import { OPCODE_CLOSE, OPCODE_TEXT } from '../wire/constants';
+import { OPCODE_BINARY, OPCODE_CLOSE, OPCODE_TEXT } from '../wire/constants';
 import { parseHttpHead, parseRequestLine } from '../wire/handshake';
 import { CdpError, connectCdp, type CdpConnection, type CdpEvent } from './cdpConnection';
 import { resolveEndpoint } from './endpoint';
@@ -48,6 +48,14 @@ export interface BrowserSocketInfo {
   pageUrl?: string;
   /** Epoch ms. */
   openedAt: number;
+  /**
+   * Text and binary messages the page sent (out) and received (in), and their payload bytes: DevTools reports
+   * messages, not the frames on the wire, so headers and control frames are not in these counts.
+   */
+  messagesOut: number;
+  messagesIn: number;
+  bytesOut: number;
+  bytesIn: number;
 }
 
 export interface BrowserTargetInfo {
@@ -109,6 +117,11 @@ interface SocketRecord {
   url: string;
   state: BrowserSocketInfo['state'];
   openedAt: number;
+  /** See BrowserSocketInfo. */
+  messagesOut: number;
+  messagesIn: number;
+  bytesOut: number;
+  bytesIn: number;
   /** Page as it was when the socket was first seen, for when its session is gone. */
   pageTitle?: string;
   pageUrl?: string;
@@ -271,6 +284,10 @@ export class BrowserInspector implements Disposable {
         pageTitle: page?.title || r.pageTitle,
         pageUrl: page?.url || r.pageUrl,
         openedAt: r.openedAt,
+        messagesOut: r.messagesOut,
+        messagesIn: r.messagesIn,
+        bytesOut: r.bytesOut,
+        bytesIn: r.bytesIn,
       }));
     }
     return out;
@@ -554,6 +571,15 @@ export class BrowserInspector implements Disposable {
         const direction = method === 'Network.webSocketFrameSent' ? 'c2s' : 's2c';
         recordSyntheticFrame(run.options.sink, { connectionId: r.id, direction, opcode, payload, time, masked: frame.mask === true });
         r.recorded = true;
+        if (opcode === OPCODE_TEXT || opcode === OPCODE_BINARY) {
+          if (direction === 'c2s') {
+            r.messagesOut++;
+            r.bytesOut += payload.length;
+          } else {
+            r.messagesIn++;
+            r.bytesIn += payload.length;
+          }
+        }
         if (opcode === OPCODE_CLOSE) {
           const close = payload.length >= 2 ? { code: payload.readUInt16BE(0), reason: payload.subarray(2).toString('utf8') } : {};
           if (direction === 'c2s') r.closeC2s = close;
@@ -603,6 +629,10 @@ export class BrowserInspector implements Disposable {
       url,
       state: 'connecting',
       openedAt,
+      messagesOut: 0,
+      messagesIn: 0,
+      bytesOut: 0,
+      bytesIn: 0,
       pageTitle: page?.title || undefined,
       pageUrl: page?.url || undefined,
       handshakeRecorded: false,

@@ -32,6 +32,18 @@ export interface FramePipeOptions {
   onFinished(): void;
 }
 
+/**
+ * What one direction of a proxied connection carried. A message is counted at its first frame (opcode 1 or 2): when
+ * it is read, and when it is written on (not when a breakpoint dropped it; once when an edit replaced it). Bytes
+ * written after the decoder gave up (raw mode) count as bytes only.
+ */
+export interface PipeCounts {
+  bytesRead: number;
+  messagesRead: number;
+  bytesWritten: number;
+  messagesWritten: number;
+}
+
 /** A frame (or raw bytes) waiting to be written, in wire order. */
 interface Item {
   /** What will be written: the frame as received, a replacement after an edit, or nothing after a drop. */
@@ -144,6 +156,7 @@ export class FramePipe {
   private pausedForHold = false;
   /** Bytes of a frame were written without the rest (raw mode): nothing may be inserted now. */
   private midFrame = false;
+  private readonly _counts: PipeCounts = { bytesRead: 0, messagesRead: 0, bytesWritten: 0, messagesWritten: 0 };
 
   constructor(o: FramePipeOptions) {
     this.o = o;
@@ -167,9 +180,15 @@ export class FramePipe {
     });
   }
 
+  /** What this direction has read and written so far (a copy). */
+  get counts(): PipeCounts {
+    return { ...this._counts };
+  }
+
   /** Bytes read from the source, in order. */
   push(chunk: Buffer): void {
     if (this.stopped || chunk.length === 0) return;
+    this._counts.bytesRead += chunk.length;
     const dest = this.o.dest;
     dest.cork();
     try {
@@ -229,7 +248,9 @@ export class FramePipe {
     const dest = this.o.dest;
     if (this.midFrame || !dest.writable) return false;
     const payload = encodeClosePayload(code, reason);
-    dest.write(encodeFrame({ opcode: OPCODE_CLOSE, payload, maskKey: this.o.direction === 'c2s' ? randomBytes(4) : undefined }));
+    const frame = encodeFrame({ opcode: OPCODE_CLOSE, payload, maskKey: this.o.direction === 'c2s' ? randomBytes(4) : undefined });
+    this._counts.bytesWritten += frame.length;
+    dest.write(frame);
     return true;
   }
 
@@ -246,6 +267,7 @@ export class FramePipe {
     const bytes = this.input.take(f.headerLength + f.payloadLength);
     const op = f.opcode;
     const bp = this.o.breakpoints;
+    if (op === 1 || op === 2) this._counts.messagesRead++;
     if (op >= 0x8) {
       this.enqueue({ bytes, frame: f, check: bp !== undefined && bp.wants(this.o.direction, op) });
       return;
@@ -340,7 +362,7 @@ export class FramePipe {
 
   private enqueue(item: Item): void {
     if (this.head === this.queue.length && item.message === undefined && !item.check) {
-      this.write(item.bytes, item.frame === undefined);
+      this.write(item.bytes, item.frame);
       return;
     }
     this.queue.push(item);
@@ -377,7 +399,7 @@ export class FramePipe {
       }
       q[this.head++] = undefined as unknown as Item;
       this.queuedBytes -= item.bytes.length;
-      this.write(item.bytes, item.frame === undefined);
+      this.write(item.bytes, item.frame);
     }
     q = this.queue;
     if (this.head === q.length) {
@@ -489,11 +511,14 @@ export class FramePipe {
     }
   }
 
-  private write(bytes: Buffer, raw: boolean): void {
+  /** Writes an item's bytes: `frame` is the frame they came as, undefined for raw bytes. */
+  private write(bytes: Buffer, frame: DecodedFrame | undefined): void {
     if (bytes.length === 0) return;
     const dest = this.o.dest;
     if (!dest.writable) return;
-    if (raw) this.midFrame = true; // raw bytes may end inside a frame
+    if (frame === undefined) this.midFrame = true; // raw bytes may end inside a frame
+    this._counts.bytesWritten += bytes.length;
+    if (frame !== undefined && (frame.opcode === 1 || frame.opcode === 2)) this._counts.messagesWritten++;
     if (!dest.write(bytes)) this.pausedForDrain = true;
   }
 

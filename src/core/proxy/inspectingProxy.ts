@@ -12,7 +12,7 @@ import type { WireError } from '../wire/errors';
 import { HttpHeadParser, getHeader, parseStatusLine } from '../wire/handshake';
 import { DisposableStore, Emitter, type Event } from '../util/events';
 import type { BreakpointController } from './breakpoints';
-import { FramePipe } from './framePipe';
+import { FramePipe, type PipeCounts } from './framePipe';
 import { listen } from '../util/listen';
 
 export interface InspectingProxyOptions {
@@ -75,6 +75,8 @@ export interface ProxyConnectionInfo {
   error?: string;
   /** Stable code for `error`: `ERR_UPGRADE_REJECTED`, `ECONNREFUSED`, `ENOTFOUND`, `ETIMEDOUT`, TLS codes… */
   errorCode?: string;
+  /** What each direction carried once open (c2s = program → target): see PipeCounts. Absent before a 101. */
+  traffic?: { c2s: PipeCounts; s2c: PipeCounts };
 }
 
 export interface ProxyAddress {
@@ -314,7 +316,7 @@ export class InspectingProxy {
   /** Snapshots of the connections that made an upgrade request and are not gone yet. */
   connections(): ProxyConnectionInfo[] {
     const out: ProxyConnectionInfo[] = [];
-    for (const c of this.conns.values()) if (c.info && !c.done) out.push({ ...c.info });
+    for (const c of this.conns.values()) if (c.info && !c.done) out.push(this.snapshot(c, c.info));
     return out;
   }
 
@@ -768,9 +770,16 @@ export class InspectingProxy {
     const info = c.info;
     if (info) {
       if (info.state === 'open' || info.state === 'connecting') info.state = info.state === 'open' ? 'closed' : 'failed';
-      this._onDidClose.fire({ ...info });
+      this._onDidClose.fire(this.snapshot(c, info));
     }
     for (const w of c.closedWaiters.splice(0)) w();
+  }
+
+  /** A copy of a connection's info with its traffic so far. */
+  private snapshot(c: Conn, info: ProxyConnectionInfo): ProxyConnectionInfo {
+    const out = { ...info };
+    if (c.c2s !== undefined && c.s2c !== undefined) out.traffic = { c2s: c.c2s.counts, s2c: c.s2c.counts };
+    return out;
   }
 
   private recordPassThrough(connectionId: string, direction: Direction, err: WireError): void {

@@ -229,6 +229,9 @@ describe('browser inspector against Debian Chromium', () => {
     );
     const messages = events.filter((e): e is MessageEvent => e.kind === 'message');
     assert.deepEqual(messages.map((m) => m.frameIds), frames.map((f) => [f.id]));
+    const counted = inspector.sockets().find((s) => s.id === socket.id)!;
+    const bytes = Buffer.byteLength('hello browser') + BINARY.length;
+    assert.deepEqual([counted.messagesOut, counted.messagesIn, counted.bytesOut, counted.bytesIn], [2, 2, bytes, bytes]);
     for (const f of frames) assert.ok(Math.abs(f.time - Date.now()) < 600_000, 'frame times are epoch ms');
 
     // Connection events: open after the handshake, closed at the end, both marked as the browser's.
@@ -508,7 +511,19 @@ describe('browser inspector: a scripted DevTools peer', () => {
     const result = await inspector.start({ endpoint: fake.url, sink: store });
     assert.deepEqual(result, { browser: undefined, targets: 1, mode: 'page' });
     const socket = await until('the close', () => inspector.sockets().find((s) => s.state === 'closed'));
-    assert.deepEqual(socket, { id: socket.id, url: 'ws://fake.test/s', state: 'closed', pageTitle: 'Fake', pageUrl: 'http://fake.test/', openedAt: socket.openedAt });
+    // One binary message of 3 bytes received; the close frames and the malformed frames are not messages.
+    assert.deepEqual(socket, {
+      id: socket.id,
+      url: 'ws://fake.test/s',
+      state: 'closed',
+      pageTitle: 'Fake',
+      pageUrl: 'http://fake.test/',
+      openedAt: socket.openedAt,
+      messagesOut: 0,
+      messagesIn: 1,
+      bytesOut: 0,
+      bytesIn: 3,
+    });
 
     const events = ofConnection(store, socket.id);
     assert.deepEqual(events.map((e) => e.kind), ['handshake', 'connection', 'frame', 'message', 'frame', 'frame', 'error', 'connection']);

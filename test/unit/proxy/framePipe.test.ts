@@ -84,6 +84,24 @@ const rule = (r: Partial<BreakpointRule>): BreakpointRule => ({ id: 'r', enabled
 const texts = (b: Buffer) => frames(b, 'c2s').map((f) => f.payload.toString());
 
 describe('FramePipe', () => {
+  test('counts what it read and what it wrote: a dropped message is read but not written, an edited one written once', async () => {
+    const s = await setup({ rules: [rule({ textPattern: '^x' })] });
+    let n = 0;
+    s.bp.onDidHold((h) => (n++ === 0 ? s.bp.drop(h.id) : s.bp.edit(h.id, 'edited')));
+    // A fragmented message (two frames, a ping between them), a dropped one, an edited one, a plain one.
+    const fragmented = [text('frag-', false), encodeFrame({ opcode: 9, payload: Buffer.from('p'), maskKey: MASK }), text('ment', true, 0)];
+    const input = Buffer.concat([...fragmented, text('x-drop'), text('x-edit'), text('plain')]);
+    s.writer.write(input);
+    await until(() => texts(s.received()).length === 5);
+    assert.deepEqual(texts(s.received()), ['frag-', 'p', 'ment', 'edited', 'plain']);
+    assert.deepEqual(s.pipe.counts, {
+      bytesRead: input.length,
+      messagesRead: 4,
+      bytesWritten: s.receivedBytes(),
+      messagesWritten: 3,
+    });
+  });
+
   test('a decision made inside onDidHold (at once) keeps the order: edit, then drop', async () => {
     const s = await setup({ rules: [rule({ textPattern: '^x' })] });
     let n = 0;

@@ -463,6 +463,32 @@ describe('InspectingProxy: many connections and lifecycle', () => {
     assert.deepEqual(proxy.connections(), []);
   });
 
+  test('connections() and the close event carry what each direction read and wrote: the bytes the client sent and got', async () => {
+    const target = await startTarget();
+    cleanups.push(() => target.close());
+    const { proxy, address, closed } = await proxyTo(target.url);
+    const { ws, raw } = clientWith(`${address.url}/counted`);
+    await once(ws, 'open');
+    const got: string[] = [];
+    ws.on('message', (d: Buffer) => got.push(d.toString()));
+    for (const m of ['one', 'two', 'three']) ws.send(m);
+    await until(() => got.length === 3, 'echoes');
+    // The client's frames after its request head are what the proxy read from it (c2s) and wrote on; the frames it
+    // got after the 101 head are what the proxy wrote to it (s2c).
+    const sent = splitHead(raw().out)[1].length;
+    const received = splitHead(raw().in)[1].length;
+    const live = proxy.connections()[0].traffic!;
+    assert.deepEqual(live.c2s, { bytesRead: sent, messagesRead: 3, bytesWritten: sent, messagesWritten: 3 });
+    assert.deepEqual(live.s2c, { bytesRead: received, messagesRead: 3, bytesWritten: received, messagesWritten: 3 });
+    ws.close(1000);
+    await until(() => closed.length === 1, 'closed');
+    const end = closed[0].traffic!;
+    // The close frames went through too: bytes, not messages.
+    assert.equal(end.c2s.messagesWritten, 3);
+    assert.equal(end.c2s.bytesWritten, splitHead(raw().out)[1].length);
+    assert.equal(end.s2c.bytesWritten, splitHead(raw().in)[1].length);
+  });
+
   test('stop() closes open connections with 1001 both ways and frees the port', async () => {
     const target = await startTarget();
     cleanups.push(() => target.close());
