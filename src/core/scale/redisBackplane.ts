@@ -252,20 +252,7 @@ export class RedisBackplane {
     }
     if (run.stopped) throw new BackplaneError('ERR_STOPPED', 'The backplane was stopped while starting');
     run.started = true;
-    if (this.capture) {
-      recordSyntheticConnection(this.capture, {
-        connectionId: this.connectionId,
-        state: 'open',
-        role: 'client',
-        meta: {
-          source: 'backplane',
-          url: this.redactedUrl,
-          channel: this.channel,
-          envelope: this.format,
-          serverId: this.serverId,
-        },
-      });
-    }
+    if (this.capture) recordSyntheticConnection(this.capture, { connectionId: this.connectionId, state: 'open', role: 'client', meta: this.connectionMeta() });
     this.server.setBackplane(this.hook);
     this.updateState(run);
   }
@@ -431,7 +418,32 @@ export class RedisBackplane {
   private updateState(run: Run): void {
     if (run.stopped || !run.started) return;
     const up = run.publisher.isReady && run.subscriber.isReady;
+    const before = this._state;
     this.setState(up ? 'connected' : 'reconnecting');
+    // An outage is on the capture's timeline too: the backplane connection closes (not cleanly, with Redis's reason)
+    // and opens again when Redis is back, so the messages that stayed local are seen to fall between the two.
+    if (this.capture === undefined) return;
+    if (before === 'connected' && this._state === 'reconnecting') {
+      recordSyntheticConnection(this.capture, {
+        connectionId: this.connectionId,
+        state: 'closed',
+        role: 'client',
+        reason: `Redis connection lost${this._lastError ? `: ${this._lastError}` : ''}; relaying locally until it is back`,
+        clean: false,
+      });
+    } else if (before === 'reconnecting' && this._state === 'connected') {
+      recordSyntheticConnection(this.capture, {
+        connectionId: this.connectionId,
+        state: 'open',
+        role: 'client',
+        meta: { ...this.connectionMeta(), reconnected: 'true' },
+      });
+    }
+  }
+
+  /** The labels of the backplane connection's 'open' events. */
+  private connectionMeta(): Record<string, string> {
+    return { source: 'backplane', url: this.redactedUrl, channel: this.channel, envelope: this.format, serverId: this.serverId };
   }
 
   private setState(state: BackplaneState): void {

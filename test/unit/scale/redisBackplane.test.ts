@@ -349,6 +349,39 @@ describe('RedisBackplane: capture', () => {
     assert.equal(A.backplane.state, 'stopped');
   });
 
+  test('an outage is on the timeline: the connection closes (not cleanly, with the reason) and opens again', async () => {
+    const own = await startRedisServer();
+    cleanups.push(() => own.dispose());
+    const store = new EventStore({ batchIntervalMs: 1 });
+    cleanups.push(() => store.dispose());
+    const A = await node(own.url, newChannel(), { capture: store });
+    const watch = await client(A.url);
+    await own.stop();
+    await until(() => A.backplane.state === 'reconnecting', 'reconnecting');
+    watch.ws.send('during the outage');
+    await until(() => watch.labels().includes('during the outage'), 'the local relay');
+    await own.restart();
+    await until(() => A.backplane.state === 'connected', 'connected again');
+    await A.backplane.stop();
+
+    const events = store.query({ connectionId: A.backplane.connectionId, kinds: ['connection'] }).events as ConnectionEvent[];
+    assert.deepEqual(
+      events.map((e) => [e.state, e.clean, e.meta?.reconnected]),
+      [
+        ['open', undefined, undefined],
+        ['closed', false, undefined],
+        ['open', undefined, 'true'],
+        ['closed', true, undefined],
+      ],
+    );
+    assert.match(events[1].reason ?? '', /^Redis connection lost.*; relaying locally until it is back$/);
+    assert.equal(events[3].reason, 'stopped');
+    // The message relayed during the outage stayed local: counted as dropped, nothing published between the two.
+    assert.equal(A.backplane.stats.droppedWhileDown, 1);
+    const messages = store.query({ connectionId: A.backplane.connectionId, kinds: ['message'] }).events;
+    assert.deepEqual(messages.filter((e) => e.id > events[1].id && e.id < events[2].id), []);
+  });
+
   test('a malformed envelope is recorded as an error event and counted; the backplane goes on', async () => {
     const store = new EventStore({ batchIntervalMs: 1 });
     cleanups.push(() => store.dispose());
