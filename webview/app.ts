@@ -96,8 +96,8 @@ const clients = new ClientsTable(
     request('disconnect', { connectionId: c.id }).catch((err: Error) => showNotice(err.message));
   },
 );
-const breakpoints = new BreakpointsPane((id, action, text) =>
-  request('resolveHeld', { id, action, text }).then(
+const breakpoints = new BreakpointsPane((id, action, edit) =>
+  request('resolveHeld', { id, action, ...edit }).then(
     () => undefined,
     (err: Error) => {
       showNotice(err.message);

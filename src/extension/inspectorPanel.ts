@@ -291,7 +291,7 @@ export class InspectorPanel implements vscode.Disposable {
       case 'disconnect':
         return this.model.disconnect(req.connectionId).then(() => null);
       case 'resolveHeld':
-        return this.model.resolveHeld(req.id, req.action, req.text).then(() => null);
+        return this.model.resolveHeld(req.id, req.action, req.text, req.hex).then(() => null);
     }
   }
 

@@ -26,7 +26,8 @@ export interface InspectorModel {
   /** Breakpoint rules, held frames and their latest outcomes; undefined when no proxy feature is there. */
   breakpoints(): BreakpointsSnapshot | undefined;
   /** Forwards, edits or drops a held frame; rejects with a showable message (unknown id, not editable…). */
-  resolveHeld(id: number, action: 'forward' | 'edit' | 'drop', text?: string): Promise<void>;
+  /** `hex`: the edit of a binary payload as hex text (see parseHexBytes); otherwise `text`. */
+  resolveHeld(id: number, action: 'forward' | 'edit' | 'drop', text?: string, hex?: string): Promise<void>;
   /** Fires (coalesced by the caller if needed) when servers, clients, states or counters change. */
   readonly onDidChange: Event<void>;
   /** Rejects with an Error whose message is fit to show the user. */

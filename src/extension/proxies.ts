@@ -5,7 +5,8 @@ import { BreakpointController, type BreakpointRule, type HeldFrame, type HeldOut
 import type { PipeCounts } from '../core/proxy/framePipe';
 import { InspectingProxy, type ProxyConnectionInfo } from '../core/proxy/inspectingProxy';
 import { DisposableStore, Emitter } from '../core/util/events';
-import { MAX_DETAIL_BYTES, type BreakpointsSnapshot, type ConnectionRow, type HeldFrameDto, type HeldOutcomeDto, type SourceRow } from '../shared/protocol';
+import { parseHexBytes } from '../shared/hex';
+import { MAX_DETAIL_BYTES, MAX_HEX_EDIT_BYTES, type BreakpointsSnapshot, type ConnectionRow, type HeldFrameDto, type HeldOutcomeDto, type SourceRow } from '../shared/protocol';
 
 export interface ProxyStartOptions {
   target: string;
@@ -160,10 +161,15 @@ export class ProxyManager {
     };
   }
 
-  resolve(id: number, action: 'forward' | 'edit' | 'drop', text?: string): void {
+  /** Throws an Error fit to show when the edit cannot be made (not hex, too long for a control frame…). */
+  resolve(id: number, action: 'forward' | 'edit' | 'drop', text?: string, hex?: string): void {
     if (action === 'forward') this.breakpoints.forward(id);
     else if (action === 'drop') this.breakpoints.drop(id);
-    else this.breakpoints.edit(id, text ?? '');
+    else if (hex !== undefined) {
+      const bytes = parseHexBytes(hex);
+      if (!(bytes instanceof Uint8Array)) throw new Error(`The edited payload is not hex: ${bytes.error}.`);
+      this.breakpoints.edit(id, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
+    } else this.breakpoints.edit(id, text ?? '');
   }
 
   async dispose(): Promise<void> {
@@ -185,13 +191,15 @@ export function describeRule(r: BreakpointRule): string {
 function heldToDto(h: HeldFrame): HeldFrameDto {
   const bytes = h.payload.subarray(0, MAX_DETAIL_BYTES);
   const text = h.text ?? (isText(h) ? bytes.toString('utf8') : undefined);
+  const whole = text === undefined && h.payload.length <= MAX_HEX_EDIT_BYTES;
   return {
     id: h.id,
     connectionId: h.connectionId,
     direction: h.direction,
     opcode: h.opcode,
     text,
-    hex: text === undefined ? bytes.subarray(0, 256).toString('hex') : undefined,
+    hex: text === undefined ? (whole ? h.payload : bytes.subarray(0, 256)).toString('hex') : undefined,
+    hexComplete: text === undefined ? whole : undefined,
     size: h.payload.length,
     compressed: h.compressed,
     ruleId: h.ruleId,

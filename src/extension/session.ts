@@ -93,8 +93,8 @@ export class Session implements InspectorModel {
     return this.proxies.snapshot();
   }
 
-  async resolveHeld(id: number, action: 'forward' | 'edit' | 'drop', text?: string): Promise<void> {
-    this.proxies.resolve(id, action, text);
+  async resolveHeld(id: number, action: 'forward' | 'edit' | 'drop', text?: string, hex?: string): Promise<void> {
+    this.proxies.resolve(id, action, text, hex);
   }
 
   /**

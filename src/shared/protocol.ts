@@ -13,6 +13,8 @@ export const PREVIEW_CHARS = 200;
 export const MAX_PAGE = 2000;
 /** Largest payload a detail reply carries; the rest is cut and `truncated` says so. */
 export const MAX_DETAIL_BYTES = 1024 * 1024;
+/** A held binary payload up to this size is sent whole to the panel and can be edited there as hex. */
+export const MAX_HEX_EDIT_BYTES = 64 * 1024;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Event DTOs: small, no full payloads.
@@ -223,8 +225,10 @@ export interface HeldFrameDto {
   opcode: number;
   /** The payload as text when it is valid UTF-8, at most MAX_DETAIL_BYTES. */
   text?: string;
-  /** Hex of the first bytes when it is not text. */
+  /** Hex digits of the payload when it is not text: all of it when `hexComplete`, else its first 256 bytes. */
   hex?: string;
+  /** `hex` is the whole payload (at most MAX_HEX_EDIT_BYTES), so it can be edited as hex. */
+  hexComplete?: boolean;
   size: number;
   compressed: boolean;
   ruleId: string;
@@ -321,8 +325,11 @@ export interface Requests {
   getHandshake: { params: { connectionId: string }; result: HandshakeDetail | null };
   send: { params: { target: SendTarget; payload: SendPayload }; result: null };
   disconnect: { params: { connectionId: string }; result: null };
-  /** Forward a held frame unchanged, forward it edited (text, re-encoded), or drop it. */
-  resolveHeld: { params: { id: number; action: 'forward' | 'edit' | 'drop'; text?: string }; result: null };
+  /**
+   * Forward a held frame unchanged, forward it edited (re-encoded from `text`, or from `hex` for a binary payload:
+   * two digits a byte, whitespace allowed), or drop it.
+   */
+  resolveHeld: { params: { id: number; action: 'forward' | 'edit' | 'drop'; text?: string; hex?: string }; result: null };
 }
 export type RequestType = keyof Requests;
 export type RequestOf<K extends RequestType> = { type: K; requestId: number } & Requests[K]['params'];
@@ -433,8 +440,9 @@ export function isWebviewToHost(x: unknown): x is WebviewToHost {
     case 'resolveHeld':
       return (
         isNum(x.id) &&
-        (x.action === 'forward' || x.action === 'drop' || (x.action === 'edit' && typeof x.text === 'string')) &&
-        (x.text === undefined || typeof x.text === 'string')
+        (x.action === 'forward' || x.action === 'drop' || (x.action === 'edit' && (typeof x.text === 'string') !== (typeof x.hex === 'string'))) &&
+        (x.text === undefined || typeof x.text === 'string') &&
+        (x.hex === undefined || typeof x.hex === 'string')
       );
   }
 }

@@ -1,10 +1,14 @@
 // Frame breakpoints: the rules in force, the frames the proxy holds (edit and forward, forward, or drop each), and
 // what became of the latest ones (a timed-out frame was forwarded unchanged: the user must see that it was).
-import { opcodeName, type BreakpointsSnapshot, type HeldFrameDto, type HeldOutcomeDto } from '../../src/shared/protocol';
+import { bytesOfHex, formatHexBytes } from '../../src/shared/hex';
+import { MAX_HEX_EDIT_BYTES, opcodeName, type BreakpointsSnapshot, type HeldFrameDto, type HeldOutcomeDto } from '../../src/shared/protocol';
 import { formatAbsolute, formatBytes } from '../format';
 import { button, el, textArea, type TextInput } from '../ui';
 
 export type HeldAction = 'forward' | 'edit' | 'drop';
+
+/** An edited payload: text for a text frame, hex text for a binary one. */
+export type HeldEdit = { text: string } | { hex: string };
 
 const OUTCOME_TEXT: Record<HeldOutcomeDto['outcome'], string> = {
   forwarded: 'forwarded unchanged',
@@ -30,7 +34,7 @@ export class BreakpointsPane {
   private readonly items = new Map<number, HeldItem>();
   private readonly timer: ReturnType<typeof setInterval>;
 
-  constructor(private readonly onResolve: (id: number, action: HeldAction, text?: string) => Promise<void>) {
+  constructor(private readonly onResolve: (id: number, action: HeldAction, edit?: HeldEdit) => Promise<void>) {
     this.el = el('div', 'breakpoints');
     this.rules = el('p', 'note');
     const heldTitle = el('h3', undefined, 'Held frames');
@@ -99,24 +103,31 @@ export class BreakpointsPane {
     head.append(' · ', countdown);
     li.appendChild(head);
     let editor: TextInput | undefined;
+    // A binary payload is edited as hex when the panel has all of it; a text one as text.
+    const hexBytes = h.text === undefined && h.hexComplete && h.editable && h.hex !== undefined ? bytesOfHex(h.hex) : undefined;
     if (h.text !== undefined) {
       editor = textArea({ ariaLabel: `Payload of held frame ${h.id}`, value: h.text, rows: 4 });
       li.appendChild(editor.el);
+    } else if (hexBytes !== undefined) {
+      editor = textArea({ ariaLabel: `Payload of held frame ${h.id} in hex`, value: formatHexBytes(hexBytes), rows: 4 });
+      li.appendChild(editor.el);
     } else {
-      li.appendChild(el('pre', 'hex', `${h.hex ?? ''}${h.size > 256 ? ' …' : ''}`));
+      li.appendChild(el('pre', 'hex', `${formatHexBytes(bytesOfHex(h.hex ?? '') ?? new Uint8Array(0))}${h.size > 256 ? ' …' : ''}`));
+      if (h.editable) li.appendChild(el('div', 'note', `Too large to edit as hex here (${formatBytes(h.size)}; at most ${formatBytes(MAX_HEX_EDIT_BYTES)}): forward or drop it.`));
     }
     if (!h.editable && h.notEditableReason) li.appendChild(el('div', 'note', h.notEditableReason));
     const actions = el('div', 'actions');
     const act = (action: HeldAction) => {
       for (const b of buttons) b.setDisabled(true);
-      this.onResolve(h.id, action, action === 'edit' ? editor?.value : undefined).catch(() => {
+      const edit: HeldEdit | undefined = action !== 'edit' || editor === undefined ? undefined : hexBytes !== undefined ? { hex: editor.value } : { text: editor.value };
+      this.onResolve(h.id, action, edit).catch(() => {
         for (const b of buttons) b.setDisabled(false);
       });
     };
     const buttons = [
       button({ label: 'Forward', ariaLabel: `Forward held frame ${h.id} unchanged`, appearance: 'secondary', onClick: () => act('forward') }),
     ];
-    if (h.editable && h.text !== undefined) {
+    if (h.editable && editor !== undefined) {
       buttons.unshift(button({ label: 'Forward edited', ariaLabel: `Forward held frame ${h.id} edited`, appearance: 'primary', onClick: () => act('edit') }));
     }
     if (h.editable) buttons.push(button({ label: 'Drop', ariaLabel: `Drop held frame ${h.id}`, appearance: 'secondary', onClick: () => act('drop') }));

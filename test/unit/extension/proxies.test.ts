@@ -50,4 +50,32 @@ describe('ProxyManager rows', () => {
     assert.equal(done.conn.messagesOut, 2, 'a closed row keeps its counts');
     assert.ok(done.conn.bytesOut > fromProgram, 'and counts the close frame');
   });
+
+  test('a held binary message is in the snapshot whole as hex, and an edit in hex reaches the target as those bytes', async () => {
+    const target = await startTarget();
+    cleanups.push(() => target.close());
+    const manager = new ProxyManager(arraySink(), 20_000);
+    cleanups.push(() => manager.dispose());
+    manager.setRules([{ id: 'bin', enabled: true, direction: 'c2s', opcode: 2 }]);
+    const proxy = await manager.start({ target: target.url, port: 0 });
+    const ws = new WebSocket(proxy.url);
+    ws.on('error', () => {});
+    cleanups.push(() => ws.terminate());
+    await once(ws, 'open');
+    // Not UTF-8 (0xff), so it has no text form.
+    ws.send(Buffer.from([0xff, 0x00, 0x01, 0x02]));
+    await until(() => manager.snapshot().held.length === 1, 'the held message');
+    const held = manager.snapshot().held[0];
+    assert.equal(held.text, undefined);
+    assert.equal(held.hex, 'ff000102');
+    assert.equal(held.hexComplete, true);
+
+    assert.throws(() => manager.resolve(held.id, 'edit', undefined, 'ff 0g'), {
+      message: 'The edited payload is not hex: "g" at position 5 is not a hex digit (0-9, a-f).',
+    });
+    assert.equal(manager.snapshot().held.length, 1, 'a bad edit leaves it held');
+    manager.resolve(held.id, 'edit', undefined, 'FF 00\naa bb cc');
+    await until(() => target.conns[0]?.messages.length === 1, 'the edited message at the target');
+    assert.deepEqual(target.conns[0].messages[0], { data: Buffer.from([0xff, 0x00, 0xaa, 0xbb, 0xcc]), isBinary: true });
+  });
 });

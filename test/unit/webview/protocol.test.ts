@@ -20,6 +20,15 @@ describe('protocol validation', () => {
     assert.ok(isWebviewToHost({ type: 'subscribe', requestId: 1, filter: { direction: 'c2s' }, floorId: 0, limit: 100 }));
     assert.ok(isWebviewToHost({ type: 'send', requestId: 2, target: { kind: 'client', clientId: 'x' }, payload: { kind: 'binary', data: new Uint8Array(2) } }));
     assert.ok(isWebviewToHost({ type: 'getDetail', requestId: 3, id: 7 }));
+    assert.ok(isWebviewToHost({ type: 'resolveHeld', requestId: 4, id: 1, action: 'edit', text: 'new' }));
+    assert.ok(isWebviewToHost({ type: 'resolveHeld', requestId: 5, id: 1, action: 'edit', hex: 'ff 00' }));
+    assert.ok(isWebviewToHost({ type: 'resolveHeld', requestId: 6, id: 1, action: 'drop' }));
+  });
+
+  test('an edit of a held frame carries its payload as text or as hex, not both and not neither', () => {
+    assert.equal(isWebviewToHost({ type: 'resolveHeld', requestId: 1, id: 1, action: 'edit' }), false);
+    assert.equal(isWebviewToHost({ type: 'resolveHeld', requestId: 1, id: 1, action: 'edit', text: 'a', hex: '61' }), false);
+    assert.equal(isWebviewToHost({ type: 'resolveHeld', requestId: 1, id: 1, action: 'edit', hex: 42 }), false);
   });
 
   test('rejects malformed ones', () => {
