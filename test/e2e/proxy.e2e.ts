@@ -15,6 +15,7 @@ let view: FrameLocator;
 let target: WebSocketServer;
 let targetPort: number;
 const atTarget: string[] = [];
+const binaryAtTarget: Buffer[] = [];
 const atProgram: string[] = [];
 let program: WebSocket | undefined;
 
@@ -24,7 +25,11 @@ describe('inspecting proxy and frame breakpoints in code-server', { timeout: 240
     await new Promise<void>((r) => target.once('listening', () => r()));
     targetPort = (target.address() as AddressInfo).port;
     target.on('connection', (ws) => {
-      ws.on('message', (d) => {
+      ws.on('message', (d: Buffer, isBinary: boolean) => {
+        if (isBinary) {
+          binaryAtTarget.push(Buffer.from(d));
+          return;
+        }
         atTarget.push(String(d));
         ws.send(`target got: ${String(d)}`);
       });
@@ -115,5 +120,31 @@ describe('inspecting proxy and frame breakpoints in code-server', { timeout: 240
     await grid.getByText('the edited plan').first().waitFor({ timeout: 10_000 });
     await grid.getByText('the secret plan').first().waitFor({ timeout: 10_000 });
     await shot(page, 'proxy-3-both-legs');
+  });
+
+  test('a held binary message is edited as hex in the panel; text that is not hex is refused; the target gets the bytes', async () => {
+    await palette(page, 'WebSocket: Add Frame Breakpoint…');
+    await pickItem(page, 'Program → target');
+    await pickItem(page, 'Any binary message');
+    await view.locator('vscode-panel-tab#tab-breakpoints').click();
+    // Not UTF-8 (0xff): no text form, so the panel shows it as hex.
+    program!.send(Buffer.from([0xff, 0x00, 0x01, 0x02]));
+    const held = view.locator('.held-frame').first();
+    await held.waitFor({ timeout: 15_000 });
+    const editor = held.locator('vscode-text-area textarea');
+    assert.equal(await editor.inputValue(), 'ff 00 01 02');
+
+    await editor.fill('ff 00 zz');
+    await held.getByRole('button', { name: /edited/ }).click();
+    await view.getByText('The edited payload is not hex: "z" at position 7 is not a hex digit (0-9, a-f).').waitFor({ timeout: 10_000 });
+    assert.deepEqual(binaryAtTarget, [], 'nothing went on');
+    await shot(page, 'proxy-4-binary-held-as-hex');
+
+    await editor.fill('ff 00 aa bb cc');
+    await held.getByRole('button', { name: /edited/ }).click();
+    await until('the edited bytes at the target', () => binaryAtTarget.length === 1, 15_000);
+    assert.deepEqual(binaryAtTarget[0], Buffer.from([0xff, 0x00, 0xaa, 0xbb, 0xcc]));
+    await view.locator('.outcomes').getByText('forwarded edited').nth(1).waitFor({ timeout: 10_000 });
+    await shot(page, 'proxy-5-binary-edited-as-hex');
   });
 });
