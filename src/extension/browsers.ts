@@ -4,6 +4,7 @@ import type { CaptureSink } from '../core/capture/events';
 import { BrowserInspector } from '../core/cdp/browserInspector';
 import { DisposableStore, Emitter } from '../core/util/events';
 import type { ConnectionRow, SourceRow } from '../shared/protocol';
+import { watchCounts } from './countsTicker';
 
 export interface RunningInspection {
   id: string;
@@ -39,6 +40,11 @@ export class BrowserManager {
       const r = await inspector.start({ endpoint, sink: this.sink, meta: tag ? { debugSession: tag } : undefined });
       const i: RunningInspection = { id, endpoint, browser: r.browser, tag, inspector, owner };
       owner.add(inspector.onDidChangeSockets(() => this._onDidChange.fire()));
+      watchCounts(
+        owner,
+        () => inspector.sockets().reduce((n, s) => n + s.bytesIn + s.bytesOut + s.messagesIn + s.messagesOut, 0),
+        () => this._onDidChange.fire(),
+      );
       owner.add(inspector.onDidWarn((w) => this._onDidWarn.fire(`${id}: ${w}`)));
       owner.add(
         inspector.onDidDisconnect((e) => {

@@ -6,6 +6,7 @@ import type { PipeCounts } from '../core/proxy/framePipe';
 import { InspectingProxy, type ProxyConnectionInfo } from '../core/proxy/inspectingProxy';
 import { DisposableStore, Emitter } from '../core/util/events';
 import { parseHexBytes } from '../shared/hex';
+import { watchCounts } from './countsTicker';
 import { MAX_DETAIL_BYTES, MAX_HEX_EDIT_BYTES, type BreakpointsSnapshot, type ConnectionRow, type HeldFrameDto, type HeldOutcomeDto, type SourceRow } from '../shared/protocol';
 
 export interface ProxyStartOptions {
@@ -81,6 +82,7 @@ export class ProxyManager {
       const a = await proxy.start({ target: o.target, port: o.port, tls: o.tls, capture: this.sink, meta, breakpoints: this.breakpoints });
       const p: RunningProxy = { id, url: a.url, target: o.target, tag: o.tag, proxy, owner, closed: [] };
       owner.add(proxy.onDidOpen(() => this._onDidChange.fire()));
+      watchCounts(owner, () => trafficTotal(proxy.connections()), () => this._onDidChange.fire());
       owner.add(
         proxy.onDidClose((info) => {
           p.closed.push(info);
@@ -186,6 +188,16 @@ export function describeRule(r: BreakpointRule): string {
   if (r.textPattern) parts.push(`/${r.textPattern}/`);
   if (r.jsonPath) parts.push(`${r.jsonPath} == ${r.jsonEquals ?? '(any)'}`);
   return parts.length ? parts.join(' · ') : 'every frame';
+}
+
+/** A number that moves whenever any count of these connections does. */
+function trafficTotal(conns: ProxyConnectionInfo[]): number {
+  let n = 0;
+  for (const c of conns) {
+    const t = c.traffic;
+    if (t !== undefined) n += t.c2s.bytesRead + t.c2s.bytesWritten + t.s2c.bytesRead + t.s2c.bytesWritten;
+  }
+  return n;
 }
 
 function heldToDto(h: HeldFrame): HeldFrameDto {

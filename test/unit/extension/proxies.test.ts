@@ -2,6 +2,7 @@ import { describe, test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
+import { COUNTS_TICK_MS } from '../../../src/extension/countsTicker';
 import { ProxyManager } from '../../../src/extension/proxies';
 import { arraySink, startTarget, until } from '../proxy/proxyHelpers';
 
@@ -44,10 +45,18 @@ describe('ProxyManager rows', () => {
     }
     assert.deepEqual([live.target.messagesOut, live.target.messagesIn, live.target.bytesOut, live.target.bytesIn], [2, 2, fromProgram, fromTarget]);
 
+    // Traffic fires no event of its own: within a tick of the counts, the manager says its rows changed.
+    let changes = 0;
+    manager.onDidChange(() => changes++);
+    ws.send('third');
+    await until(() => echoes === 3, 'the third echo');
+    await until(() => changes > 0, 'a change for the new counts', 3 * COUNTS_TICK_MS);
+    assert.equal(rowsOf().conn.messagesOut, 3);
+
     ws.close(1000);
     await until(() => rowsOf().conn?.state === 'closed', 'the closed row');
     const done = rowsOf();
-    assert.equal(done.conn.messagesOut, 2, 'a closed row keeps its counts');
+    assert.equal(done.conn.messagesOut, 3, 'a closed row keeps its counts');
     assert.ok(done.conn.bytesOut > fromProgram, 'and counts the close frame');
   });
 
