@@ -1,4 +1,5 @@
 // Pure formatting and parsing for the webview (no DOM), so node tests can cover it.
+import { formatHexBytes, parseHexBytes } from '../src/shared/hex';
 import { isControlOpcode, opcodeName, type FrameDto, type MessageDto } from '../src/shared/protocol';
 
 export function formatBytes(n: number): string {
@@ -119,9 +120,7 @@ export function hexDump(bytes: Uint8Array, maxBytes = bytes.length): HexLine[] {
 }
 
 export function toHex(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i++) s += (i ? ' ' : '') + bytes[i].toString(16).padStart(2, '0');
-  return s;
+  return formatHexBytes(bytes, Infinity);
 }
 
 // --- payload parsing for the composer --------------------------------------------------------------------------
@@ -130,10 +129,9 @@ export function toHex(bytes: Uint8Array): string {
 export function parseHex(s: string): Uint8Array {
   const clean = s.replace(/0x/gi, '').replace(/[\s:,-]/g, '');
   if (clean.length % 2 !== 0) throw new Error('Hex needs an even number of digits.');
-  if (!/^[0-9a-f]*$/i.test(clean)) throw new Error('Hex may hold only 0-9 and a-f.');
-  const out = new Uint8Array(clean.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(i * 2, i * 2 + 2), 16);
-  return out;
+  const bytes = parseHexBytes(clean);
+  if (!(bytes instanceof Uint8Array)) throw new Error('Hex may hold only 0-9 and a-f.');
+  return bytes;
 }
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';

@@ -3,11 +3,11 @@
 
 const DIGITS = '0123456789abcdef';
 
-/** `bytes` as `ff 00 1a …`, 16 bytes to a line. */
-export function formatHexBytes(bytes: Uint8Array): string {
+/** `bytes` as `ff 00 1a …`, `perLine` bytes to a line (16 unless said; Infinity for one line). */
+export function formatHexBytes(bytes: Uint8Array, perLine = 16): string {
   let s = '';
   for (let i = 0; i < bytes.length; i++) {
-    if (i > 0) s += i % 16 === 0 ? '\n' : ' ';
+    if (i > 0) s += i % perLine === 0 ? '\n' : ' ';
     s += DIGITS[bytes[i] >> 4] + DIGITS[bytes[i] & 15];
   }
   return s;

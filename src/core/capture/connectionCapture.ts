@@ -261,8 +261,6 @@ export function recordFanOut(list: FanOutList, parts: readonly Buffer[]): void {
     list.shared = n > 0 ? Object.freeze(newSlots.map((x) => ids[x])) : undefined;
     list.sharedSlots = newSlots;
     list.sharedGenerations = newGenerations!;
-  } else if (n === 0) {
-    list.shared = undefined;
   }
   list.recorder = recorder;
   list.minLimit = minLimit;
