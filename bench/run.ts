@@ -1,10 +1,7 @@
 // The one benchmark entry point: every figure is a ratio against a baseline measured in this same run,
 // because these machines are shared and absolute numbers drift.
-import { benchDecoder } from './decoder.bench';
-import { benchFanout } from './fanout.bench';
-import { benchLoad } from './load.bench';
-import { benchMemory } from './memory.bench';
-import { benchPanel } from './panel.bench';
+// Each benchmark is loaded only when it runs: the panel's pulls in playwright-core, whose sources alone are about 20 MB
+// of heap that every full collection of the server benchmarks would otherwise mark again.
 
 interface Row {
   name: string;
@@ -19,7 +16,7 @@ async function main(): Promise<void> {
   const want = (name: string) => only.length === 0 || only.some((o) => name.includes(o));
   const rows: Row[] = [];
   if (want('decoder')) {
-    const d = await benchDecoder();
+    const d = await (await import('./decoder.bench')).benchDecoder();
     rows.push({
       name: d.name,
       value: `${d.ours.toFixed(1)} vs ws ${d.ws.toFixed(1)} ${d.unit}`,
@@ -29,7 +26,7 @@ async function main(): Promise<void> {
     });
   }
   if (want('fanout')) {
-    for (const f of await benchFanout()) {
+    for (const f of await (await import('./fanout.bench')).benchFanout()) {
       rows.push({
         name: f.name,
         value: `${Math.round(f.value).toLocaleString('en-US')} ${f.unit}`,
@@ -40,7 +37,7 @@ async function main(): Promise<void> {
     }
   }
   if (want('memory')) {
-    for (const f of await benchMemory()) {
+    for (const f of await (await import('./memory.bench')).benchMemory()) {
       rows.push({
         name: f.name,
         value: `${f.value.toFixed(1)} ${f.unit}`,
@@ -51,7 +48,7 @@ async function main(): Promise<void> {
     }
   }
   if (want('panel')) {
-    for (const f of await benchPanel()) {
+    for (const f of await (await import('./panel.bench')).benchPanel()) {
       rows.push({
         name: f.name,
         value: `${f.value.toLocaleString('en-US')} ${f.unit}`,
@@ -62,7 +59,7 @@ async function main(): Promise<void> {
     }
   }
   if (want('load')) {
-    for (const f of await benchLoad()) {
+    for (const f of await (await import('./load.bench')).benchLoad()) {
       rows.push({
         name: f.name,
         value: `${f.value.toLocaleString('en-US', { maximumFractionDigits: f.value < 100 ? 2 : 0 })} ${f.unit}`,
