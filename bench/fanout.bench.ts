@@ -1,22 +1,24 @@
 // Broadcast fan-out: deliveries per second of 1 KiB messages to 100 clients, for our server with capture on (a new
 // store each round, and the store kept across rounds as the extension keeps its session's), with capture off, and the
 // idiomatic plain-ws broadcast server, all measured in the same run.
-// The load generator runs in a child process (bench/fanout.child.ts) so it does not share the server's event loop.
-// Ratios are medians of per-round ratios (the variants of a round run back to back, in rotating order), because
-// the machine is shared and absolute rates drift between rounds.
-// Knobs for investigation: FANOUT_DEBUG=1 prints per-round rates, CPU use and collections, FANOUT_ONLY=<name part> runs one
-// variant (e.g. under --cpu-prof), FANOUT_WINDOW=<n> changes the messages kept in flight (default 64), FANOUT_ROUNDS=<n>
-// the rounds (default 9: single rounds on a shared machine spread by ±20%, the median of nine much less).
+//
+// Each server runs in a process of its own (bench/fanout-server.child.ts) and the load generator in another
+// (bench/fanout.child.ts). The generator keeps clients on every server and loads them in turn, in slices of a quarter
+// of a second: on this shared 2-core machine the CPU a process gets drifts by ±20% over seconds, and servers measured
+// one after the other, seconds apart, differed by that much from round to round. Interleaved, they share the drift.
+// Separate processes keep each variant's collections its own: a store's garbage is never collected while another
+// variant is being measured.
+//
+// A round starts every server anew (so `on` fills a new store over the round), runs the slices, and stops them.
+// Ratios are medians of per-round ratios. A first round, not counted, warms the processes up.
+// Knobs for investigation: FANOUT_DEBUG=1 prints each round's rates, CPU use and collections; FANOUT_ONLY=<a,b>
+// runs some variants (on, session, off, plain); FANOUT_ROUNDS (default 9), FANOUT_SLICES (slices per server and round,
+// default 6), FANOUT_WINDOW (messages in flight, default 64), FANOUT_SERVER_NODE_ARGS (Node options of the servers).
 
 import { fork, type ChildProcess } from 'node:child_process';
-import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
-import * as http from 'node:http';
-import type * as net from 'node:net';
 import * as path from 'node:path';
-import { WebSocketServer } from 'ws';
-import { EventStore } from '../src/core/capture/eventStore';
-import { BroadcastServer } from '../src/core/server/broadcastServer';
 import type { RunRequest, RunResult } from './fanout.child';
+import type { ServerStarted, ServerStopped, ServerVariant } from './fanout-server.child';
 import type { BenchRow } from './row';
 import { childScript } from './childScript';
 
@@ -25,109 +27,29 @@ export type FanoutRow = BenchRow;
 const CLIENTS = 100;
 const MESSAGE_SIZE = 1024;
 const ROUNDS = Number(process.env.FANOUT_ROUNDS) || 9;
-const WARMUP_MS = 400;
-const MEASURE_MS = 1500;
+const SLICES = Number(process.env.FANOUT_SLICES) || 6;
+const WARMUP_MS = 50;
+const SLICE_MS = 250;
 const WINDOW = Number(process.env.FANOUT_WINDOW) || 64;
 
-/** One client floods on purpose here; the default per-client rate limit (100/s) would drop nearly all of it. */
-const UNLIMITED = { messagesPerSecond: 1e9, burst: 1e9, action: 'drop' } as const;
-
-interface Variant {
-  name: string;
-  start(): Promise<{ port: number; stop(): Promise<void> }>;
-}
-
-/** The extension's store: one per session, kept across server restarts (and so, here, across rounds). */
-let sessionStore: EventStore | undefined;
-
-const variants: Variant[] = [
-  {
-    name: 'ours, capture on',
-    async start() {
-      const store = new EventStore({ maxEvents: 100_000, maxBytes: 64 * 1024 * 1024 });
-      const server = new BroadcastServer();
-      const a = await server.start({ port: 0, heartbeatIntervalMs: 0, maxClients: 10_000, rateLimit: UNLIMITED, capture: store });
-      return { port: a.port, stop: () => server.stop() };
-    },
-  },
-  {
-    name: 'ours, capture on, session store',
-    async start() {
-      sessionStore ??= new EventStore({ maxEvents: 100_000, maxBytes: 64 * 1024 * 1024 });
-      const server = new BroadcastServer();
-      const a = await server.start({ port: 0, heartbeatIntervalMs: 0, maxClients: 10_000, rateLimit: UNLIMITED, capture: sessionStore });
-      return { port: a.port, stop: () => server.stop() };
-    },
-  },
-  {
-    name: 'ours, capture off',
-    async start() {
-      const server = new BroadcastServer();
-      const a = await server.start({ port: 0, heartbeatIntervalMs: 0, maxClients: 10_000, rateLimit: UNLIMITED });
-      return { port: a.port, stop: () => server.stop() };
-    },
-  },
-  {
-    name: 'plain ws',
-    async start() {
-      const httpServer = http.createServer();
-      const wss = new WebSocketServer({ server: httpServer });
-      wss.on('connection', (ws) => {
-        ws.on('error', () => {});
-        ws.on('message', (m, isBinary) => wss.clients.forEach((c) => c.send(m, { binary: isBinary })));
-      });
-      await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', r));
-      const port = (httpServer.address() as net.AddressInfo).port;
-      return {
-        port,
-        stop: async () => {
-          for (const c of wss.clients) c.terminate();
-          wss.close();
-          httpServer.closeAllConnections();
-          await new Promise((r) => httpServer.close(r));
-        },
-      };
-    },
-  },
+const VARIANTS: Array<{ variant: ServerVariant; name: string }> = [
+  { variant: 'on', name: 'ours, capture on' },
+  { variant: 'session', name: 'ours, capture on, session store' },
+  { variant: 'off', name: 'ours, capture off' },
+  { variant: 'plain', name: 'plain ws' },
 ];
 
-/** The server process's collections since the last `take()`, for FANOUT_DEBUG. */
-class GcCount {
-  private scavenges = 0;
-  private full = 0;
-  private fullMs = 0;
-  private readonly observer = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      const kind = ((e as PerformanceEntry & { detail?: { kind?: number } }).detail ?? {}).kind;
-      if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) {
-        this.scavenges++;
-      } else {
-        // A mark-compact comes as its incremental marking's entry and its own; the time is both, the count one.
-        if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) this.full++;
-        this.fullMs += e.duration;
-      }
-    }
-  });
-
-  constructor() {
-    this.observer.observe({ entryTypes: ['gc'] });
-  }
-
-  take(): string {
-    const s = `${this.scavenges} scavenges, ${this.full} full collections (${this.fullMs.toFixed(0)} ms)`;
-    this.scavenges = this.full = this.fullMs = 0;
-    return s;
-  }
-
-  dispose(): void {
-    this.observer.disconnect();
-  }
-}
-
-function runIn(child: ChildProcess, req: RunRequest): Promise<RunResult> {
+/** Sends a request to a child and waits for its reply. */
+function ask<T>(child: ChildProcess, req: unknown): Promise<T> {
   return new Promise((resolve, reject) => {
-    child.once('message', (m: RunResult | { error: string }) => ('error' in m ? reject(new Error(m.error)) : resolve(m)));
-    child.send(req);
+    const onExit = (code: number | null) => reject(new Error(`fan-out child exited (${code}) before it replied`));
+    child.once('exit', onExit);
+    child.once('message', (m: T | { error: string }) => {
+      child.off('exit', onExit);
+      if (m !== null && typeof m === 'object' && 'error' in m) reject(new Error(m.error));
+      else resolve(m as T);
+    });
+    child.send(req as never);
   });
 }
 
@@ -137,80 +59,90 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-export async function benchFanout(): Promise<FanoutRow[]> {
-  const script = await childScript('fanout');
-  const child = fork(script, [], {
+function forkChild(script: string, args: string[] = [], execArgv: string[] = []): ChildProcess {
+  return fork(script, args, {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv,
     env: { ...process.env, NODE_PATH: path.resolve('node_modules') },
   });
-  const rates: number[][] = variants.map(() => []);
-  // Server CPU (this process) per delivery over the whole run: less sensitive than the rate to other work on the machine.
-  const cpuPerDelivery: number[][] = variants.map(() => []);
-  // A new store per round collects more often than the kept one (it allocates its arena and columns anew each round).
-  const gc = process.env.FANOUT_DEBUG ? new GcCount() : undefined;
+}
+
+export async function benchFanout(): Promise<FanoutRow[]> {
+  const only = process.env.FANOUT_ONLY?.split(',').map((s) => s.trim());
+  const chosen = VARIANTS.filter((v) => only === undefined || only.includes(v.variant));
+  const [loadScript, serverScript] = await Promise.all([childScript('fanout'), childScript('fanout-server')]);
+  const load = forkChild(loadScript);
+  // FANOUT_SERVER_NODE_ARGS: Node options for the server processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+  const serverArgs = process.env.FANOUT_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const servers = chosen.map((v) => forkChild(serverScript, [v.variant], serverArgs));
+  const rates = new Map<ServerVariant, number[]>(chosen.map((v) => [v.variant, []]));
+  // Server CPU per delivery over the whole round: less sensitive than the rate to other work on the machine.
+  const cpuPerDelivery = new Map<ServerVariant, number[]>(chosen.map((v) => [v.variant, []]));
   try {
-    for (let round = 0; round < ROUNDS; round++) {
-      // Rotate the order so no variant always runs first (warm JIT, cold caches).
-      for (let k = 0; k < variants.length; k++) {
-        const i = (round + k) % variants.length;
-        if (process.env.FANOUT_ONLY && !variants[i].name.includes(process.env.FANOUT_ONLY)) continue;
-        const server = await variants[i].start();
-        try {
-          const c0 = process.cpuUsage();
-          const t0 = performance.now();
-          const r = await runIn(child, {
-            port: server.port,
-            clients: CLIENTS,
-            messageSize: MESSAGE_SIZE,
-            warmupMs: WARMUP_MS,
-            measureMs: MEASURE_MS,
-            window: WINDOW,
-          });
-          rates[i].push((r.deliveries / r.ms) * 1000);
-          const c = process.cpuUsage(c0);
-          cpuPerDelivery[i].push((c.user + c.system) / r.totalDeliveries);
-          if (process.env.FANOUT_DEBUG) {
-            const perDelivery = (us: number) => ((us * 1000) / r.totalDeliveries).toFixed(0);
-            console.error(
-              `${variants[i].name}: ${Math.round((r.deliveries / r.ms) * 1000)}/s, server cpu ${((c.user + c.system) / 1000 / (performance.now() - t0)).toFixed(2)} of a core (whole run), ` +
-                `user ${perDelivery(c.user)} + system ${perDelivery(c.system)} ns per delivery, ${gc?.take()}`,
-            );
-          }
-        } finally {
-          await server.stop();
+    // Round 0 warms the servers' JIT up (fresh processes run their first round 10-20% slower, capture more so) and is
+    // not counted.
+    for (let round = 0; round <= ROUNDS; round++) {
+      const started = await Promise.all(servers.map((s) => ask<ServerStarted>(s, 'start')));
+      const stopAll = () => Promise.all(servers.map((s) => ask<ServerStopped>(s, 'stop')));
+      const req: RunRequest = {
+        ports: started.map((s) => s.port),
+        clients: CLIENTS,
+        messageSize: MESSAGE_SIZE,
+        slices: SLICES,
+        warmupMs: WARMUP_MS,
+        sliceMs: SLICE_MS,
+        window: WINDOW,
+      };
+      const r = await ask<RunResult>(load, req).catch(async (err: unknown) => {
+        await stopAll();
+        throw err;
+      });
+      const stopped = await stopAll();
+      chosen.forEach((v, i) => {
+        const rate = (r.deliveries[i] / r.ms[i]) * 1000;
+        const cpu = stopped[i];
+        if (round > 0) {
+          rates.get(v.variant)!.push(rate);
+          cpuPerDelivery.get(v.variant)!.push((cpu.user + cpu.system) / r.totalDeliveries[i]);
         }
-      }
+        if (process.env.FANOUT_DEBUG) {
+          const ns = (us: number) => ((us * 1000) / r.totalDeliveries[i]).toFixed(0);
+          console.error(
+            `${round === 0 ? 'warm-up' : `round ${round}`} ${v.name}: ${Math.round(rate)}/s, user ${ns(cpu.user)} + system ${ns(cpu.system)} ns per delivery, ` +
+              `${cpu.scavenges} scavenges, ${cpu.fullCollections} full collections (${cpu.fullMs.toFixed(0)} ms)`,
+          );
+        }
+      });
     }
   } finally {
-    gc?.dispose();
-    child.send('exit');
-    child.disconnect();
+    for (const c of [load, ...servers]) if (c.connected) c.send('exit');
   }
-  const [on, session, off, plain] = rates;
-  const perRound = (a: number[], b: number[]) => median(a.map((x, j) => x / b[j]));
-  const onVsPlain = perRound(on, plain);
-  const onVsOff = perRound(on, off);
+  const perRound = (a: ServerVariant, b: ServerVariant, from = rates) => {
+    const xs = from.get(a);
+    const ys = from.get(b);
+    return xs === undefined || ys === undefined ? NaN : median(xs.map((x, j) => x / ys[j]));
+  };
+  const med = (v: ServerVariant, from = rates) => median(from.get(v) ?? [NaN]);
   const unit = 'deliveries/s';
-  const [cpuOn, , cpuOff] = cpuPerDelivery;
-  const sessionVsOff = perRound(session, off);
-  const cpuCost = perRound(cpuOn, cpuOff);
+  const onVsPlain = perRound('on', 'plain');
+  const onVsOff = perRound('on', 'off');
   return [
-    { name: 'fanout: ours, capture on', value: median(on), unit, ratio: onVsPlain, baseline: 'vs plain ws', goal: '>= 1.00x plain ws', met: onVsPlain >= 1 },
-    { name: 'fanout: ours, capture on', value: median(on), unit, ratio: onVsOff, baseline: 'vs capture off', goal: '>= 0.85x capture off', met: onVsOff >= 0.85 },
+    { name: 'fanout: ours, capture on', value: med('on'), unit, ratio: onVsPlain, baseline: 'vs plain ws', goal: '>= 1.00x plain ws', met: onVsPlain >= 1 },
+    { name: 'fanout: ours, capture on', value: med('on'), unit, ratio: onVsOff, baseline: 'vs capture off', goal: '>= 0.85x capture off', met: onVsOff >= 0.85 },
     {
       name: 'fanout: ours, capture on, the session store kept across rounds',
-      value: median(session),
+      value: med('session'),
       unit,
-      ratio: sessionVsOff,
+      ratio: perRound('session', 'off'),
       baseline: 'vs capture off',
     },
-    { name: 'fanout: ours, capture off', value: median(off), unit, ratio: perRound(off, plain), baseline: 'vs plain ws' },
-    { name: 'fanout: plain ws broadcast', value: median(plain), unit },
+    { name: 'fanout: ours, capture off', value: med('off'), unit, ratio: perRound('off', 'plain'), baseline: 'vs plain ws' },
+    { name: 'fanout: plain ws broadcast', value: med('plain'), unit },
     {
       name: 'fanout: server CPU per delivery, capture on',
-      value: median(cpuOn) * 1000,
-      unit: `ns (capture off ${Math.round(median(cpuOff) * 1000)} ns)`,
-      ratio: cpuCost,
+      value: med('on', cpuPerDelivery) * 1000,
+      unit: `ns (capture off ${Math.round(med('off', cpuPerDelivery) * 1000)} ns)`,
+      ratio: perRound('on', 'off', cpuPerDelivery),
       baseline: 'vs capture off',
     },
   ];

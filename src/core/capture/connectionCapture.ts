@@ -1,4 +1,5 @@
 // Turns one connection's raw bytes (both directions) into capture events: handshake, frames, messages, errors.
+import { isUtf8 } from 'node:buffer';
 import type {
   CaptureSink,
   DeflateParams,
@@ -9,7 +10,7 @@ import type {
   HttpHead,
   MessageEvent,
 } from './events';
-import { DEFAULT_MAX_PAYLOAD, OPCODE_CLOSE } from '../wire/constants';
+import { DEFAULT_MAX_PAYLOAD, EMPTY_BUFFER, OPCODE_CLOSE } from '../wire/constants';
 import { PassiveInflater, negotiatedDeflate } from '../wire/deflate';
 import { WireError, createWireError } from '../wire/errors';
 import { DecodedFrame, FrameDecoder } from '../wire/frameDecoder';
@@ -294,7 +295,7 @@ class DirectionCapture {
     private readonly sink: CaptureSink,
     private readonly connectionId: string,
     private readonly direction: Direction,
-    maxPayload: number,
+    private readonly maxPayload: number,
     readonly deflate: DeflateParams | undefined,
   ) {
     this.decoder = new FrameDecoder({
@@ -316,6 +317,7 @@ class DirectionCapture {
   /** Decodes the next bytes of this direction. */
   push(chunk: Buffer): void {
     this.decoder.push(chunk);
+    this.sink.seal?.();
     // Only this push needed it (a fragment's frames are in pendingEvents). Held until the connection's next message
     // (100 ms away for a client sending 10/s), a thousand connections' last frames would outlive a scavenge or two
     // and die in the old generation, which is what made full collections frequent under load.
@@ -333,6 +335,88 @@ class DirectionCapture {
     } finally {
       this.alsoSentTo = undefined;
     }
+  }
+
+  /**
+   * Records `parts` when they are one whole unmasked text or binary frame with FIN set and no RSV bit, written between
+   * messages: the frame and message events are built from its header, equal to what the decoder gives, without the
+   * decoder's work (a fan-out records one such frame per message it relays). Returns false and records nothing for
+   * anything else; the caller then decodes the parts.
+   */
+  recordWholeFrame(parts: readonly Buffer[], alsoSentTo: readonly string[] | undefined): boolean {
+    const head = parts[0];
+    if (parts.length > 2 || head.length < 2 || !this.between()) return false;
+    const b0 = head[0];
+    const b1 = head[1];
+    const opcode = b0 & 0x0f;
+    // FIN, no RSV bit, text or binary; not masked.
+    if ((b0 & 0xf0) !== 0x80 || (opcode !== 1 && opcode !== 2) || (b1 & 0x80) !== 0) return false;
+    const len7 = b1 & 0x7f;
+    const hl = len7 === 126 ? 4 : len7 === 127 ? 10 : 2;
+    if (head.length < hl) return false;
+    let n = len7;
+    if (len7 === 126) {
+      n = head.readUInt16BE(2);
+    } else if (len7 === 127) {
+      const hi = head.readUInt32BE(2);
+      if (hi > 0x1fffff) return false;
+      n = hi * 0x100000000 + head.readUInt32BE(6);
+    }
+    if (n > this.maxPayload) return false;
+    let payload: Buffer;
+    if (parts.length === 1) {
+      if (head.length !== hl + n) return false;
+      payload = n === 0 ? EMPTY_BUFFER : head.subarray(hl);
+    } else {
+      if (head.length !== hl || parts[1].length !== n) return false;
+      payload = parts[1];
+    }
+    // Invalid UTF-8 is an error event too: the decoder's path records it.
+    if (opcode === 1 && !isUtf8(payload)) return false;
+    const time = now();
+    const frame: FrameEvent = {
+      id: 0,
+      kind: 'frame',
+      connectionId: this.connectionId,
+      time,
+      direction: this.direction,
+      fin: true,
+      rsv1: false,
+      rsv2: false,
+      rsv3: false,
+      opcode,
+      masked: false,
+      maskKey: undefined,
+      payloadLength: n,
+      lengthForm: len7 === 126 ? 16 : len7 === 127 ? 64 : 7,
+      headerLength: hl,
+      header: parts.length === 1 ? head.subarray(0, hl) : head,
+      payload,
+      closeCode: undefined,
+      closeReason: undefined,
+      messageId: undefined,
+      alsoSentTo,
+    };
+    const frameId = this.sink.append(frame);
+    const message: MessageEvent = {
+      id: 0,
+      kind: 'message',
+      connectionId: this.connectionId,
+      time,
+      direction: this.direction,
+      opcode,
+      data: payload,
+      wireLength: n,
+      compressed: false,
+      inflatedLength: undefined,
+      inflateError: undefined,
+      utf8Valid: opcode === 1 ? true : undefined,
+      frameIds: [frameId],
+      alsoSentTo,
+    };
+    frame.messageId = this.sink.append(message);
+    this.sink.seal?.();
+    return true;
   }
 
   /** Between messages: a chunk starting here starts a new frame and a new message. */
@@ -545,14 +629,12 @@ export class ConnectionCapture {
       return;
     }
     const d = (this.role === 'server' ? this.s2c : this.c2s)!;
-    for (const p of parts) {
-      this._bytesOut += p.length;
-      try {
-        d.pushShared(p, alsoSentTo);
-      } catch (e) {
-        this.internal(e);
-        return;
-      }
+    for (const p of parts) this._bytesOut += p.length;
+    try {
+      if (!d.recordWholeFrame(parts, alsoSentTo)) for (const p of parts) d.pushShared(p, alsoSentTo);
+    } catch (e) {
+      this.internal(e);
+      return;
     }
     this.updateShareable();
   }

@@ -149,4 +149,10 @@ export interface CaptureSink {
    * message's `frameIds`: the EventStore links them itself.)
    */
   append(event: NewCaptureEvent): number;
+  /**
+   * The capture has filled in every event appended so far: the sink may stop keeping their objects now instead of at
+   * the end of the turn. The EventStore then moves them into its compact history while their bytes, just decoded,
+   * are still in the CPU's caches (at the end of a server's turn, its writes to every client have pushed them out).
+   */
+  seal?(): void;
 }

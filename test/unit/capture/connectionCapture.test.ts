@@ -552,6 +552,57 @@ describe('recordFanOut: a broadcast written to many connections is recorded once
     assert.equal(c2.bytesOut, response101().length + 2 * small.length + big.length);
   });
 
+  test('the record a fan-out builds from the frame header equals what the decoder gives for the same bytes', () => {
+    const frame = (o: Parameters<typeof encodeFrame>[0]) => encodeFrame(o);
+    const big = frame({ opcode: 2, payload: Buffer.alloc(70_000, 9) });
+    const whole: Buffer[][] = [
+      [frame({ opcode: 2, payload: Buffer.from('0102', 'hex') })],
+      [frame({ opcode: 1, payload: Buffer.from('héllo') })],
+      [frame({ opcode: 1, payload: Buffer.alloc(0) })],
+      [frame({ opcode: 2, payload: Buffer.alloc(300, 1) })],
+      [frame({ opcode: 2, payload: Buffer.alloc(5, 2), lengthForm: 64 })],
+      [big.subarray(0, 10), big.subarray(10)],
+    ];
+    // Not whole plain frames: decoded as before. A mask or RSV1 without deflate stops the decoding, so each ends a run.
+    const others: Buffer[][] = [
+      [frame({ opcode: 1, fin: false, payload: Buffer.from('frag') })],
+      [frame({ opcode: 0, payload: Buffer.from('ment') })],
+      [frame({ opcode: 1, payload: Buffer.from([0xc3, 0x28]) })],
+      [frame({ opcode: 9, payload: Buffer.from('ping') })],
+      [Buffer.concat([frame({ opcode: 2, payload: Buffer.from('one') }), frame({ opcode: 2, payload: Buffer.from('two') })])],
+    ];
+    const runs = [
+      [...whole, ...others, [frame({ opcode: 2, payload: Buffer.from('masked'), maskKey: MASK })]],
+      [...whole, [frame({ opcode: 2, rsv1: true, payload: Buffer.from('rsv') })]],
+    ];
+    // Ids, times, connection and recipients differ; links are compared relative to the event's own id.
+    const comparable = (events: CaptureEvent[]) =>
+      events.map((e) => {
+        const r: Record<string, unknown> = { ...e, id: 0, time: 0, connectionId: '', alsoSentTo: undefined };
+        if (e.kind === 'frame') r.messageId = e.messageId === undefined ? undefined : e.messageId - e.id;
+        if (e.kind === 'message') r.frameIds = e.frameIds.map((f) => f - e.id);
+        return r;
+      });
+    for (const writes of runs) {
+      // Each write goes to a and b by fan-out, and to x alone (decoded like any write); a's events must equal x's.
+      const fanSink = new ArraySink();
+      const aloneSink = new ArraySink();
+      const slots = slotsOf([upgraded(fanSink, 'a'), upgraded(fanSink, 'b')]);
+      const x = upgraded(aloneSink, 'x');
+      const fanFrom = fanSink.events.length;
+      const aloneFrom = aloneSink.events.length;
+      for (const parts of writes) {
+        fan(slots, parts);
+        for (const p of parts) x.outbound(p);
+      }
+      const fanned = fanSink.events.slice(fanFrom).filter((e) => e.connectionId === 'a');
+      const alone = aloneSink.events.slice(aloneFrom);
+      assert.deepEqual(comparable(fanned), comparable(alone));
+      assert.equal(alone.filter((e) => e.kind === 'message').length, writes === runs[0] ? whole.length + 4 : whole.length);
+      assert.equal(alone.at(-1)?.kind, 'error', 'the last write is a violation, recorded');
+    }
+  });
+
   test('a Buffer read on one connection and written on another (a proxy forwarding it) is recorded on each', () => {
     const sink = new ArraySink();
     const program = upgraded(sink, 'p/program');
