@@ -26,6 +26,8 @@ export interface ServerStopped {
   fullCollections: number;
   /** Time in full collections, incremental marking steps included. */
   fullMs: number;
+  /** Page faults served without I/O (first touches of new memory). */
+  pageFaults: number;
 }
 
 /** One client floods on purpose here; the default per-client rate limit (100/s) would drop nearly all of it. */
@@ -98,6 +100,7 @@ if (process.send !== undefined) {
   const gc = new GcCount();
   let running: { stop(): Promise<void> } | undefined;
   let cpu0 = process.cpuUsage();
+  let faults0 = process.resourceUsage().minorPageFault;
   process.on('message', (req: ServerRequest) => {
     const reply = (p: Promise<unknown>) => p.then((r) => process.send!(r), (err: Error) => process.send!({ error: err.message }));
     if (req === 'start') {
@@ -106,13 +109,15 @@ if (process.send !== undefined) {
           running = s;
           gc.take();
           cpu0 = process.cpuUsage();
+          faults0 = process.resourceUsage().minorPageFault;
           return { port: s.port };
         }),
       );
     } else if (req === 'stop') {
       const cpu = process.cpuUsage(cpu0);
       const collections = gc.take();
-      reply((running?.stop() ?? Promise.resolve()).then((): ServerStopped => ({ ...cpu, ...collections })));
+      const pageFaults = process.resourceUsage().minorPageFault - faults0;
+      reply((running?.stop() ?? Promise.resolve()).then((): ServerStopped => ({ ...cpu, ...collections, pageFaults })));
       running = undefined;
     } else {
       process.disconnect();

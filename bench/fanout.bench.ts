@@ -109,7 +109,7 @@ export async function benchFanout(): Promise<FanoutRow[]> {
           const ns = (us: number) => ((us * 1000) / r.totalDeliveries[i]).toFixed(0);
           console.error(
             `${round === 0 ? 'warm-up' : `round ${round}`} ${v.name}: ${Math.round(rate)}/s, user ${ns(cpu.user)} + system ${ns(cpu.system)} ns per delivery, ` +
-              `${cpu.scavenges} scavenges, ${cpu.fullCollections} full collections (${cpu.fullMs.toFixed(0)} ms)`,
+              `${cpu.scavenges} scavenges, ${cpu.fullCollections} full collections (${cpu.fullMs.toFixed(0)} ms), ${cpu.pageFaults} page faults`,
           );
         }
       });

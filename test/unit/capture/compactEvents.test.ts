@@ -379,22 +379,47 @@ describe('compact event history', () => {
   });
 
   test('clear() and growth keep slots and records together', async () => {
-    const s = new EventStore({ maxEvents: 5000 });
+    // A store starts with room for its cap up to 131,072 slots; past that it doubles.
+    const s = new EventStore({ maxEvents: 200_000 });
     try {
-      for (let i = 0; i < 1500; i++) {
+      const n = 131_072 + 500;
+      for (let i = 0; i < n; i++) {
         s.append(frame(`m${i}`, { connectionId: `c${i % 7}` }));
-        if (i % 300 === 0) await turn();
+        if (i % 30_000 === 0 || i === 131_000) await turn();
       }
       await turn();
-      // Growth from 1024 to 2048 slots happened with some events compact and some not.
-      for (const id of [1, 2, 777, 1024, 1025, 1500]) assert.equal((s.get(id) as FrameEvent).payload.toString(), `m${id - 1}`);
-      assert.equal(s.get(1025)!.connectionId, `c${1024 % 7}`);
+      // Growth from 131,072 to 262,144 slots happened with some events compact and some not.
+      for (const id of [1, 2, 777, 131_000, 131_001, 131_072, 131_073, n]) {
+        assert.equal((s.get(id) as FrameEvent).payload.toString(), `m${id - 1}`);
+      }
+      assert.equal(s.get(131_073)!.connectionId, `c${131_072 % 7}`);
       s.clear();
       const id = s.append(frame('after'));
       await turn();
-      assert.equal(id, 1501);
+      assert.equal(id, n + 1);
       assert.equal((s.get(id) as FrameEvent).payload.toString(), 'after');
       assert.equal(s.stats().count, 1);
+    } finally {
+      s.dispose();
+    }
+  });
+
+  test('the ring grows with its oldest event anywhere in it (after evictions), and every event reads back', async () => {
+    const s = new EventStore({ maxEvents: 300_000, maxBytes: 100_000 });
+    try {
+      // 1 KB frames over the byte cap move the ring's start; then events without payload fill it past 131,072 slots.
+      for (let i = 0; i < 300; i++) s.append(frame(Buffer.alloc(1000, i)));
+      await turn();
+      const first = s.stats().firstId;
+      assert.ok(first > 200, 'the byte cap evicted the oldest frames');
+      for (let i = 0; i < 140_000; i++) s.append({ kind: 'connection', connectionId: `k${i % 5}`, time: i, state: 'open', role: 'server' });
+      await turn();
+      const st = s.stats();
+      assert.equal(st.firstId, first);
+      assert.equal(st.count, 300 - first + 1 + 140_000);
+      for (let id = first; id <= 300; id++) assert.deepEqual((s.get(id) as FrameEvent).payload, Buffer.alloc(1000, id - 1));
+      assert.equal(s.get(301)!.connectionId, 'k0');
+      assert.equal(s.get(300 + 140_000)!.connectionId, `k${139_999 % 5}`);
     } finally {
       s.dispose();
     }
