@@ -14,6 +14,9 @@ const CHUNK_BYTES = 4 * 1024 * 1024;
 /** Freed chunks kept for reuse: enough for a store in steady state, which frees about one chunk as it fills one. */
 const MAX_SPARE = 2;
 
+/** The largest room reserveBytes gives: larger frames are copied, so that one frame never takes most of a chunk. */
+const MAX_RESERVED = 256 * 1024;
+
 /** Payloads at least this long are looked up among recent ones before they are copied (see `findRecent`). */
 const DEDUPE_MIN = 64;
 /** Entries of the table of recent payloads (a power of two). */
@@ -306,6 +309,23 @@ export class CompactEventColumns {
     this.grow(capacity, 0, 0);
   }
 
+  /**
+   * Room for `n` bytes at the end of the newest chunk, for a frame that the capture decodes there and whose event is
+   * put before any other record's bytes need room (see CaptureSink.reserveBytes); undefined for a large one.
+   */
+  reserveBytes(n: number): Buffer | undefined {
+    if (n > MAX_RESERVED) return undefined;
+    const at = this.reserve(n);
+    return this.chunks[this.chunks.length - 1].buf.subarray(at, at + n);
+  }
+
+  /** Arena bytes in use now: put or reserved (for diagnostics and tests). */
+  get arenaUsedBytes(): number {
+    let n = 0;
+    for (const c of this.chunks) n += c.used;
+    return n;
+  }
+
   /** Arena bytes allocated now (for diagnostics and tests). */
   get arenaBytes(): number {
     let n = 0;
@@ -319,29 +339,41 @@ export class CompactEventColumns {
     const payload = e.payload;
     const hb = header.length;
     let at: number;
-    let dataAt = this.findRecent(payload, hb);
-    if (dataAt >= 0) {
-      at = this.reserve(hb);
-      this.chunks[this.chunks.length - 1].buf.set(header, at);
-    } else if (payload.byteOffset === header.byteOffset + hb && payload.buffer === header.buffer) {
-      // Header and payload side by side (a frame read in place, or a masked one copied as on the wire): one copy.
-      at = this.reserve(hb + payload.length);
-      this.chunks[this.chunks.length - 1].buf.set(new Uint8Array(header.buffer, header.byteOffset, hb + payload.length), at);
+    let dataAt: number;
+    let seq: number;
+    const reserved = this.reservedChunk(header, payload);
+    if (reserved !== undefined) {
+      // Decoded into room reserved here (see reserveBytes): kept where it is.
+      at = header.byteOffset - reserved.buf.byteOffset;
       dataAt = at + hb;
-      this.noteRecent(payload, dataAt);
-    } else if (header.byteOffset === payload.byteOffset + payload.length && payload.buffer === header.buffer) {
-      // Payload then header (the decoder's copy of a masked frame that spanned reads): one copy, in that order.
-      dataAt = this.reserve(payload.length + hb);
-      this.chunks[this.chunks.length - 1].buf.set(new Uint8Array(payload.buffer, payload.byteOffset, payload.length + hb), dataAt);
-      at = dataAt + payload.length;
-      this.noteRecent(payload, dataAt);
+      seq = reserved.seq;
+      if (reserved === this.chunks[this.chunks.length - 1]) this.noteRecent(payload, dataAt);
     } else {
-      at = this.reserve(hb + payload.length);
-      const buf = this.chunks[this.chunks.length - 1].buf;
-      buf.set(header, at);
-      buf.set(payload, at + hb);
-      dataAt = at + hb;
-      this.noteRecent(payload, dataAt);
+      dataAt = this.findRecent(payload, hb);
+      if (dataAt >= 0) {
+        at = this.reserve(hb);
+        this.chunks[this.chunks.length - 1].buf.set(header, at);
+      } else if (payload.byteOffset === header.byteOffset + hb && payload.buffer === header.buffer) {
+        // Header and payload side by side (a frame read in place, or a masked one copied as on the wire): one copy.
+        at = this.reserve(hb + payload.length);
+        this.chunks[this.chunks.length - 1].buf.set(new Uint8Array(header.buffer, header.byteOffset, hb + payload.length), at);
+        dataAt = at + hb;
+        this.noteRecent(payload, dataAt);
+      } else if (header.byteOffset === payload.byteOffset + payload.length && payload.buffer === header.buffer) {
+        // Payload then header (the decoder's copy of a masked frame that spanned reads): one copy, in that order.
+        dataAt = this.reserve(payload.length + hb);
+        this.chunks[this.chunks.length - 1].buf.set(new Uint8Array(payload.buffer, payload.byteOffset, payload.length + hb), dataAt);
+        at = dataAt + payload.length;
+        this.noteRecent(payload, dataAt);
+      } else {
+        at = this.reserve(hb + payload.length);
+        const buf = this.chunks[this.chunks.length - 1].buf;
+        buf.set(header, at);
+        buf.set(payload, at + hb);
+        dataAt = at + hb;
+        this.noteRecent(payload, dataAt);
+      }
+      seq = this.chunks[this.chunks.length - 1].seq;
     }
     this.common(slot, SLOT_FRAME, e.connectionId, e.time, e.opcode, e.direction);
     let fl = this.flags[slot];
@@ -357,7 +389,7 @@ export class CompactEventColumns {
     this.ref[slot] = e.messageId ?? 0;
     this.inflated[slot] = 0;
     this.headerLength[slot] = e.headerLength;
-    this.chunkSeq[slot] = this.chunks[this.chunks.length - 1].seq;
+    this.chunkSeq[slot] = seq;
     this.offset[slot] = at;
     this.dataOffset[slot] = dataAt;
     this.headerBytes[slot] = hb;
@@ -414,6 +446,24 @@ export class CompactEventColumns {
     this.opcode[slot] = opcode;
     this.conn[slot] = this.refName(connectionId);
     this.time[slot] = time;
+  }
+
+  /**
+   * The chunk a frame's header and payload lie in, side by side, when they are room reserved by reserveBytes and not
+   * yet put: in the newest chunk, or the one before it when later reservations of the same read started a new one.
+   */
+  private reservedChunk(header: Buffer, payload: Buffer): Chunk | undefined {
+    const k = this.chunks.length;
+    const ab = header.buffer;
+    for (let i = k - 1; i >= 0 && i >= k - 2; i--) {
+      const c = this.chunks[i];
+      if (ab !== c.buf.buffer) continue;
+      const at = header.byteOffset - c.buf.byteOffset;
+      const end = at + header.length + payload.length;
+      const together = payload.length === 0 || (payload.buffer === header.buffer && payload.byteOffset === header.byteOffset + header.length);
+      return together && at >= 0 && end <= c.used ? c : undefined;
+    }
+    return undefined;
   }
 
   /**

@@ -302,6 +302,8 @@ class DirectionCapture {
       direction,
       maxPayload,
       rsv1Allowed: deflate !== undefined,
+      // The frame's event is appended and sealed within the same push (see push), as reserveBytes requires.
+      allocate: sink.reserveBytes !== undefined && sink.seal !== undefined ? (n) => sink.reserveBytes!(n) : undefined,
       onFrame: this.onFrame,
       onError: this.onError,
     });

@@ -308,9 +308,19 @@ export class EventStore implements CaptureSink {
     return this.compact.arenaBytes;
   }
 
+  /** Bytes of the compact arena in use now (for diagnostics and tests). */
+  get compactArenaUsedBytes(): number {
+    return this.compact.arenaUsedBytes;
+  }
+
   /** The event in `slot` (whose id is `id`): the object while it is one, else built from the compact columns. */
   private at(slot: number, id: number): CaptureEvent {
     return this.compact.slotKind(slot) === SLOT_OBJECT ? this.ring[slot]! : this.compact.read(slot, id);
+  }
+
+  /** See CaptureSink.reserveBytes: room in the compact history's arena. */
+  reserveBytes(n: number): Buffer | undefined {
+    return this.disposed ? undefined : this.compact.reserveBytes(n);
   }
 
   /** See CaptureSink.seal: the events appended so far are complete, and are made compact now. */

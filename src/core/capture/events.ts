@@ -155,4 +155,11 @@ export interface CaptureSink {
    * are still in the CPU's caches (at the end of a server's turn, its writes to every client have pushed them out).
    */
   seal?(): void;
+  /**
+   * Room for `n` bytes in the sink's own storage, or undefined. The capture copies a masked frame it decodes (a whole
+   * message or a control frame, read in one piece) straight there, and appends its event and seals it in the same
+   * turn; the sink then keeps those bytes where they are instead of copying them again. A sink that offers this must
+   * offer `seal` too. Bytes reserved and never appended are only lost space.
+   */
+  reserveBytes?(n: number): Buffer | undefined;
 }

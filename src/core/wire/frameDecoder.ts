@@ -34,6 +34,13 @@ export interface FrameDecoderOptions {
   enforceMasking?: boolean;
   /** RSV1 is allowed on text/binary frames (permessage-deflate negotiated). Default false. */
   rsv1Allowed?: boolean;
+  /**
+   * Where the copy of a masked frame that is a whole message (FIN and not a continuation) or a control frame goes,
+   * header then payload as on the wire, when its bytes arrived in one read; undefined for a buffer of its own. A
+   * capture passes its store's `reserveBytes`, so that the store keeps the bytes where they are instead of copying them
+   * again. Not for a fragment: the message's other frames come in later reads, and hold their fragments until then.
+   */
+  allocate?(n: number): Buffer | undefined;
   onFrame(frame: DecodedFrame): void;
   onError(err: WireError): void;
 }
@@ -56,6 +63,7 @@ export class FrameDecoder {
   private rsv1Allowed: boolean;
   private readonly onFrame: (frame: DecodedFrame) => void;
   private readonly onError: (err: WireError) => void;
+  private readonly allocate: ((n: number) => Buffer | undefined) | undefined;
 
   private buffers: Buffer[] = [];
   private buffered = 0;
@@ -82,6 +90,7 @@ export class FrameDecoder {
     this.rsv1Allowed = o.rsv1Allowed ?? false;
     this.onFrame = o.onFrame;
     this.onError = o.onError;
+    this.allocate = o.allocate?.bind(o);
   }
 
   /** True after a framing error: the bytes that follow can't be delimited, so input is ignored. */
@@ -267,7 +276,9 @@ export class FrameDecoder {
         payload = n === 0 ? EMPTY_BUFFER : chunk.subarray(off + hl, frameEnd);
       } else {
         // Copied as on the wire (header, then payload: one copy) and unmasked in the copy: the chunk is never modified.
-        const own = Buffer.allocUnsafe(hl + n);
+        // FIN and not a continuation: a whole message or a control frame (see `allocate`).
+        const whole = (b0 & 0x80) !== 0 && (b0 & 0x0f) !== 0;
+        const own = (whole ? this.allocate?.(hl + n) : undefined) ?? Buffer.allocUnsafe(hl + n);
         own.set(new Uint8Array(chunk.buffer, chunk.byteOffset + off, hl + n), 0);
         header = own.subarray(0, hl);
         payload = n === 0 ? EMPTY_BUFFER : own.subarray(hl);

@@ -4,6 +4,7 @@ import * as net from 'node:net';
 import { deflateRawSync } from 'node:zlib';
 import { WebSocket, WebSocketServer } from 'ws';
 import { ConnectionCapture, FanOutList, recordFanOut, type FanOutSlot } from '../../../src/core/capture/connectionCapture';
+import { EventStore } from '../../../src/core/capture/eventStore';
 import type {
   CaptureEvent,
   CaptureSink,
@@ -293,6 +294,84 @@ describe('ConnectionCapture: failed upgrades', () => {
     cap.inbound(Buffer.from(`GET / HTTP/1.1\r\nX: ${'a'.repeat(17000)}\r\n\r\n`));
     cap.end();
     assert.deepEqual(sink.of('error').map((e) => `${e.code} ${e.closeCode}`), ['WS_ERR_HANDSHAKE_TOO_LARGE 1009']);
+  });
+});
+
+describe('ConnectionCapture into an EventStore: masked frames are decoded straight into its arena', () => {
+  /** The real store, counting the room it gives. */
+  class CountingStore extends EventStore {
+    reserved = 0;
+    override reserveBytes(n: number): Buffer | undefined {
+      const b = super.reserveBytes(n);
+      if (b !== undefined) this.reserved += n;
+      return b;
+    }
+  }
+  function serverCapture(store: EventStore): ConnectionCapture {
+    const cap = new ConnectionCapture({ connectionId: 'c', role: 'server', sink: store });
+    cap.inbound(request());
+    cap.outbound(response101());
+    return cap;
+  }
+  const c2s = (store: EventStore, kind: 'frame' | 'message') => store.query({ kinds: [kind], direction: 'c2s', limit: 10_000 }).events;
+
+  test('a whole frame is copied once, into the arena, and its frame and message read back equal', () => {
+    const store = new CountingStore();
+    try {
+      const cap = serverCapture(store);
+      const payloads = Array.from({ length: 20 }, (_, i) => Buffer.alloc(1000, i));
+      const whole = [...payloads.map((payload) => encodeFrame({ opcode: 2, payload, maskKey: MASK })), encodeFrame({ opcode: 9, payload: Buffer.from('ping'), maskKey: MASK })];
+      const fragments = [
+        encodeFrame({ opcode: 1, fin: false, payload: Buffer.from('frag'), maskKey: MASK }),
+        encodeFrame({ opcode: 0, payload: Buffer.from('ment'), maskKey: MASK }),
+      ];
+      const before = store.compactArenaUsedBytes;
+      cap.inbound(Buffer.concat([...whole, ...fragments]));
+      assert.equal(store.reserved, whole.reduce((n, f) => n + f.length, 0), 'every whole frame went into reserved room');
+      // Each whole frame once (its message shares the bytes); fragments are copied, and their message's data too.
+      assert.equal(store.compactArenaUsedBytes - before, store.reserved + fragments[0].length + fragments[1].length + 'fragment'.length);
+      const frames = c2s(store, 'frame') as FrameEvent[];
+      assert.deepEqual(
+        frames.slice(0, 20).map((f) => f.payload),
+        payloads,
+      );
+      const wires = [...whole, ...fragments];
+      assert.deepEqual(
+        frames.map((f) => f.header),
+        wires.map((w, i) => w.subarray(0, frames[i].headerLength)),
+        'each header as on the wire, mask key included',
+      );
+      assert.equal(frames[20].payload.toString(), 'ping');
+      const messages = c2s(store, 'message') as MessageEvent[];
+      assert.deepEqual(
+        messages.map((m) => m.data.toString('latin1')),
+        [...payloads.map((p) => p.toString('latin1')), 'fragment'],
+      );
+    } finally {
+      store.dispose();
+    }
+  });
+
+  test('a read larger than an arena chunk: frames reserved across two or three chunks read back equal', () => {
+    // Frames of 250,000 bytes (16 fit in a 4 MiB chunk) in one read: 24 of them span two chunks, 40 span three.
+    for (const count of [24, 40]) {
+      const store = new CountingStore();
+      try {
+        const cap = serverCapture(store);
+        const payloads = Array.from({ length: count }, (_, i) => Buffer.alloc(250_000, i + 1));
+        cap.inbound(Buffer.concat(payloads.map((payload) => encodeFrame({ opcode: 2, payload, maskKey: MASK }))));
+        assert.equal(store.reserved, count * 250_014, 'each frame (a 14-byte header) went into reserved room');
+        const frames = c2s(store, 'frame') as FrameEvent[];
+        const messages = c2s(store, 'message') as MessageEvent[];
+        assert.equal(frames.length, count);
+        for (let i = 0; i < count; i++) {
+          assert.ok(frames[i].payload.equals(payloads[i]), `${count} frames: frame ${i}`);
+          assert.ok(messages[i].data.equals(payloads[i]), `${count} frames: message ${i}`);
+        }
+      } finally {
+        store.dispose();
+      }
+    }
   });
 });
 

@@ -137,6 +137,35 @@ describe('FrameDecoder: buffers', () => {
     assert.deepEqual(Buffer.concat(got.flatMap((f) => [f.header, f.payload])), wire);
   });
 
+  test('allocate: a whole masked message or control frame read in one piece is copied where it says; a fragment is not', () => {
+    const room = Buffer.alloc(64 * 1024);
+    let used = 0;
+    const allocate = (n: number) => room.subarray(used, (used += n));
+    const wire = [
+      encodeFrame({ opcode: 2, payload: Buffer.alloc(300, 1), maskKey: MASK }),
+      encodeFrame({ opcode: 9, payload: Buffer.from('ping'), maskKey: MASK }),
+      encodeFrame({ opcode: 1, fin: false, payload: Buffer.from('frag'), maskKey: MASK }),
+      encodeFrame({ opcode: 0, payload: Buffer.from('ment'), maskKey: MASK }),
+      encodeFrame({ opcode: 1, payload: Buffer.alloc(0), maskKey: MASK }),
+    ];
+    const { frames } = decode(Buffer.concat(wire), { direction: 'c2s', allocate });
+    assert.deepEqual(
+      frames.map((f) => f.header.buffer === room.buffer),
+      [true, true, false, false, true],
+    );
+    // Header then payload, as on the wire, one frame after the other; unmasked in place.
+    assert.equal(used, wire[0].length + wire[1].length + wire[4].length);
+    assert.equal(frames[0].header.byteOffset, room.byteOffset);
+    assert.equal(frames[0].payload.byteOffset, frames[0].header.byteOffset + frames[0].headerLength);
+    assert.deepEqual(frames[0].payload, Buffer.alloc(300, 1));
+    assert.equal(frames[1].payload.toString(), 'ping');
+    assert.deepEqual(frames[1].header, wire[1].subarray(0, 6));
+    // No room given: a buffer of its own.
+    const none = decode(wire[0], { direction: 'c2s', allocate: () => undefined }).frames[0];
+    assert.notEqual(none.payload.buffer, room.buffer);
+    assert.deepEqual(none.payload, Buffer.alloc(300, 1));
+  });
+
   test('a masked payload is unmasked into a copy; the chunk is untouched', () => {
     const payload = Buffer.alloc(1000);
     for (let i = 0; i < payload.length; i++) payload[i] = i & 0xff;

@@ -20,7 +20,14 @@ export interface Decoded {
 
 export function decode(
   bytes: Buffer | Buffer[],
-  o: { direction?: Direction; chunk?: number; rsv1Allowed?: boolean; maxPayload?: number; enforceMasking?: boolean } = {},
+  o: {
+    direction?: Direction;
+    chunk?: number;
+    rsv1Allowed?: boolean;
+    maxPayload?: number;
+    enforceMasking?: boolean;
+    allocate?: (n: number) => Buffer | undefined;
+  } = {},
 ): Decoded {
   const frames: DecodedFrame[] = [];
   const errors: WireError[] = [];
@@ -29,6 +36,7 @@ export function decode(
     rsv1Allowed: o.rsv1Allowed,
     maxPayload: o.maxPayload,
     enforceMasking: o.enforceMasking,
+    allocate: o.allocate,
     onFrame: (f) => frames.push(f),
     onError: (e) => errors.push(e),
   });
