@@ -4,11 +4,9 @@
 // `stop` (replies with the CPU time and collections since its `start`), and `exit`.
 
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
-import * as http from 'node:http';
-import type * as net from 'node:net';
-import { WebSocketServer } from 'ws';
 import { EventStore } from '../src/core/capture/eventStore';
 import { BroadcastServer } from '../src/core/server/broadcastServer';
+import { startPlainWsBroadcast } from './plainWs';
 
 export type ServerVariant = 'on' | 'session' | 'off' | 'plain';
 
@@ -40,25 +38,8 @@ const newStore = () => new EventStore({ maxEvents: 100_000, maxBytes: 64 * 1024 
 let sessionStore: EventStore | undefined;
 
 async function startServer(variant: ServerVariant): Promise<{ port: number; stop(): Promise<void> }> {
-  if (variant === 'plain') {
-    // The idiomatic plain-ws broadcast server.
-    const httpServer = http.createServer();
-    const wss = new WebSocketServer({ server: httpServer });
-    wss.on('connection', (ws) => {
-      ws.on('error', () => {});
-      ws.on('message', (m, isBinary) => wss.clients.forEach((c) => c.send(m, { binary: isBinary })));
-    });
-    await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', r));
-    return {
-      port: (httpServer.address() as net.AddressInfo).port,
-      stop: async () => {
-        for (const c of wss.clients) c.terminate();
-        wss.close();
-        httpServer.closeAllConnections();
-        await new Promise((r) => httpServer.close(r));
-      },
-    };
-  }
+  // The idiomatic plain-ws broadcast server.
+  if (variant === 'plain') return startPlainWsBroadcast();
   const capture = variant === 'on' ? newStore() : variant === 'session' ? (sessionStore ??= newStore()) : undefined;
   const server = new BroadcastServer();
   const a = await server.start({ port: 0, heartbeatIntervalMs: 0, maxClients: 10_000, rateLimit: UNLIMITED, capture });

@@ -4,11 +4,10 @@
 // - `clients`: opens, holds, closes and churns raw WebSocket clients (a real handshake, then nothing), so the
 //   10,000 client fds are not in the server's process.
 
-import * as http from 'node:http';
 import * as net from 'node:net';
-import { WebSocketServer } from 'ws';
 import { EventStore } from '../src/core/capture/eventStore';
 import { BroadcastServer } from '../src/core/server/broadcastServer';
+import { startPlainWsBroadcast } from './plainWs';
 
 export type ServerVariant = 'ours, capture off' | 'ours, capture on' | 'plain ws';
 
@@ -39,15 +38,9 @@ async function serverRole(variant: ServerVariant, maxEvents: number): Promise<vo
   let port: number;
   let count: () => number;
   if (variant === 'plain ws') {
-    const httpServer = http.createServer();
-    const wss = new WebSocketServer({ server: httpServer });
-    wss.on('connection', (ws) => {
-      ws.on('error', () => {});
-      ws.on('message', (m, isBinary) => wss.clients.forEach((c) => c.send(m, { binary: isBinary })));
-    });
-    await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', r));
-    port = (httpServer.address() as net.AddressInfo).port;
-    count = () => wss.clients.size;
+    const plain = await startPlainWsBroadcast();
+    port = plain.port;
+    count = () => plain.wss.clients.size;
   } else {
     const server = new BroadcastServer();
     const capture = variant === 'ours, capture on' ? new EventStore({ maxEvents, maxBytes: 64 * 1024 * 1024 }) : undefined;
