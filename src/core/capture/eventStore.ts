@@ -114,9 +114,9 @@ const CONTROL_OPCODES = new Set([8, 9, 10]);
  * A bounded ring buffer of capture events. Ids start at 1, are consecutive and never reused (not even after
  * `clear()`), so `get(id)` is an index computation.
  *
- * The store keeps the object it is given and sets its `id`, for the rest of the current turn of the event loop: the
- * capture still completes it meanwhile (a close frame's code, a frame's `messageId`).
- * Then (in a `setImmediate`) frame and message events move into compact columns (see compactEvents.ts) so that a
+ * The store keeps the object it is given and sets its `id`, until the capture says it is complete (`seal`) or the
+ * current turn of the event loop ends: the capture still completes it meanwhile (a close frame's code, a frame's
+ * `messageId`). Then frame and message events move into compact columns (see compactEvents.ts) so that a
  * long history costs the GC nothing; `get`, `query` and the batches build equal objects from them again. A message
  * appended later still sets `messageId` on its compact frames.
  */
@@ -147,7 +147,7 @@ export class EventStore implements CaptureSink {
   private batchEvictedEvents = 0;
   private batchEvictedBytes = 0;
   private readonly flushBound = () => this.flush();
-  // Events from this id on are still objects; a setImmediate makes them compact.
+  // Events from this id on are still objects; seal() or a setImmediate makes them compact.
   private compactFromId = 1;
   private compactTimer: NodeJS.Immediate | undefined;
   private readonly compactBound = () => {
