@@ -13,7 +13,7 @@ import type {
 import { DEFAULT_MAX_PAYLOAD, EMPTY_BUFFER, OPCODE_CLOSE } from '../wire/constants';
 import { PassiveInflater, negotiatedDeflate } from '../wire/deflate';
 import { WireError, createWireError } from '../wire/errors';
-import { DecodedFrame, FrameDecoder } from '../wire/frameDecoder';
+import { DecodedFrame, FrameDecoder, headerLengthOf, payloadLengthIn } from '../wire/frameDecoder';
 import { HttpHeadParser, getHeader, parseStatusLine, upgradeProblem } from '../wire/handshake';
 import { AssembledMessage, MessageAssembler } from '../wire/messageAssembler';
 
@@ -354,17 +354,10 @@ class DirectionCapture {
     // FIN, no RSV bit, text or binary; not masked.
     if ((b0 & 0xf0) !== 0x80 || (opcode !== 1 && opcode !== 2) || (b1 & 0x80) !== 0) return false;
     const len7 = b1 & 0x7f;
-    const hl = len7 === 126 ? 4 : len7 === 127 ? 10 : 2;
+    const hl = headerLengthOf(b1);
     if (head.length < hl) return false;
-    let n = len7;
-    if (len7 === 126) {
-      n = head.readUInt16BE(2);
-    } else if (len7 === 127) {
-      const hi = head.readUInt32BE(2);
-      if (hi > 0x1fffff) return false;
-      n = hi * 0x100000000 + head.readUInt32BE(6);
-    }
-    if (n > this.maxPayload) return false;
+    const n = payloadLengthIn(head, 0, b1);
+    if (n < 0 || n > this.maxPayload) return false;
     let payload: Buffer;
     if (parts.length === 1) {
       if (head.length !== hl + n) return false;

@@ -52,8 +52,21 @@ const FAILED = 3;
 
 const timeOrigin = performance.timeOrigin;
 
+/**
+ * The payload length in a frame header that starts at `at` and is complete (see headerLengthOf), in its 7, 16 or
+ * 64-bit form; -1 above 2^53 - 1, which a number can't hold exactly (this also rejects the MSB that RFC 6455 §5.2
+ * forbids).
+ */
+export function payloadLengthIn(header: Buffer, at: number, b1: number): number {
+  const len7 = b1 & 0x7f;
+  if (len7 === 126) return header.readUInt16BE(at + 2);
+  if (len7 !== 127) return len7;
+  const hi = header.readUInt32BE(at + 2);
+  return hi > 0x1fffff ? -1 : hi * 0x100000000 + header.readUInt32BE(at + 6);
+}
+
 /** A frame's header length, mask key included, from its second byte. */
-const headerLengthOf = (b1: number): number => 2 + ((b1 & 0x7f) === 126 ? 2 : (b1 & 0x7f) === 127 ? 8 : 0) + ((b1 & 0x80) !== 0 ? 4 : 0);
+export const headerLengthOf = (b1: number): number => 2 + ((b1 & 0x7f) === 126 ? 2 : (b1 & 0x7f) === 127 ? 8 : 0) + ((b1 & 0x80) !== 0 ? 4 : 0);
 const LITTLE_ENDIAN = endianness() === 'LE';
 
 export class FrameDecoder {
@@ -230,18 +243,10 @@ export class FrameDecoder {
    * for a number or over maxPayload.
    */
   private payloadLengthOf(header: Buffer, at: number, b1: number): number {
-    const len7 = b1 & 0x7f;
-    let len = len7;
-    if (len7 === 126) {
-      len = header.readUInt16BE(at + 2);
-    } else if (len7 === 127) {
-      const hi = header.readUInt32BE(at + 2);
-      // Above 2^53 - 1 a length can't be held exactly (this also rejects the MSB that RFC 6455 §5.2 forbids).
-      if (hi > 0x1fffff) {
-        this.fail('WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', 'Unsupported WebSocket frame: payload length > 2^53 - 1', 1009);
-        return -1;
-      }
-      len = hi * 0x100000000 + header.readUInt32BE(at + 6);
+    const len = payloadLengthIn(header, at, b1);
+    if (len < 0) {
+      this.fail('WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', 'Unsupported WebSocket frame: payload length > 2^53 - 1', 1009);
+      return -1;
     }
     if (len > this.maxPayload) {
       this.fail('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', `Max payload size exceeded (${len} > ${this.maxPayload})`, 1009);
