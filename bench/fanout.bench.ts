@@ -10,10 +10,13 @@
 // variant is being measured.
 //
 // A round starts every server anew (so `on` fills a new store over the round), runs the slices, and stops them.
-// Ratios are medians of per-round ratios. A first round, not counted, warms the processes up.
+// Ratios are medians of per-round ratios. The first rounds, not counted, warm the processes up: the servers' JIT
+// compiles for several rounds (with capture on, 116, 44, 28 and 12 functions in the first four rounds after one warm-up
+// round, against 48, 22, 14 and 12 with capture off, by --trace-opt), and compiling costs CPU in the round it happens.
 // Knobs for investigation: FANOUT_DEBUG=1 prints each round's rates, CPU use and collections; FANOUT_ONLY=<a,b>
-// runs some variants (on, session, off, plain); FANOUT_ROUNDS (default 9), FANOUT_SLICES (slices per server and round,
-// default 6), FANOUT_WINDOW (messages in flight, default 64), FANOUT_SERVER_NODE_ARGS (Node options of the servers).
+// runs some variants (on, session, off, plain); FANOUT_ROUNDS (default 9), FANOUT_WARMUP_ROUNDS (default 3),
+// FANOUT_SLICES (slices per server and round, default 6), FANOUT_WINDOW (messages in flight, default 64),
+// FANOUT_SERVER_NODE_ARGS (Node options of the servers).
 
 import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
@@ -27,6 +30,7 @@ export type FanoutRow = BenchRow;
 const CLIENTS = 100;
 const MESSAGE_SIZE = 1024;
 const ROUNDS = Number(process.env.FANOUT_ROUNDS) || 9;
+const WARMUP_ROUNDS = Number(process.env.FANOUT_WARMUP_ROUNDS ?? 3);
 const SLICES = Number(process.env.FANOUT_SLICES) || 6;
 const WARMUP_MS = 50;
 const SLICE_MS = 250;
@@ -79,9 +83,9 @@ export async function benchFanout(): Promise<FanoutRow[]> {
   // Server CPU per delivery over the whole round: less sensitive than the rate to other work on the machine.
   const cpuPerDelivery = new Map<ServerVariant, number[]>(chosen.map((v) => [v.variant, []]));
   try {
-    // Round 0 warms the servers' JIT up (fresh processes run their first round 10-20% slower, capture more so) and is
-    // not counted.
-    for (let round = 0; round <= ROUNDS; round++) {
+    // Rounds up to 0 warm the servers' JIT up (fresh processes run their first round 10-20% slower, capture more so)
+    // and are not counted.
+    for (let round = 1 - WARMUP_ROUNDS; round <= ROUNDS; round++) {
       const started = await Promise.all(servers.map((s) => ask<ServerStarted>(s, 'start')));
       const stopAll = () => Promise.all(servers.map((s) => ask<ServerStopped>(s, 'stop')));
       const req: RunRequest = {
@@ -108,7 +112,7 @@ export async function benchFanout(): Promise<FanoutRow[]> {
         if (process.env.FANOUT_DEBUG) {
           const ns = (us: number) => ((us * 1000) / r.totalDeliveries[i]).toFixed(0);
           console.error(
-            `${round === 0 ? 'warm-up' : `round ${round}`} ${v.name}: ${Math.round(rate)}/s, user ${ns(cpu.user)} + system ${ns(cpu.system)} ns per delivery, ` +
+            `${round <= 0 ? 'warm-up' : `round ${round}`} ${v.name}: ${Math.round(rate)}/s, user ${ns(cpu.user)} + system ${ns(cpu.system)} ns per delivery, ` +
               `${cpu.scavenges} scavenges, ${cpu.fullCollections} full collections (${cpu.fullMs.toFixed(0)} ms), ${cpu.pageFaults} page faults`,
           );
         }

@@ -146,8 +146,20 @@ export class FanOutList {
   /** @internal Bytes each of sharedSlots got since its count was last brought up to date (see foldPendingBytes). */
   pendingBytes = 0;
 
+  /**
+   * The targets key of the fan-out that last filled this list by writing every one of its targets past their taps, or
+   * -1 (see relay.ts fanOut). A fan-out with the same key has the same targets in the same order: while it writes
+   * every one of them past its tap too, its recipients are this list's, and it only counts them (`keep`).
+   */
+  targetsKey = -1;
+
   begin(): void {
     this.count = 0;
+  }
+
+  /** The first `count` recipients are the last record's, in the same order (see targetsKey). */
+  keep(count: number): void {
+    this.count = count;
   }
 
   add(slot: number, generation: number): void {

@@ -430,7 +430,7 @@ export class BroadcastServer {
   sendToAll(data: string | Buffer): number {
     const isBinary = typeof data !== 'string';
     const buf = toBuffer(data);
-    const n = fanOut(this.registry.records(), buf, isBinary, this.guard);
+    const n = fanOut(this.registry.records(), buf, isBinary, this.guard, this.registry.version);
     if (this.backplane !== undefined) this.toBackplane(buf, isBinary);
     return n;
   }
@@ -448,7 +448,7 @@ export class BroadcastServer {
    * deliveries (0 while stopped).
    */
   deliverFromBackplane(data: Buffer, isBinary: boolean): number {
-    return fanOut(this.registry.records(), data, isBinary, this.guard);
+    return fanOut(this.registry.records(), data, isBinary, this.guard, this.registry.version);
   }
 
   /** Sends to one client: a string as text, a Buffer as binary. Throws `ERR_UNKNOWN_CLIENT` for an unknown id. */
@@ -686,7 +686,9 @@ export class BroadcastServer {
       record.info.messagesIn++;
       record.info.bytesIn += data.length;
       this._onDidReceive.fire({ clientId: id, data, isBinary });
-      fanOut(relayTargets(this.relay, record, this.registry.records()), data, isBinary, this.guard);
+      // Every client, in the registry's order, only for `broadcast`: the others' targets depend on the sender.
+      const key = this.relay === 'broadcast' ? this.registry.version : undefined;
+      fanOut(relayTargets(this.relay, record, this.registry.records()), data, isBinary, this.guard, key);
       if (this.backplane !== undefined && (this.relay === 'broadcast' || this.relay === 'broadcastOthers')) {
         this.toBackplane(data, isBinary, id);
       }

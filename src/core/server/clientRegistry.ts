@@ -67,15 +67,31 @@ export function nextClientId(): string {
   return `c${++lastId}`;
 }
 
+/** Versions of every registry come from one counter, so that two registries never share one (see `version`). */
+let lastVersion = 0;
+
 export class ClientRegistry {
   private readonly byId = new Map<string, ClientRecord>();
+  private _version = ++lastVersion;
+
+  /**
+   * Changes whenever a record is added or deleted, and is never the version of another registry in this process:
+   * while it stays the same, `records()` gives the same records in the same order. The fan-out uses it to know that
+   * its recipients are the last fan-out's without going through them (see relay.ts fanOut).
+   */
+  get version(): number {
+    return this._version;
+  }
 
   add(record: ClientRecord): void {
     this.byId.set(record.info.id, record);
+    this._version = ++lastVersion;
   }
 
   delete(id: string): boolean {
-    return this.byId.delete(id);
+    const deleted = this.byId.delete(id);
+    if (deleted) this._version = ++lastVersion;
+    return deleted;
   }
 
   get(id: string): ClientRecord | undefined {

@@ -74,8 +74,20 @@ export interface SendBufferGuard {
  * Sends `data` to each target. Clients without deflate whose Sender is idle get the same pre-framed
  * bytes written to their socket; the others go through `ws.send`. Counters are kept here because
  * the raw path bypasses ws's own accounting. Returns the number of deliveries.
+ *
+ * `targetsKey`, when given, names the sequence of targets: a later fan-out with the same key promises the same
+ * targets in the same order (the broadcast server passes its registry's version, see ClientRegistry.version). Then,
+ * when this fan-out and the last one with that key write every target past its tap, the captures to record are the
+ * last fan-out's and the loop does no per-recipient bookkeeping for them (2-3% of the server's CPU with capture on,
+ * in the fan-out bench's 100 recipients per message).
  */
-export function fanOut(targets: Iterable<ClientRecord>, data: Buffer, isBinary: boolean, guard?: SendBufferGuard): number {
+export function fanOut(
+  targets: Iterable<ClientRecord>,
+  data: Buffer,
+  isBinary: boolean,
+  guard?: SendBufferGuard,
+  targetsKey?: number,
+): number {
   let frame: Buffer[] | undefined;
   let delivered = 0;
   // The captures of the clients written to past their taps, recorded together after the loop (see recordFanOut).
@@ -84,35 +96,53 @@ export function fanOut(targets: Iterable<ClientRecord>, data: Buffer, isBinary: 
   recipientsInUse = true;
   const recorded = nested ? new FanOutList() : recipients;
   recorded.begin();
+  // The targets so far are the last keyed fan-out's, all written past their taps: `past` counts them.
+  let same = targetsKey !== undefined && recorded.targetsKey === targetsKey;
+  recorded.targetsKey = -1;
+  let everyPast = true;
+  let past = 0;
+  let completed = false;
   try {
     for (const c of targets) {
       const ws = c.ws;
-      if (ws.readyState !== WebSocket.OPEN) continue;
-      if (guard !== undefined) {
+      let wrotePast = false;
+      if (ws.readyState === WebSocket.OPEN) {
         // ws.bufferedAmount is the socket's writable length plus what ws's Sender still holds (deflate queue).
-        if (ws.bufferedAmount > guard.maxBufferedBytes) {
+        if (guard !== undefined && ws.bufferedAmount > guard.maxBufferedBytes) {
           guard.onOver(c);
-          continue;
+        } else {
+          c.info.messagesOut++;
+          c.info.bytesOut += data.length;
+          delivered++;
+          if (!c.deflate && senderIdle(ws) && c.socket.writable) {
+            frame ??= frameOnce(data, isBinary);
+            corkForTick(c.socket);
+            if (c.captureSlot >= 0) {
+              writeUnrecorded(c.socket, frame);
+              wrotePast = true;
+            } else {
+              c.socket.write(frame[0]);
+              if (frame.length === 2) c.socket.write(frame[1]);
+            }
+          } else {
+            ws.send(data, { binary: isBinary });
+          }
         }
       }
-      c.info.messagesOut++;
-      c.info.bytesOut += data.length;
-      delivered++;
-      if (!c.deflate && senderIdle(ws) && c.socket.writable) {
-        frame ??= frameOnce(data, isBinary);
-        corkForTick(c.socket);
-        if (c.captureSlot >= 0) {
-          writeUnrecorded(c.socket, frame);
-          recorded.add(c.captureSlot, c.captureGeneration);
-        } else {
-          c.socket.write(frame[0]);
-          if (frame.length === 2) c.socket.write(frame[1]);
-        }
-      } else {
-        ws.send(data, { binary: isBinary });
+      if (wrotePast) {
+        if (same) past++;
+        else recorded.add(c.captureSlot, c.captureGeneration);
+      } else if (everyPast) {
+        // From here on the recipients may differ from the last fan-out's: list them one by one.
+        everyPast = false;
+        if (same) recorded.keep(past);
+        same = false;
       }
     }
+    completed = true;
   } finally {
+    if (same) recorded.keep(past);
+    if (completed && everyPast && targetsKey !== undefined && !nested) recorded.targetsKey = targetsKey;
     // Still in this tick and the sockets are corked: recorded before any of these bytes leave (and even if a send
     // threw: what was written is recorded).
     try {

@@ -160,6 +160,87 @@ describe('BroadcastServer capture of a broadcast', () => {
     }
     for (const c of clients) assert.deepEqual(c.received, [Buffer.from('fan out')]);
   });
+
+  // The fan-out skips per-recipient bookkeeping while its targets are the last broadcast's (fanOut's targetsKey):
+  // each recorded frame must still name exactly the clients that received it.
+  test('repeated broadcasts name exactly their receivers: a client closing, joining, leaving, and a second server between', async () => {
+    type Client = { ws: WebSocket; received: string[] };
+    async function start(): Promise<{ server: BroadcastServer; store: EventStore; url: string }> {
+      const store = new EventStore();
+      const server = new BroadcastServer();
+      const address = await server.start({ port: 0, heartbeatIntervalMs: 0, capture: store });
+      cleanups.push(() => server.stop());
+      return { server, store, url: address.url };
+    }
+    async function join(url: string): Promise<Client> {
+      const ws = new WebSocket(url);
+      cleanups.push(() => ws.terminate());
+      const received: string[] = [];
+      ws.on('message', (d: Buffer) => received.push(d.toString()));
+      await once(ws, 'open');
+      return { ws, received };
+    }
+    /** The receivers each recorded s2c frame names, by payload. */
+    const recordedTo = (store: EventStore) =>
+      new Map(
+        (store.query({ kinds: ['frame'], direction: 's2c', opcodes: 'data' }).events as FrameEvent[]).map((f) => [
+          f.payload.toString(),
+          [f.connectionId, ...(f.alsoSentTo ?? [])].sort(),
+        ]),
+      );
+    const a = await start();
+    const b = await start();
+    const as = [await join(a.url), await join(a.url), await join(a.url), await join(a.url)];
+    const bs = [await join(b.url), await join(b.url)];
+    await until(() => a.server.clients().length === 4 && b.server.clients().length === 2);
+    const aIds = a.server.clients().map((c) => c.id);
+    const bIds = b.server.clients().map((c) => c.id);
+    const received = (clients: Client[], text: string) => until(() => clients.every((c) => c.received.includes(text)));
+
+    as[0].ws.send('a1');
+    await received(as, 'a1');
+    bs[0].ws.send('b1');
+    await received(bs, 'b1');
+    as[1].ws.send('a2');
+    await received(as, 'a2');
+    as[2].ws.send('a3');
+    await received(as, 'a3');
+    // Closing but still registered: the broadcast skips the third client, in the middle of the order.
+    a.server.disconnect(aIds[2], 1000, 'bye');
+    assert.equal(a.server.sendToAll('a4'), 3);
+    await received([as[0], as[1], as[3]], 'a4');
+    await until(() => a.server.clients().length === 3);
+    as[0].ws.send('a5');
+    await received([as[0], as[1], as[3]], 'a5');
+    const late = await join(a.url);
+    await until(() => a.server.clients().length === 4);
+    const lateId = a.server.clients()[3].id;
+    as[3].ws.send('a6');
+    await received([as[0], as[1], as[3], late], 'a6');
+    as[1].ws.terminate();
+    await until(() => a.server.clients().length === 3);
+    assert.equal(b.server.sendToAll('b2'), 2);
+    await received(bs, 'b2');
+    as[0].ws.send('a7');
+    await received([as[0], as[3], late], 'a7');
+
+    const all = [...aIds].sort();
+    const closing = [aIds[0], aIds[1], aIds[3]].sort();
+    assert.deepEqual(
+      Object.fromEntries(recordedTo(a.store)),
+      {
+        a1: all,
+        a2: all,
+        a3: all,
+        a4: closing,
+        a5: closing,
+        a6: [...closing, lateId].sort(),
+        a7: [aIds[0], aIds[3], lateId].sort(),
+      },
+    );
+    assert.deepEqual(Object.fromEntries(recordedTo(b.store)), { b1: [...bIds].sort(), b2: [...bIds].sort() });
+    assert.equal(as[2].received.includes('a4'), false);
+  });
 });
 
 describe('BroadcastServer capture of the fan-out’s shared writes', () => {
