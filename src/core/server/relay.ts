@@ -101,7 +101,6 @@ export function fanOut(
   recorded.targetsKey = -1;
   let everyPast = true;
   let past = 0;
-  let completed = false;
   try {
     for (const c of targets) {
       const ws = c.ws;
@@ -139,10 +138,10 @@ export function fanOut(
         same = false;
       }
     }
-    completed = true;
+    // Every target, none skipped: the next fan-out with this key may take this list as it is.
+    if (everyPast && targetsKey !== undefined) recorded.targetsKey = targetsKey;
   } finally {
     if (same) recorded.keep(past);
-    if (completed && everyPast && targetsKey !== undefined && !nested) recorded.targetsKey = targetsKey;
     // Still in this tick and the sockets are corked: recorded before any of these bytes leave (and even if a send
     // threw: what was written is recorded).
     try {
