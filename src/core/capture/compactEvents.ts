@@ -26,16 +26,15 @@ const RECENT_SIZE = 1024;
 const word = (b: Buffer, at: number): number => b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24);
 
 /**
- * A hash of a payload's length and four 32-bit words spread over it, as the index of its entry in the table of recent
+ * A hash of a payload's length and four 32-bit words spread over it (the `n` bytes of `b` from `start`), as the index of its entry in the table of recent
  * payloads: it only picks the one recent payload worth comparing, so it need not read every byte (the comparison does).
  */
-function sampleHash(b: Buffer): number {
-  const n = b.length;
+function sampleHash(b: Buffer, start: number, n: number): number {
   let h = Math.imul(n, 0x9e3779b1);
-  h = Math.imul(h ^ word(b, 0), 0x85ebca6b);
-  h = Math.imul(h ^ word(b, (n >>> 1) & ~3), 0xc2b2ae35);
-  h = Math.imul(h ^ word(b, (n >>> 2) & ~3), 0x27d4eb2f);
-  h = Math.imul(h ^ word(b, n - 4), 0x165667b1);
+  h = Math.imul(h ^ word(b, start), 0x85ebca6b);
+  h = Math.imul(h ^ word(b, start + ((n >>> 1) & ~3)), 0xc2b2ae35);
+  h = Math.imul(h ^ word(b, start + ((n >>> 2) & ~3)), 0x27d4eb2f);
+  h = Math.imul(h ^ word(b, start + n - 4), 0x165667b1);
   return ((h ^ (h >>> 15)) & (RECENT_SIZE - 1)) * 4;
 }
 
@@ -142,6 +141,11 @@ export class CompactEventColumns {
   private lastPayload: Buffer | undefined;
   private lastPayloadSeq = 0;
   private lastPayloadOffset = 0;
+
+  // The room reserveBytes gave last, until putWhole takes it: the Buffer, its chunk and its offset there.
+  private lastReserved: Buffer | undefined;
+  private lastReservedSeq = 0;
+  private lastReservedAt = 0;
 
   constructor(capacity: number) {
     this.grow(capacity, 0, 0);
@@ -305,6 +309,7 @@ export class CompactEventColumns {
     this.nameIndex.clear();
     this.freeNames = [];
     this.lastPayload = undefined;
+    this.lastReserved = undefined;
     this.recent.fill(0);
     this.grow(capacity, 0, 0);
   }
@@ -316,7 +321,13 @@ export class CompactEventColumns {
   reserveBytes(n: number): Buffer | undefined {
     if (n > MAX_RESERVED) return undefined;
     const at = this.reserve(n);
-    return this.chunks[this.chunks.length - 1].buf.subarray(at, at + n);
+    const last = this.chunks[this.chunks.length - 1];
+    const room = last.buf.subarray(at, at + n);
+    // putWhole knows the room by the Buffer itself (see there).
+    this.lastReserved = room;
+    this.lastReservedSeq = last.seq;
+    this.lastReservedAt = at;
+    return room;
   }
 
   /** Arena bytes in use now: put or reserved (for diagnostics and tests). */
@@ -347,9 +358,9 @@ export class CompactEventColumns {
       at = header.byteOffset - reserved.buf.byteOffset;
       dataAt = at + hb;
       seq = reserved.seq;
-      if (reserved === this.chunks[this.chunks.length - 1]) this.noteRecent(payload, dataAt);
+      if (reserved === this.chunks[this.chunks.length - 1]) this.noteRecent(payload, 0, payload.length, dataAt);
     } else {
-      dataAt = this.findRecent(payload, hb);
+      dataAt = this.findRecent(payload, 0, payload.length, hb);
       if (dataAt >= 0) {
         at = this.reserve(hb);
         this.chunks[this.chunks.length - 1].buf.set(header, at);
@@ -358,20 +369,20 @@ export class CompactEventColumns {
         at = this.reserve(hb + payload.length);
         this.chunks[this.chunks.length - 1].buf.set(new Uint8Array(header.buffer, header.byteOffset, hb + payload.length), at);
         dataAt = at + hb;
-        this.noteRecent(payload, dataAt);
+        this.noteRecent(payload, 0, payload.length, dataAt);
       } else if (header.byteOffset === payload.byteOffset + payload.length && payload.buffer === header.buffer) {
         // Payload then header (the decoder's copy of a masked frame that spanned reads): one copy, in that order.
         dataAt = this.reserve(payload.length + hb);
         this.chunks[this.chunks.length - 1].buf.set(new Uint8Array(payload.buffer, payload.byteOffset, payload.length + hb), dataAt);
         at = dataAt + payload.length;
-        this.noteRecent(payload, dataAt);
+        this.noteRecent(payload, 0, payload.length, dataAt);
       } else {
         at = this.reserve(hb + payload.length);
         const buf = this.chunks[this.chunks.length - 1].buf;
         buf.set(header, at);
         buf.set(payload, at + hb);
         dataAt = at + hb;
-        this.noteRecent(payload, dataAt);
+        this.noteRecent(payload, 0, payload.length, dataAt);
       }
       seq = this.chunks[this.chunks.length - 1].seq;
     }
@@ -401,6 +412,97 @@ export class CompactEventColumns {
     this.lastPayloadOffset = dataAt;
   }
 
+  /**
+   * Stores a whole frame (FIN, no RSV bit, text or binary, its payload not compressed) in `frameSlot` and its
+   * one-frame message in `messageSlot`, equal to what putFrame and putMessage store for the two events the decoder
+   * gives (see CaptureSink.appendWholeFrame), without the events: the frame's header is the `hl` bytes of `bytes` from
+   * `at`, its unmasked payload the `n` bytes after them. The message shares the frame's payload bytes.
+   */
+  putWhole(
+    frameSlot: number,
+    messageSlot: number,
+    frameId: number,
+    connectionId: string,
+    time: number,
+    direction: Direction,
+    opcode: number,
+    bytes: Buffer,
+    at: number,
+    hl: number,
+    n: number,
+    alsoSentTo: readonly string[] | undefined,
+  ): void {
+    let headerAt: number;
+    let dataAt: number;
+    let seq: number;
+    const reserved = bytes === this.lastReserved && at === 0 ? this.chunkOf(this.lastReservedSeq) : undefined;
+    this.lastReserved = undefined;
+    if (reserved !== undefined) {
+      // Decoded into the room reserveBytes gave last (`bytes` is that very Buffer): kept where it is.
+      headerAt = this.lastReservedAt;
+      dataAt = headerAt + hl;
+      seq = reserved.seq;
+      if (reserved === this.chunks[this.chunks.length - 1]) this.noteRecent(bytes, hl, n, dataAt);
+    } else {
+      dataAt = this.findRecent(bytes, at + hl, n, hl);
+      const copy = dataAt >= 0 ? hl : hl + n;
+      headerAt = this.reserve(copy);
+      const last = this.chunks[this.chunks.length - 1];
+      last.buf.set(new Uint8Array(bytes.buffer, bytes.byteOffset + at, copy), headerAt);
+      if (dataAt < 0) {
+        dataAt = headerAt + hl;
+        this.noteRecent(bytes, at + hl, n, dataAt);
+      }
+      seq = last.seq;
+    }
+    const list = alsoSentTo === undefined ? 0 : this.refList(alsoSentTo) + 1;
+    if (list !== 0) this.listRefs[list - 1]++;
+    const name = this.refName(connectionId);
+    this.nameRefs[name]++;
+    const b1 = bytes[at + 1];
+    const len7 = b1 & 0x7f;
+    const s2c = direction === 's2c' ? F_S2C : 0;
+    this.kind[frameSlot] = SLOT_FRAME;
+    this.flags[frameSlot] = s2c | F_FIN | ((b1 & 0x80) !== 0 ? F_MASKED : 0) | (len7 === 126 ? F_FORM_16 : len7 === 127 ? F_FORM_64 : 0);
+    this.opcode[frameSlot] = opcode;
+    this.conn[frameSlot] = name;
+    this.time[frameSlot] = time;
+    this.length[frameSlot] = n;
+    this.ref[frameSlot] = frameId + 1;
+    this.inflated[frameSlot] = 0;
+    this.headerLength[frameSlot] = hl;
+    this.chunkSeq[frameSlot] = seq;
+    this.offset[frameSlot] = headerAt;
+    this.dataOffset[frameSlot] = dataAt;
+    this.headerBytes[frameSlot] = hl;
+    this.totalBytes[frameSlot] = hl + n;
+    this.recipients[frameSlot] = list;
+    this.kind[messageSlot] = SLOT_MESSAGE;
+    this.flags[messageSlot] = s2c | (opcode === 1 ? F_UTF8_KNOWN | F_UTF8_VALID : 0);
+    this.opcode[messageSlot] = opcode;
+    this.conn[messageSlot] = name;
+    this.time[messageSlot] = time;
+    this.length[messageSlot] = n;
+    this.ref[messageSlot] = frameId;
+    this.inflated[messageSlot] = 0;
+    this.headerLength[messageSlot] = 0;
+    this.chunkSeq[messageSlot] = seq;
+    this.offset[messageSlot] = dataAt;
+    this.dataOffset[messageSlot] = dataAt;
+    this.headerBytes[messageSlot] = 0;
+    this.totalBytes[messageSlot] = n;
+    this.recipients[messageSlot] = list;
+    this.lastPayload = undefined;
+  }
+
+  /** The chunk whose sequence number is `seq` if it is one of the two newest (where reserved room is). */
+  private chunkOf(seq: number): Chunk | undefined {
+    const k = this.chunks.length;
+    if (k > 0 && this.chunks[k - 1].seq === seq) return this.chunks[k - 1];
+    if (k > 1 && this.chunks[k - 2].seq === seq) return this.chunks[k - 2];
+    return undefined;
+  }
+
   private putMessage(slot: number, e: MessageEvent): void {
     const data = e.data;
     let seq: number;
@@ -410,11 +512,11 @@ export class CompactEventColumns {
       seq = this.lastPayloadSeq;
       at = this.lastPayloadOffset;
     } else {
-      at = this.findRecent(data, 0);
+      at = this.findRecent(data, 0, data.length, 0);
       if (at < 0) {
         at = this.reserve(data.length);
         this.chunks[this.chunks.length - 1].buf.set(data, at);
-        this.noteRecent(data, at);
+        this.noteRecent(data, 0, data.length, at);
       }
       seq = this.chunks[this.chunks.length - 1].seq;
     }
@@ -467,29 +569,28 @@ export class CompactEventColumns {
   }
 
   /**
-   * The offset in the newest chunk of bytes equal to `payload` put there recently, when `extra` more bytes still fit
+   * The offset in the newest chunk of bytes equal to the `n` bytes of `src` from `start`, put there recently, when `extra` more bytes still fit
    * in that chunk (so that the record that shares them is in the same chunk); -1 otherwise.
    */
-  private findRecent(payload: Buffer, extra: number): number {
-    const n = payload.length;
+  private findRecent(src: Buffer, start: number, n: number, extra: number): number {
     if (n < DEDUPE_MIN) return -1;
     const last = this.chunks[this.chunks.length - 1];
     if (last === undefined || last.buf.length - last.used < extra) return -1;
-    const h = sampleHash(payload);
+    const h = sampleHash(src, start, n);
     const r = this.recent;
     if (r[h] !== last.seq || r[h + 2] !== n) return -1;
     const at = r[h + 1];
-    return last.buf.compare(payload, 0, n, at, at + n) === 0 ? at : -1;
+    return last.buf.compare(src, start, start + n, at, at + n) === 0 ? at : -1;
   }
 
-  /** Remembers bytes just copied to `at` in the newest chunk (see findRecent). */
-  private noteRecent(payload: Buffer, at: number): void {
-    if (payload.length < DEDUPE_MIN) return;
-    const h = sampleHash(payload);
+  /** Remembers bytes just copied to `at` in the newest chunk: the `n` bytes of `src` from `start` (see findRecent). */
+  private noteRecent(src: Buffer, start: number, n: number, at: number): void {
+    if (n < DEDUPE_MIN) return;
+    const h = sampleHash(src, start, n);
     const r = this.recent;
     r[h] = this.chunks[this.chunks.length - 1].seq;
     r[h + 1] = at;
-    r[h + 2] = payload.length;
+    r[h + 2] = n;
   }
 
   /** Room for `n` bytes at the end of the newest chunk (a new chunk when it is full); returns the offset. */

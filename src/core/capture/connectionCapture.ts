@@ -1,5 +1,6 @@
 // Turns one connection's raw bytes (both directions) into capture events: handshake, frames, messages, errors.
 import { isUtf8 } from 'node:buffer';
+import { appendWholeFrameEvents } from './events';
 import type {
   CaptureSink,
   DeflateParams,
@@ -316,6 +317,7 @@ class DirectionCapture {
       rsv1Allowed: deflate !== undefined,
       // The frame's event is appended and sealed within the same push (see push), as reserveBytes requires.
       allocate: sink.reserveBytes !== undefined && sink.seal !== undefined ? (n) => sink.reserveBytes!(n) : undefined,
+      onWholeData: sink.appendWholeFrame !== undefined ? this.onWholeData : undefined,
       onFrame: this.onFrame,
       onError: this.onError,
     });
@@ -353,7 +355,7 @@ class DirectionCapture {
 
   /**
    * Records `parts` when they are one whole unmasked text or binary frame with FIN set and no RSV bit, written between
-   * messages: the frame and message events are built from its header, equal to what the decoder gives, without the
+   * messages: its frame and message are recorded from its header, equal to what the decoder gives, without the
    * decoder's work (a fan-out records one such frame per message it relays). Returns false and records nothing for
    * anything else; the caller then decodes the parts.
    */
@@ -365,66 +367,41 @@ class DirectionCapture {
     const opcode = b0 & 0x0f;
     // FIN, no RSV bit, text or binary; not masked.
     if ((b0 & 0xf0) !== 0x80 || (opcode !== 1 && opcode !== 2) || (b1 & 0x80) !== 0) return false;
-    const len7 = b1 & 0x7f;
     const hl = headerLengthOf(b1);
     if (head.length < hl) return false;
     const n = payloadLengthIn(head, 0, b1);
     if (n < 0 || n > this.maxPayload) return false;
-    let payload: Buffer;
-    if (parts.length === 1) {
-      if (head.length !== hl + n) return false;
-      payload = n === 0 ? EMPTY_BUFFER : head.subarray(hl);
-    } else {
-      if (head.length !== hl || parts[1].length !== n) return false;
-      payload = parts[1];
-    }
+    const sink = this.sink;
     // Invalid UTF-8 is an error event too: the decoder's path records it.
-    if (opcode === 1 && !isUtf8(payload)) return false;
-    const time = now();
-    const frame: FrameEvent = {
-      id: 0,
-      kind: 'frame',
-      connectionId: this.connectionId,
-      time,
-      direction: this.direction,
-      fin: true,
-      rsv1: false,
-      rsv2: false,
-      rsv3: false,
-      opcode,
-      masked: false,
-      maskKey: undefined,
-      payloadLength: n,
-      lengthForm: len7 === 126 ? 16 : len7 === 127 ? 64 : 7,
-      headerLength: hl,
-      header: parts.length === 1 ? head.subarray(0, hl) : head,
-      payload,
-      closeCode: undefined,
-      closeReason: undefined,
-      messageId: undefined,
-      alsoSentTo,
-    };
-    const frameId = this.sink.append(frame);
-    const message: MessageEvent = {
-      id: 0,
-      kind: 'message',
-      connectionId: this.connectionId,
-      time,
-      direction: this.direction,
-      opcode,
-      data: payload,
-      wireLength: n,
-      compressed: false,
-      inflatedLength: undefined,
-      inflateError: undefined,
-      utf8Valid: opcode === 1 ? true : undefined,
-      frameIds: [frameId],
-      alsoSentTo,
-    };
-    frame.messageId = this.sink.append(message);
-    this.sink.seal?.();
+    if (parts.length === 1) {
+      if (head.length !== hl + n || (opcode === 1 && !isUtf8(new Uint8Array(head.buffer, head.byteOffset + hl, n)))) return false;
+      if (sink.appendWholeFrame !== undefined) {
+        sink.appendWholeFrame(this.connectionId, now(), this.direction, opcode as 1 | 2, head, 0, hl, n, alsoSentTo);
+      } else {
+        const payload = n === 0 ? EMPTY_BUFFER : head.subarray(hl);
+        appendWholeFrameEvents(sink, this.connectionId, now(), this.direction, opcode as 1 | 2, head.subarray(0, hl), payload, alsoSentTo);
+      }
+    } else {
+      if (head.length !== hl || parts[1].length !== n || (opcode === 1 && !isUtf8(parts[1]))) return false;
+      appendWholeFrameEvents(sink, this.connectionId, now(), this.direction, opcode as 1 | 2, head, parts[1], alsoSentTo);
+    }
+    sink.seal?.();
     return true;
   }
+
+  /**
+   * A whole text or binary frame the decoder offers (see FrameDecoderOptions.onWholeData): taken, and appended without
+   * its events, when it is a message of its own (no fragmented message open) and not invalid UTF-8, which the
+   * assembler's path records as an error. The assembler, idle, stays idle.
+   */
+  private readonly onWholeData = (bytes: Buffer, at: number, hl: number, n: number, time: number): boolean => {
+    if (this.pendingIds.length !== 0 || !this.assembler.idle) return false;
+    const opcode = bytes[at] & 0x0f;
+    if (opcode === 1 && !isUtf8(new Uint8Array(bytes.buffer, bytes.byteOffset + at + hl, n))) return false;
+    this.lastEvent = undefined;
+    this.sink.appendWholeFrame!(this.connectionId, time, this.direction, opcode as 1 | 2, bytes, at, hl, n, this.alsoSentTo);
+    return true;
+  };
 
   /** Between messages: a chunk starting here starts a new frame and a new message. */
   between(): boolean {

@@ -1,7 +1,7 @@
 // The host's capture history: a bounded ring of capture events with id paging, filters and batched notifications.
 
 import type { CaptureEvent, CaptureSink, Direction, NewCaptureEvent } from './events';
-import { eventHasConnection, eventPayloadBytes } from './events';
+import { appendWholeFrameEvents, eventHasConnection, eventPayloadBytes } from './events';
 import { Emitter, type Event } from '../util/events';
 import { CompactEventColumns, SLOT_OBJECT } from './compactEvents';
 
@@ -190,13 +190,7 @@ export class EventStore implements CaptureSink {
     ev.id = id;
     this.appended++;
 
-    if (this.timer === undefined && this.appendEmitter.hasListeners) {
-      this.batchFromId = id;
-      this.batchEvictedEvents = 0;
-      this.batchEvictedBytes = 0;
-      this.timer = setTimeout(this.flushBound, this.batchIntervalMs);
-      this.timer.unref?.();
-    }
+    if (this.timer === undefined && this.appendEmitter.hasListeners) this.startBatch(id);
 
     while (this.size >= this.maxEvents) this.evictOldest();
     if (this.size === this.ring.length) this.grow();
@@ -210,6 +204,45 @@ export class EventStore implements CaptureSink {
       this.compactTimer.unref?.();
     }
     return id;
+  }
+
+  /** See CaptureSink.appendWholeFrame: the frame and its message go straight into the compact history. */
+  appendWholeFrame(
+    connectionId: string,
+    time: number,
+    direction: Direction,
+    opcode: 1 | 2,
+    bytes: Buffer,
+    at: number,
+    headerLength: number,
+    payloadLength: number,
+    alsoSentTo: readonly string[] | undefined,
+  ): number {
+    const frameBytes = headerLength + payloadLength;
+    // Where two appends would evict the frame itself (a cap below two events, or below the two events' bytes), or
+    // after dispose(): as two appends.
+    if (this.disposed || this.maxEvents < 2 || frameBytes + payloadLength > this.maxBytes) {
+      const header = bytes.subarray(at, at + headerLength);
+      const payload = bytes.subarray(at + headerLength, at + frameBytes);
+      return appendWholeFrameEvents(this, connectionId, time, direction, opcode, header, payload, alsoSentTo);
+    }
+    // Events appended as objects before these become compact first, so that the columns fill in id order.
+    if (this.compactFromId < this.nextId) this.compactPending();
+    const frameId = this.nextId;
+    this.nextId += 2;
+    this.appended += 2;
+    if (this.timer === undefined && this.appendEmitter.hasListeners) this.startBatch(frameId);
+    // The same events are evicted, in the same order, as by the two appends: the oldest, until both fit.
+    while (this.size > this.maxEvents - 2) this.evictOldest();
+    if (this.size + 2 > this.ring.length) this.grow();
+    this.bytes += frameBytes + payloadLength;
+    while (this.bytes > this.maxBytes && this.size > 0) this.evictOldest();
+    const frameSlot = (this.head + this.size) & this.mask;
+    const messageSlot = (frameSlot + 1) & this.mask;
+    this.size += 2;
+    this.compact.putWhole(frameSlot, messageSlot, frameId, connectionId, time, direction, opcode, bytes, at, headerLength, payloadLength, alsoSentTo);
+    this.compactFromId = this.nextId;
+    return frameId;
   }
 
   get(id: number): CaptureEvent | undefined {
@@ -374,6 +407,15 @@ export class EventStore implements CaptureSink {
     this.ring = ring;
     this.mask = cap - 1;
     this.head = 0;
+  }
+
+  /** A batch of appends starts with `id`: its notification is sent batchIntervalMs later. */
+  private startBatch(id: number): void {
+    this.batchFromId = id;
+    this.batchEvictedEvents = 0;
+    this.batchEvictedBytes = 0;
+    this.timer = setTimeout(this.flushBound, this.batchIntervalMs);
+    this.timer.unref?.();
   }
 
   private cancelBatch(): void {

@@ -162,4 +162,85 @@ export interface CaptureSink {
    * offer `seal` too. Bytes reserved and never appended are only lost space.
    */
   reserveBytes?(n: number): Buffer | undefined;
+  /**
+   * Appends a whole frame and the one-frame message it is, as `append` of the frame's event and then of the message's
+   * would (see appendWholeFrameEvents for the two events), without the capture building them: the path of nearly
+   * every frame on a busy connection. Only for a frame with FIN set, no RSV bit, text (valid UTF-8) or binary, between
+   * messages, and within the size limit. Its header (mask key included) is the `headerLength` bytes of `bytes` from
+   * `at`, and its unmasked payload the `payloadLength` bytes after them; they are read during the call only (or kept
+   * where they are when `bytes` is room reserveBytes gave). Returns the frame's id; the message's is the next one.
+   */
+  appendWholeFrame?(
+    connectionId: string,
+    time: number,
+    direction: Direction,
+    opcode: 1 | 2,
+    bytes: Buffer,
+    at: number,
+    headerLength: number,
+    payloadLength: number,
+    alsoSentTo: readonly string[] | undefined,
+  ): number;
+}
+
+/**
+ * Appends the two events of a whole frame (see CaptureSink.appendWholeFrame) to `sink`, equal to what the decoder and
+ * the message assembler give for it: the frame's, then its message's. Returns the frame's id.
+ */
+export function appendWholeFrameEvents(
+  sink: Pick<CaptureSink, 'append'>,
+  connectionId: string,
+  time: number,
+  direction: Direction,
+  opcode: 1 | 2,
+  header: Buffer,
+  payload: Buffer,
+  alsoSentTo: readonly string[] | undefined,
+): number {
+  const hl = header.length;
+  const len7 = header[1] & 0x7f;
+  const masked = (header[1] & 0x80) !== 0;
+  const n = payload.length;
+  const frame: FrameEvent = {
+    id: 0,
+    kind: 'frame',
+    connectionId,
+    time,
+    direction,
+    fin: true,
+    rsv1: false,
+    rsv2: false,
+    rsv3: false,
+    opcode,
+    masked,
+    maskKey: masked ? header.subarray(hl - 4) : undefined,
+    payloadLength: n,
+    lengthForm: len7 === 126 ? 16 : len7 === 127 ? 64 : 7,
+    headerLength: hl,
+    header,
+    payload,
+    closeCode: undefined,
+    closeReason: undefined,
+    messageId: undefined,
+    alsoSentTo,
+  };
+  const frameId = sink.append(frame);
+  const message: MessageEvent = {
+    id: 0,
+    kind: 'message',
+    connectionId,
+    time,
+    direction,
+    opcode,
+    data: payload,
+    wireLength: n,
+    compressed: false,
+    inflatedLength: undefined,
+    inflateError: undefined,
+    utf8Valid: opcode === 1 ? true : undefined,
+    frameIds: [frameId],
+    alsoSentTo,
+  };
+  frame.messageId = sink.append(message);
+  return frameId;
 }

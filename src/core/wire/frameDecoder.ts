@@ -41,6 +41,14 @@ export interface FrameDecoderOptions {
    * again. Not for a fragment: the message's other frames come in later reads, and hold their fragments until then.
    */
   allocate?(n: number): Buffer | undefined;
+  /**
+   * Offered first each whole text or binary frame with FIN set and RSV1 clear that arrived in one read: its header
+   * (mask key included) is the `headerLength` bytes of `bytes` from `at`, and its payload, unmasked, the
+   * `payloadLength` bytes after them (in room from `allocate` when masked, else in the pushed chunk). Return true when
+   * it was taken: onFrame then does not get it. A capture records such a frame without the frame object and the
+   * views of it that onFrame needs.
+   */
+  onWholeData?(bytes: Buffer, at: number, headerLength: number, payloadLength: number, time: number): boolean;
   onFrame(frame: DecodedFrame): void;
   onError(err: WireError): void;
 }
@@ -77,6 +85,7 @@ export class FrameDecoder {
   private readonly onFrame: (frame: DecodedFrame) => void;
   private readonly onError: (err: WireError) => void;
   private readonly allocate: ((n: number) => Buffer | undefined) | undefined;
+  private readonly onWholeData: FrameDecoderOptions['onWholeData'];
 
   private buffers: Buffer[] = [];
   private buffered = 0;
@@ -104,6 +113,7 @@ export class FrameDecoder {
     this.onFrame = o.onFrame;
     this.onError = o.onError;
     this.allocate = o.allocate?.bind(o);
+    this.onWholeData = o.onWholeData?.bind(o);
   }
 
   /** True after a framing error: the bytes that follow can't be delimited, so input is ignored. */
@@ -273,10 +283,16 @@ export class FrameDecoder {
       if (n < 0) return off;
       const frameEnd = off + hl + n;
       if (frameEnd > end) break;
+      // FIN, RSV1 clear, text or binary (RSV2 and RSV3 were checked): a whole message, offered to onWholeData.
+      const wholeData = this.onWholeData !== undefined && (b0 & 0xc0) === 0x80 && ((b0 & 0x0f) === 1 || (b0 & 0x0f) === 2);
       let header: Buffer;
       let payload: Buffer;
       let mask: Buffer | undefined;
       if ((b1 & 0x80) === 0) {
+        if (wholeData && this.onWholeData!(chunk, off, hl, n, this.frameTime())) {
+          off = frameEnd;
+          continue;
+        }
         header = chunk.subarray(off, off + hl);
         payload = n === 0 ? EMPTY_BUFFER : chunk.subarray(off + hl, frameEnd);
       } else {
@@ -285,10 +301,14 @@ export class FrameDecoder {
         const whole = (b0 & 0x80) !== 0 && (b0 & 0x0f) !== 0;
         const own = (whole ? this.allocate?.(hl + n) : undefined) ?? Buffer.allocUnsafe(hl + n);
         own.set(new Uint8Array(chunk.buffer, chunk.byteOffset + off, hl + n), 0);
+        if (n > 0 && (own[hl - 4] | own[hl - 3] | own[hl - 2] | own[hl - 1]) !== 0) unmask(own, hl, n, own, hl - 4);
+        if (wholeData && this.onWholeData!(own, 0, hl, n, this.frameTime())) {
+          off = frameEnd;
+          continue;
+        }
         header = own.subarray(0, hl);
         payload = n === 0 ? EMPTY_BUFFER : own.subarray(hl);
         mask = header.subarray(hl - 4, hl);
-        if (n > 0 && (mask[0] | mask[1] | mask[2] | mask[3]) !== 0) unmaskInPlace(payload, mask);
       }
       this.emit(b0, b1, hl, n, header, payload, mask);
       if (this.state === FAILED) return end;
@@ -356,9 +376,14 @@ export class FrameDecoder {
       headerLength: hl,
       header,
       payload,
-      time: this.pushTime || (this.pushTime = timeOrigin + performance.now()),
+      time: this.frameTime(),
     };
     this.onFrame(frame);
+  }
+
+  /** The time of the current push, taken by the first frame it completes. */
+  private frameTime(): number {
+    return this.pushTime || (this.pushTime = timeOrigin + performance.now());
   }
 
   private fail(code: string, message: string, closeCode: number): false {
@@ -372,25 +397,30 @@ export class FrameDecoder {
   }
 }
 
-/**
- * XORs `buf` with the 4-byte mask (which applies from `buf`'s first byte). Runs a 32-bit word at a time from the first
- * 4-byte-aligned byte on, with the mask rotated to match, four words per turn: a masked frame copied as it came off the
- * wire has its payload at any offset, and the byte loop alone is about four times slower.
- */
+/** XORs `buf` with the 4-byte mask (which applies from `buf`'s first byte). */
 export function unmaskInPlace(buf: Buffer, mask: Buffer): void {
-  const n = buf.length;
+  unmask(buf, 0, buf.length, mask, 0);
+}
+
+/**
+ * XORs the `n` bytes of `buf` from `start` with the 4-byte mask at `key[keyAt]` (which applies from `start`), outside
+ * those bytes. Runs a 32-bit word at a time from the first 4-byte-aligned byte on, with the mask rotated to match, four
+ * words per turn: a masked frame copied as it came off the wire has its payload at any offset, and the byte loop
+ * alone is about four times slower.
+ */
+function unmask(buf: Buffer, start: number, n: number, key: Buffer, keyAt: number): void {
   let i = 0;
   if (n >= 32) {
     // Bytes up to the first aligned one (0 to 3 of them); the words from there use the mask from that byte's place.
-    const lead = (4 - (buf.byteOffset & 3)) & 3;
-    for (; i < lead; i++) buf[i] ^= mask[i];
-    const b0 = mask[lead & 3];
-    const b1 = mask[(lead + 1) & 3];
-    const b2 = mask[(lead + 2) & 3];
-    const b3 = mask[(lead + 3) & 3];
+    const lead = (4 - ((buf.byteOffset + start) & 3)) & 3;
+    for (; i < lead; i++) buf[start + i] ^= key[keyAt + i];
+    const b0 = key[keyAt + (lead & 3)];
+    const b1 = key[keyAt + ((lead + 1) & 3)];
+    const b2 = key[keyAt + ((lead + 2) & 3)];
+    const b3 = key[keyAt + ((lead + 3) & 3)];
     const m = LITTLE_ENDIAN ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24) : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
     const words = (n - lead) >>> 2;
-    const w32 = new Int32Array(buf.buffer, buf.byteOffset + lead, words);
+    const w32 = new Int32Array(buf.buffer, buf.byteOffset + start + lead, words);
     const four = words & ~3;
     let w = 0;
     for (; w < four; w += 4) {
@@ -402,5 +432,5 @@ export function unmaskInPlace(buf: Buffer, mask: Buffer): void {
     for (; w < words; w++) w32[w] ^= m;
     i = lead + (words << 2);
   }
-  for (; i < n; i++) buf[i] ^= mask[i & 3];
+  for (; i < n; i++) buf[start + i] ^= key[keyAt + (i & 3)];
 }

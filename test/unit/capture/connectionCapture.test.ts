@@ -375,6 +375,94 @@ describe('ConnectionCapture into an EventStore: masked frames are decoded straig
   });
 });
 
+describe('ConnectionCapture into an EventStore: whole frames go in without their events', () => {
+  /** The real store, counting the frames appended whole (see CaptureSink.appendWholeFrame). */
+  class CountingStore extends EventStore {
+    whole = 0;
+    override appendWholeFrame(...args: Parameters<EventStore['appendWholeFrame']>): number {
+      this.whole++;
+      return super.appendWholeFrame(...args);
+    }
+  }
+  const text = (s: string | Buffer, o: Partial<Parameters<typeof encodeFrame>[0]> = {}) =>
+    encodeFrame({ opcode: 1, payload: Buffer.isBuffer(s) ? s : Buffer.from(s), ...o });
+  const binary = (b: Buffer, o: Partial<Parameters<typeof encodeFrame>[0]> = {}) => encodeFrame({ opcode: 2, payload: b, ...o });
+
+  test('the store reads back exactly the events a plain sink gets, for any chunking, both directions and a fan-out', () => {
+    const m = { maskKey: MASK };
+    // Whole frames of every length form, and what must take the events' path: invalid UTF-8, a fragmented message with
+    // a ping between its frames, control frames, and a frame over the size limit.
+    const c2sFrames = [
+      text('héllo', m),
+      binary(Buffer.from('0102', 'hex'), m),
+      text('', m),
+      binary(Buffer.alloc(300, 7), m),
+      binary(Buffer.alloc(5, 3), { ...m, lengthForm: 64 }),
+      text(Buffer.from([0xc3, 0x28]), m),
+      text('frag', { ...m, fin: false }),
+      encodeFrame({ opcode: 9, payload: Buffer.from('ping'), ...m }),
+      encodeFrame({ opcode: 0, payload: Buffer.from('ment'), ...m }),
+      // A whole frame while a fragmented message is open: a violation, which the events' path records.
+      text('open', { ...m, fin: false }),
+      text('interloper', m),
+      text('after the fragments', m),
+      binary(Buffer.alloc(2000, 5), m),
+      text('still decoded', m),
+      // Decoded into reserved room and recorded as an event; the server's first frame after it must not be taken
+      // for that room.
+      encodeFrame({ opcode: 9, payload: Buffer.from('last ping'), ...m }),
+      // Over the size limit: decoding stops here.
+      binary(Buffer.alloc(70_000, 4), m),
+    ];
+    const s2cFrames = [text('welcome'), binary(Buffer.alloc(200, 1)), text(Buffer.from([0xff])), encodeFrame({ opcode: 10, payload: Buffer.from('pong') }), text('bye')];
+    const fanned = [text('to both'), binary(Buffer.alloc(130, 2))];
+    for (const chunkSize of [0, 1, 7, 1000]) {
+      const store = new CountingStore();
+      const plain = new ArraySink();
+      try {
+        const record = (sink: CaptureSink) => {
+          const caps = ['a', 'b'].map((id) => {
+            const cap = new ConnectionCapture({ connectionId: id, role: 'server', sink, maxPayload: 60_000 });
+            cap.inbound(request());
+            cap.outbound(response101());
+            return cap;
+          });
+          for (const p of split(Buffer.concat(c2sFrames), chunkSize)) caps[0].inbound(p);
+          for (const f of s2cFrames) for (const p of split(f, chunkSize)) caps[0].outbound(p);
+          const list = new FanOutList();
+          for (const f of fanned) {
+            list.begin();
+            for (const c of caps) {
+              const slot = c.fanOutSlot()!;
+              list.add(slot.slot, slot.generation);
+            }
+            recordFanOut(list, [f]);
+          }
+          for (const c of caps) c.end();
+        };
+        record(store);
+        record(plain);
+        const all = store.query({ limit: 10_000 }).events;
+        // Recorded one after the other: only the times differ.
+        const timeless = (events: CaptureEvent[]) => events.map((e) => (e.kind === 'handshake' ? { ...e, time: 0, openMs: 0 } : { ...e, time: 0 }));
+        assert.deepEqual(timeless(all), timeless(plain.events), `chunks of ${chunkSize || 'all'} bytes`);
+        // Frames appended whole: in one read, 8 of the client's (not the invalid UTF-8, the fragments, the ping or the
+        // one over the limit) and 3 of the server's (not the invalid UTF-8 or the pong); a byte at a time, none (a frame
+        // held across reads takes the events' path). And one record per fan-out.
+        if (chunkSize === 0) assert.equal(store.whole, 8 + 3 + fanned.length, 'in one read: frames appended whole');
+        if (chunkSize === 1) assert.equal(store.whole, fanned.length, 'a byte at a time: frames appended whole');
+        assert.deepEqual(
+          all.filter((e) => e.kind === 'error').map((e) => e.code),
+          ['WS_ERR_INVALID_UTF8', 'WS_ERR_INVALID_OPCODE', 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 'WS_ERR_INVALID_UTF8'],
+          'invalid UTF-8 both ways, the frame in the middle of a message, the frame over the limit',
+        );
+      } finally {
+        store.dispose();
+      }
+    }
+  });
+});
+
 describe('ConnectionCapture: never throws', () => {
   test('a failing sink is caught: WS_ERR_CAPTURE_INTERNAL, then capture stops', () => {
     const events: NewCaptureEvent[] = [];

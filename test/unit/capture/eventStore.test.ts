@@ -2,7 +2,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EventStore, type AppendBatch } from '../../../src/core/capture/eventStore';
-import type { CaptureEvent, FrameEvent, NewCaptureEvent } from '../../../src/core/capture/events';
+import { appendWholeFrameEvents, type CaptureEvent, type FrameEvent, type NewCaptureEvent } from '../../../src/core/capture/events';
+import { encodeFrame } from '../../../src/core/wire/frameEncoder';
 
 let t0 = 1_700_000_000_000;
 
@@ -407,6 +408,59 @@ describe('EventStore', () => {
       assert.deepEqual(got, [[2]]);
     } finally {
       s.dispose();
+    }
+  });
+
+  test('appendWholeFrame stores what appending the frame’s and the message’s events stores: ids, events, evictions, batches', async () => {
+    // Each step on two stores with the same caps: `whole` through appendWholeFrame into the first, through its two
+    // events (appendWholeFrameEvents, which appends them) into the second. Objects appended before a whole frame are
+    // still objects in the store then (nothing seals them), and caps make both fall back or evict on the way.
+    type Step = { whole: { opcode: 1 | 2; payload: Buffer; masked: boolean; alsoSentTo?: string[] } } | { event: () => NewCaptureEvent };
+    const steps: Step[] = [];
+    for (let i = 0; i < 40; i++) {
+      const size = [0, 3, 10, 125, 126, 300][i % 6];
+      const payload = Buffer.alloc(size, 0x61 + (i % 26));
+      steps.push({ whole: { opcode: i % 3 === 0 ? 2 : 1, payload, masked: i % 2 === 0, alsoSentTo: i % 5 === 0 ? ['x', 'y'] : undefined } });
+      if (i % 4 === 1) steps.push({ event: () => conn(`c${i}`) });
+      if (i % 7 === 2) steps.push({ event: () => frame(`object ${i}`) });
+    }
+    const caps = [{}, { maxEvents: 7 }, { maxEvents: 2 }, { maxEvents: 1 }, { maxBytes: 700 }, { maxBytes: 400 }, { maxEvents: 5, maxBytes: 350 }];
+    for (const cap of caps) {
+      const direct = new EventStore({ ...cap, batchIntervalMs: 5 });
+      const viaEvents = new EventStore({ ...cap, batchIntervalMs: 5 });
+      const batches: [AppendBatch[], AppendBatch[]] = [[], []];
+      direct.onDidAppend((b) => batches[0].push(b));
+      viaEvents.onDidAppend((b) => batches[1].push(b));
+      try {
+        let time = 1_700_000_000_000.5;
+        for (const step of steps) {
+          if ('event' in step) {
+            const e = step.event();
+            direct.append({ ...e });
+            viaEvents.append({ ...e });
+            continue;
+          }
+          const w = step.whole;
+          const wire = encodeFrame({ opcode: w.opcode, payload: w.payload, maskKey: w.masked ? Buffer.from([9, 8, 7, 6]) : undefined });
+          const header = wire.subarray(0, wire.length - w.payload.length);
+          time += 1;
+          // Header then unmasked payload, at an offset in a larger buffer.
+          const bytes = Buffer.concat([Buffer.from('pad'), header, w.payload]);
+          const a = direct.appendWholeFrame('c1', time, w.masked ? 'c2s' : 's2c', w.opcode, bytes, 3, header.length, w.payload.length, w.alsoSentTo);
+          const b = appendWholeFrameEvents(viaEvents, 'c1', time, w.masked ? 'c2s' : 's2c', w.opcode, Buffer.from(header), Buffer.from(w.payload), w.alsoSentTo);
+          assert.equal(a, b, `${JSON.stringify(cap)}: the frame's id`);
+          assert.deepEqual(direct.stats(), viaEvents.stats(), `${JSON.stringify(cap)}: counts, bytes and evictions after frame ${a}`);
+        }
+        // The objects appended before are compact in the first store already: read both stores with every event compact.
+        viaEvents.seal();
+        assert.deepEqual(direct.query({ limit: 10_000 }).events, viaEvents.query({ limit: 10_000 }).events, JSON.stringify(cap));
+        await sleep(30);
+        assert.ok(batches[0].length > 0, 'batches were sent');
+        assert.deepEqual(batches[0], batches[1], `${JSON.stringify(cap)}: batches`);
+      } finally {
+        direct.dispose();
+        viaEvents.dispose();
+      }
     }
   });
 
