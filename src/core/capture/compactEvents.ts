@@ -445,15 +445,19 @@ export class CompactEventColumns {
       if (reserved === this.chunks[this.chunks.length - 1]) this.noteRecent(bytes, hl, n, dataAt);
     } else {
       dataAt = this.findRecent(bytes, at + hl, n, hl);
-      const copy = dataAt >= 0 ? hl : hl + n;
-      headerAt = this.reserve(copy);
-      const last = this.chunks[this.chunks.length - 1];
-      last.buf.set(new Uint8Array(bytes.buffer, bytes.byteOffset + at, copy), headerAt);
-      if (dataAt < 0) {
+      if (dataAt >= 0) {
+        // The payload is there already (a relay's second record of the same bytes): only the header, a few bytes,
+        // copied one by one (a view and set() for them cost more than the rest of the record).
+        headerAt = this.reserve(hl);
+        const dst = this.chunks[this.chunks.length - 1].buf;
+        for (let i = 0; i < hl; i++) dst[headerAt + i] = bytes[at + i];
+      } else {
+        headerAt = this.reserve(hl + n);
+        this.chunks[this.chunks.length - 1].buf.set(new Uint8Array(bytes.buffer, bytes.byteOffset + at, hl + n), headerAt);
         dataAt = headerAt + hl;
         this.noteRecent(bytes, at + hl, n, dataAt);
       }
-      seq = last.seq;
+      seq = this.chunks[this.chunks.length - 1].seq;
     }
     const list = alsoSentTo === undefined ? 0 : this.refList(alsoSentTo) + 1;
     if (list !== 0) this.listRefs[list - 1]++;
