@@ -16,7 +16,7 @@
 // Knobs for investigation: FANOUT_DEBUG=1 prints each round's rates, CPU use and collections; FANOUT_ONLY=<a,b>
 // runs some variants (on, session, off, plain); FANOUT_ROUNDS (default 9), FANOUT_WARMUP_ROUNDS (default 3),
 // FANOUT_SLICES (slices per server and round, default 6), FANOUT_WINDOW (messages in flight, default 64),
-// FANOUT_SERVER_NODE_ARGS (Node options of the servers).
+// FANOUT_SERVER_NODE_ARGS (Node options of the servers), FANOUT_ALT (another build's server in place of plain ws).
 
 import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
@@ -78,7 +78,10 @@ export async function benchFanout(): Promise<FanoutRow[]> {
   const load = forkChild(loadScript);
   // FANOUT_SERVER_NODE_ARGS: Node options for the server processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
   const serverArgs = process.env.FANOUT_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const servers = chosen.map((v) => forkChild(serverScript, [v.variant], serverArgs));
+  // FANOUT_ALT=<a bundled fanout-server.child.js of another build>: that build's capture-on server takes the plain-ws
+  // server's place, so that the `vs plain ws` rows compare two builds over the same seconds.
+  const alt = process.env.FANOUT_ALT;
+  const servers = chosen.map((v) => (alt && v.variant === 'plain' ? forkChild(alt, ['on'], serverArgs) : forkChild(serverScript, [v.variant], serverArgs)));
   const rates = new Map<ServerVariant, number[]>(chosen.map((v) => [v.variant, []]));
   // Server CPU per delivery over the whole round: less sensitive than the rate to other work on the machine.
   const cpuPerDelivery = new Map<ServerVariant, number[]>(chosen.map((v) => [v.variant, []]));
