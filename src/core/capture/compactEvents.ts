@@ -26,8 +26,9 @@ const RECENT_SIZE = 1024;
 const word = (b: Buffer, at: number): number => b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24);
 
 /**
- * A hash of a payload's length and four 32-bit words spread over it (the `n` bytes of `b` from `start`), as the index of its entry in the table of recent
- * payloads: it only picks the one recent payload worth comparing, so it need not read every byte (the comparison does).
+ * A hash of a payload's length and four 32-bit words spread over it (the `n` bytes of `b` from `start`), as the index
+ * of its entry in the table of recent payloads: it only picks the one recent payload worth comparing, so it need not
+ * read every byte (the comparison does).
  */
 function sampleHash(b: Buffer, start: number, n: number): number {
   let h = Math.imul(n, 0x9e3779b1);
@@ -573,8 +574,9 @@ export class CompactEventColumns {
   }
 
   /**
-   * The offset in the newest chunk of bytes equal to the `n` bytes of `src` from `start`, put there recently, when `extra` more bytes still fit
-   * in that chunk (so that the record that shares them is in the same chunk); -1 otherwise.
+   * The offset in the newest chunk of bytes equal to the `n` bytes of `src` from `start`, put there recently, when
+   * `extra` more bytes still fit in that chunk (so that the record that shares them is in the same chunk); -1
+   * otherwise.
    */
   private findRecent(src: Buffer, start: number, n: number, extra: number): number {
     if (n < DEDUPE_MIN) return -1;
