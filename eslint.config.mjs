@@ -10,6 +10,53 @@ const noVscode = {
   ],
 };
 
+const noHtml = [
+  { selector: "MemberExpression[property.name=/^(innerHTML|outerHTML)$/]", message: 'Payloads are untrusted: render text, never HTML.' },
+  { selector: "CallExpression[callee.property.name='insertAdjacentHTML']", message: 'Payloads are untrusted: render text, never HTML.' },
+];
+
+// VS Code's own UI reads markup in text: a notification turns `[label](command:…)` into a link that runs a command, and
+// quick picks, tree items and the status bar turn `$(name)` into an icon. A server's status line, a Redis error or a
+// launch configuration's name must never get there as is. So in src/extension such text is a literal, or is built
+// with uiText`…${x}…` or untrusted(x) (src/extension/uiText.ts), which escape it; anything else fails here.
+/** The value at `path` is the extension's own text, or escaped. */
+const escaped = (path) =>
+  [
+    `[${path}.type='Literal']`,
+    `[${path}.type='TemplateLiteral'][${path}.expressions.length=0]`,
+    `[${path}.type='ConditionalExpression'][${path}.consequent.type='Literal'][${path}.alternate.type='Literal']`,
+    `[${path}.type='TaggedTemplateExpression'][${path}.tag.name='uiText']`,
+    `[${path}.type='CallExpression'][${path}.callee.name=/^untrusted(Lines)?$/]`,
+  ].join(', ');
+/** Markdown is never escaped enough (autolinks, HTML): only the extension's own. */
+const ownMarkdown = (path) => `[${path}.type='Literal'], [${path}.type='TemplateLiteral'][${path}.expressions.length=0]`;
+const NOTIFY = '/^(show(Error|Warning|Information)Message|setStatusBarMessage)$/';
+const UI_TEXT = "Text from outside the extension must not reach VS Code's UI as markup: use uiText`…${x}…` or untrusted(x) from ./uiText.";
+const uiText = [
+  {
+    selector: `CallExpression:matches([callee.name=${NOTIFY}], [callee.property.name=${NOTIFY}]):not(${escaped('arguments.0')})`,
+    message: UI_TEXT,
+  },
+  {
+    selector: "MemberExpression[object.property.name='window'][property.name=/^show(Error|Warning|Information)Message$/]",
+    message: 'Notifications go through ./notify, which logs them and keeps the last ones for the tests.',
+  },
+  { selector: `NewExpression[callee.property.name='TreeItem']:not(${escaped('arguments.0')})`, message: UI_TEXT },
+  {
+    selector: `AssignmentExpression:matches([left.property.name=/^(tooltip|description|label)$/], [left.property.name='text'][left.object.property.name=/[iI]tem$/], [left.property.name='text'][left.object.name=/[iI]tem$/]):not(${escaped('right')})`,
+    message: UI_TEXT,
+  },
+  {
+    selector: `:matches(CallExpression[callee.property.name=/^(show(QuickPick|InputBox)|withProgress)$/], AssignmentExpression[left.property.name='items'], VariableDeclarator:has(TSQualifiedName[right.name='QuickPickItem'])) Property[key.name=/^(label|description|detail|title|prompt|placeHolder)$/]:not(${escaped('value')})`,
+    message: `Quick pick items, input boxes and progress titles: ${UI_TEXT}`,
+  },
+  { selector: `CallExpression[callee.property.name='appendText']:not(${escaped('arguments.0')})`, message: UI_TEXT },
+  {
+    selector: `:matches(NewExpression[callee.property.name='MarkdownString'][arguments.length>0], CallExpression[callee.property.name='appendMarkdown']):not(${ownMarkdown('arguments.0')})`,
+    message: 'Markdown only of the extension\'s own text: put untrusted text in with appendText(untrusted(x)).',
+  },
+];
+
 export default tseslint.config(
   { ignores: ['dist/**', 'out/**', 'node_modules/**', '.test-runs/**'] },
   js.configs.recommended,
@@ -17,13 +64,10 @@ export default tseslint.config(
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-syntax': [
-        'error',
-        { selector: "MemberExpression[property.name=/^(innerHTML|outerHTML)$/]", message: 'Payloads are untrusted: render text, never HTML.' },
-        { selector: "CallExpression[callee.property.name='insertAdjacentHTML']", message: 'Payloads are untrusted: render text, never HTML.' },
-      ],
+      'no-restricted-syntax': ['error', ...noHtml],
     },
   },
+  { files: ['src/extension/**/*.ts'], rules: { 'no-restricted-syntax': ['error', ...noHtml, ...uiText] } },
   { files: ['src/core/**/*.ts', 'src/shared/**/*.ts'], rules: noVscode },
   { files: ['**/*.mjs'], languageOptions: { globals: { process: 'readonly', console: 'readonly' } } },
 );

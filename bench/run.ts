@@ -69,8 +69,23 @@ async function main(): Promise<void> {
       });
     }
   }
+  const verdicts: string[] = [];
+  if (want('isolation')) {
+    const r = await (await import('./isolation.bench')).benchIsolation();
+    for (const f of r.rows) {
+      rows.push({
+        name: f.name,
+        value: `${f.value.toFixed(1)} ${f.unit}`,
+        ratio: f.ratio === undefined ? '' : `${f.ratio.toFixed(2)}x ${f.baseline ?? ''}`.trim(),
+        goal: f.goal ?? '',
+        met: f.goal === undefined ? '' : f.met ? 'yes' : 'NO',
+      });
+    }
+    verdicts.push(r.verdict);
+  }
   console.log('');
   console.table(rows);
+  for (const v of verdicts) console.log(v);
 }
 
 main().catch((err) => {

@@ -1,6 +1,10 @@
 // Pure formatting and parsing for the webview (no DOM), so node tests can cover it.
 import { formatHexBytes, parseHexBytes } from '../src/shared/hex';
 import { isControlOpcode, opcodeName, type FrameDto, type MessageDto } from '../src/shared/protocol';
+import { oneLine } from '../src/shared/visibleText';
+
+// The markers of VS Code's own UI (notifications, tree, status bar) in the panel too: one definition of each.
+export { oneLine, revealBidi } from '../src/shared/visibleText';
 
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -59,20 +63,6 @@ export function messageLength(m: MessageDto): string {
 /** The opcode column: name, plus the close code for close frames. */
 export function opcodeText(f: FrameDto): string {
   return opcodeName(f.opcode);
-}
-
-/** Unicode bidi controls: in an untrusted payload they can make text read as something it is not. */
-const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-
-/** Shows each bidi control as a visible marker (`⟨U+202E⟩`), so a payload cannot reorder how it reads. */
-export function revealBidi(s: string): string {
-  return s.replace(BIDI_CONTROLS, (c) => `⟨U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}⟩`);
-}
-
-/** One line of preview: control characters shown as symbols so a row never wraps or hides text. */
-export function oneLine(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return revealBidi(s.replace(/[\u0000-\u001f\u007f]/g, (c) => (c === '\n' ? '↵' : c === '\t' ? '⇥' : c === '\r' ? '' : '·')));
 }
 
 export function framePreview(f: FrameDto, msg?: MessageDto): string {

@@ -1,9 +1,12 @@
 // "Connect to Endpoint…": a quick pick of saved and recent endpoints that also takes a typed URL.
+import { isUtf8 } from 'node:buffer';
 import * as vscode from 'vscode';
 import type { ConnectionError } from '../core/client/clientConnection';
 import type { Session } from './session';
 import { readEndpointTls } from './security';
 import { readSavedEndpoints, validateEndpointUrl, type SavedEndpoint } from './settings';
+import * as notify from './notify';
+import { uiText, untrusted } from './uiText';
 
 const RECENT_KEY = 'wsInspector.recentEndpoints';
 const MAX_RECENT = 10;
@@ -16,23 +19,26 @@ async function pickEndpoint(context: vscode.ExtensionContext, log: vscode.LogOut
   const { endpoints, problems } = readSavedEndpoints();
   for (const p of problems) log.warn(p);
   const recent = context.globalState.get<string[]>(RECENT_KEY, []);
-  const items: Array<EndpointItem | vscode.QuickPickItem> = [];
-  if (endpoints.length) {
-    items.push({ label: 'Saved', kind: vscode.QuickPickItemKind.Separator });
-    for (const e of endpoints) {
-      const details = [
-        e.subprotocols?.length ? `subprotocols: ${e.subprotocols.join(', ')}` : '',
-        e.allowSelfSigned ? '$(warning) unsafe: certificate checks off' : e.caFile ? `CA: ${e.caFile}` : '',
-      ].filter(Boolean);
-      items.push({ label: e.name ?? e.url, description: e.name ? e.url : undefined, detail: details.join(' · ') || undefined, endpoint: e });
-    }
-  }
   const savedUrls = new Set(endpoints.map((e) => e.url));
   const recentOnly = recent.filter((u) => !savedUrls.has(u));
-  if (recentOnly.length) {
-    items.push({ label: 'Recent', kind: vscode.QuickPickItemKind.Separator });
-    for (const url of recentOnly) items.push({ label: url, endpoint: { url } });
-  }
+  const items: Array<EndpointItem | vscode.QuickPickItem> = [
+    ...(endpoints.length ? [{ label: 'Saved', kind: vscode.QuickPickItemKind.Separator }] : []),
+    ...endpoints.map((e) => {
+      const details = [
+        e.subprotocols?.length ? uiText`subprotocols: ${e.subprotocols.join(', ')}` : '',
+        e.allowSelfSigned ? '$(warning) unsafe: certificate checks off' : e.caFile ? uiText`CA: ${e.caFile}` : '',
+      ].filter(Boolean);
+      return {
+        label: untrusted(e.name ?? e.url),
+        ...(e.name ? { description: untrusted(e.url) } : {}),
+        // eslint-disable-next-line no-restricted-syntax -- each piece is the extension's own text or uiText above
+        detail: details.join(' · ') || undefined,
+        endpoint: e,
+      };
+    }),
+    ...(recentOnly.length ? [{ label: 'Recent', kind: vscode.QuickPickItemKind.Separator }] : []),
+    ...recentOnly.map((url) => ({ label: untrusted(url), endpoint: { url } })),
+  ];
   const qp = vscode.window.createQuickPick<EndpointItem | vscode.QuickPickItem>();
   qp.title = 'Connect to WebSocket Endpoint';
   qp.placeholder = 'ws://127.0.0.1:8765/, wss://host/path or ws+unix:///path/to.sock:/path';
@@ -55,8 +61,8 @@ async function pickEndpoint(context: vscode.ExtensionContext, log: vscode.LogOut
         }
         const problem = validateEndpointUrl(typed);
         const first: EndpointItem | vscode.QuickPickItem = problem
-          ? { label: `$(error) ${problem}`, alwaysShow: true }
-          : { label: typed, description: 'Connect', alwaysShow: true, endpoint: endpoints.find((e) => e.url === typed) ?? { url: typed } };
+          ? { label: uiText`$(error) ${problem}`, alwaysShow: true }
+          : { label: untrusted(typed), description: 'Connect', alwaysShow: true, endpoint: endpoints.find((e) => e.url === typed) ?? { url: typed } };
         qp.items = [first, ...items];
       }),
       qp.onDidAccept(() => {
@@ -93,7 +99,7 @@ export async function connectCommand(
   log.info(`Connecting to ${endpoint.url}…`);
   try {
     const conn = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Window, title: `Connecting to ${endpoint.url}` },
+      { location: vscode.ProgressLocation.Window, title: uiText`Connecting to ${endpoint.url}` },
       () =>
         session.connect(endpoint.url, {
           headers: endpoint.headers,
@@ -106,8 +112,10 @@ export async function connectCommand(
   } catch (err) {
     const e = err as ConnectionError;
     log.error(`Connecting to ${endpoint.url} failed: ${e.message}`);
-    const pick = await vscode.window.showErrorMessage(
-      `Could not connect to ${endpoint.url}: ${e.message}`,
+    // A status line is read as latin1; one a server wrote in UTF-8 is shown as written, its bidi controls as markers.
+    const reason = e.code === 'ERR_UPGRADE_REJECTED' ? utf8OfLatin1(e.message) : e.message;
+    const pick = await notify.showErrorMessage(
+      uiText`Could not connect to ${endpoint.url}: ${reason}`,
       ...(e.handshake ? ['Show Handshake'] : []),
       'Show Log',
     );
@@ -115,4 +123,11 @@ export async function connectCommand(
     if (pick === 'Show Log') log.show();
     return undefined;
   }
+}
+
+/** `s` read as latin1 bytes, decoded as UTF-8 when those bytes are valid UTF-8; else `s` unchanged. */
+function utf8OfLatin1(s: string): string {
+  if (/[\u0100-\uffff]/.test(s)) return s;
+  const bytes = Buffer.from(s, 'latin1');
+  return isUtf8(bytes) ? bytes.toString('utf8') : s;
 }

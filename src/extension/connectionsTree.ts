@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import type { SourceRow } from '../shared/protocol';
 import type { ConnectionSummary, ServerSummary } from './model';
 import type { Session } from './session';
+import { uiText, untrusted, untrustedLines } from './uiText';
 
 export type TreeNode =
   | { type: 'server'; server: ServerSummary }
@@ -64,9 +65,9 @@ export class ConnectionsTree implements vscode.TreeDataProvider<TreeNode>, vscod
   getTreeItem(node: TreeNode): vscode.TreeItem {
     if (node.type === 'server') {
       const s = node.server;
-      const item = new vscode.TreeItem(`Server :${s.port}`, vscode.TreeItemCollapsibleState.Expanded);
-      item.description = `${s.clientCount} ${s.clientCount === 1 ? 'client' : 'clients'} · ${s.relay}`;
-      item.tooltip = s.url;
+      const item = new vscode.TreeItem(uiText`Server :${s.port}`, vscode.TreeItemCollapsibleState.Expanded);
+      item.description = uiText`${s.clientCount} ${s.clientCount === 1 ? 'client' : 'clients'} · ${s.relay}`;
+      item.tooltip = untrusted(s.url);
       item.iconPath = new vscode.ThemeIcon('broadcast', new vscode.ThemeColor('testing.iconPassed'));
       item.contextValue = 'server';
       item.id = `server:${s.id}`;
@@ -75,22 +76,20 @@ export class ConnectionsTree implements vscode.TreeDataProvider<TreeNode>, vscod
     if (node.type === 'source') {
       const src = node.source;
       const item = new vscode.TreeItem(src.kind === 'proxy' ? 'Proxy' : 'Browser', vscode.TreeItemCollapsibleState.Expanded);
-      item.description = src.tag ? `${src.label} · debug: ${src.tag}` : src.label;
-      item.tooltip = src.label;
+      item.description = untrusted(src.tag ? `${src.label} · debug: ${src.tag}` : src.label);
+      item.tooltip = untrusted(src.label);
       item.iconPath = new vscode.ThemeIcon(src.kind === 'proxy' ? 'arrow-swap' : 'browser', new vscode.ThemeColor('testing.iconPassed'));
       item.contextValue = `source.${src.kind}`;
       item.id = `source:${src.id}`;
       return item;
     }
     const c = node.connection;
-    const item = new vscode.TreeItem(c.label, vscode.TreeItemCollapsibleState.None);
+    const item = new vscode.TreeItem(untrusted(c.label), vscode.TreeItemCollapsibleState.None);
     item.id = `${node.type}:${c.id}`;
-    item.description = `${c.state} · ↑${c.messagesOut} ↓${c.messagesIn}`;
-    item.tooltip = [c.label, c.userAgent && `User-Agent: ${c.userAgent}`, c.origin && `Origin: ${c.origin}`, c.subprotocol && `Subprotocol: ${c.subprotocol}`]
-      .filter(Boolean)
-      .join('\n');
+    item.description = uiText`${c.state} · ↑${c.messagesOut} ↓${c.messagesIn}`;
+    item.tooltip = untrustedLines([c.label, c.userAgent && `User-Agent: ${c.userAgent}`, c.origin && `Origin: ${c.origin}`, c.subprotocol && `Subprotocol: ${c.subprotocol}`]);
     item.iconPath = stateIcon(c.state);
-    if (node.type === 'sourceConnection') item.description = [c.state, c.note, c.tag && `debug: ${c.tag}`].filter(Boolean).join(' · ');
+    if (node.type === 'sourceConnection') item.description = untrusted([c.state, c.note, c.tag && `debug: ${c.tag}`].filter(Boolean).join(' · '));
     item.contextValue =
       node.type === 'serverClient' ? 'serverClient' : node.type === 'sourceConnection' ? c.kind : `outgoing.${c.state === 'closed' || c.state === 'failed' ? 'closed' : 'live'}`;
     item.command = { command: 'wsInspector.openInspector', title: 'Open Inspector', arguments: [c.id] };

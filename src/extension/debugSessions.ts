@@ -2,6 +2,8 @@
 // server started before the program, its URL in the program's environment as WS_INSPECTOR_URL, the inspector
 // opened, its connections tagged with the session's name, and what was started stopped when the session ends.
 import * as vscode from 'vscode';
+import * as notify from './notify';
+import { uiText } from './uiText';
 
 /** The `wsInspector` attribute of a launch configuration (its JSON schema is in package.json). */
 export interface DebugAttribute {
@@ -91,7 +93,7 @@ export class DebugSessionIntegration implements vscode.Disposable {
     const problem = validateDebugAttribute(attr);
     if (problem) {
       this.log.error(`Debug configuration "${config.name}": ${problem}`);
-      void vscode.window.showErrorMessage(`Debug configuration "${config.name}": ${problem}`);
+      void notify.showErrorMessage(uiText`Debug configuration "${config.name}": ${problem}`);
       return undefined;
     }
     const a = attr as DebugAttribute;
@@ -113,7 +115,7 @@ export class DebugSessionIntegration implements vscode.Disposable {
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       this.log.error(`Debug session "${name}": ${message}`);
-      void vscode.window.showErrorMessage(`WebSocket Inspector could not prepare debug session "${name}": ${message}`);
+      void notify.showErrorMessage(uiText`WebSocket Inspector could not prepare debug session "${name}": ${message}`);
       return undefined;
     }
     run.orphanTimer = setTimeout(() => {

@@ -1,6 +1,8 @@
 import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
+import * as notify from './notify';
+import { uiText } from './uiText';
 import type { EventStore } from '../core/capture/eventStore';
 import type { CaptureEvent } from '../core/capture/events';
 import { eventToJsonLine, SecretRedactor, toHar } from '../core/capture/sessionExport';
@@ -59,7 +61,7 @@ function openOutput(uri: vscode.Uri): Output {
 export async function exportSession(store: EventStore, version: string, target?: vscode.Uri): Promise<vscode.Uri | undefined> {
   const stats = store.stats();
   if (stats.count === 0) {
-    void vscode.window.showInformationMessage('Nothing captured yet: start a server or connect to an endpoint first.');
+    void notify.showInformationMessage('Nothing captured yet: start a server or connect to an endpoint first.');
     return undefined;
   }
   const uri =
@@ -76,7 +78,7 @@ export async function exportSession(store: EventStore, version: string, target?:
   const redactor = keepSecrets ? undefined : new SecretRedactor();
   try {
     await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `Exporting ${stats.count.toLocaleString()} events`, cancellable: false },
+      { location: vscode.ProgressLocation.Notification, title: uiText`Exporting ${stats.count.toLocaleString()} events`, cancellable: false },
       async (progress) => {
         const out = openOutput(uri);
         let done = 0;
@@ -113,11 +115,11 @@ export async function exportSession(store: EventStore, version: string, target?:
       },
     );
   } catch (err) {
-    void vscode.window.showErrorMessage(`Could not export to ${uri.fsPath}: ${(err as Error).message}. Choose another file and try again.`);
+    void notify.showErrorMessage(uiText`Could not export to ${uri.fsPath}: ${err}. Choose another file and try again.`);
     return undefined;
   }
   const evicted = stats.evictedEvents > 0 ? ` (${stats.evictedEvents.toLocaleString()} older events had been evicted)` : '';
   const redacted = redactor && redactor.replaced > 0 ? ` ${redactor.replaced.toLocaleString()} credentials were replaced by REDACTED (setting wsInspector.export.includeSecrets).` : '';
-  void vscode.window.showInformationMessage(`Exported ${stats.count.toLocaleString()} events to ${uri.fsPath}${evicted}.${redacted}`);
+  void notify.showInformationMessage(uiText`Exported ${stats.count.toLocaleString()} events to ${uri.fsPath}${evicted}.${redacted}`);
   return uri;
 }

@@ -10,6 +10,8 @@ import { readBreakpointTimeoutMs, readCaptureSettings, readScaleSettings, readSe
 import { DebugSessionIntegration } from './debugSessions';
 import { registerProxyCommands, startProxy } from './proxyCommands';
 import { ServerStatusBar } from './statusBar';
+import * as notify from './notify';
+import { uiText, untrusted } from './uiText';
 
 /** What the extension-host tests read; not a public API. */
 export interface ExtensionApi {
@@ -17,6 +19,8 @@ export interface ExtensionApi {
   debug: DebugSessionIntegration;
   tree: ConnectionsTree;
   statusBarText(): string | undefined;
+  /** The last notifications shown, as VS Code was given them. */
+  notifications(): readonly notify.ShownNotification[];
   activationMs: number;
 }
 
@@ -25,7 +29,7 @@ let session: Session | undefined;
 export function activate(context: vscode.ExtensionContext): ExtensionApi {
   const started = performance.now();
   const log = vscode.window.createOutputChannel('WebSocket Inspector', { log: true });
-  context.subscriptions.push(log);
+  context.subscriptions.push(log, notify.logNotificationsTo(log));
   setUnexpectedErrorHandler((err) => log.error(err instanceof Error ? (err.stack ?? err.message) : String(err)));
 
   let capture;
@@ -33,7 +37,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     capture = readCaptureSettings();
   } catch (err) {
     log.error(String(err));
-    void vscode.window.showWarningMessage(`${errorMessage(err)} Using the defaults.`);
+    void notify.showWarningMessage(uiText`${errorMessage(err)} Using the defaults.`);
     capture = { maxEvents: 100_000, maxBytes: 268435456 };
   }
   let breakpointTimeoutMs = 30_000;
@@ -57,7 +61,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
           return await fn(...args);
         } catch (err) {
           log.error(`${id}: ${errorMessage(err)}`);
-          void vscode.window.showErrorMessage(errorMessage(err));
+          void notify.showErrorMessage(untrusted(errorMessage(err)));
           return undefined;
         }
       }),
@@ -86,7 +90,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     return joinBackplane(s, log);
   });
   command('wsInspector.stopBackplane', async () => {
-    if (!(await s.stopBackplane())) void vscode.window.showInformationMessage('The server is not on a backplane.');
+    if (!(await s.stopBackplane())) void notify.showInformationMessage('The server is not on a backplane.');
     else log.info('Backplane: left.');
   });
   let onBackplane = false;
@@ -118,11 +122,11 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   command('wsInspector.stopServer', async () => {
     const addr = s.serverAddress;
     if (!(await s.stopServer())) {
-      void vscode.window.showInformationMessage('No WebSocket server is running.');
+      void notify.showInformationMessage('No WebSocket server is running.');
       return;
     }
     log.info(`Server stopped (${addr?.url}).`);
-    void vscode.window.setStatusBarMessage(`WebSocket server ${addr?.url ?? ''} stopped`, 3000);
+    void vscode.window.setStatusBarMessage(uiText`WebSocket server ${addr?.url ?? ''} stopped`, 3000);
   });
   command('wsInspector.sendToAll', async (text?: string) => {
     if (!s.serverAddress) throw new Error('No server is running. Start one with "WebSocket: Start Broadcast Server".');
@@ -130,7 +134,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
       typeof text === 'string'
         ? text
         : await vscode.window.showInputBox({
-            title: `Send to all ${s.clientCount} clients`,
+            title: uiText`Send to all ${s.clientCount} clients`,
             prompt: 'Text message to send to every connected client',
             placeHolder: '{"type":"hello"}',
           });
@@ -142,7 +146,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   command('wsInspector.sendToClient', async (node?: TreeNode | string, text?: string) => {
     const id = typeof node === 'string' ? node : node?.type === 'serverClient' ? node.connection.id : undefined;
     if (!id) throw new Error('Pick a client in the Connections view.');
-    const message = text ?? (await vscode.window.showInputBox({ title: `Send to client ${id}`, prompt: 'Text message' }));
+    const message = text ?? (await vscode.window.showInputBox({ title: uiText`Send to client ${id}`, prompt: 'Text message' }));
     if (message === undefined) return;
     await s.send({ kind: 'client', clientId: id }, message);
   });
@@ -158,10 +162,10 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     if (!id) {
       const open = s.outgoingConnections();
       if (open.length === 0) {
-        void vscode.window.showInformationMessage('There is no outgoing connection to close.');
+        void notify.showInformationMessage('There is no outgoing connection to close.');
         return;
       }
-      id = open.length === 1 ? open[0].id : (await vscode.window.showQuickPick(open.map((o) => ({ label: o.url, description: o.state, id: o.id })), { title: 'Disconnect' }))?.id;
+      id = open.length === 1 ? open[0].id : (await vscode.window.showQuickPick(open.map((o) => ({ label: untrusted(o.url), description: untrusted(o.state), id: o.id })), { title: 'Disconnect' }))?.id;
     }
     if (id && !s.closeOutgoing(id, 1000, 'closed from VS Code')) throw new Error(`No outgoing connection ${id}.`);
   });
@@ -177,7 +181,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration(async (e) => {
       if (!e.affectsConfiguration('wsInspector.server') || !s.serverAddress) return;
-      const pick = await vscode.window.showInformationMessage(
+      const pick = await notify.showInformationMessage(
         'WebSocket server settings changed. Restart the running server to apply them? Connected clients will be disconnected.',
         'Restart Server',
       );
@@ -189,7 +193,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
 
   const activationMs = performance.now() - started;
   log.info(`WebSocket Inspector activated in ${activationMs.toFixed(1)} ms.`);
-  return { session: s, debug, tree, statusBarText: () => statusBar.text, activationMs };
+  return { session: s, debug, tree, statusBarText: () => statusBar.text, notifications: notify.recentNotifications, activationMs };
 }
 
 async function startServer(
@@ -203,7 +207,7 @@ async function startServer(
   const { options: security, generatedToken } = await resolveServerSecurity(settings.security, context.secrets);
   if (generatedToken) {
     log.info('Auth is on and there was no token: a new one was generated and stored in SecretStorage.');
-    void vscode.window.showInformationMessage('Auth is on: a token was generated for the server. Clients must send it.', 'Copy Connection URL').then((pick) => {
+    void notify.showInformationMessage('Auth is on: a token was generated for the server. Clients must send it.', 'Copy Connection URL').then((pick) => {
       if (pick) void vscode.commands.executeCommand('wsInspector.copyConnectionUrl');
     });
   }
@@ -213,13 +217,12 @@ async function startServer(
     log.info(`Server listening on ${addr.url} (relay: ${settings.relay}${protection ? `; ${protection}` : ''}).`);
     if (s.serverExposed) {
       log.warn(`The server is reachable from the network at ${addr.url}${security.auth ? '' : ' without authentication'}.`);
-      void vscode.window.showWarningMessage(
-        `The WebSocket server listens on ${addr.host}, reachable from your network${security.auth ? '' : ' WITHOUT authentication (wsInspector.server.allowRemote)'}. Stop it when you are done.`,
-      );
+      const unauthenticated = security.auth ? '' : ' WITHOUT authentication (wsInspector.server.allowRemote)';
+      void notify.showWarningMessage(uiText`The WebSocket server listens on ${addr.host}, reachable from your network${unauthenticated}. Stop it when you are done.`);
     }
     if (readScaleSettings().redisUrl) await joinBackplane(s, log);
     const copy = security.auth ? 'Copy URL with Token' : 'Copy URL';
-    void vscode.window.showInformationMessage(`WebSocket server listening on ${addr.url}`, 'Open Inspector', copy).then((pick) => {
+    void notify.showInformationMessage(uiText`WebSocket server listening on ${addr.url}`, 'Open Inspector', copy).then((pick) => {
       if (pick === 'Open Inspector') void vscode.commands.executeCommand('wsInspector.openInspector');
       if (pick === 'Copy URL') void vscode.env.clipboard.writeText(addr.url);
       if (pick === 'Copy URL with Token') void vscode.commands.executeCommand('wsInspector.copyConnectionUrl');
@@ -228,8 +231,8 @@ async function startServer(
   } catch (err) {
     if ((err as { code?: string }).code === 'ERR_EXPOSED_WITHOUT_AUTH') {
       log.warn(`Refused to listen on ${settings.host} without auth.`);
-      const pick = await vscode.window.showErrorMessage(
-        `Listening on ${settings.host} would expose the server to your network. Turn on auth (wsInspector.server.auth.enabled), or bind to 127.0.0.1.`,
+      const pick = await notify.showErrorMessage(
+        uiText`Listening on ${settings.host} would expose the server to your network. Turn on auth (wsInspector.server.auth.enabled), or bind to 127.0.0.1.`,
         'Enable Auth',
         'Use 127.0.0.1',
         'Open Settings',
@@ -246,8 +249,8 @@ async function startServer(
     if ((err as { code?: string }).code !== 'EADDRINUSE') throw err;
     log.warn(`Port ${settings.port} on ${settings.host} is in use.`);
     const next = settings.port === 65535 ? 1024 : settings.port + 1;
-    const pick = await vscode.window.showErrorMessage(
-      `Port ${settings.port} is already in use on ${settings.host}. Another program (or another VS Code window) is listening there.`,
+    const pick = await notify.showErrorMessage(
+      uiText`Port ${settings.port} is already in use on ${settings.host}. Another program (or another VS Code window) is listening there.`,
       `Use Port ${next}`,
       'Use Any Free Port',
       'Change Setting…',
@@ -270,7 +273,7 @@ async function joinBackplane(s: Session, log: vscode.LogOutputChannel): Promise<
     return true;
   } catch (err) {
     log.warn(`Backplane: ${errorMessage(err)}`);
-    void vscode.window.showWarningMessage(`The server runs without the Redis backplane: ${errorMessage(err)}`, 'Retry', 'Open Settings').then((pick) => {
+    void notify.showWarningMessage(uiText`The server runs without the Redis backplane: ${errorMessage(err)}`, 'Retry', 'Open Settings').then((pick) => {
       if (pick === 'Retry') void vscode.commands.executeCommand('wsInspector.startBackplane');
       if (pick === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'wsInspector.scale');
     });

@@ -1,7 +1,8 @@
 // Turns stored capture events into the small DTOs the webview gets, and the webview's filter into a store query.
 // Kept free of `vscode` so unit tests can run it under plain Node.
 import type { CaptureEvent, FrameEvent, HttpHead, MessageEvent } from '../core/capture/events';
-import type { EventQuery, StoreStats } from '../core/capture/eventStore';
+import type { EventQuery } from '../core/capture/eventQuery';
+import type { StoreStats } from '../core/capture/eventStore';
 import {
   MAX_DETAIL_BYTES,
   PREVIEW_CHARS,

@@ -3,7 +3,8 @@
 import type { CaptureSink } from '../core/capture/events';
 import { BreakpointController, type BreakpointRule, type HeldFrame, type HeldOutcome } from '../core/proxy/breakpoints';
 import type { PipeCounts } from '../core/proxy/framePipe';
-import { InspectingProxy, type ProxyConnectionInfo } from '../core/proxy/inspectingProxy';
+import { InspectingProxy } from '../core/proxy/inspectingProxy';
+import type { ProxyConnectionInfo } from '../core/proxy/proxiedConnection';
 import { DisposableStore, Emitter } from '../core/util/events';
 import { parseHexBytes } from '../shared/hex';
 import { watchCounts } from './countsTicker';

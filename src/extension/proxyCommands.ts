@@ -7,6 +7,8 @@ import type { RunningProxy } from './proxies';
 import { readCaPem } from './security';
 import type { Session } from './session';
 import { readBreakpointRules, readProxySettings, validateProxyTarget } from './settings';
+import * as notify from './notify';
+import { uiText, untrusted } from './uiText';
 
 type Register = (id: string, fn: (...args: never[]) => unknown) => void;
 
@@ -57,7 +59,7 @@ export function registerProxyCommands(context: vscode.ExtensionContext, s: Sessi
     s.browsers.onDidWarn((w) => log.warn(`Browser inspection ${w}`)),
     s.browsers.onDidDisconnect(({ inspection, reason }) => {
       log.warn(`Browser inspection ${inspection.id} (${inspection.endpoint}) ended: ${reason}`);
-      void vscode.window.showWarningMessage(`Browser WebSocket inspection ended: ${reason}`);
+      void notify.showWarningMessage(uiText`Browser WebSocket inspection ended: ${reason}`);
     }),
   );
 
@@ -95,16 +97,15 @@ export function registerProxyCommands(context: vscode.ExtensionContext, s: Sessi
       raw = readBreakpointRules();
     } catch (err) {
       log.error(String(err));
-      void vscode.window.showErrorMessage(err instanceof Error ? err.message : String(err));
+      void notify.showErrorMessage(untrusted(err));
       return;
     }
     const rules: BreakpointRule[] = [];
     raw.forEach((r, i) => {
       const problem = validateRule(r);
       if (problem) {
-        const msg = `Setting wsInspector.breakpoints.rules[${i}]: ${problem}`;
-        log.error(msg);
-        void vscode.window.showErrorMessage(msg);
+        log.error(`Setting wsInspector.breakpoints.rules[${i}]: ${problem}`);
+        void notify.showErrorMessage(uiText`Setting wsInspector.breakpoints.rules[${i}]: ${problem}`);
       } else {
         rules.push({ ...(r as BreakpointRule), enabled: (r as { enabled?: unknown }).enabled !== false });
       }
@@ -154,7 +155,7 @@ export function registerProxyCommands(context: vscode.ExtensionContext, s: Sessi
     const p = await startProxy(s, log, { target, port });
     const recent = context.globalState.get<string[]>(RECENT_TARGETS, []);
     await context.globalState.update(RECENT_TARGETS, [target, ...recent.filter((t) => t !== target)].slice(0, 10));
-    void vscode.window.showInformationMessage(`Inspecting proxy on ${p.url} → ${target}. Point your program at it.`, 'Copy URL', 'Open Inspector').then((pick) => {
+    void notify.showInformationMessage(uiText`Inspecting proxy on ${p.url} → ${target}. Point your program at it.`, 'Copy URL', 'Open Inspector').then((pick) => {
       if (pick === 'Copy URL') void vscode.env.clipboard.writeText(p.url);
       if (pick === 'Open Inspector') void vscode.commands.executeCommand('wsInspector.openInspector');
     });
@@ -166,10 +167,10 @@ export function registerProxyCommands(context: vscode.ExtensionContext, s: Sessi
     let id = typeof arg === 'string' ? arg : arg?.type === 'source' ? arg.source.id : undefined;
     if (id === undefined) {
       if (running.length === 0) {
-        void vscode.window.showInformationMessage('No inspecting proxy is running.');
+        void notify.showInformationMessage('No inspecting proxy is running.');
         return;
       }
-      id = running.length === 1 ? running[0].id : (await vscode.window.showQuickPick(running.map((p) => ({ label: p.url, description: `→ ${p.target}`, id: p.id })), { title: 'Stop Proxy' }))?.id;
+      id = running.length === 1 ? running[0].id : (await vscode.window.showQuickPick(running.map((p) => ({ label: untrusted(p.url), description: uiText`→ ${p.target}`, id: p.id })), { title: 'Stop Proxy' }))?.id;
     }
     if (id === undefined) return;
     if (!(await s.proxies.stop(id))) throw new Error(`No proxy ${id}.`);
@@ -214,7 +215,7 @@ export function registerProxyCommands(context: vscode.ExtensionContext, s: Sessi
       const path = await vscode.window.showInputBox({ title: 'Add Frame Breakpoint (3/3): JSON path', placeHolder: '$.type', validateInput: (v) => validateRule({ id: 'x', enabled: true, jsonPath: v, jsonEquals: '0' }) });
       if (path === undefined) return;
       const value = await vscode.window.showInputBox({
-        title: `Add Frame Breakpoint (3/3): value of ${path}`,
+        title: uiText`Add Frame Breakpoint (3/3): value of ${path}`,
         prompt: 'A JSON literal: "chat", 42, true, null…',
         placeHolder: '"chat"',
         validateInput: (v) => validateRule({ id: 'x', enabled: true, jsonPath: path, jsonEquals: v }),
@@ -250,12 +251,13 @@ export function registerProxyCommands(context: vscode.ExtensionContext, s: Sessi
     }
     let endpoint = arg;
     if (endpoint === undefined) {
-      const picks: Array<vscode.QuickPickItem & { value: string }> = [];
       const debugSession = vscode.debug.activeDebugSession;
-      if (debugSession) picks.push({ label: `$(debug) Debug session "${debugSession.name}"`, description: 'through js-debug', value: 'debug' });
-      for (const e of context.globalState.get<string[]>(RECENT_ENDPOINTS, [])) picks.push({ label: e, description: 'recent', value: e });
-      picks.push({ label: 'http://127.0.0.1:9222', description: 'Chromium started with --remote-debugging-port=9222', value: 'http://127.0.0.1:9222' });
-      picks.push({ label: 'Other DevTools endpoint…', value: 'other' });
+      const picks: Array<vscode.QuickPickItem & { value: string }> = [
+        ...(debugSession ? [{ label: uiText`$(debug) Debug session "${debugSession.name}"`, description: 'through js-debug', value: 'debug' }] : []),
+        ...context.globalState.get<string[]>(RECENT_ENDPOINTS, []).map((e) => ({ label: untrusted(e), description: 'recent', value: e })),
+        { label: 'http://127.0.0.1:9222', description: 'Chromium started with --remote-debugging-port=9222', value: 'http://127.0.0.1:9222' },
+        { label: 'Other DevTools endpoint…', value: 'other' },
+      ];
       const pick = await vscode.window.showQuickPick(picks, { title: 'Inspect Browser WebSockets' });
       if (!pick) return undefined;
       if (pick.value === 'debug') {
@@ -285,10 +287,10 @@ export function registerProxyCommands(context: vscode.ExtensionContext, s: Sessi
     const running = s.browsers.list();
     const given = typeof arg === 'string' ? arg : arg?.type === 'source' ? arg.source.id : undefined;
     if (given === undefined && running.length === 0) {
-      void vscode.window.showInformationMessage('No browser is being inspected.');
+      void notify.showInformationMessage('No browser is being inspected.');
       return;
     }
-    const id = given ?? (running.length === 1 ? running[0].id : (await vscode.window.showQuickPick(running.map((i) => ({ label: i.endpoint, id: i.id })), { title: 'Stop Inspecting Browser' }))?.id);
+    const id = given ?? (running.length === 1 ? running[0].id : (await vscode.window.showQuickPick(running.map((i) => ({ label: untrusted(i.endpoint), id: i.id })), { title: 'Stop Inspecting Browser' }))?.id);
     if (id !== undefined) await s.browsers.stop(id);
   });
 }
@@ -317,8 +319,8 @@ async function debugTargetOf(session: vscode.DebugSession, running: ReadonlyMap<
   const candidates = pages.length > 0 ? pages : children;
   if (candidates.length === 1) return candidates[0];
   const pick = await vscode.window.showQuickPick(
-    candidates.map((d) => ({ label: d.name, session: d })),
-    { title: `Inspect Browser WebSockets: which target of "${session.name}"?` },
+    candidates.map((d) => ({ label: untrusted(d.name), session: d })),
+    { title: uiText`Inspect Browser WebSockets: which target of "${session.name}"?` },
   );
   return pick?.session;
 }

@@ -6,6 +6,8 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import * as notify from './notify';
+import { uiText } from './uiText';
 import type { ClientTlsOptions } from '../core/client/clientConnection';
 import { generateDevCertificate } from '../core/tls/devCertificate';
 import type { ServerSecurityOptions, Session } from './session';
@@ -236,7 +238,7 @@ export function registerSecurityCommands(
   command('wsInspector.generateToken', async (opts?: { replace?: boolean }) => {
     const existing = await secrets.get(TOKEN_SECRET);
     if (existing && opts?.replace !== true) {
-      const pick = await vscode.window.showWarningMessage(
+      const pick = await notify.showWarningMessage(
         'Replace the server\'s auth token? Clients that use the current one will be refused.',
         { modal: true },
         'Replace Token',
@@ -252,7 +254,7 @@ export function registerSecurityCommands(
     const actions = enabled ? ['Copy Connection URL', 'Copy Authorization Header'] : ['Enable Auth', 'Copy Connection URL'];
     if (stale) actions.unshift('Restart Server');
     const note = stale ? ' The running server still accepts the old one until it restarts.' : '';
-    void vscode.window.showInformationMessage(`A new auth token is in VS Code's secret storage.${note}`, ...actions).then(async (pick) => {
+    void notify.showInformationMessage(uiText`A new auth token is in VS Code's secret storage.${note}`, ...actions).then(async (pick) => {
       if (pick === 'Restart Server') {
         await vscode.commands.executeCommand('wsInspector.stopServer');
         await vscode.commands.executeCommand('wsInspector.startServer');
@@ -300,7 +302,7 @@ export function registerSecurityCommands(
       await secrets.delete(JWT_SECRET);
       log.info('The JWT secret was removed.');
     } else {
-      if (Buffer.byteLength(value) < 32) void vscode.window.showWarningMessage('HS256 secrets shorter than 32 bytes are easy to guess.');
+      if (Buffer.byteLength(value) < 32) void notify.showWarningMessage('HS256 secrets shorter than 32 bytes are easy to guess.');
       await secrets.store(JWT_SECRET, value);
       log.info('A JWT secret was stored in SecretStorage.');
     }
@@ -326,7 +328,7 @@ export function registerSecurityCommands(
     const current = typeof certSetting === 'string' && certSetting.trim() !== '' ? { certFile: certSetting } : undefined;
     let use = opts?.useForServer;
     if (use === undefined && !current) {
-      const pick = await vscode.window.showInformationMessage(
+      const pick = await notify.showInformationMessage(
         'Use the new certificate for the WebSocket server (wss://)? This sets wsInspector.server.tls.certFile and keyFile.',
         { modal: true },
         'Use for Server',
@@ -341,9 +343,9 @@ export function registerSecurityCommands(
       log.info(`wsInspector.server.tls is already set (${current.certFile}); left as it is.`);
     }
 
-    void vscode.window
+    void notify
       .showInformationMessage(
-        `Development certificate created (SHA-256 ${cert.fingerprint256.slice(0, 23)}…). Clients must trust it: for Node, NODE_EXTRA_CA_CERTS=${certFile}; browsers, import it into the trust store.`,
+        uiText`Development certificate created (SHA-256 ${cert.fingerprint256.slice(0, 23)}…). Clients must trust it: for Node, NODE_EXTRA_CA_CERTS=${certFile}; browsers, import it into the trust store.`,
         'Copy Certificate Path',
         'Show Instructions',
       )

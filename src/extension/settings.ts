@@ -1,6 +1,7 @@
 // Reads `wsInspector.*` settings into plain option objects for the core, with a readable problem for each bad value
 // (the user sees it instead of a server that silently runs with something else).
 import * as vscode from 'vscode';
+import { PROTECTED_SETTINGS, userSettingValue } from './protectedSettings';
 
 export type RelayMode = 'broadcast' | 'broadcastOthers' | 'echo' | 'none';
 
@@ -71,11 +72,23 @@ export class SettingsError extends Error {
 
 const RELAYS: readonly RelayMode[] = ['broadcast', 'broadcastOthers', 'echo', 'none'];
 
-function config(): vscode.WorkspaceConfiguration {
-  return vscode.workspace.getConfiguration('wsInspector');
+/** What the readers below use of a configuration. */
+type SettingsReader = Pick<vscode.WorkspaceConfiguration, 'get' | 'inspect'>;
+
+/** `wsInspector.*`, with the protected keys read from the user's settings only (see protectedSettings.ts). */
+function config(): SettingsReader {
+  const c = vscode.workspace.getConfiguration('wsInspector');
+  const get = <T>(key: string, fallback?: T): T | undefined =>
+    (PROTECTED_SETTINGS.has(key) ? userSettingValue(c, key, fallback) : c.get<T>(key, fallback as T)) as T | undefined;
+  return { get: get as vscode.WorkspaceConfiguration['get'], inspect: (key) => c.inspect(key) };
 }
 
-function int(c: vscode.WorkspaceConfiguration, key: string, fallback: number, min: number, max: number): number {
+/** `wsInspector.export.includeSecrets`, from the user's settings only. */
+export function readIncludeSecrets(): boolean {
+  return config().get<unknown>('export.includeSecrets', false) === true;
+}
+
+function int(c: SettingsReader, key: string, fallback: number, min: number, max: number): number {
   const v = c.get<unknown>(key, fallback);
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
     throw new SettingsError(key, `expected a whole number from ${min} to ${max}, got ${JSON.stringify(v)}.`);
@@ -103,20 +116,20 @@ export function readServerSettings(): ServerSettings {
   };
 }
 
-function str(c: vscode.WorkspaceConfiguration, key: string): string | undefined {
+function str(c: SettingsReader, key: string): string | undefined {
   const v = c.get<unknown>(key, '');
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string') throw new SettingsError(key, `expected a string, got ${JSON.stringify(v)}.`);
   return v.trim() || undefined;
 }
 
-function oneOf<T extends string>(c: vscode.WorkspaceConfiguration, key: string, allowed: readonly T[], fallback: T): T {
+function oneOf<T extends string>(c: SettingsReader, key: string, allowed: readonly T[], fallback: T): T {
   const v = c.get<unknown>(key, fallback);
   if (!allowed.includes(v as T)) throw new SettingsError(key, `expected one of ${allowed.join(', ')}, got ${JSON.stringify(v)}.`);
   return v as T;
 }
 
-function listOf<T extends string>(c: vscode.WorkspaceConfiguration, key: string, allowed: readonly T[] | undefined, fallback: T[]): T[] {
+function listOf<T extends string>(c: SettingsReader, key: string, allowed: readonly T[] | undefined, fallback: T[]): T[] {
   const v = c.get<unknown>(key, fallback);
   if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || (allowed && !allowed.includes(x as T)))) {
     const what = allowed ? `a list of ${allowed.join(', ')}` : 'a list of strings';
@@ -129,7 +142,7 @@ const TOKEN_LOCATIONS: readonly TokenLocation[] = ['header', 'query', 'subprotoc
 const JWT_ALGORITHMS: readonly JwtAlgorithm[] = ['HS256', 'RS256'];
 const LIMIT_ACTIONS: readonly LimitAction[] = ['drop', 'close'];
 
-function readSecuritySettings(c: vscode.WorkspaceConfiguration): ServerSecuritySettings {
+function readSecuritySettings(c: SettingsReader): ServerSecuritySettings {
   const certFile = str(c, 'server.tls.certFile');
   const keyFile = str(c, 'server.tls.keyFile');
   if (!certFile !== !keyFile) {

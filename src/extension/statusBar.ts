@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { Session } from './session';
+import { uiText } from './uiText';
 
 /** `$(broadcast) WS :8765 · 3 clients` while a server runs; hidden otherwise. Clicking opens the inspector. */
 export class ServerStatusBar implements vscode.Disposable {
@@ -25,17 +26,16 @@ export class ServerStatusBar implements vscode.Disposable {
       return;
     }
     const n = this.session.clientCount;
-    const clients = `${n} ${n === 1 ? 'client' : 'clients'}`;
     if (this.session.serverExposed) {
       // Bound beyond loopback: other machines can reach it. Say so until it stops, and what protects it.
       const p = this.session.serverProtection;
       const guards = [p?.auth ? 'auth on' : 'NO AUTH', p?.tls ? 'TLS' : 'no TLS'].join(', ');
-      this.item.text = `$(warning) WS ${addr.host}:${addr.port} · exposed · ${clients}`;
-      this.item.tooltip = `The WebSocket server at ${addr.url} is reachable from other machines (${guards}). Click to open the inspector.`;
+      this.item.text = uiText`$(warning) WS ${addr.host}:${addr.port} · exposed · ${n} ${n === 1 ? 'client' : 'clients'}`;
+      this.item.tooltip = uiText`The WebSocket server at ${addr.url} is reachable from other machines (${guards}). Click to open the inspector.`;
       this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
     } else {
-      this.item.text = `$(broadcast) WS :${addr.port} · ${clients}`;
-      this.item.tooltip = `WebSocket broadcast server at ${addr.url} — click to open the inspector`;
+      this.item.text = uiText`$(broadcast) WS :${addr.port} · ${n} ${n === 1 ? 'client' : 'clients'}`;
+      this.item.tooltip = uiText`WebSocket broadcast server at ${addr.url} — click to open the inspector`;
       this.item.backgroundColor = undefined;
     }
     this.item.show();

@@ -17,8 +17,11 @@ export interface Chromium {
   dir: string;
 }
 
-/** Launches Chromium on `url` (default about:blank); rejects when it is missing or does not listen within 30 s. */
-export async function launchChromium(url = 'about:blank'): Promise<Chromium> {
+/**
+ * Launches Chromium on `url` (default about:blank), with `extraArgs` (e.g. `--host-resolver-rules=…`) after the
+ * defaults; rejects when it is missing or does not listen within 30 s.
+ */
+export async function launchChromium(url = 'about:blank', extraArgs: readonly string[] = []): Promise<Chromium> {
   if (!fs.existsSync(CHROMIUM)) {
     throw new Error(`Chromium is missing at ${CHROMIUM}: run scripts/setup.sh (it installs the Debian chromium package)`);
   }
@@ -26,7 +29,7 @@ export async function launchChromium(url = 'about:blank'): Promise<Chromium> {
   // Its own process group, so that killing it by pid also ends its renderers.
   const proc = spawn(
     CHROMIUM,
-    ['--headless=new', '--no-sandbox', '--disable-gpu', '--remote-debugging-port=0', `--user-data-dir=${dir}`, url],
+    ['--headless=new', '--no-sandbox', '--disable-gpu', '--remote-debugging-port=0', `--user-data-dir=${dir}`, ...extraArgs, url],
     { stdio: 'ignore', detached: true },
   );
   const file = path.join(dir, 'DevToolsActivePort');

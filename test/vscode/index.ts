@@ -22,6 +22,8 @@ export function run(): Promise<void> {
   require('./cdpProxy.test');
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
   require('./browserDebug.test');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
+  require('./untrustedText.test');
   return new Promise((resolve, reject) => {
     mocha.run((failures) => (failures > 0 ? reject(new Error(`${failures} tests failed.`)) : resolve()));
   });

@@ -1,6 +1,6 @@
 // The connections list (pick one or all) and the server's clients table.
 import type { ConnectionRow, ModelSnapshot } from '../../src/shared/protocol';
-import { formatAbsolute, formatBytes, formatCount } from '../format';
+import { formatAbsolute, formatBytes, formatCount, oneLine } from '../format';
 import { button, el } from '../ui';
 
 const STATE_ICON: Record<ConnectionRow['state'], string> = {
@@ -62,7 +62,7 @@ export class ConnectionsList {
   update(m: ModelSnapshot): void {
     const rows: HTMLElement[] = [this.item(undefined, 'All connections', `${m.connections.length}`, '')];
     const heading = (text: string) => {
-      const h = el('li', 'server', text);
+      const h = el('li', 'server', oneLine(text));
       h.setAttribute('role', 'presentation');
       rows.push(h);
     };
@@ -95,10 +95,10 @@ export class ConnectionsList {
 
   private connItem(c: ConnectionRow, extraClass?: string): HTMLElement {
     const label = c.note ? `${c.label} · ${c.note}` : c.label;
-    const li = this.item(c.id, label, STATE_ICON[c.state], c.state);
+    const li = this.item(c.id, oneLine(label), STATE_ICON[c.state], c.state);
     li.classList.add(`kind-${c.kind}`);
     if (extraClass) li.classList.add(extraClass);
-    if (c.tag) li.title = `Captured in debug session "${c.tag}"`;
+    if (c.tag) li.title = `Captured in debug session "${oneLine(c.tag)}"`;
     return li;
   }
 
@@ -163,9 +163,9 @@ export class ClientsTable {
       }
       this.latest.set(c.id, c);
       const values = [
-        c.label,
-        c.remote ?? '',
-        c.userAgent ?? '',
+        oneLine(c.label),
+        oneLine(c.remote ?? ''),
+        oneLine(c.userAgent ?? ''),
         c.connectedAt ? formatAbsolute(c.connectedAt) : '',
         c.state,
         formatCount(c.messagesIn),

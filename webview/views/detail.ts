@@ -1,6 +1,6 @@
 // The frame/message detail pane and the handshake view. Everything is set as text: payloads are untrusted.
 import { opcodeName, type EventDetail, type HandshakeDetail, type HttpHeadDto } from '../../src/shared/protocol';
-import { decodeText, formatAbsolute, formatBytes, frameFlagsLabel, hexDump, lengthText, prettyJson, revealBidi, toHex, tryDecodeText } from '../format';
+import { decodeText, formatAbsolute, formatBytes, frameFlagsLabel, hexDump, lengthText, oneLine, prettyJson, revealBidi, toHex, tryDecodeText } from '../format';
 import { dropdown, el, type Dropdown } from '../ui';
 
 export type DetailView = 'auto' | 'text' | 'json' | 'hex';
@@ -80,7 +80,7 @@ export class DetailPane {
           `payload ${formatBytes(f.payloadLength)}`,
           `header ${f.headerLength} B`,
         ];
-        if (f.closeCode !== undefined) parts.push(`close ${f.closeCode}${f.closeReason ? ` “${f.closeReason}”` : ''}`);
+        if (f.closeCode !== undefined) parts.push(`close ${f.closeCode}${f.closeReason ? ` “${oneLine(f.closeReason)}”` : ''}`);
         if (f.messageId !== undefined) parts.push(`message #${f.messageId}`);
         this.summary.textContent = parts.join(' · ');
         this.body.append(
@@ -99,7 +99,7 @@ export class DetailPane {
           m.direction === 'c2s' ? 'client → server' : 'server → client',
           `${m.frameIds.length} frame${m.frameIds.length === 1 ? '' : 's'}`,
           m.compressed ? `deflate ${lengthText(m.wireLength, m.inflatedLength ?? m.length)}` : formatBytes(m.length),
-          m.inflateError ? `inflate failed: ${m.inflateError}` : '',
+          m.inflateError ? `inflate failed: ${oneLine(m.inflateError)}` : '',
           m.utf8Valid === false ? 'invalid UTF-8' : '',
         ]
           .filter(Boolean)
@@ -115,14 +115,14 @@ export class DetailPane {
         const e = d.event;
         if (e.kind === 'error') {
           this.summary.textContent = `protocol error #${e.id}`;
-          this.body.append(kv('Code', e.code), kv('Close status', String(e.closeCode)), kv('Message', e.message));
+          this.body.append(kv('Code', e.code), kv('Close status', String(e.closeCode)), kv('Message', oneLine(e.message)));
         } else {
           this.summary.textContent = `connection ${e.state} #${e.id}`;
           this.body.append(kv('Role', e.role), kv('Time', formatAbsolute(e.time)));
           if (e.code !== undefined) this.body.append(kv('Close code', String(e.code)));
-          if (e.reason) this.body.append(kv('Reason', e.reason));
+          if (e.reason) this.body.append(kv('Reason', oneLine(e.reason)));
           if (e.clean !== undefined) this.body.append(kv('Clean', e.clean ? 'yes' : 'no'));
-          for (const [k, v] of Object.entries(e.meta ?? {})) this.body.append(kv(k, v));
+          for (const [k, v] of Object.entries(e.meta ?? {})) this.body.append(kv(oneLine(k), oneLine(v)));
         }
         break;
       }
@@ -161,7 +161,7 @@ function headBlock(title: string, h: HttpHeadDto): HTMLElement {
   const sec = el('section', 'head');
   sec.appendChild(el('h3', undefined, title));
   const pre = el('pre', 'wire');
-  pre.textContent = [h.startLine, ...h.headers.map(([k, v]) => `${k}: ${v}`)].join('\n');
+  pre.textContent = [h.startLine, ...h.headers.map(([k, v]) => `${k}: ${v}`)].map(oneLine).join('\n');
   sec.appendChild(pre);
   return sec;
 }
@@ -172,8 +172,8 @@ export function handshakeView(d: HandshakeDetail): HTMLElement {
   const facts = el('div', 'facts');
   facts.append(
     kv('Status', d.status ? `${d.status}${d.ok ? ' (upgraded)' : ' — upgrade failed'}` : 'no response'),
-    kv('Subprotocol', d.subprotocol ?? 'none'),
-    kv('Extensions', d.extensions ?? 'none'),
+    kv('Subprotocol', d.subprotocol === undefined ? 'none' : oneLine(d.subprotocol)),
+    kv('Extensions', d.extensions === undefined ? 'none' : oneLine(d.extensions)),
     kv('Time to open', d.openMs !== undefined ? `${d.openMs.toFixed(1)} ms` : '—'),
     kv('Started', formatAbsolute(d.time)),
   );
@@ -183,7 +183,7 @@ export function handshakeView(d: HandshakeDetail): HTMLElement {
   if (d.body && d.body.length) {
     const sec = el('section', 'head');
     sec.appendChild(el('h3', undefined, `Response body${d.bodyTruncated ? ' (truncated)' : ''}`));
-    sec.appendChild(el('pre', 'wire', decodeText(d.body)));
+    sec.appendChild(el('pre', 'wire', revealBidi(decodeText(d.body))));
     root.appendChild(sec);
   }
   return root;

@@ -429,7 +429,7 @@ export class FramesTable {
           c.op.set('cell op', 'handshake');
           c.flags.set('cell flags', '');
           c.len.set('cell len', e.status ? String(e.status) : '—');
-          c.preview.set('cell preview', `${e.requestLine}${e.ok ? '' : ' (upgrade failed)'}`);
+          c.preview.set('cell preview', `${oneLine(e.requestLine)}${e.ok ? '' : ' (upgrade failed)'}`);
           break;
         case 'connection':
           cls += ' k-meta';
@@ -441,7 +441,7 @@ export class FramesTable {
             'cell preview',
             e.state === 'open'
               ? Object.entries(e.meta ?? {})
-                  .map(([k, v]) => `${k}=${v}`)
+                  .map(([k, v]) => `${oneLine(k)}=${oneLine(v)}`)
                   .join(' ')
               : `${e.clean ? 'clean' : 'not clean'}${e.reason ? ` — ${oneLine(e.reason)}` : ''}`,
           );

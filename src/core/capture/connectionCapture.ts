@@ -1,22 +1,19 @@
 // Turns one connection's raw bytes (both directions) into capture events: handshake, frames, messages, errors.
-import { isUtf8 } from 'node:buffer';
-import { appendWholeFrameEvents } from './events';
-import type {
-  CaptureSink,
-  DeflateParams,
-  Direction,
-  ErrorEvent,
-  FrameEvent,
-  HandshakeEvent,
-  HttpHead,
-  MessageEvent,
-} from './events';
-import { DEFAULT_MAX_PAYLOAD, EMPTY_BUFFER, OPCODE_CLOSE } from '../wire/constants';
-import { PassiveInflater, negotiatedDeflate } from '../wire/deflate';
+import { DirectionCapture } from './directionCapture';
+import type { CaptureSink, DeflateParams, Direction, ErrorEvent, HandshakeEvent, HttpHead } from './events';
+import {
+  type FanOutRecipient,
+  type FanOutSlot,
+  fanOutGeneration,
+  fanOutSharedBytes,
+  releaseFanOutSlot,
+  setFanOutShareLimit,
+  takeFanOutSlot,
+} from './fanOutRecord';
+import { DEFAULT_MAX_PAYLOAD } from '../wire/constants';
+import { negotiatedDeflate } from '../wire/deflate';
 import { WireError, createWireError } from '../wire/errors';
-import { DecodedFrame, FrameDecoder, headerLengthOf, payloadLengthIn } from '../wire/frameDecoder';
 import { HttpHeadParser, getHeader, parseStatusLine, upgradeProblem } from '../wire/handshake';
-import { AssembledMessage, MessageAssembler } from '../wire/messageAssembler';
 
 export interface ConnectionCaptureOptions {
   connectionId: string;
@@ -45,472 +42,11 @@ const timeOrigin = performance.timeOrigin;
 const now = (): number => timeOrigin + performance.now();
 
 /**
- * What recordFanOut reads and writes for every recipient, in flat arrays indexed by a capture's slot instead of in
- * the capture objects: a broadcast to a hundred clients then reads a few dense arrays rather than a hundred objects
- * spread over the heap (cache misses made that loop cost ~37 ns per recipient in the fan-out bench, ~15 when hot).
- * A capture takes a slot when a fan-out first asks for it (`fanOutSlot`) and frees it in end(); `generation` moves
- * on then, so that a caller still holding the old (slot, generation) pair is told apart from the slot's next owner.
- */
-class FanOutSlots {
-  /**
-   * The largest frame (in bytes) the capture may share a record of: its size limit while it is shareable (see
-   * ConnectionCapture.shareable), -1 while not. One number, so that the fan-out's check is one read.
-   */
-  shareLimit = new Float64Array(64);
-  /** Bytes recorded for the capture by another capture's record; folded into its own count at end(). */
-  sharedBytes = new Float64Array(64);
-  generation = new Uint32Array(64);
-  readonly ids: string[] = [];
-  readonly owners: Array<ConnectionCapture | undefined> = [];
-  private readonly free: number[] = [];
-  private used = 0;
-
-  take(owner: ConnectionCapture): number {
-    let slot = this.free.pop();
-    if (slot === undefined) {
-      slot = this.used++;
-      if (slot === this.shareLimit.length) this.grow();
-    }
-    this.shareLimit[slot] = -1;
-    this.sharedBytes[slot] = 0;
-    this.ids[slot] = owner.connectionId;
-    this.owners[slot] = owner;
-    return slot;
-  }
-
-  release(slot: number): void {
-    slotsEpoch++;
-    this.generation[slot]++;
-    this.shareLimit[slot] = -1;
-    this.ids[slot] = '';
-    this.owners[slot] = undefined;
-    this.free.push(slot);
-  }
-
-  private grow(): void {
-    const n = this.shareLimit.length * 2;
-    const shareLimit = new Float64Array(n);
-    shareLimit.set(this.shareLimit);
-    this.shareLimit = shareLimit;
-    const sharedBytes = new Float64Array(n);
-    sharedBytes.set(this.sharedBytes);
-    this.sharedBytes = sharedBytes;
-    const generation = new Uint32Array(n);
-    generation.set(this.generation);
-    this.generation = generation;
-  }
-}
-
-const slots = new FanOutSlots();
-
-/** A capture's place in the fan-out's arrays (see ConnectionCapture.fanOutSlot). */
-export interface FanOutSlot {
-  readonly slot: number;
-  readonly generation: number;
-}
-
-/**
- * Moves on whenever a slot is freed or a capture's share limit changes: a FanOutList's last record is only reused
- * while it has not moved (see recordFanOut).
- */
-let slotsEpoch = 0;
-
-/** The lists whose `pendingBytes` are not yet in their recipients' counts (see foldPendingBytes). */
-const pendingLists = new Set<FanOutList>();
-
-/**
- * One writer's recipients of a fan-out, kept across its fan-outs: call `begin()`, then `add()` each capture written
- * to past its tap, then recordFanOut. When the recipients are the ones of the list's last record, in the same order,
- * and no capture's state changed since (a slot freed, a share limit changed), recordFanOut reuses what that record
- * worked out and does nothing per recipient: a server broadcasting to a steady set of clients then pays for the
- * record once per message, not once per client.
- */
-export class FanOutList {
-  /** The recipients' slots and generations, `count` of them. */
-  readonly slots: number[] = [];
-  readonly generations: number[] = [];
-  count = 0;
-  /** Some slot or generation differs from the last record's since it was made. */
-  private changed = true;
-
-  // What the last record worked out, valid while `epoch === slotsEpoch` (else -1).
-  /** @internal */ epoch = -1;
-  /** @internal */ recordedCount = 0;
-  /** @internal The capture that decoded, or -1 when the record is not to be reused. */
-  recorder = -1;
-  /** @internal The smallest share limit among the recipients: a larger frame needs the per-recipient checks. */
-  minLimit = 0;
-  /** @internal The other recipients, listed on the events, and their slots and generations. */
-  shared: readonly string[] | undefined = undefined;
-  /** @internal */ sharedSlots: number[] = [];
-  /** @internal */ sharedGenerations: number[] = [];
-  /** @internal Bytes each of sharedSlots got since its count was last brought up to date (see foldPendingBytes). */
-  pendingBytes = 0;
-
-  /**
-   * The targets key of the fan-out that last filled this list by writing every one of its targets past their taps, or
-   * -1 (see relay.ts fanOut). A fan-out with the same key has the same targets in the same order: while it writes
-   * every one of them past its tap too, its recipients are this list's, and it only counts them (`keep`).
-   */
-  targetsKey = -1;
-
-  begin(): void {
-    this.count = 0;
-  }
-
-  /** The first `count` recipients are the last record's, in the same order (see targetsKey). */
-  keep(count: number): void {
-    this.count = count;
-  }
-
-  add(slot: number, generation: number): void {
-    const k = this.count++;
-    if (this.slots[k] !== slot || this.generations[k] !== generation) {
-      this.slots[k] = slot;
-      this.generations[k] = generation;
-      this.changed = true;
-    }
-  }
-
-  /** @internal True when the recipients are the last record's and that record may be reused for `bytes`. */
-  reusable(bytes: number): boolean {
-    return !this.changed && this.epoch === slotsEpoch && this.count === this.recordedCount && bytes <= this.minLimit;
-  }
-
-  /** @internal The recipients now match the record just made. */
-  recorded(): void {
-    this.changed = false;
-    this.recordedCount = this.count;
-  }
-}
-
-/** Adds every list's pending bytes to its recipients' counts: before any count is read, or a slot freed. */
-function foldPendingBytes(): void {
-  if (pendingLists.size === 0) return;
-  const { sharedBytes, generation } = slots;
-  for (const list of pendingLists) {
-    const b = list.pendingBytes;
-    list.pendingBytes = 0;
-    const ss = list.sharedSlots;
-    const gs = list.sharedGenerations;
-    for (let i = 0; i < ss.length; i++) if (generation[ss[i]] === gs[i]) sharedBytes[ss[i]] += b;
-  }
-  pendingLists.clear();
-}
-
-/**
- * Records one broadcast: `parts` (one frame, in one or two writes) went, in this tick and past their taps, to the
- * captures listed in `list` (see FanOutList; a capture that has ended since is skipped). The first capture that is
- * between messages decodes it once; the others that are too are listed in its frame's and message's `alsoSentTo`
- * and only count the bytes. A capture in any other state decodes the bytes itself, so nothing is misattributed.
- * Same bytes, same result; only the later writes' timestamps are not kept.
- *
- * The `alsoSentTo` list is the list's last one when the clients are the same (and frozen, since several events hold
- * it): a server broadcasting to a steady set of clients then allocates nothing per message for it.
- */
-export function recordFanOut(list: FanOutList, parts: readonly Buffer[]): void {
-  const bytes = parts.length === 1 ? parts[0].length : parts[0].length + parts[1].length;
-  if (list.reusable(bytes)) {
-    // Every recipient is as it was at the last record: the same capture decodes, the others only count the bytes.
-    if (list.sharedSlots.length > 0) {
-      list.pendingBytes += bytes;
-      pendingLists.add(list);
-    }
-    slots.owners[list.recorder]!.recordShared(parts, list.shared);
-    return;
-  }
-  foldPendingBytes();
-  const epoch = slotsEpoch;
-  const { shareLimit, sharedBytes, generation } = slots;
-  const slotList = list.slots;
-  const generations = list.generations;
-  const count = list.count;
-  let recorder = -1;
-  let minLimit = Infinity;
-  let reusable = true;
-  const prevSlots = list.sharedSlots;
-  const prevGenerations = list.sharedGenerations;
-  const prevLength = prevSlots.length;
-  // Set from the first recipient that differs from the last list: the new list's slots and generations.
-  let newSlots: number[] | undefined;
-  let newGenerations: number[] | undefined;
-  let n = 0;
-  for (let i = 0; i < count; i++) {
-    const s = slotList[i];
-    const g = generations[i];
-    if (generation[s] !== g) {
-      reusable = false;
-      continue;
-    }
-    const limit = shareLimit[s];
-    if (bytes > limit) {
-      reusable = false;
-      recordAlone(slots.owners[s]!, parts);
-      continue;
-    }
-    if (limit < minLimit) minLimit = limit;
-    if (recorder < 0) {
-      recorder = s;
-      continue;
-    }
-    sharedBytes[s] += bytes;
-    if (newSlots === undefined) {
-      if (n < prevLength && prevSlots[n] === s && prevGenerations[n] === g) {
-        n++;
-        continue;
-      }
-      newSlots = prevSlots.slice(0, n);
-      newGenerations = prevGenerations.slice(0, n);
-    }
-    newSlots.push(s);
-    newGenerations!.push(g);
-    n++;
-  }
-  if (newSlots === undefined && n < prevLength) {
-    newSlots = prevSlots.slice(0, n);
-    newGenerations = prevGenerations.slice(0, n);
-  }
-  if (newSlots !== undefined) {
-    const ids = slots.ids;
-    list.shared = n > 0 ? Object.freeze(newSlots.map((x) => ids[x])) : undefined;
-    list.sharedSlots = newSlots;
-    list.sharedGenerations = newGenerations!;
-  }
-  list.recorder = recorder;
-  list.minLimit = minLimit;
-  list.recorded();
-  if (recorder >= 0) slots.owners[recorder]!.recordShared(parts, list.shared);
-  // Reused only if every recipient shared and nothing changed meanwhile (the decode may end a capture's sharing).
-  list.epoch = reusable && recorder >= 0 && slotsEpoch === epoch ? epoch : -1;
-}
-
-/** A recipient that cannot share the record decodes the bytes itself. */
-function recordAlone(c: ConnectionCapture, parts: readonly Buffer[]): void {
-  for (const p of parts) c.outbound(p);
-}
-
-/** One direction's decoder and assembler, and the frame events of its open message. */
-class DirectionCapture {
-  readonly decoder: FrameDecoder;
-  readonly assembler: MessageAssembler;
-  /** Events and ids of the open fragmented message's frames. */
-  private pendingEvents: FrameEvent[] = [];
-  private pendingIds: number[] = [];
-  private lastEvent: FrameEvent | undefined;
-  private lastId = 0;
-  /** While pushShared decodes: the other recipients of what it decodes. */
-  private alsoSentTo: readonly string[] | undefined;
-  /** The close frame this direction sent, if any: code 1005 when it had none. */
-  close: { code: number; reason: string } | undefined;
-
-  constructor(
-    private readonly owner: ConnectionCapture,
-    private readonly sink: CaptureSink,
-    private readonly connectionId: string,
-    private readonly direction: Direction,
-    private readonly maxPayload: number,
-    readonly deflate: DeflateParams | undefined,
-  ) {
-    this.decoder = new FrameDecoder({
-      direction,
-      maxPayload,
-      rsv1Allowed: deflate !== undefined,
-      // The frame's event is appended and sealed within the same push (see push), as reserveBytes requires.
-      allocate: sink.reserveBytes !== undefined && sink.seal !== undefined ? (n) => sink.reserveBytes!(n) : undefined,
-      onWholeData: sink.appendWholeFrame !== undefined ? this.onWholeData : undefined,
-      onFrame: this.onFrame,
-      onError: this.onError,
-    });
-    this.assembler = new MessageAssembler({
-      direction,
-      maxMessageSize: maxPayload,
-      inflater: deflate ? PassiveInflater.forDirection(deflate, direction, maxPayload) : undefined,
-      onMessage: this.onMessage,
-      onError: this.onError,
-    });
-  }
-
-  /** Decodes the next bytes of this direction. */
-  push(chunk: Buffer): void {
-    this.decoder.push(chunk);
-    this.sink.seal?.();
-    // Only this push needed it (a fragment's frames are in pendingEvents). Held until the connection's next message
-    // (100 ms away for a client sending 10/s), a thousand connections' last frames would outlive a scavenge or two
-    // and die in the old generation, which is what made full collections frequent under load.
-    this.lastEvent = undefined;
-  }
-
-  /**
-   * Decodes a frame this process also wrote to the connections of `alsoSentTo` (see recordFanOut): its frame and
-   * message events carry the list from the start.
-   */
-  pushShared(chunk: Buffer, alsoSentTo: readonly string[] | undefined): void {
-    this.alsoSentTo = alsoSentTo;
-    try {
-      this.push(chunk);
-    } finally {
-      this.alsoSentTo = undefined;
-    }
-  }
-
-  /**
-   * Records `parts` when they are one whole unmasked text or binary frame with FIN set and no RSV bit, written between
-   * messages: its frame and message are recorded from its header, equal to what the decoder gives, without the
-   * decoder's work (a fan-out records one such frame per message it relays). Returns false and records nothing for
-   * anything else; the caller then decodes the parts.
-   */
-  recordWholeFrame(parts: readonly Buffer[], alsoSentTo: readonly string[] | undefined): boolean {
-    const head = parts[0];
-    if (parts.length > 2 || head.length < 2 || !this.between()) return false;
-    const b0 = head[0];
-    const b1 = head[1];
-    const opcode = b0 & 0x0f;
-    // FIN, no RSV bit, text or binary; not masked.
-    if ((b0 & 0xf0) !== 0x80 || (opcode !== 1 && opcode !== 2) || (b1 & 0x80) !== 0) return false;
-    const hl = headerLengthOf(b1);
-    if (head.length < hl) return false;
-    const n = payloadLengthIn(head, 0, b1);
-    if (n < 0 || n > this.maxPayload) return false;
-    const sink = this.sink;
-    // Invalid UTF-8 is an error event too: the decoder's path records it.
-    if (parts.length === 1) {
-      if (head.length !== hl + n || (opcode === 1 && !isUtf8(new Uint8Array(head.buffer, head.byteOffset + hl, n)))) return false;
-      if (sink.appendWholeFrame !== undefined) {
-        sink.appendWholeFrame(this.connectionId, now(), this.direction, opcode as 1 | 2, head, 0, hl, n, alsoSentTo);
-      } else {
-        const payload = n === 0 ? EMPTY_BUFFER : head.subarray(hl);
-        appendWholeFrameEvents(sink, this.connectionId, now(), this.direction, opcode as 1 | 2, head.subarray(0, hl), payload, alsoSentTo);
-      }
-    } else {
-      if (head.length !== hl || parts[1].length !== n || (opcode === 1 && !isUtf8(parts[1]))) return false;
-      appendWholeFrameEvents(sink, this.connectionId, now(), this.direction, opcode as 1 | 2, head, parts[1], alsoSentTo);
-    }
-    sink.seal?.();
-    return true;
-  }
-
-  /**
-   * A whole text or binary frame the decoder offers (see FrameDecoderOptions.onWholeData): taken, and appended without
-   * its events, when it is a message of its own (no fragmented message open) and not invalid UTF-8, which the
-   * assembler's path records as an error. The assembler, idle, stays idle.
-   */
-  private readonly onWholeData = (bytes: Buffer, at: number, hl: number, n: number, time: number): boolean => {
-    if (this.pendingIds.length !== 0 || !this.assembler.idle) return false;
-    const opcode = bytes[at] & 0x0f;
-    if (opcode === 1 && !isUtf8(new Uint8Array(bytes.buffer, bytes.byteOffset + at + hl, n))) return false;
-    this.lastEvent = undefined;
-    this.sink.appendWholeFrame!(this.connectionId, time, this.direction, opcode as 1 | 2, bytes, at, hl, n, this.alsoSentTo);
-    return true;
-  };
-
-  /** Between messages: a chunk starting here starts a new frame and a new message. */
-  between(): boolean {
-    return this.decoder.idle && this.assembler.idle && this.pendingIds.length === 0;
-  }
-
-  private readonly onFrame = (f: DecodedFrame): void => {
-    // Every field is present from the start (the store's `id` and the later closeCode/messageId included), so the
-    // object keeps one shape: adding properties after creation costs a map transition on the hot path.
-    const ev: FrameEvent = {
-      id: 0,
-      kind: 'frame',
-      connectionId: this.connectionId,
-      time: f.time,
-      direction: this.direction,
-      fin: f.fin,
-      rsv1: f.rsv1,
-      rsv2: f.rsv2,
-      rsv3: f.rsv3,
-      opcode: f.opcode,
-      masked: f.masked,
-      maskKey: f.maskKey,
-      payloadLength: f.payloadLength,
-      lengthForm: f.lengthForm,
-      headerLength: f.headerLength,
-      header: f.header,
-      payload: f.payload,
-      closeCode: undefined,
-      closeReason: undefined,
-      messageId: undefined,
-      alsoSentTo: this.alsoSentTo,
-    };
-    const id = this.sink.append(ev);
-    const op = f.opcode;
-    if (op < 0x8) {
-      this.lastEvent = ev;
-      this.lastId = id;
-      if (op !== 0) {
-        if (this.pendingIds.length !== 0) this.clearPending();
-        if (!f.fin) {
-          this.pendingEvents.push(ev);
-          this.pendingIds.push(id);
-        }
-      } else {
-        this.pendingEvents.push(ev);
-        this.pendingIds.push(id);
-      }
-    }
-    const close = this.assembler.push(f);
-    if (close !== undefined) {
-      // Mutating after append is fine: the store keeps this object.
-      ev.closeCode = close.code;
-      ev.closeReason = close.reason;
-      if (op === OPCODE_CLOSE && this.close === undefined) this.close = { code: close.code ?? 1005, reason: close.reason ?? '' };
-    }
-  };
-
-  private readonly onMessage = (m: AssembledMessage): void => {
-    let frameIds: number[];
-    let events: FrameEvent[] | undefined;
-    if (m.frames.length === 1) {
-      frameIds = [this.lastId];
-    } else {
-      const k = m.frames.length;
-      frameIds = this.pendingIds.slice(this.pendingIds.length - k);
-      events = this.pendingEvents.slice(this.pendingEvents.length - k);
-      this.clearPending();
-    }
-    const last = m.frames[m.frames.length - 1];
-    const ev: MessageEvent = {
-      id: 0,
-      kind: 'message',
-      connectionId: this.connectionId,
-      time: last.time,
-      direction: this.direction,
-      opcode: m.opcode,
-      data: m.data,
-      wireLength: m.wireLength,
-      compressed: m.compressed,
-      inflatedLength: m.inflatedLength,
-      inflateError: m.inflateError,
-      utf8Valid: m.utf8Valid,
-      frameIds,
-      alsoSentTo: this.alsoSentTo,
-    };
-    const messageId = this.sink.append(ev);
-    if (events === undefined) {
-      if (this.lastEvent !== undefined) this.lastEvent.messageId = messageId;
-    } else {
-      for (const e of events) e.messageId = messageId;
-    }
-  };
-
-  private readonly onError = (err: WireError): void => {
-    this.owner.recordError(err, this.direction);
-  };
-
-  private clearPending(): void {
-    this.pendingEvents = [];
-    this.pendingIds = [];
-  }
-}
-
-/**
  * The capture of one connection. Feed it every byte the socket read (`inbound`) and wrote (`outbound`), each exactly
  * once and in order, then call `end()`. It never throws: an internal failure is recorded as `WS_ERR_CAPTURE_INTERNAL`
  * and capture stops.
  */
-export class ConnectionCapture {
+export class ConnectionCapture implements FanOutRecipient {
   readonly connectionId: string;
   /** Frame and message size limit (see ConnectionCaptureOptions). */
   readonly maxPayload: number;
@@ -573,8 +109,7 @@ export class ConnectionCapture {
 
   get bytesOut(): number {
     if (this.slot < 0) return this._bytesOut;
-    foldPendingBytes();
-    return this._bytesOut + slots.sharedBytes[this.slot];
+    return this._bytesOut + fanOutSharedBytes(this.slot);
   }
 
   /**
@@ -583,11 +118,8 @@ export class ConnectionCapture {
    */
   fanOutSlot(): FanOutSlot | undefined {
     if (this.ended) return undefined;
-    if (this.slot < 0) {
-      this.slot = slots.take(this);
-      slots.shareLimit[this.slot] = this.shareable ? this.maxPayload : -1;
-    }
-    return { slot: this.slot, generation: slots.generation[this.slot] };
+    if (this.slot < 0) this.slot = takeFanOutSlot(this, this.shareable ? this.maxPayload : -1);
+    return { slot: this.slot, generation: fanOutGeneration(this.slot) };
   }
 
   /** Bytes the socket read. */
@@ -630,12 +162,7 @@ export class ConnectionCapture {
 
   private setShareable(v: boolean): void {
     this.shareable = v;
-    if (this.slot < 0) return;
-    const limit = v ? this.maxPayload : -1;
-    if (slots.shareLimit[this.slot] !== limit) {
-      slots.shareLimit[this.slot] = limit;
-      slotsEpoch++;
-    }
+    if (this.slot >= 0) setFanOutShareLimit(this.slot, v ? this.maxPayload : -1);
   }
 
   /** The socket is gone: flushes a pending handshake and appends the 'connection' closed event. Idempotent. */
@@ -644,9 +171,7 @@ export class ConnectionCapture {
     this.ended = true;
     this.setShareable(false);
     if (this.slot >= 0) {
-      foldPendingBytes();
-      this._bytesOut += slots.sharedBytes[this.slot];
-      slots.release(this.slot);
+      this._bytesOut += releaseFanOutSlot(this.slot);
       this.slot = -1;
     }
     try {

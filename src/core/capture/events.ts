@@ -2,27 +2,9 @@
 // page them, the extension can export them, and the webview protocol can carry them.
 import type { DecodedFrame } from '../wire/frameDecoder';
 import type { AssembledMessage } from '../wire/messageAssembler';
+import type { DeflateParams, Direction, HttpHead } from '../wire/types';
 
-/** Which way the bytes went: client→server or server→client. */
-export type Direction = 'c2s' | 's2c';
-
-/** An HTTP head as it was on the wire: start line and headers in wire order with their original case. */
-export interface HttpHead {
-  /** `GET /path HTTP/1.1` or `HTTP/1.1 101 Switching Protocols`. */
-  startLine: string;
-  /** Header name/value pairs in wire order, names in their original case. */
-  headers: Array<[name: string, value: string]>;
-  /** Byte length of the head, CRLFCRLF included. */
-  length: number;
-}
-
-export interface DeflateParams {
-  serverNoContextTakeover: boolean;
-  clientNoContextTakeover: boolean;
-  /** 8..15; 15 when the parameter is absent. */
-  serverMaxWindowBits: number;
-  clientMaxWindowBits: number;
-}
+export type { DeflateParams, Direction, HttpHead } from '../wire/types';
 
 interface EventBase {
   /** Monotonic across the whole store; assigned by the store on append. */

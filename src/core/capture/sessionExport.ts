@@ -1,5 +1,6 @@
 // Session export: NDJSON (one capture event per line, lossless) and HAR 1.2 with Chrome's `_webSocketMessages`,
 // so a session opens in Chrome DevTools and other HAR viewers.
+import { credentialCandidates, splitRequestLine } from '../server/credentials';
 import type { CaptureEvent, HandshakeEvent, HttpHead, MessageEvent } from './events';
 
 /** What replaces a credential in an export. URL-safe, so a redacted URL stays a URL. */
@@ -11,16 +12,18 @@ const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie'
 const SECRET_PARAM = /^(?:token|access_token|id_token|auth|authorization|api_key|apikey|key|password|passwd|secret|jwt|session|sig|signature)$/i;
 
 /**
- * Replaces credentials in what an export writes: the values of `Authorization`, `Cookie` and similar headers, the
- * token a client offers in `Sec-WebSocket-Protocol: bearer, <token>`, and credential-like query parameters in
- * request lines and URLs. Payloads are left as they are: they are what the user captured to look at. Counts what
- * it replaced, so the UI can say so.
+ * Replaces credentials in what an export writes: the values of `Authorization`, `Cookie` and similar headers,
+ * credential-like query parameters in request lines and URLs, and, anywhere in a handshake's start lines and header
+ * values, every string the server's auth could take as a token from that request, however its headers were split,
+ * repeated or spaced (see credentialCandidates). Payloads are left as they are: they are what the user captured to
+ * look at. Counts what it replaced, so the UI can say so.
  */
 export class SecretRedactor {
   replaced = 0;
 
-  head(h: HttpHead): HttpHead {
-    const startLine = this.startLine(h.startLine);
+  /** `candidates`: strings to hide wherever they appear; by default those of `h` itself when it is a request. */
+  head(h: HttpHead, candidates: readonly string[] = requestCandidates(h)): HttpHead {
+    const startLine = this.hide(h.startLine.startsWith('HTTP/') ? h.startLine : this.url(h.startLine), candidates);
     let changed = startLine !== h.startLine;
     const headers = h.headers.map(([name, value]): [string, string] => {
       const lower = name.toLowerCase();
@@ -31,8 +34,8 @@ export class SecretRedactor {
         v = scheme ? scheme[0] + REDACTED : REDACTED;
       } else if (SECRET_HEADERS.has(lower)) {
         v = REDACTED;
-      } else if (lower === 'sec-websocket-protocol') {
-        v = bearerOffer(value);
+      } else {
+        v = hideAll(value, candidates);
       }
       if (v === value) return [name, value];
       changed = true;
@@ -42,9 +45,9 @@ export class SecretRedactor {
     return changed ? { ...h, startLine, headers } : h;
   }
 
-  /** A URL or request target with credential-like query values replaced. */
+  /** A URL, request target or request line with credential-like query values replaced (`&` or `;` separated). */
   url(u: string): string {
-    return u.replace(/([?&])([^=&#]+)=([^&#]*)/g, (all, sep: string, name: string, value: string) => {
+    return u.replace(/([?&;])([^=&;#\s]+)=([^&;#\s]*)/g, (all, sep: string, name: string, value: string) => {
       if (value === '' || value === REDACTED || !SECRET_PARAM.test(safeDecode(name))) return all;
       this.replaced++;
       return `${sep}${name}=${REDACTED}`;
@@ -53,8 +56,9 @@ export class SecretRedactor {
 
   event(e: CaptureEvent): CaptureEvent {
     if (e.kind === 'handshake') {
-      const request = this.head(e.request);
-      const response = e.response && this.head(e.response);
+      const candidates = requestCandidates(e.request);
+      const request = this.head(e.request, candidates);
+      const response = e.response && this.head(e.response, candidates);
       return request === e.request && response === e.response ? e : { ...e, request, response };
     }
     if (e.kind === 'connection' && e.meta?.url !== undefined) {
@@ -64,12 +68,38 @@ export class SecretRedactor {
     return e;
   }
 
-  private startLine(line: string): string {
-    const parts = line.split(' ');
-    if (parts.length !== 3 || parts[0].startsWith('HTTP/')) return line;
-    const target = this.url(parts[1]);
-    return target === parts[1] ? line : `${parts[0]} ${target} ${parts[2]}`;
+  private hide(s: string, candidates: readonly string[]): string {
+    const out = hideAll(s, candidates);
+    if (out !== s) this.replaced++;
+    return out;
   }
+}
+
+function requestCandidates(h: HttpHead): string[] {
+  return h.startLine.startsWith('HTTP/') ? [] : credentialCandidates(h.startLine, h.headers);
+}
+
+const WORD = /[A-Za-z0-9]/;
+
+/**
+ * Replaces each candidate (longest first) in `s`: one of 16 characters or more wherever it appears, a shorter one
+ * only where it is not glued to more letters or digits, so that a test token like `dev` leaves `devtools` whole.
+ */
+function hideAll(s: string, candidates: readonly string[]): string {
+  for (const c of candidates) {
+    const whole = c.length >= 16;
+    let out = '';
+    let from = 0;
+    for (let i = s.indexOf(c); i !== -1; i = s.indexOf(c, i + 1)) {
+      if (i < from) continue;
+      const glued = !whole && ((WORD.test(c[0]) && WORD.test(s[i - 1] ?? '')) || (WORD.test(c[c.length - 1]) && WORD.test(s[i + c.length] ?? '')));
+      if (glued) continue;
+      out += s.slice(from, i) + REDACTED;
+      from = i + c.length;
+    }
+    s = out + s.slice(from);
+  }
+  return s;
 }
 
 function safeDecode(s: string): string {
@@ -78,15 +108,6 @@ function safeDecode(s: string): string {
   } catch {
     return s;
   }
-}
-
-/** `bearer, <token>, chat` → `bearer, REDACTED, chat`: the offer after `bearer` is the token. */
-function bearerOffer(value: string): string {
-  const offers = value.split(',').map((s) => s.trim());
-  const i = offers.findIndex((o) => o.toLowerCase() === 'bearer');
-  if (i < 0 || i + 1 >= offers.length) return value;
-  offers[i + 1] = REDACTED;
-  return offers.join(', ');
 }
 
 /**
@@ -163,7 +184,10 @@ function header(head: HttpHead | undefined, name: string): string | undefined {
 }
 
 function requestUrl(h: HandshakeEvent, secure: boolean): { url: string; method: string; httpVersion: string } {
-  const [method = 'GET', target = '/', httpVersion = 'HTTP/1.1'] = h.request.startLine.split(' ');
+  const parts = splitRequestLine(h.request.startLine);
+  const method = parts?.method ?? 'GET';
+  const target = parts?.target || '/';
+  const httpVersion = parts?.version ?? 'HTTP/1.1';
   if (/^wss?:\/\//i.test(target)) return { url: target, method, httpVersion };
   const host = header(h.request, 'host') ?? 'localhost';
   return { url: `${secure ? 'wss' : 'ws'}://${host}${target.startsWith('/') ? target : `/${target}`}`, method, httpVersion };

@@ -2,9 +2,10 @@
 // their flat-mode `sessionId`, and failures as readable errors. Nothing a peer sends can make it throw.
 
 import type * as http from 'node:http';
+import type { ProtocolMapping } from 'devtools-protocol/types/protocol-mapping';
 import { WebSocket } from 'ws';
 import { DisposableStore, Emitter, type Disposable, type Event } from '../util/events';
-import { ConnectionError } from '../client/connectionError';
+import { ConnectionError } from '../util/connectionError';
 
 /** A command the peer answered with an error object. */
 export class CdpError extends Error {
@@ -21,8 +22,11 @@ export class CdpError extends Error {
 
 export interface CdpEvent {
   method: string;
-  /** Always an object (an event without params gets `{}`). */
-  params: Record<string, unknown>;
+  /**
+   * Always an object (an event without params gets `{}`). Read it as the protocol's type for `method`
+   * (`Protocol.Network.WebSocketCreatedEvent`…), checking each value: the peer is not trusted to follow it.
+   */
+  params: object;
   /** The flat-mode session the event belongs to; undefined for the connection's own target. */
   sessionId?: string;
 }
@@ -45,6 +49,10 @@ export interface CdpConnectOptions {
    */
   maxMessageBytes?: number;
 }
+
+type Commands = ProtocolMapping.Commands;
+/** A command's params; `{}` for one that takes none (it is sent `params: {}` either way). */
+type ParamsOf<M extends keyof Commands> = Commands[M]['paramsType'] extends [] ? Record<string, never> : Commands[M]['paramsType'][0];
 
 /** Time a command may take before its promise rejects (ms), unless the caller gives another. */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
@@ -174,7 +182,11 @@ export class CdpConnection implements Disposable {
   /**
    * Sends a command and resolves with its `result`. Rejects with a CdpError when the peer answers with an error,
    * and with a ConnectionError when the connection ends first or the reply takes longer than `timeoutMs`.
+   * A command of the protocol resolves with its reply type, as the peer should send it: values are still to be checked.
    */
+  send<M extends keyof Commands>(method: M, params?: ParamsOf<M>, sessionId?: string, timeoutMs?: number): Promise<Commands[M]['returnType']>;
+  /** A command the protocol package does not define (a debugger proxy's own, say). */
+  send(method: string, params?: object, sessionId?: string, timeoutMs?: number): Promise<Record<string, unknown>>;
   send(method: string, params: object = {}, sessionId?: string, timeoutMs = DEFAULT_COMMAND_TIMEOUT_MS): Promise<Record<string, unknown>> {
     if (this.closed) return Promise.reject(new ConnectionError('ECLOSED', `${method}: the DevTools connection is closed`));
     const id = this.nextId++;

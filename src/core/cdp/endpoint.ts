@@ -3,7 +3,7 @@
 
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { ConnectionError } from '../client/connectionError';
+import { ConnectionError } from '../util/connectionError';
 import { endpointError } from './cdpConnection';
 
 export interface ResolvedEndpoint {

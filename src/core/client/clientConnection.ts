@@ -7,10 +7,11 @@ import type { CaptureSink } from '../capture/events';
 import { onClientSocket } from '../capture/socketTap';
 import { DisposableStore, Emitter, type Disposable, type Event } from '../util/events';
 import { attachCapture, type CaptureHandle } from '../server/attachCapture';
-import { ConnectionError, toConnectionError, type Target } from './connectionError';
+import { toConnectionError, type Target } from './connectionError';
+import { ConnectionError } from '../util/connectionError';
 import { backoffDelay } from '../util/backoff';
 
-export { ConnectionError } from './connectionError';
+export { ConnectionError } from '../util/connectionError';
 export { backoffDelay } from '../util/backoff';
 
 export interface ReconnectOptions {

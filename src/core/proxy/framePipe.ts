@@ -10,6 +10,7 @@ import { DecodedFrame, FrameDecoder } from '../wire/frameDecoder';
 import { encodeClosePayload, encodeFrame } from '../wire/frameEncoder';
 import { DisposableStore } from '../util/events';
 import { textOf, type BreakpointController, type HeldOutcome } from './breakpoints';
+import { ByteQueue } from './byteQueue';
 
 export interface FramePipeOptions {
   direction: Direction;
@@ -81,53 +82,6 @@ interface Assembly {
 
 /** While a breakpoint blocks the queue, reading stops once this much is waiting behind it. */
 const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
-
-/** The bytes pushed to the decoder and not yet handed out as frames: each frame's exact wire bytes are taken here. */
-class ByteQueue {
-  private chunks: Buffer[] = [];
-  length = 0;
-
-  push(b: Buffer): void {
-    this.chunks.push(b);
-    this.length += b.length;
-  }
-
-  take(n: number): Buffer {
-    this.length -= n;
-    const first = this.chunks[0];
-    if (n === first.length) {
-      this.chunks.shift();
-      return first;
-    }
-    if (n < first.length) {
-      this.chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    const out = Buffer.allocUnsafe(n);
-    let off = 0;
-    while (off < n) {
-      const c = this.chunks[0];
-      const want = n - off;
-      if (c.length <= want) {
-        c.copy(out, off);
-        off += c.length;
-        this.chunks.shift();
-      } else {
-        c.copy(out, off, 0, want);
-        this.chunks[0] = c.subarray(want);
-        off = n;
-      }
-    }
-    return out;
-  }
-
-  takeAll(): Buffer {
-    const out = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.length);
-    this.chunks = [];
-    this.length = 0;
-    return out;
-  }
-}
 
 export class FramePipe {
   private readonly o: FramePipeOptions;

@@ -3,13 +3,9 @@
 import * as crypto from 'node:crypto';
 import type * as http from 'node:http';
 import { errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { BEARER_SUBPROTOCOL, readCredentials, TOKEN_LOCATIONS, type HeaderLines, type TokenLocation } from './credentials';
 
-export type TokenLocation = 'header' | 'query' | 'subprotocol';
-
-export const TOKEN_LOCATIONS: readonly TokenLocation[] = ['header', 'query', 'subprotocol'];
-
-/** The subprotocol that announces a token in `Sec-WebSocket-Protocol`: the client offers `bearer, <token>`. */
-export const BEARER_SUBPROTOCOL = 'bearer';
+export { BEARER_SUBPROTOCOL, TOKEN_LOCATIONS, type TokenLocation } from './credentials';
 
 export interface JwtOptions {
   /** Algorithms a token may be signed with; a token with any other `alg` is refused. */
@@ -33,6 +29,10 @@ export interface AuthOptions {
    * - `'query'`: `?token=<token>` in the request URL (it may end up in proxy logs: prefer the others);
    * - `'subprotocol'`: `Sec-WebSocket-Protocol: bearer, <token>` (in a browser, `new WebSocket(url, ['bearer', token])`).
    *   The server selects `bearer` (or the client's next offered protocol), never the token itself.
+   *
+   * Any other form gets 400 `ERR_AUTH_MALFORMED` before auth runs: two `Authorization` headers, `token` twice in
+   * the query or beside `;` or `#`, a `bearer` offer split over several `Sec-WebSocket-Protocol` lines, with empty
+   * entries, twice or not in lower case (see credentials.ts).
    */
   accept?: TokenLocation[];
   /** Verify JWTs instead of, or in addition to, fixed tokens (with `jose`). Default: off. */
@@ -105,9 +105,10 @@ export function findToken(
   req: http.IncomingMessage,
   accept: ReadonlySet<TokenLocation>,
 ): { token: string; location: TokenLocation } | { token: undefined; refused?: TokenLocation } {
+  const { tokens } = readCredentials(req.url ?? '', headerLines(req));
   let refused: TokenLocation | undefined;
   for (const location of TOKEN_LOCATIONS) {
-    const token = tokenAt(req, location);
+    const token = tokens[location];
     if (token === undefined) continue;
     if (accept.has(location)) return { token, location };
     refused ??= location;
@@ -115,29 +116,22 @@ export function findToken(
   return { token: undefined, refused };
 }
 
-function tokenAt(req: http.IncomingMessage, location: TokenLocation): string | undefined {
-  switch (location) {
-    case 'header': {
-      const m = /^Bearer[ \t]+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-      return m?.[1];
-    }
-    case 'query': {
-      const url = req.url ?? '';
-      const q = url.indexOf('?');
-      if (q === -1) return undefined;
-      return new URLSearchParams(url.slice(q + 1)).get('token') || undefined;
-    }
-    case 'subprotocol': {
-      const offered = offeredSubprotocols(req);
-      const i = offered.indexOf(BEARER_SUBPROTOCOL);
-      return i === -1 ? undefined : offered[i + 1];
-    }
-  }
+/**
+ * Why the request's token is not in a documented form (two `Authorization` headers, `;token=`, a `bearer` offer
+ * split over several `Sec-WebSocket-Protocol` lines or padded with empty entries…), for a 400 before auth runs;
+ * undefined when it is. The reason never holds the token.
+ */
+export function credentialFormProblem(req: http.IncomingMessage): { code: 'ERR_AUTH_MALFORMED'; reason: string } | undefined {
+  const { problem } = readCredentials(req.url ?? '', headerLines(req));
+  return problem === undefined ? undefined : { code: 'ERR_AUTH_MALFORMED', reason: problem };
 }
 
-export function offeredSubprotocols(req: http.IncomingMessage): string[] {
-  const h = req.headers['sec-websocket-protocol'];
-  return h ? h.split(',').map((s) => s.trim()).filter((s) => s !== '') : [];
+/** The header lines as they came, in pairs: the credentials module applies Node's rules for repeated headers itself. */
+function headerLines(req: http.IncomingMessage): HeaderLines {
+  const raw = req.rawHeaders;
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i], raw[i + 1]]);
+  return out;
 }
 
 /**

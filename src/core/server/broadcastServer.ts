@@ -8,9 +8,9 @@ import { WebSocket, WebSocketServer, type PerMessageDeflateOptions } from 'ws';
 import type { CaptureSink } from '../capture/events';
 import { DisposableStore, Emitter, type Event } from '../util/events';
 import { attachCapture, type CaptureHandle } from './attachCapture';
-import { authenticate, prepareAuth, selectSubprotocol, type AuthOptions, type PreparedAuth } from './auth';
+import { authenticate, credentialFormProblem, prepareAuth, selectSubprotocol, type AuthOptions, type PreparedAuth } from './auth';
 import { ClientRegistry, nextClientId, type ClientInfo, type ClientRecord } from './clientRegistry';
-import { DEFAULT_RATE_LIMIT, normalizeOrigin, TokenBucket, validateRateLimit, type RateLimitOptions } from './limits';
+import { DEFAULT_RATE_LIMIT, isOrigin, isOriginAllowed, normalizeOrigin, TokenBucket, validateRateLimit, type RateLimitOptions } from './limits';
 import { fanOut, RELAY_MODES, relayTargets, type RelayMode, type SendBufferGuard } from './relay';
 import { listen } from '../util/listen';
 
@@ -59,8 +59,10 @@ export interface BroadcastServerOptions {
    */
   auth?: AuthOptions;
   /**
-   * Origins (`scheme://host[:port]`, case-insensitive) a browser client may connect from; a request WITH another
-   * `Origin` header gets 403. Requests without `Origin` (non-browser clients) are not checked. Default `undefined`: no check.
+   * Origins (`scheme://host[:port]`, case-insensitive; `'null'` for sandboxed frames) a browser client may connect from,
+   * besides the local ones that are always allowed (`localhost`, `127.0.0.1`, `[::1]` on any port, and VS Code's
+   * webviews: see `isLocalOrigin`). A request with any other `Origin` gets 403, so that a website open in the browser
+   * cannot read the broadcasts. Requests without `Origin` (non-browser clients) are not checked. Default `[]`.
    */
   allowedOrigins?: string[];
   /** Per-client token bucket on received messages. Default `{ messagesPerSecond: 100, burst: 200, action: 'drop' }`. */
@@ -144,7 +146,7 @@ export interface RejectEvent {
   /** The short reason, as in the response body (`token expired`). */
   reason: string;
   /**
-   * `ERR_AUTH_MISSING`, `ERR_AUTH_INVALID`, `ERR_AUTH_EXPIRED`, `ERR_ORIGIN`, `ERR_NOT_FOUND`, `ERR_MAX_CLIENTS`,
+   * `ERR_AUTH_MISSING`, `ERR_AUTH_INVALID`, `ERR_AUTH_EXPIRED`, `ERR_AUTH_MALFORMED`, `ERR_ORIGIN`, `ERR_NOT_FOUND`, `ERR_MAX_CLIENTS`,
    * `ERR_STOPPING`; `ERR_BAD_HANDSHAKE` (ws refused the upgrade: 400/405), `ERR_BAD_REQUEST`, `ERR_HEADERS_TOO_LARGE` (431).
    */
   code: string;
@@ -157,6 +159,10 @@ export type LimitName = 'maxPayload' | 'rate' | 'slowConsumer' | 'idle' | 'hands
 
 /** A client that stays over a 'drop' limit is reported at most this often; its counters keep the exact totals. */
 const REPORT_INTERVAL_MS = 1000;
+/** What one client's messages may take of a turn of the event loop before it waits for the next turn. */
+const TURN_SHARE_BYTES = 64 * 1024;
+/** The longest a client over its rate stays unread at a time, so that its pongs and close frame are not held long. */
+const RATE_PAUSE_MAX_MS = 1000;
 
 export interface LimitBreachEvent {
   /** The client's id (for `handshakeTimeout`, the TCP connection's id; it never became a client). */
@@ -224,7 +230,7 @@ export class BroadcastServer {
   private relay: RelayMode = DEFAULTS.relay;
   private http: http.Server | https.Server | undefined;
   private auth: PreparedAuth | undefined;
-  private origins: Set<string> | undefined;
+  private origins: ReadonlySet<string> = new Set();
   private guard: SendBufferGuard | undefined;
   /** TLS only: the TCP sockets under the TLS ones, with the connection id given at accept. */
   private readonly rawSockets = new Map<net.Socket, string>();
@@ -290,7 +296,7 @@ export class BroadcastServer {
     }
     this.opts = opts;
     this.auth = auth;
-    this.origins = opts.allowedOrigins && new Set(opts.allowedOrigins.map(normalizeOrigin));
+    this.origins = new Set((opts.allowedOrigins ?? []).map(normalizeOrigin));
     this.guard = { maxBufferedBytes: opts.maxBufferedBytes, onOver: (c) => this.onSlowConsumer(c) };
     this.relay = opts.relay;
     this.setState({ state: 'starting' });
@@ -387,6 +393,10 @@ export class BroadcastServer {
           if (c.ws.readyState === WebSocket.CLOSED) return resolve();
           c.ws.once('close', () => resolve());
           c.ws.close(1001, 'server stopping');
+          // Read its close frame now, not after a rate-limit pause.
+          clearTimeout(c.resumeTimer);
+          c.resumeTimer = undefined;
+          c.ws.resume();
         }),
     );
     const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -584,12 +594,15 @@ export class BroadcastServer {
       return this.reject(socket, 404, 'ERR_NOT_FOUND', `no WebSocket endpoint at ${pathnameOf(req.url)}; try ${opts.path}`);
     }
     const origin = req.headers.origin;
-    if (this.origins && origin !== undefined && !this.origins.has(normalizeOrigin(origin))) {
-      return this.reject(socket, 403, 'ERR_ORIGIN', `origin ${origin} is not allowed`);
+    if (origin !== undefined && !isOriginAllowed(origin, this.origins)) {
+      const how = 'add it to wsInspector.server.allowedOrigins to allow it';
+      return this.reject(socket, 403, 'ERR_ORIGIN', `origin ${origin} is not allowed; ${how}`);
     }
     if (this.registry.size + this.pendingUpgrades >= opts.maxClients) {
       return this.reject(socket, 503, 'ERR_MAX_CLIENTS', `too many clients (maxClients is ${opts.maxClients})`);
     }
+    const malformed = this.auth && credentialFormProblem(req);
+    if (malformed) return this.reject(socket, 400, malformed.code, malformed.reason);
     // The slot is held while auth runs, so a flood of slow requests cannot overshoot maxClients.
     this.pendingUpgrades++;
     let settled = false;
@@ -652,6 +665,7 @@ export class BroadcastServer {
       captureGeneration: fanOutSlot?.generation ?? 0,
       alive: true,
       bucket: new TokenBucket(opts.rateLimit.messagesPerSecond / 1000, opts.rateLimit.burst, Date.now()),
+      turnBytes: 0,
       lastSeen: Date.now(),
       slowReportedAt: -Infinity,
       rateReportedAt: -Infinity,
@@ -679,9 +693,22 @@ export class BroadcastServer {
     ws.on('ping', () => {
       record.lastSeen = Date.now();
     });
+    // Every message read costs, dropped or not: ws parses it and the capture records it. So the server stops reading a
+    // client rather than read and discard. One over its rate is paused (onOverRate) until half its burst has refilled,
+    // so that each resume relays that many messages for at most a chunk dropped. One that has read TURN_SHARE_BYTES in
+    // this turn of the event loop waits for the next (setImmediate), so that the other sockets are read in between.
+    // Only the rest of the chunk ws is parsing still comes here; the kernel holds the rest, and TCP slows the sender.
+    const endTurn = () => {
+      record.turnBytes = 0;
+      if (ws.isPaused && record.resumeTimer === undefined) ws.resume();
+    };
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       const now = Date.now();
       record.lastSeen = now;
+      if (record.turnBytes === 0) setImmediate(endTurn);
+      // + 2, a frame header at the least, so that an empty message counts too.
+      record.turnBytes += data.length + 2;
+      if (record.turnBytes > TURN_SHARE_BYTES) ws.pause();
       if (!record.bucket.take(now)) return this.onOverRate(record);
       record.info.messagesIn++;
       record.info.bytesIn += data.length;
@@ -696,6 +723,7 @@ export class BroadcastServer {
     ws.once('close', (code: number, reason: Buffer) => {
       this.registry.delete(id);
       clearTimeout(record.closeTimer);
+      clearTimeout(record.resumeTimer);
       const internals = ws as unknown as { _closeFrameReceived?: boolean; _closeFrameSent?: boolean };
       const clean = !!internals._closeFrameReceived && !!internals._closeFrameSent;
       const reported = code === 1006 ? (closeSent ?? record.closingFor ?? code) : code;
@@ -723,6 +751,17 @@ export class BroadcastServer {
     }
     c.info.droppedIn++;
     const now = Date.now();
+    // A closing client is read on, so that its close frame, queued behind what it sent, is not held up.
+    if (c.resumeTimer === undefined && c.ws.readyState === WebSocket.OPEN) {
+      c.ws.pause();
+      c.resumeTimer = setTimeout(
+        () => {
+          c.resumeTimer = undefined;
+          c.ws.resume();
+        },
+        Math.min(RATE_PAUSE_MAX_MS, c.bucket.msUntil(Math.ceil(r.burst / 2), now)),
+      );
+    }
     if (now - c.rateReportedAt < REPORT_INTERVAL_MS) return;
     c.rateReportedAt = now;
     this._onDidBreachLimit.fire({
@@ -801,8 +840,8 @@ function resolveOptions(options: BroadcastServerOptions): ResolvedOptions {
       throw new TypeError('tls must be { cert, key } with non-empty PEM strings or Buffers');
     }
   }
-  if (o.allowedOrigins !== undefined && (!Array.isArray(o.allowedOrigins) || o.allowedOrigins.some((x) => typeof x !== 'string' || x === ''))) {
-    throw new TypeError('allowedOrigins must be an array of origins like "https://app.example"');
+  if (o.allowedOrigins !== undefined && (!Array.isArray(o.allowedOrigins) || !o.allowedOrigins.every(isOrigin))) {
+    throw new TypeError('allowedOrigins must be an array of origins like "https://app.example" or "http://localhost:3000"');
   }
   o.rateLimit = validateRateLimit(o.rateLimit);
   if (!Number.isInteger(o.maxBufferedBytes) || o.maxBufferedBytes < 1) {

@@ -48,6 +48,10 @@ export interface ClientRecord {
   alive: boolean;
   /** Rate limit state. */
   readonly bucket: TokenBucket;
+  /** Set while reading from the client is paused because it went over its rate: resumes it. */
+  resumeTimer?: NodeJS.Timeout;
+  /** Bytes of the messages read from the client in this turn of the event loop; 0 before its first. */
+  turnBytes: number;
   /** `Date.now()` of the last message or ping from the client (idle timeout). */
   lastSeen: number;
   /** `Date.now()` of the last slow-consumer 'drop' report (throttled so a flood does not flood the log). */

@@ -3,7 +3,7 @@
 import * as wsModule from 'ws';
 import type * as net from 'node:net';
 import { WebSocket } from 'ws';
-import { FanOutList, recordFanOut } from '../capture/connectionCapture';
+import { FanOutList, recordFanOut } from '../capture/fanOutRecord';
 import { writePastTap } from '../capture/socketTap';
 import type { ClientRecord } from './clientRegistry';
 

@@ -1,6 +1,6 @@
 // permessage-deflate (RFC 7692) as an observer: parse what was negotiated and inflate what crossed the wire.
 import * as zlib from 'node:zlib';
-import type { DeflateParams, Direction } from '../capture/events';
+import type { DeflateParams, Direction } from './types';
 import { DEFAULT_MAX_PAYLOAD } from './constants';
 import { WireError, createWireError } from './errors';
 

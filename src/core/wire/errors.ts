@@ -1,5 +1,5 @@
 // One error type for every protocol violation, so tests, the UI and the logs can match on `code`.
-import type { Direction } from '../capture/events';
+import type { Direction } from './types';
 
 /**
  * A WebSocket protocol violation (or a limit hit) seen on the wire.

@@ -1,6 +1,6 @@
 // Incremental RFC 6455 frame decoder: any chunking of the input gives the same frames, down to one byte at a time.
 import { endianness } from 'node:os';
-import type { Direction } from '../capture/events';
+import type { Direction } from './types';
 import { DEFAULT_MAX_PAYLOAD, EMPTY_BUFFER, MAX_CONTROL_PAYLOAD } from './constants';
 import { WireError, createWireError } from './errors';
 

@@ -1,6 +1,6 @@
 // The opening handshake as seen on the wire: an incremental HTTP head parser and the RFC 6455 §4 checks.
 import { createHash } from 'node:crypto';
-import type { HttpHead } from '../capture/events';
+import type { HttpHead } from './types';
 import { DEFAULT_MAX_HEAD_BYTES, EMPTY_BUFFER, WS_GUID } from './constants';
 import { createWireError } from './errors';
 

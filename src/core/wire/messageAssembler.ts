@@ -1,6 +1,6 @@
 // Reassembles one direction's frames into messages and checks what RFC 6455 says about messages and close frames.
 import { isUtf8 } from 'node:buffer';
-import type { Direction } from '../capture/events';
+import type { Direction } from './types';
 import { DEFAULT_MAX_PAYLOAD, OPCODE_CLOSE, isValidCloseCode } from './constants';
 import type { PassiveInflater } from './deflate';
 import { WireError, createWireError } from './errors';

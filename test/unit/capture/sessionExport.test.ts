@@ -147,4 +147,34 @@ describe('SecretRedactor', () => {
     assert.ok(eventToJsonLine(ev).includes('dXNlcjpwYXNz'));
     assert.ok(JSON.stringify(toHar([ev])).includes('s3cr3t'));
   });
+
+  test('a token split over lines, behind ";" or irregular spacing is replaced wherever the request repeats it', () => {
+    const T = 'tok-0123456789abcdef';
+    const r = new SecretRedactor();
+    const e = r.event(
+      handshake(
+        [
+          ['Host', 'example.test'],
+          ['Sec-WebSocket-Protocol', 'bearer,'],
+          ['Sec-WebSocket-Protocol', 'short'],
+          ['Referer', `http://app.test/?t=${T}`],
+          ['User-Agent', 'shorter-agent short'],
+        ],
+        `/chat?a=1;token=${T}`,
+      ),
+    ) as HandshakeEvent;
+    const withSpaces = r.event({ ...e, request: { ...e.request, startLine: `GET  /?token=${T}\tHTTP/1.1` } }) as HandshakeEvent;
+    assert.equal(e.request.startLine, `GET /chat?a=1;token=${REDACTED} HTTP/1.1`);
+    assert.deepEqual(e.request.headers, [
+      ['Host', 'example.test'],
+      ['Sec-WebSocket-Protocol', 'bearer,'],
+      ['Sec-WebSocket-Protocol', REDACTED],
+      ['Referer', `http://app.test/?t=${REDACTED}`],
+      ['User-Agent', `shorter-agent ${REDACTED}`],
+    ]);
+    assert.equal(withSpaces.request.startLine, `GET  /?token=${REDACTED}\tHTTP/1.1`);
+    const har = toHar([{ ...withSpaces, request: { ...withSpaces.request, startLine: `GET  /?token=${T}  HTTP/1.1` } }], { redactor: new SecretRedactor() });
+    const entry = har.log.entries[0].request;
+    assert.deepEqual([entry.method, entry.url, entry.httpVersion], ['GET', `ws://example.test/?token=${REDACTED}`, 'HTTP/1.1']);
+  });
 });

@@ -5,7 +5,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CdpError, connectCdp, endpointError, type CdpEvent } from '../../../src/core/cdp/cdpConnection';
-import { ConnectionError } from '../../../src/core/client/connectionError';
+import { ConnectionError } from '../../../src/core/util/connectionError';
 import { freePort } from '../../support/freePort';
 
 const cleanups: Array<() => unknown> = [];

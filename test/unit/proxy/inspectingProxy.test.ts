@@ -6,7 +6,9 @@ import * as net from 'node:net';
 import { WebSocket } from 'ws';
 import type { ConnectionEvent, ErrorEvent, HandshakeEvent, MessageEvent } from '../../../src/core/capture/events';
 import { onClientSocket } from '../../../src/core/capture/socketTap';
-import { InspectingProxy, ProxyError, targetUrlFor, type ProxyConnectionInfo } from '../../../src/core/proxy/inspectingProxy';
+import { InspectingProxy } from '../../../src/core/proxy/inspectingProxy';
+import type { ProxyConnectionInfo } from '../../../src/core/proxy/proxiedConnection';
+import { ProxyError } from '../../../src/core/proxy/proxyOptions';
 import { encodeClosePayload, encodeFrame } from '../../../src/core/wire/frameEncoder';
 import { devCredentials } from '../tlsCredentials';
 import {
@@ -517,18 +519,5 @@ describe('InspectingProxy: many connections and lifecycle', () => {
     await assert.rejects(p.start({ target: 'not a url' }), (e: ProxyError) => e.code === 'ERR_INVALID_TARGET');
     await assert.rejects(p.start({ target: 'ws://127.0.0.1:1', handshakeTimeoutMs: -1 }), TypeError);
     p.dispose();
-  });
-
-  test('targetUrlFor: the program path is appended to the target path; the program query wins', () => {
-    const t = (target: string, path: string) => targetUrlFor(new URL(target), path);
-    assert.equal(t('ws://h/base', '/ws?x=1'), 'ws://h/base/ws?x=1');
-    assert.equal(t('wss://api/ws', '/'), 'wss://api/ws');
-    assert.equal(t('ws://h:8080', '/chat'), 'ws://h:8080/chat');
-    assert.equal(t('ws://h/base/', '/ws'), 'ws://h/base/ws');
-    assert.equal(t('ws://h/base?k=t', '/ws'), 'ws://h/base/ws?k=t');
-    assert.equal(t('ws://h/base?k=t', '/ws?x=1'), 'ws://h/base/ws?x=1');
-    assert.equal(t('ws://h/base?k=t', '/?'), 'ws://h/base?k=t');
-    assert.equal(t('ws://[::1]:9/', '/a%20b'), 'ws://[::1]:9/a%20b');
-    assert.throws(() => t('ws://h/', '*'), (e: ProxyError) => e.code === 'ERR_BAD_REQUEST_TARGET');
   });
 });

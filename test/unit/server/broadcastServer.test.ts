@@ -175,13 +175,13 @@ describe('BroadcastServer clients', () => {
     const gone: DisconnectEvent[] = [];
     server.onDidConnect((c) => connected.push(c));
     server.onDidDisconnect((e) => gone.push(e));
-    const a = await client(address.url, { headers: { 'User-Agent': 'test-agent/1', Origin: 'http://example.test' } });
+    const a = await client(address.url, { headers: { 'User-Agent': 'test-agent/1', Origin: 'http://localhost:5173' } });
     const b = await client(address.url, { protocol: undefined });
     await until(() => connected.length === 2);
     assert.equal(server.clients().length, 2);
     assert.notEqual(connected[0].id, connected[1].id);
     assert.equal(connected[0].userAgent, 'test-agent/1');
-    assert.equal(connected[0].origin, 'http://example.test');
+    assert.equal(connected[0].origin, 'http://localhost:5173');
     assert.equal(connected[0].remoteAddress, '127.0.0.1');
     assert.equal(connected[0].remotePort, a.ws['_socket' as never]['localPort' as never]);
     assert.ok(Math.abs(connected[0].connectedAt - Date.now()) < 5000);
@@ -399,6 +399,7 @@ describe('BroadcastServer robustness', () => {
     await assert.rejects(s.start({ handshakeTimeoutMs: -1 }), TypeError);
     await assert.rejects(s.start({ idleTimeoutMs: 1.5 }), TypeError);
     await assert.rejects(s.start({ allowedOrigins: [''] }), TypeError);
+    await assert.rejects(s.start({ allowedOrigins: ['https://app.example/path'] }), /allowedOrigins/);
     await assert.rejects(s.start({ tls: { cert: '', key: 'k' } }), TypeError);
     await assert.rejects(s.start({ tls: { cert: 'not a pem', key: 'nor this' } }), { code: 'ERR_TLS_CONFIG' });
     await assert.rejects(s.start({ auth: {} }), /tokens or jwt/);
@@ -408,5 +409,52 @@ describe('BroadcastServer robustness', () => {
     await assert.rejects(s.start({ auth: { jwt: { algorithms: ['ES256' as never], secret: 's' } } }), TypeError);
     await assert.rejects(s.start({ capture: {} as never }), TypeError);
     assert.equal(s.state, 'stopped');
+  });
+});
+
+describe('BroadcastServer origins', () => {
+  /** Upgrades with `origin` (none when undefined); resolves with the status and, for a refusal, the body. */
+  async function handshake(url: string, origin?: string): Promise<{ status: number; body: string }> {
+    const ws = new WebSocket(url, origin === undefined ? {} : { headers: { Origin: origin } });
+    ws.on('error', () => {});
+    cleanups.push(() => ws.terminate());
+    const r = await Promise.race([
+      once(ws, 'open').then(() => ({ status: 101, body: '' })),
+      once(ws, 'unexpected-response').then(async (args) => {
+        const res = args[1] as http.IncomingMessage;
+        let body = '';
+        for await (const chunk of res) body += chunk;
+        return { status: res.statusCode ?? 0, body };
+      }),
+    ]);
+    ws.terminate();
+    return r;
+  }
+
+  const LOCAL = ['http://localhost:5173', 'https://127.0.0.1', 'http://[::1]:3000', 'vscode-webview://1ls9sbb2k1a3pfp5gq8hkl0b5an8gg4rpo93u7pfgf9trcb8ni6j', 'vscode-file://vscode-app'];
+  const FOREIGN = ['http://evil.test', 'http://localhost.evil.test', 'http://127.0.0.1.evil.test', 'null', 'http://localhost@evil.test'];
+
+  test('by default, no Origin and local origins connect; other sites, null and malformed origins get 403 naming the setting', async () => {
+    const { server, address } = await startServer();
+    const rejects: Array<{ status: number; code: string; reason: string }> = [];
+    server.onDidReject((e) => rejects.push(e));
+    for (const origin of [undefined, ...LOCAL]) assert.equal((await handshake(address.url, origin)).status, 101, `${origin} connects`);
+    for (const origin of FOREIGN) {
+      const reason = `origin ${origin} is not allowed; add it to wsInspector.server.allowedOrigins to allow it`;
+      assert.deepEqual(await handshake(address.url, origin), { status: 403, body: `403 Forbidden: ${reason}\n` });
+      const r = rejects.at(-1)!;
+      assert.deepEqual([r.status, r.code, r.reason], [403, 'ERR_ORIGIN', reason]);
+    }
+    assert.equal(rejects.length, FOREIGN.length);
+  });
+
+  test('allowedOrigins adds origins; local ones still connect and others are still refused', async () => {
+    const { address } = await startServer({ allowedOrigins: ['http://evil.test', 'null'] });
+    for (const origin of [undefined, ...LOCAL, 'http://EVIL.test/', 'null']) {
+      assert.equal((await handshake(address.url, origin)).status, 101, `${origin} connects`);
+    }
+    for (const origin of ['http://evil.test:8080', 'https://evil.test', 'http://localhost.evil.test']) {
+      assert.equal((await handshake(address.url, origin)).status, 403, `${origin} is refused`);
+    }
   });
 });

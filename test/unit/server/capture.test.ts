@@ -38,7 +38,7 @@ describe('BroadcastServer capture', () => {
     const server = new BroadcastServer();
     const address = await server.start({ port: 0, heartbeatIntervalMs: 0, capture: sink });
     cleanups.push(() => server.stop());
-    const ws = new WebSocket(address.url, { headers: { 'User-Agent': 'cap-test', Origin: 'http://o.test' } });
+    const ws = new WebSocket(address.url, { headers: { 'User-Agent': 'cap-test', Origin: 'http://localhost:3000' } });
     cleanups.push(() => ws.terminate());
     await once(ws, 'open');
     const [info] = server.clients();
@@ -57,7 +57,7 @@ describe('BroadcastServer capture', () => {
     assert.deepEqual(hs.request.headers.find(([n]) => n.toLowerCase() === 'user-agent'), ['User-Agent', 'cap-test']);
     const open = mine.find((e): e is ConnectionEvent => e.kind === 'connection' && e.state === 'open')!;
     assert.equal(open.role, 'server');
-    assert.deepEqual(open.meta, { remote: `127.0.0.1:${info.remotePort}`, userAgent: 'cap-test', origin: 'http://o.test' });
+    assert.deepEqual(open.meta, { remote: `127.0.0.1:${info.remotePort}`, userAgent: 'cap-test', origin: 'http://localhost:3000' });
 
     const frames = mine.filter((e): e is FrameEvent => e.kind === 'frame');
     assert.deepEqual(

@@ -12,7 +12,8 @@ import {
   type RejectEvent,
 } from '../../../src/core/server/broadcastServer';
 import type { NewCaptureEvent } from '../../../src/core/capture/events';
-import { normalizeOrigin, TokenBucket } from '../../../src/core/server/limits';
+import { isLocalOrigin, isOrigin, isOriginAllowed, normalizeOrigin, TokenBucket } from '../../../src/core/server/limits';
+import { setCaptureAttacher } from '../../../src/core/server/attachCapture';
 import { devCredentials } from '../tlsCredentials';
 
 const cleanups: Array<() => unknown> = [];
@@ -108,6 +109,52 @@ describe('TokenBucket and origins', () => {
   test('normalizeOrigin ignores case and a trailing slash', () => {
     assert.equal(normalizeOrigin('HTTPS://App.Example:8443/'), 'https://app.example:8443');
   });
+
+  test('local origins are this machine and VS Code, matched exactly', () => {
+    for (const o of [
+      'http://localhost',
+      'http://localhost:5173',
+      'HTTPS://LocalHost:8443/',
+      'https://127.0.0.1',
+      'http://127.0.0.1:65535',
+      'http://[::1]:3000',
+      'vscode-webview://1ls9sbb2k1a3pfp5gq8hkl0b5an8gg4rpo93u7pfgf9trcb8ni6j',
+      'vscode-webview://0c6f0a4e-5a55-4d8e-9f3b-2a1f0b7c9d10',
+      'vscode-file://vscode-app',
+    ]) {
+      assert.equal(isLocalOrigin(o), true, o);
+    }
+    for (const o of [
+      'http://evil.test',
+      'http://localhost.evil.test',
+      'http://127.0.0.1.evil.test',
+      'http://evil.test.localhost.',
+      'http://localhost@evil.test',
+      'http://evil.test@localhost',
+      'http://localhost:5173/path',
+      'ws://localhost',
+      'file://',
+      'null',
+      'http://127.0.0.2',
+      'http://[::1].evil.test',
+      'vscode-webview://x.evil.test',
+      'vscode-file://vscode-app.evil.test',
+      '',
+    ]) {
+      assert.equal(isLocalOrigin(o), false, o);
+    }
+  });
+
+  test('isOriginAllowed adds the normalized allowlist; isOrigin validates its entries', () => {
+    const allowed = new Set(['https://app.example', 'null']);
+    assert.equal(isOriginAllowed('HTTPS://APP.example/', allowed), true);
+    assert.equal(isOriginAllowed('null', allowed), true);
+    assert.equal(isOriginAllowed('http://localhost:1', allowed), true);
+    assert.equal(isOriginAllowed('https://app.example:444', allowed), false);
+    assert.equal(isOriginAllowed('null', new Set()), false);
+    for (const o of ['https://app.example', 'http://localhost:3000/', 'null', ' https://a.test ']) assert.equal(isOrigin(o), true, o);
+    for (const o of ['', 'app.example', 'https://app.example/x', 'https://u@app.example', 'https://', 42]) assert.equal(isOrigin(o), false, String(o));
+  });
 });
 
 describe('origin allowlist', () => {
@@ -120,7 +167,7 @@ describe('origin allowlist', () => {
     let body = '';
     for await (const chunk of res) body += chunk;
     assert.equal(res.statusCode, 403);
-    assert.equal(body, '403 Forbidden: origin https://evil.example is not allowed\n');
+    assert.equal(body, '403 Forbidden: origin https://evil.example is not allowed; add it to wsInspector.server.allowedOrigins to allow it\n');
     assert.deepEqual(rejects.map((r) => [r.status, r.code]), [[403, 'ERR_ORIGIN']]);
     await client(address.url, { headers: { Origin: 'https://APP.example' } });
     await client(address.url, { origin: 'http://localhost:3000' });
@@ -161,22 +208,27 @@ describe('rate limit', () => {
     const b = await client(address.url);
     await until(() => server.clients().length === 2);
     for (let i = 0; i < 20; i++) a.ws.send(`m${i}`);
-    await until(() => b.received.length === 5);
-    await until(() => server.clients()[0].droppedIn === 15);
-    await sleep(50);
-    assert.deepEqual(b.received, ['m0', 'm1', 'm2', 'm3', 'm4']);
-    assert.equal(a.ws.readyState, WebSocket.OPEN);
+    // What the server read past the burst is dropped; what it had not read yet waits while the client is paused (see
+    // 'reading a client over its rate'), then is relayed as the bucket refills or dropped in turn.
+    await until(() => server.clients()[0].messagesIn + server.clients()[0].droppedIn === 20, 10_000);
     const [ia] = server.clients();
-    assert.equal(ia.messagesIn, 5);
-    assert.deepEqual(breaches.map((e) => [e.clientId, e.limit, e.action]), [[ia.id, 'rate', 'drop']]);
+    await until(() => b.received.length === ia.messagesIn);
+    assert.deepEqual(b.received.slice(0, 5), ['m0', 'm1', 'm2', 'm3', 'm4']);
+    assert.ok(ia.droppedIn >= 1 && ia.messagesIn < 20, `relayed ${ia.messagesIn}, dropped ${ia.droppedIn}`);
+    const order = b.received.map((m) => Number(m.slice(1)));
+    assert.deepEqual(order, [...order].sort((x, y) => x - y));
+    assert.equal(a.ws.readyState, WebSocket.OPEN);
+    assert.ok(breaches.every((e) => e.clientId === ia.id && e.limit === 'rate' && e.action === 'drop'));
     assert.equal(breaches[0].detail, 'over 1 messages/s (burst 5); dropping its messages (1 so far)');
     // Still flooding a second later: reported again (at most once a second), with the running total.
+    const reported = breaches.length;
     await sleep(1100);
     for (let i = 0; i < 5; i++) a.ws.send(`n${i}`);
-    await until(() => breaches.length === 2);
-    assert.match(breaches[1].detail, /dropping its messages \(1[67] so far\)$/);
+    await until(() => breaches.length === reported + 1);
+    const total = Number(/dropping its messages \((\d+) so far\)$/.exec(breaches[reported].detail)?.[1]);
+    assert.ok(total > ia.droppedIn, breaches[reported].detail);
     await sleep(30);
-    assert.equal(breaches.length, 2);
+    assert.equal(breaches.length, reported + 1);
   });
 
   test("'close': the client is closed with 1008 and the others are not", async () => {
@@ -349,5 +401,119 @@ describe('TLS', () => {
       frames.map((f) => f.kind === 'frame' && [f.direction, f.opcode, f.payload.toString()]),
       [['c2s', 1, 'secret hello'], ['s2c', 1, 'secret hello']],
     );
+  });
+});
+
+describe('reading a client over its rate', () => {
+  /** The server's end of each client's TCP connection, by client id, from a capture attacher that records nothing. */
+  function serverSockets(): Map<string, net.Socket> {
+    const sockets = new Map<string, net.Socket>();
+    setCaptureAttacher((socket, init) => {
+      sockets.set(init.connectionId, socket);
+      return { dispose() {} };
+    });
+    cleanups.push(() => setCaptureAttacher(undefined));
+    return sockets;
+  }
+
+  /** Waits through turns of the event loop, not timers: the test mocks setTimeout. */
+  async function turnsUntil(cond: () => boolean): Promise<void> {
+    const end = performance.now() + 5000;
+    while (!cond()) {
+      if (performance.now() > end) throw new Error('condition not met in time');
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  test('TokenBucket.msUntil: the time until n tokens, at most a full bucket', () => {
+    const b = new TokenBucket(10 / 1000, 6, 0);
+    for (let i = 0; i < 6; i++) assert.equal(b.take(0), true);
+    assert.equal(b.msUntil(3, 0), 300);
+    assert.equal(b.msUntil(3, 100), 200);
+    assert.equal(b.msUntil(100, 0), 600);
+    assert.equal(b.msUntil(1, 1000), 0);
+  });
+
+  test("a flooder over its rate is not read until its bucket refills; another client's messages all arrive meanwhile", async (t) => {
+    const sockets = serverSockets();
+    const capture = { append: () => 0 };
+    const { server, address, breaches } = await startServer({
+      relay: 'broadcastOthers',
+      rateLimit: { messagesPerSecond: 10, burst: 10, action: 'drop' },
+      capture,
+      handshakeTimeoutMs: 0,
+    });
+    const receiver = await client(address.url);
+    const good = await client(address.url);
+    const flood = await client(address.url);
+    await until(() => server.clients().length === 3);
+    const [, goodId, floodId] = server.clients().map((c) => c.id);
+    const floodSocket = sockets.get(floodId)!;
+    const read = () => server.client(floodId)!.messagesIn + server.client(floodId)!.droppedIn;
+    // From here the rate-limit pause ends only when the test says so.
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    try {
+      // 8 MiB: more than the kernel's buffers hold, so the flooder is still writing while the server does not read.
+      const payload = Buffer.alloc(1024, 0x66);
+      for (let i = 0; i < 8192; i++) flood.ws.send(payload);
+      await turnsUntil(() => floodSocket.isPaused());
+      assert.deepEqual(breaches.map((e) => [e.clientId, e.limit, e.action]), [[floodId, 'rate', 'drop']]);
+      const parsed = read();
+      assert.ok(parsed < 8192, `${parsed} read`);
+
+      for (let i = 0; i < 10; i++) good.ws.send(`g${i}`);
+      await turnsUntil(() => receiver.received.filter((m) => m.startsWith('g')).length === 10);
+      const bytesRead = floodSocket.bytesRead;
+      for (let i = 0; i < 3; i++) {
+        receiver.ws.ping();
+        await once(receiver.ws, 'pong');
+      }
+      assert.equal(floodSocket.isPaused(), true);
+      assert.equal(floodSocket.bytesRead, bytesRead, 'the server read nothing more from the flooder');
+      assert.equal(read(), parsed);
+      assert.ok(flood.ws.bufferedAmount > 0, 'the flooder is held back by TCP');
+      assert.deepEqual(receiver.received.filter((m) => m.startsWith('g')), ['g0', 'g1', 'g2', 'g3', 'g4', 'g5', 'g6', 'g7', 'g8', 'g9']);
+      const g = server.client(goodId)!;
+      assert.deepEqual([g.messagesIn, g.droppedIn], [10, 0]);
+
+      // The bucket has refilled (half a burst takes 500 ms at 10/s; the pause is at most 1 s): read again, until the
+      // flooder is over its rate again.
+      t.mock.timers.tick(1000);
+      await turnsUntil(() => read() > parsed);
+      await turnsUntil(() => floodSocket.isPaused());
+      assert.ok(read() < 8192, `${read()} read`);
+      assert.ok(breaches.every((e) => e.clientId === floodId));
+    } finally {
+      t.mock.timers.reset();
+    }
+  });
+
+  test('a client that has read its share of a turn waits for the next one, so that another socket is read in between', async () => {
+    const sockets = serverSockets();
+    const { server, address, breaches } = await startServer({
+      relay: 'broadcastOthers',
+      rateLimit: { messagesPerSecond: 1e6, burst: 1e6, action: 'drop' },
+      capture: { append: () => 0 },
+    });
+    const receiver = await client(address.url);
+    const big = await client(address.url);
+    const small = await client(address.url);
+    await until(() => server.clients().length === 3);
+    const bigId = server.clients()[1].id;
+    const pausedAt: boolean[] = [];
+    server.onDidReceive((e) => {
+      if (e.clientId === bigId) pausedAt.push(sockets.get(bigId)!.isPaused());
+    });
+    // Both are in the kernel before the server reads: each 200 KiB message is over the share of a turn, so the small
+    // message is read before the second big one can be.
+    for (let i = 0; i < 4; i++) big.ws.send(`B${i}`.padEnd(200 * 1024, '.'));
+    small.ws.send('s');
+    await until(() => receiver.received.length === 5);
+    const order = receiver.received.map((m) => m.slice(0, 2));
+    assert.deepEqual(order.filter((m) => m !== 's'), ['B0', 'B1', 'B2', 'B3']);
+    assert.ok(order.indexOf('s') < order.indexOf('B1'), order.join(' '));
+    assert.deepEqual(pausedAt, [true, true, true, true]);
+    await until(() => !sockets.get(bigId)!.isPaused());
+    assert.deepEqual(breaches, []);
   });
 });

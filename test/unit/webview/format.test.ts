@@ -20,6 +20,10 @@ describe('format', () => {
     assert.equal(revealBidi('plain héllo ✓'), 'plain héllo ✓');
   });
 
+  test('a close reason with bidi controls reads in order in the preview', () => {
+    assert.equal(framePreview(f({ opcode: 8, closeCode: 1000, closeReason: 'user\u202Egnp.exe\u202C admin' })), '1000 user⟨U+202E⟩gnp.exe⟨U+202C⟩ admin');
+  });
+
   test('bytes, lengths and times', () => {
     assert.equal(formatBytes(1023), '1023 B');
     assert.equal(formatBytes(1536), '1.5 KB');
@@ -35,6 +39,10 @@ describe('format', () => {
 
   test('previews are one line; close frames show code and reason', () => {
     assert.equal(oneLine('a\nb\tc\u0000'), 'a↵b⇥c·');
+    // A lone CR would let a terminal overwrite what came before it: it shows as a symbol, not as nothing.
+    assert.equal(oneLine('paid\rrefunded'), 'paid␍refunded');
+    assert.equal(oneLine('line\r\nnext'), 'line↵next');
+    assert.equal(framePreview(f({ preview: 'ok\r' })), 'ok␍');
     assert.equal(framePreview(f({ opcode: 8, closeCode: 1000, closeReason: 'bye' })), '1000 bye');
     assert.equal(framePreview(f({ preview: 'abc', previewTruncated: true })), 'abc…');
   });

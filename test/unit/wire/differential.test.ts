@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
-import type { Direction } from '../../../src/core/capture/events';
+import type { Direction } from '../../../src/core/wire/types';
 import { PassiveInflater, negotiatedDeflate } from '../../../src/core/wire/deflate';
 import { encodeClosePayload, encodeFrame } from '../../../src/core/wire/frameEncoder';
 import { FrameDecoder } from '../../../src/core/wire/frameDecoder';

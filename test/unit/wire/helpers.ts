@@ -1,5 +1,5 @@
 // Shared by the wire tests: feed bytes with a given chunking and collect what comes out.
-import type { Direction } from '../../../src/core/capture/events';
+import type { Direction } from '../../../src/core/wire/types';
 import { DecodedFrame, FrameDecoder, WireError } from '../../../src/core/wire/frameDecoder';
 
 export const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');

@@ -1,0 +1,233 @@
+// One direction of a connection's capture: its frame decoder and message assembler, and the events they give.
+import { isUtf8 } from 'node:buffer';
+import { appendWholeFrameEvents } from './events';
+import type { CaptureSink, DeflateParams, Direction, FrameEvent, MessageEvent } from './events';
+import { EMPTY_BUFFER, OPCODE_CLOSE } from '../wire/constants';
+import { PassiveInflater } from '../wire/deflate';
+import type { WireError } from '../wire/errors';
+import { DecodedFrame, FrameDecoder, headerLengthOf, payloadLengthIn } from '../wire/frameDecoder';
+import { AssembledMessage, MessageAssembler } from '../wire/messageAssembler';
+
+const timeOrigin = performance.timeOrigin;
+const now = (): number => timeOrigin + performance.now();
+
+/** Where a direction's protocol violations go (the ConnectionCapture, which records them for the connection). */
+export interface DirectionOwner {
+  recordError(err: WireError, direction: Direction | undefined): void;
+}
+
+/** One direction's decoder and assembler, and the frame events of its open message. */
+export class DirectionCapture {
+  readonly decoder: FrameDecoder;
+  readonly assembler: MessageAssembler;
+  /** Events and ids of the open fragmented message's frames. */
+  private pendingEvents: FrameEvent[] = [];
+  private pendingIds: number[] = [];
+  private lastEvent: FrameEvent | undefined;
+  private lastId = 0;
+  /** While pushShared decodes: the other recipients of what it decodes. */
+  private alsoSentTo: readonly string[] | undefined;
+  /** The close frame this direction sent, if any: code 1005 when it had none. */
+  close: { code: number; reason: string } | undefined;
+
+  constructor(
+    private readonly owner: DirectionOwner,
+    private readonly sink: CaptureSink,
+    private readonly connectionId: string,
+    private readonly direction: Direction,
+    private readonly maxPayload: number,
+    readonly deflate: DeflateParams | undefined,
+  ) {
+    this.decoder = new FrameDecoder({
+      direction,
+      maxPayload,
+      rsv1Allowed: deflate !== undefined,
+      // The frame's event is appended and sealed within the same push (see push), as reserveBytes requires.
+      allocate: sink.reserveBytes !== undefined && sink.seal !== undefined ? (n) => sink.reserveBytes!(n) : undefined,
+      onWholeData: sink.appendWholeFrame !== undefined ? this.onWholeData : undefined,
+      onFrame: this.onFrame,
+      onError: this.onError,
+    });
+    this.assembler = new MessageAssembler({
+      direction,
+      maxMessageSize: maxPayload,
+      inflater: deflate ? PassiveInflater.forDirection(deflate, direction, maxPayload) : undefined,
+      onMessage: this.onMessage,
+      onError: this.onError,
+    });
+  }
+
+  /** Decodes the next bytes of this direction. */
+  push(chunk: Buffer): void {
+    this.decoder.push(chunk);
+    this.sink.seal?.();
+    // Only this push needed it (a fragment's frames are in pendingEvents). Held until the connection's next message
+    // (100 ms away for a client sending 10/s), a thousand connections' last frames would outlive a scavenge or two
+    // and die in the old generation, which is what made full collections frequent under load.
+    this.lastEvent = undefined;
+  }
+
+  /**
+   * Decodes a frame this process also wrote to the connections of `alsoSentTo` (see recordFanOut): its frame and
+   * message events carry the list from the start.
+   */
+  pushShared(chunk: Buffer, alsoSentTo: readonly string[] | undefined): void {
+    this.alsoSentTo = alsoSentTo;
+    try {
+      this.push(chunk);
+    } finally {
+      this.alsoSentTo = undefined;
+    }
+  }
+
+  /**
+   * Records `parts` when they are one whole unmasked text or binary frame with FIN set and no RSV bit, written between
+   * messages: its frame and message are recorded from its header, equal to what the decoder gives, without the
+   * decoder's work (a fan-out records one such frame per message it relays). Returns false and records nothing for
+   * anything else; the caller then decodes the parts.
+   */
+  recordWholeFrame(parts: readonly Buffer[], alsoSentTo: readonly string[] | undefined): boolean {
+    const head = parts[0];
+    if (parts.length > 2 || head.length < 2 || !this.between()) return false;
+    const b0 = head[0];
+    const b1 = head[1];
+    const opcode = b0 & 0x0f;
+    // FIN, no RSV bit, text or binary; not masked.
+    if ((b0 & 0xf0) !== 0x80 || (opcode !== 1 && opcode !== 2) || (b1 & 0x80) !== 0) return false;
+    const hl = headerLengthOf(b1);
+    if (head.length < hl) return false;
+    const n = payloadLengthIn(head, 0, b1);
+    if (n < 0 || n > this.maxPayload) return false;
+    const sink = this.sink;
+    // Invalid UTF-8 is an error event too: the decoder's path records it.
+    if (parts.length === 1) {
+      if (head.length !== hl + n || (opcode === 1 && !isUtf8(new Uint8Array(head.buffer, head.byteOffset + hl, n)))) return false;
+      if (sink.appendWholeFrame !== undefined) {
+        sink.appendWholeFrame(this.connectionId, now(), this.direction, opcode as 1 | 2, head, 0, hl, n, alsoSentTo);
+      } else {
+        const payload = n === 0 ? EMPTY_BUFFER : head.subarray(hl);
+        appendWholeFrameEvents(sink, this.connectionId, now(), this.direction, opcode as 1 | 2, head.subarray(0, hl), payload, alsoSentTo);
+      }
+    } else {
+      if (head.length !== hl || parts[1].length !== n || (opcode === 1 && !isUtf8(parts[1]))) return false;
+      appendWholeFrameEvents(sink, this.connectionId, now(), this.direction, opcode as 1 | 2, head, parts[1], alsoSentTo);
+    }
+    sink.seal?.();
+    return true;
+  }
+
+  /**
+   * A whole text or binary frame the decoder offers (see FrameDecoderOptions.onWholeData): taken, and appended without
+   * its events, when it is a message of its own (no fragmented message open) and not invalid UTF-8, which the
+   * assembler's path records as an error. The assembler, idle, stays idle.
+   */
+  private readonly onWholeData = (bytes: Buffer, at: number, hl: number, n: number, time: number): boolean => {
+    if (this.pendingIds.length !== 0 || !this.assembler.idle) return false;
+    const opcode = bytes[at] & 0x0f;
+    if (opcode === 1 && !isUtf8(new Uint8Array(bytes.buffer, bytes.byteOffset + at + hl, n))) return false;
+    this.lastEvent = undefined;
+    this.sink.appendWholeFrame!(this.connectionId, time, this.direction, opcode as 1 | 2, bytes, at, hl, n, this.alsoSentTo);
+    return true;
+  };
+
+  /** Between messages: a chunk starting here starts a new frame and a new message. */
+  between(): boolean {
+    return this.decoder.idle && this.assembler.idle && this.pendingIds.length === 0;
+  }
+
+  private readonly onFrame = (f: DecodedFrame): void => {
+    // Every field is present from the start (the store's `id` and the later closeCode/messageId included), so the
+    // object keeps one shape: adding properties after creation costs a map transition on the hot path.
+    const ev: FrameEvent = {
+      id: 0,
+      kind: 'frame',
+      connectionId: this.connectionId,
+      time: f.time,
+      direction: this.direction,
+      fin: f.fin,
+      rsv1: f.rsv1,
+      rsv2: f.rsv2,
+      rsv3: f.rsv3,
+      opcode: f.opcode,
+      masked: f.masked,
+      maskKey: f.maskKey,
+      payloadLength: f.payloadLength,
+      lengthForm: f.lengthForm,
+      headerLength: f.headerLength,
+      header: f.header,
+      payload: f.payload,
+      closeCode: undefined,
+      closeReason: undefined,
+      messageId: undefined,
+      alsoSentTo: this.alsoSentTo,
+    };
+    const id = this.sink.append(ev);
+    const op = f.opcode;
+    if (op < 0x8) {
+      this.lastEvent = ev;
+      this.lastId = id;
+      if (op !== 0) {
+        if (this.pendingIds.length !== 0) this.clearPending();
+        if (!f.fin) {
+          this.pendingEvents.push(ev);
+          this.pendingIds.push(id);
+        }
+      } else {
+        this.pendingEvents.push(ev);
+        this.pendingIds.push(id);
+      }
+    }
+    const close = this.assembler.push(f);
+    if (close !== undefined) {
+      // Mutating after append is fine: the store keeps this object.
+      ev.closeCode = close.code;
+      ev.closeReason = close.reason;
+      if (op === OPCODE_CLOSE && this.close === undefined) this.close = { code: close.code ?? 1005, reason: close.reason ?? '' };
+    }
+  };
+
+  private readonly onMessage = (m: AssembledMessage): void => {
+    let frameIds: number[];
+    let events: FrameEvent[] | undefined;
+    if (m.frames.length === 1) {
+      frameIds = [this.lastId];
+    } else {
+      const k = m.frames.length;
+      frameIds = this.pendingIds.slice(this.pendingIds.length - k);
+      events = this.pendingEvents.slice(this.pendingEvents.length - k);
+      this.clearPending();
+    }
+    const last = m.frames[m.frames.length - 1];
+    const ev: MessageEvent = {
+      id: 0,
+      kind: 'message',
+      connectionId: this.connectionId,
+      time: last.time,
+      direction: this.direction,
+      opcode: m.opcode,
+      data: m.data,
+      wireLength: m.wireLength,
+      compressed: m.compressed,
+      inflatedLength: m.inflatedLength,
+      inflateError: m.inflateError,
+      utf8Valid: m.utf8Valid,
+      frameIds,
+      alsoSentTo: this.alsoSentTo,
+    };
+    const messageId = this.sink.append(ev);
+    if (events === undefined) {
+      if (this.lastEvent !== undefined) this.lastEvent.messageId = messageId;
+    } else {
+      for (const e of events) e.messageId = messageId;
+    }
+  };
+
+  private readonly onError = (err: WireError): void => {
+    this.owner.recordError(err, this.direction);
+  };
+
+  private clearPending(): void {
+    this.pendingEvents = [];
+    this.pendingIds = [];
+  }
+}

@@ -1,0 +1,34 @@
+// Shared by the capture tests: a sink that keeps every event, and an opening handshake's two heads.
+import type { CaptureEvent, CaptureSink, NewCaptureEvent } from '../../../src/core/capture/events';
+import { computeAccept } from '../../../src/core/wire/handshake';
+
+export class ArraySink implements CaptureSink {
+  events: CaptureEvent[] = [];
+  append(e: NewCaptureEvent): number {
+    const ev = e as CaptureEvent;
+    ev.id = this.events.length + 1;
+    this.events.push(ev);
+    return ev.id;
+  }
+  kinds(): string[] {
+    return this.events.map((e) => (e.kind === 'connection' ? `connection:${e.state}` : e.kind));
+  }
+  of<K extends CaptureEvent['kind']>(kind: K): Array<Extract<CaptureEvent, { kind: K }>> {
+    return this.events.filter((e) => e.kind === kind) as Array<Extract<CaptureEvent, { kind: K }>>;
+  }
+}
+
+export const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+export const MASK = Buffer.from('37fa213d', 'hex');
+export const request = (extra = '') =>
+  Buffer.from(
+    `GET /chat HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\n` +
+      `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat\r\n${extra}\r\n`,
+    'latin1',
+  );
+export const response101 = (extra = '') =>
+  Buffer.from(
+    `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${computeAccept(KEY)}\r\n` +
+      `Sec-WebSocket-Protocol: chat\r\n${extra}\r\n`,
+    'latin1',
+  );
