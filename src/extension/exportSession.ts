@@ -6,6 +6,7 @@ import { uiText } from './uiText';
 import type { EventStore } from '../core/capture/eventStore';
 import type { CaptureEvent } from '../core/capture/events';
 import { eventToJsonLine, SecretRedactor, toHar } from '../core/capture/sessionExport';
+import { readIncludeSecrets } from './settings';
 
 const PAGE = 5000;
 
@@ -74,7 +75,7 @@ export async function exportSession(store: EventStore, version: string, target?:
     }));
   if (!uri) return undefined;
   const har = uri.path.toLowerCase().endsWith('.har');
-  const keepSecrets = vscode.workspace.getConfiguration('wsInspector').get<boolean>('export.includeSecrets') === true;
+  const keepSecrets = readIncludeSecrets();
   const redactor = keepSecrets ? undefined : new SecretRedactor();
   try {
     await vscode.window.withProgress(

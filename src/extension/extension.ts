@@ -11,6 +11,7 @@ import { DebugSessionIntegration } from './debugSessions';
 import { registerProxyCommands, startProxy } from './proxyCommands';
 import { ServerStatusBar } from './statusBar';
 import * as notify from './notify';
+import { registerProtectedSettings } from './protectedSettings';
 import { uiText, untrusted } from './uiText';
 
 /** What the extension-host tests read; not a public API. */
@@ -21,6 +22,8 @@ export interface ExtensionApi {
   statusBarText(): string | undefined;
   /** The last notifications shown, as VS Code was given them. */
   notifications(): readonly notify.ShownNotification[];
+  /** Which protected settings the workspace's settings files set (ignored; the user is told once). */
+  protectedSettings: { check(): Promise<string[]> };
   activationMs: number;
 }
 
@@ -31,6 +34,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   const log = vscode.window.createOutputChannel('WebSocket Inspector', { log: true });
   context.subscriptions.push(log, notify.logNotificationsTo(log));
   setUnexpectedErrorHandler((err) => log.error(err instanceof Error ? (err.stack ?? err.message) : String(err)));
+  const protectedSettings = registerProtectedSettings(context, log);
 
   let capture;
   try {
@@ -193,7 +197,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
 
   const activationMs = performance.now() - started;
   log.info(`WebSocket Inspector activated in ${activationMs.toFixed(1)} ms.`);
-  return { session: s, debug, tree, statusBarText: () => statusBar.text, notifications: notify.recentNotifications, activationMs };
+  return { session: s, debug, tree, statusBarText: () => statusBar.text, notifications: notify.recentNotifications, protectedSettings, activationMs };
 }
 
 async function startServer(

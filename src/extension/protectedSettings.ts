@@ -2,10 +2,10 @@
 // cloned repository's `.vscode/settings.json` must not change them, even in a trusted workspace: package.json gives
 // them `"scope": "machine"`, settings.ts reads them from the user's settings only, and this module tells the user,
 // once per workspace, which of them a workspace tried to set.
-import { parse, type ParseError } from 'jsonc-parser';
+// The ESM build: esbuild cannot follow the UMD build's run-time require('./impl/…').
+import { parse, type ParseError } from 'jsonc-parser/lib/esm/main.js';
 import * as vscode from 'vscode';
 import { showWarningMessage } from './notify';
-import { uiText } from './uiText';
 
 /** Keys under `wsInspector.` that only the user's own settings may set. package.json marks each `machine`-scoped. */
 export const PROTECTED_SETTINGS: ReadonlySet<string> = new Set([
@@ -91,8 +91,12 @@ export function registerProtectedSettings(
     if (context.workspaceState.get<string>(STATE_KEY) === signature) return keys;
     await context.workspaceState.update(STATE_KEY, signature);
     log.warn(`This workspace's settings set ${keys.join(', ')}. They were ignored: only your user settings can set them.`);
+    // The keys are members of PROTECTED_SETTINGS (protectedKeysIn filters on it): the extension's own names, not the
+    // file's text, and too many for untrusted()'s length cap.
+    const names = keys.join(', ');
+    // eslint-disable-next-line no-restricted-syntax -- names are the extension's own setting names, see above
     void showWarningMessage(
-      uiText`This workspace's settings tried to set ${keys.join(', ')}. They were ignored: these settings open your machine, send traffic elsewhere, trust certificates or export secrets, so only your user settings can set them.`,
+      `This workspace's settings tried to set ${names}. They were ignored: these settings open your machine, send traffic elsewhere, trust certificates or export secrets, so only your user settings can set them.`,
       'Open User Settings',
     ).then((pick) => {
       if (pick === 'Open User Settings') void vscode.commands.executeCommand('workbench.action.openSettings', '@ext:ws-inspector.websocket-inspector');

@@ -12,6 +12,7 @@ import type { ClientTlsOptions } from '../core/client/clientConnection';
 import { generateDevCertificate } from '../core/tls/devCertificate';
 import type { ServerSecurityOptions, Session } from './session';
 import { SettingsError, type SavedEndpoint, type ServerSecuritySettings, type ServerSettings } from './settings';
+import { userSettingValue } from './protectedSettings';
 
 /** SecretStorage keys. The values never go to settings, logs or error messages. */
 export const TOKEN_SECRET = 'wsInspector.server.auth.token';
@@ -248,7 +249,7 @@ export function registerSecurityCommands(
     await secrets.store(TOKEN_SECRET, newToken());
     log.info('A new server auth token was generated and stored in SecretStorage.');
     // Raw values here: a bad unrelated setting must not stop these commands.
-    const enabled = vscode.workspace.getConfiguration('wsInspector').get('server.auth.enabled') === true;
+    const enabled = userSettingValue(vscode.workspace.getConfiguration('wsInspector'), 'server.auth.enabled', false) === true;
     // The running server keeps the token it started with until it restarts.
     const stale = session.serverProtection?.auth === true;
     const actions = enabled ? ['Copy Connection URL', 'Copy Authorization Header'] : ['Enable Auth', 'Copy Connection URL'];

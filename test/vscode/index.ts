@@ -24,6 +24,8 @@ export function run(): Promise<void> {
   require('./browserDebug.test');
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
   require('./untrustedText.test');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
+  require('./protectedSettings.test');
   return new Promise((resolve, reject) => {
     mocha.run((failures) => (failures > 0 ? reject(new Error(`${failures} tests failed.`)) : resolve()));
   });
