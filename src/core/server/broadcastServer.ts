@@ -393,10 +393,7 @@ export class BroadcastServer {
           if (c.ws.readyState === WebSocket.CLOSED) return resolve();
           c.ws.once('close', () => resolve());
           c.ws.close(1001, 'server stopping');
-          // Read its close frame now, not after a rate-limit pause.
-          clearTimeout(c.resumeTimer);
-          c.resumeTimer = undefined;
-          c.ws.resume();
+          readNow(c);
         }),
     );
     const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -478,6 +475,7 @@ export class BroadcastServer {
     }
     if (Buffer.byteLength(reason) > 123) throw new TypeError('Close reason must be at most 123 bytes of UTF-8');
     c.ws.close(code, reason);
+    readNow(c);
   }
 
   /** Stops the server (without awaiting) and releases the emitters. */
@@ -737,6 +735,7 @@ export class BroadcastServer {
     if (c.closingFor !== undefined || c.ws.readyState !== WebSocket.OPEN) return false;
     c.closingFor = code;
     c.ws.close(code, reason);
+    readNow(c);
     c.closeTimer = setTimeout(() => c.ws.terminate(), this.opts!.closeTimeoutMs);
     return true;
   }
@@ -928,4 +927,11 @@ function rejectUpgrade(socket: net.Socket, status: number, reason: string, heade
   } else {
     socket.destroy();
   }
+}
+
+/** A closing client is read at once, not after a rate-limit pause: its close frame is queued behind what it sent. */
+function readNow(c: ClientRecord): void {
+  clearTimeout(c.resumeTimer);
+  c.resumeTimer = undefined;
+  c.ws.resume();
 }

@@ -1,0 +1,2 @@
+const x: any = 1;
+export {};
