@@ -57,6 +57,37 @@ const uiText = [
   },
 ];
 
+// webview/ is browser code with its own bundle and tsconfig: it imports its own files and src/shared, nothing else
+// (no Node, no vscode, no ws, no src/core or src/extension), and the UI toolkit only behind webview/ui/. Relative paths
+// leave webview/ with one `../` per folder level, so each depth gets its own pattern.
+const WEBVIEW = 'webview/ runs in the browser: it imports only its own files and src/shared.';
+const TOOLKIT = 'The UI toolkit is used only behind webview/ui/, so that replacing it touches that folder alone.';
+const webviewRules = (depth, toolkit) => ({
+  'no-restricted-imports': [
+    'error',
+    {
+      paths: ['vscode', 'ws'].map((name) => ({ name, message: WEBVIEW })),
+      patterns: [
+        { regex: `^${'\\.\\./'.repeat(depth)}(?!src/shared/)`, message: WEBVIEW },
+        { regex: '^(?![./])(?!vscode$|ws$)(?!@vscode/webview-ui-toolkit(/|$))', message: WEBVIEW },
+        ...(toolkit ? [] : [{ regex: '^@vscode/webview-ui-toolkit(/|$)', message: TOOLKIT }]),
+      ],
+    },
+  ],
+  // import() is not checked by no-restricted-imports: only the webview's own modules, and the toolkit in webview/ui/.
+  'no-restricted-syntax': [
+    'error',
+    ...noHtml,
+    {
+      selector: `ImportExpression:not([source.value=/^\\.\\x2F[^.]/])${toolkit ? ":not([source.value='@vscode/webview-ui-toolkit'])" : ''}`,
+      message: toolkit ? WEBVIEW : `${WEBVIEW} ${TOOLKIT}`,
+    },
+  ],
+  // Kept small: a file under 500 lines, a function under 80.
+  'max-lines': ['error', 500],
+  'max-lines-per-function': ['error', 80],
+});
+
 export default tseslint.config(
   { ignores: ['dist/**', 'out/**', 'node_modules/**', '.test-runs/**'] },
   js.configs.recommended,
@@ -69,5 +100,8 @@ export default tseslint.config(
   },
   { files: ['src/extension/**/*.ts'], rules: { 'no-restricted-syntax': ['error', ...noHtml, ...uiText] } },
   { files: ['src/core/**/*.ts', 'src/shared/**/*.ts'], rules: noVscode },
+  { files: ['webview/*.ts'], rules: webviewRules(1, false) },
+  { files: ['webview/*/**/*.ts'], ignores: ['webview/ui/**'], rules: webviewRules(2, false) },
+  { files: ['webview/ui/**/*.ts'], rules: webviewRules(2, true) },
   { files: ['**/*.mjs'], languageOptions: { globals: { process: 'readonly', console: 'readonly' } } },
 );

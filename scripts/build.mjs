@@ -1,9 +1,13 @@
 // Bundles the two targets: the extension host (node, cjs, `vscode` external) and the webview (browser, esm).
 import * as esbuild from 'esbuild';
 import { existsSync } from 'node:fs';
+import { generateContributions } from './generate-contributions.mjs';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
+
+// package.json's debuggers entries and setting defaults come from src/build/contributions.ts.
+if (!(await generateContributions())) process.exit(1);
 
 /** @type {import('esbuild').BuildOptions[]} */
 const targets = [

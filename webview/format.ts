@@ -124,25 +124,11 @@ export function parseHex(s: string): Uint8Array {
   return bytes;
 }
 
-const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-
 /** Standard or URL-safe base64, padding optional. Throws an Error fit to show. */
 export function parseBase64(s: string): Uint8Array {
   const clean = s.replace(/\s/g, '').replace(/-/g, '+').replace(/_/g, '/').replace(/=+$/, '');
   if (!/^[A-Za-z0-9+/]*$/.test(clean) || clean.length % 4 === 1) throw new Error('Not valid base64.');
-  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
-  let bits = 0;
-  let acc = 0;
-  let j = 0;
-  for (const c of clean) {
-    acc = (acc << 6) | B64.indexOf(c);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[j++] = (acc >> bits) & 0xff;
-    }
-  }
-  return out;
+  return Uint8Array.from(atob(clean), (c) => c.charCodeAt(0));
 }
 
 /** Pretty JSON when the text is a JSON object or array, else undefined. */

@@ -1,5 +1,5 @@
 // The webview's model of what it shows: the held event DTOs (one filtered window of the host's history), the rows
-// derived from them (fragments grouped under their message), paging both ways, pause, counters and the message rate.
+// derived from them (see rows.ts), paging both ways, pause, counters and the message rate.
 // Pure logic, no DOM: node tests drive it directly.
 //
 // The held events are one window of the host's history, at most `maxHeld` of them. Live appends past the cap drop the
@@ -7,6 +7,9 @@
 // the live end, live appends only move `liveId` on, and newer pages (`newerWindow`, `addNewer`) walk it forward
 // until it reaches the live end again.
 import { MAX_PAGE, type CaptureCounters, type EventDto, type FrameDto, type MessageDto, type ModelSnapshot, type Page, type ViewFilter } from '../src/shared/protocol';
+import { appendRows, inShownExpandedGroup, rowIndex, rowsOf, trimRowsNewest, trimRowsOldest, type Row, type RowSource } from './rows';
+
+export type { Row } from './rows';
 
 /**
  * Most DTOs the webview holds, whichever way the view pages: past it the oldest (live appends, newer pages) or the
@@ -25,15 +28,7 @@ export const MAX_PAUSED = 20_000;
 /** Most distinct strings `ViewStore` keeps one shared copy of (see `compact`). */
 const MAX_SHARED_STRINGS = 10_000;
 
-export interface Row {
-  id: number;
-  /** 0 for top-level rows, 1 for fragments under an expanded message. */
-  depth: 0 | 1;
-  /** A message made of several frames: it can be expanded to show them. */
-  group: boolean;
-}
-
-export class ViewStore {
+export class ViewStore implements RowSource {
   /** Held events, ascending by id. */
   private events: EventDto[] = [];
   private readonly byId = new Map<number, EventDto>();
@@ -261,124 +256,12 @@ export class ViewStore {
 
   /** The rows built from scratch, ignoring the cache: what `rows()` must always equal (tests check it). */
   buildRows(): Row[] {
-    return this.rowsOf(this.events);
-  }
-
-  /** The rows of a run of held events, in order. */
-  private rowsOf(events: EventDto[]): Row[] {
-    const rows: Row[] = [];
-    for (const e of events) {
-      if (e.kind === 'message') {
-        if (e.frameIds.length > 1) this.pushGroup(rows, e);
-        // A single-frame message is shown through its frame's row.
-        continue;
-      }
-      if (e.kind === 'frame') {
-        const m = this.messageFor(e.id);
-        if (m && m.frameIds.length > 1) continue; // shown under its message
-      }
-      rows.push({ id: e.id, depth: 0, group: false });
-    }
-    return rows;
-  }
-
-  private pushGroup(rows: Row[], m: MessageDto): void {
-    rows.push({ id: m.id, depth: 0, group: true });
-    if (this.expanded.has(m.id)) {
-      for (const fid of m.frameIds) if (this.byId.has(fid)) rows.push({ id: fid, depth: 1, group: false });
-    }
-  }
-
-  /**
-   * Appends the rows of `added` (just pushed after every held event) to the cached rows. Returns false when the
-   * events are out of the usual order (a frame after its own message) and only a rebuild gets them right.
-   */
-  private appendRows(rows: Row[], added: EventDto[]): boolean {
-    for (const e of added) {
-      if (e.kind === 'message') {
-        if (e.frameIds.length <= 1) continue;
-        // Its fragments were shown as top-level rows until now: take them out (they sit near the end).
-        const frags = new Set<number>();
-        let min = Infinity;
-        for (const fid of e.frameIds) {
-          if (fid < e.id && this.byId.has(fid)) {
-            frags.add(fid);
-            if (fid < min) min = fid;
-          }
-        }
-        if (frags.size > 0) {
-          let i = rows.length;
-          // Top-level rows ascend by id; children of an expanded group (depth 1) sit between them.
-          while (i > 0 && (rows[i - 1].depth === 1 || rows[i - 1].id >= min)) i--;
-          let w = i;
-          for (let r = i; r < rows.length; r++) {
-            const row = rows[r];
-            if (row.depth === 0 && frags.has(row.id)) continue;
-            rows[w++] = row;
-          }
-          rows.length = w;
-        }
-        this.pushGroup(rows, e);
-        continue;
-      }
-      if (e.kind === 'frame') {
-        const m = this.messageFor(e.id);
-        if (m && m.frameIds.length > 1) {
-          if (m.id < e.id) return false;
-          continue; // its message follows in this batch and shows it
-        }
-      }
-      rows.push({ id: e.id, depth: 0, group: false });
-    }
-    return true;
-  }
-
-  /**
-   * Drops the leading rows of events trimmed below `firstId`. Returns false when the trim changes rows further down
-   * (a fragment of a surviving message was dropped, or a message whose frames survive), which needs a rebuild.
-   */
-  private trimRows(rows: Row[], dropped: EventDto[], firstId: number): boolean {
-    for (const e of dropped) {
-      if (e.kind === 'frame') {
-        const m = this.messageFor(e.id);
-        // Hidden under a collapsed group: no row either way. Under an expanded one: its child row goes.
-        if (m && m.id >= firstId && m.frameIds.length > 1 && this.expanded.has(m.id)) return false;
-      } else if (e.kind === 'message' && e.frameIds.some((fid) => fid >= firstId && this.byId.has(fid))) {
-        return false;
-      }
-    }
-    let k = 0;
-    let inDroppedGroup = false;
-    while (k < rows.length) {
-      const r = rows[k];
-      if (r.depth === 0) {
-        if (r.id >= firstId) break;
-        inDroppedGroup = r.group;
-      } else if (!inDroppedGroup) {
-        break;
-      }
-      k++;
-    }
-    rows.splice(0, k);
-    return true;
+    return rowsOf(this, this.events);
   }
 
   /** Index of the row showing `id` (a fragment inside a collapsed group maps to its group), or -1. */
   rowIndexOf(id: number): number {
-    const rows = this.rows();
-    let target = id;
-    const m = this.messageFor(id);
-    if (m && m.frameIds.length > 1 && !this.expanded.has(m.id)) target = m.id;
-    let lo = 0;
-    let hi = rows.length - 1;
-    // Rows are ascending by id except fragments inside an expanded group: scan near the binary search hit.
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (rows[mid].id < target) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    for (let i = Math.max(0, lo - 64); i < Math.min(rows.length, lo + 64); i++) if (rows[i].id === target) return i;
-    return rows.findIndex((r) => r.id === target);
+    return rowIndex(this, this.rows(), id);
   }
 
   /** Ids the held DTOs refer to for a connection picker that also knows captured-but-gone connections. */
@@ -401,7 +284,7 @@ export class ViewStore {
     if (last === undefined || (fresh[0].id > last && isAscending(fresh))) {
       for (const e of fresh) this.events.push(e);
       // Live capture appends 20 times a second: patch the rows rather than rebuild up to MAX_HELD of them.
-      if (this.rowsCache && !this.appendRows(this.rowsCache, fresh)) this.rowsCache = undefined;
+      if (this.rowsCache && !appendRows(this, this.rowsCache, fresh)) this.rowsCache = undefined;
       return;
     }
     if (fresh[fresh.length - 1].id < this.events[0].id && isAscending(fresh)) {
@@ -409,8 +292,8 @@ export class ViewStore {
       // through 100k rows, is hundreds of MB of garbage for the collector that runs on the panel's thread.
       prepend(this.events, fresh);
       // Its rows go in front too, unless one of its frames belongs under an expanded group already shown.
-      if (this.rowsCache && !fresh.some((e) => e.kind === 'frame' && this.inShownExpandedGroup(e.id, fresh[fresh.length - 1].id))) {
-        prepend(this.rowsCache, this.rowsOf(fresh));
+      if (this.rowsCache && !fresh.some((e) => e.kind === 'frame' && inShownExpandedGroup(this, e.id, fresh[fresh.length - 1].id))) {
+        prepend(this.rowsCache, rowsOf(this, fresh));
         return;
       }
     } else {
@@ -448,38 +331,17 @@ export class ViewStore {
     return s;
   }
 
-  private inShownExpandedGroup(frameId: number, pageEnd: number): boolean {
-    const m = this.messageFor(frameId);
-    return !!m && m.id > pageEnd && m.frameIds.length > 1 && this.expanded.has(m.id);
-  }
-
   /** Drops the newest events past the cap (an older page came in front): the view no longer reaches the live end. */
   private trimNewest(): void {
     const over = this.events.length - this.maxHeld;
     if (over <= 0) return;
     const dropped = this.events.splice(this.events.length - over, over);
     const cutId = dropped[0].id;
-    if (this.rowsCache && !this.trimRowsNewest(this.rowsCache, dropped, cutId)) this.rowsCache = undefined;
+    if (this.rowsCache && !trimRowsNewest(this, this.rowsCache, dropped, cutId)) this.rowsCache = undefined;
     this.forget(dropped);
     this.detached = true;
     this.newerCursor = this.newestId() ?? this.floorId;
     this.newerSpan = NEWER_SPAN;
-  }
-
-  /**
-   * Drops the trailing rows of events trimmed from `cutId` up. Returns false when the trim changes rows further up (a
-   * dropped message leaves fragments behind, which become top-level rows), which needs a rebuild.
-   */
-  private trimRowsNewest(rows: Row[], dropped: EventDto[], cutId: number): boolean {
-    for (const e of dropped) {
-      if (e.kind === 'message' && e.frameIds.length > 1 && e.frameIds.some((fid) => fid < cutId && this.byId.has(fid))) return false;
-    }
-    // Top-level rows ascend by id; a group's children (lower ids) follow it. Children right after a kept row are its own.
-    let i = rows.length;
-    while (i > 0 && (rows[i - 1].depth === 1 || rows[i - 1].id >= cutId)) i--;
-    while (i < rows.length && rows[i].depth === 1) i++;
-    rows.length = i;
-    return true;
   }
 
   private forget(dropped: EventDto[]): void {
@@ -496,7 +358,7 @@ export class ViewStore {
     const dropped = this.events.splice(0, over);
     const firstId = this.events[0]?.id ?? Infinity;
     // Checked against the maps as they were before the drop.
-    if (this.rowsCache && !this.trimRows(this.rowsCache, dropped, firstId)) this.rowsCache = undefined;
+    if (this.rowsCache && !trimRowsOldest(this, this.rowsCache, dropped, firstId)) this.rowsCache = undefined;
     this.forget(dropped);
     this.hasOlder = true;
     this.olderCursor = this.events[0]?.id ?? this.olderCursor;

@@ -1,5 +1,7 @@
-// The one place that calls acquireVsCodeApi(): typed posting, request/reply pairing and persisted UI state.
-import type { HostReply, RequestType, Requests, ResultOf, WebviewToHost } from '../src/shared/protocol';
+// The one place that calls acquireVsCodeApi(): typed posting, the request/reply pairing and persisted UI state.
+import type { WebviewToHost } from '../src/shared/protocol';
+import { Requester } from '../src/shared/requests';
+import type { PersistedState } from './controller';
 
 interface VsCodeApi<S> {
   postMessage(msg: WebviewToHost): void;
@@ -8,25 +10,14 @@ interface VsCodeApi<S> {
 }
 declare function acquireVsCodeApi<S>(): VsCodeApi<S>;
 
-export interface PersistedState {
-  filter: import('../src/shared/protocol').ViewFilter;
-  floorId: number;
-  timeMode: 'relative' | 'absolute';
-  autoScroll: boolean;
-  composerMode: import('./composerModel').ComposerMode;
-  composerText: string;
-  target: string;
-  history: import('./composerModel').HistoryEntry[];
-  detailTab: 'detail' | 'handshake' | 'clients' | 'breakpoints';
-  detailView: 'auto' | 'text' | 'json' | 'hex';
-  selectedId?: number;
-}
-
 const api = acquireVsCodeApi<PersistedState>();
 
 export function post(msg: WebviewToHost): void {
   api.postMessage(msg);
 }
+
+/** Requests to the host; hand it every `reply`. */
+export const requests = new Requester(post);
 
 export function loadState(): Partial<PersistedState> {
   return api.getState() ?? {};
@@ -42,29 +33,4 @@ export function saveState(s: PersistedState): void {
     saveTimer = undefined;
     if (latest) api.setState(latest);
   }, 200);
-}
-
-let nextRequestId = 1;
-const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-
-/** Sends a request; the promise settles with the host's reply (an Error carrying the host's message on failure). */
-export function request<K extends RequestType>(type: K, params: Requests[K]['params']): Promise<ResultOf<K>> {
-  const requestId = nextRequestId++;
-  return new Promise<ResultOf<K>>((resolve, reject) => {
-    pending.set(requestId, { resolve: resolve as (v: unknown) => void, reject });
-    post({ type, requestId, ...params } as WebviewToHost);
-  });
-}
-
-/** The id the next request will get (to tell stale replies from current ones). */
-export function lastRequestId(): number {
-  return nextRequestId - 1;
-}
-
-export function handleReply(r: HostReply): void {
-  const p = pending.get(r.inReplyTo);
-  if (!p) return;
-  pending.delete(r.inReplyTo);
-  if (r.ok) p.resolve(r.result);
-  else p.reject(new Error(r.error));
 }

@@ -101,3 +101,10 @@ export class ConnectionsTree implements vscode.TreeDataProvider<TreeNode>, vscod
     this._onDidChangeTreeData.dispose();
   }
 }
+
+/** The Connections view. */
+export function registerConnectionsTree(context: vscode.ExtensionContext, s: Session): ConnectionsTree {
+  const tree = new ConnectionsTree(s);
+  context.subscriptions.push(tree, vscode.window.registerTreeDataProvider('wsInspector.connections', tree));
+  return tree;
+}

@@ -2,17 +2,16 @@
 // server started before the program, its URL in the program's environment as WS_INSPECTOR_URL, the inspector
 // opened, its connections tagged with the session's name, and what was started stopped when the session ends.
 import * as vscode from 'vscode';
+import { DEBUG_PROXY_DEFAULT_PORT, validateDebugAttribute, type DebugAttribute } from './debugAttribute';
+import type { DebugSessionTracker } from './debugSessionTracker';
+import { InspectorPanel } from './inspectorPanel';
 import * as notify from './notify';
+import { startProxy } from './proxyCommands';
+import { startServer } from './serverCommands';
+import type { Session } from './session';
 import { uiText } from './uiText';
 
-/** The `wsInspector` attribute of a launch configuration (its JSON schema is in package.json). */
-export interface DebugAttribute {
-  proxy?: { target: string; port?: number; caFile?: string };
-  server?: boolean | { port?: number };
-  openInspector?: boolean;
-}
-
-/** What the debug tie-in can start and stop; extension.ts wires it to the session and the commands. */
+/** What the debug tie-in can start and stop; registerDebugSessions wires it to the session and the commands. */
 export interface DebugHooks {
   startProxy(o: { target: string; port: number; caFile?: string; tag: string }): Promise<{ id: string; url: string }>;
   stopProxy(id: string): Promise<void>;
@@ -36,33 +35,6 @@ interface Run {
   orphanTimer?: NodeJS.Timeout;
 }
 
-/** Returns a readable problem with the attribute, or undefined when it is usable. */
-export function validateDebugAttribute(a: unknown): string | undefined {
-  if (typeof a !== 'object' || a === null || Array.isArray(a)) return 'wsInspector must be an object such as {"proxy": {"target": "wss://…"}} or {"server": true}.';
-  const o = a as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (k !== 'proxy' && k !== 'server' && k !== 'openInspector') return `wsInspector.${k} is not a known attribute (proxy, server, openInspector).`;
-  }
-  if (o.proxy !== undefined && o.server !== undefined && o.server !== false) return 'wsInspector takes "proxy" or "server", not both.';
-  if (o.proxy === undefined && (o.server === undefined || o.server === false)) return 'wsInspector needs "proxy" (with a target) or "server": true.';
-  if (o.proxy !== undefined) {
-    const p = o.proxy as Record<string, unknown>;
-    if (typeof p !== 'object' || p === null) return 'wsInspector.proxy must be an object with a "target".';
-    if (typeof p.target !== 'string' || !/^wss?:\/\/[^/]/i.test(p.target)) return 'wsInspector.proxy.target must be a ws:// or wss:// URL.';
-    if (p.port !== undefined && (!Number.isInteger(p.port) || (p.port as number) < 0 || (p.port as number) > 65535)) return 'wsInspector.proxy.port must be a port number (0 picks a free one).';
-    if (p.caFile !== undefined && typeof p.caFile !== 'string') return 'wsInspector.proxy.caFile must be a path.';
-    if ((p as { allowSelfSigned?: unknown }).allowSelfSigned !== undefined) {
-      return 'wsInspector.proxy.allowSelfSigned is not honoured in launch.json: use caFile, or turn on wsInspector.proxy.allowSelfSigned in your user settings.';
-    }
-  }
-  if (typeof o.server === 'object' && o.server !== null) {
-    const port = (o.server as Record<string, unknown>).port;
-    if (port !== undefined && (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535)) return 'wsInspector.server.port must be a port number.';
-  }
-  if (o.openInspector !== undefined && typeof o.openInspector !== 'boolean') return 'wsInspector.openInspector must be true or false.';
-  return undefined;
-}
-
 export class DebugSessionIntegration implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private readonly runs = new Map<string, Run>();
@@ -70,16 +42,13 @@ export class DebugSessionIntegration implements vscode.Disposable {
 
   constructor(
     private readonly hooks: DebugHooks,
+    private readonly tracker: DebugSessionTracker,
     private readonly log: vscode.LogOutputChannel,
   ) {
     const provider: vscode.DebugConfigurationProvider = {
       resolveDebugConfigurationWithSubstitutedVariables: (_folder, config) => this.resolve(config),
     };
-    this.disposables.push(
-      vscode.debug.registerDebugConfigurationProvider('*', provider),
-      vscode.debug.onDidStartDebugSession((s) => this.started(s)),
-      vscode.debug.onDidTerminateDebugSession((s) => void this.terminated(s)),
-    );
+    this.disposables.push(vscode.debug.registerDebugConfigurationProvider('*', provider), tracker.onDidStart((s) => this.started(s)));
   }
 
   /** What runs now, by session name (for tests and the tree). */
@@ -102,7 +71,7 @@ export class DebugSessionIntegration implements vscode.Disposable {
     let run: Run;
     try {
       if (a.proxy) {
-        const p = await this.hooks.startProxy({ target: a.proxy.target, port: a.proxy.port ?? 9000, caFile: a.proxy.caFile, tag: name });
+        const p = await this.hooks.startProxy({ target: a.proxy.target, port: a.proxy.port ?? DEBUG_PROXY_DEFAULT_PORT, caFile: a.proxy.caFile, tag: name });
         run = { id, name, url: p.url, stop: () => this.hooks.stopProxy(p.id) };
         this.log.info(`Debug session "${name}": proxy ${p.url} → ${a.proxy.target}.`);
       } else {
@@ -132,12 +101,8 @@ export class DebugSessionIntegration implements vscode.Disposable {
     if (run && run.session === undefined) {
       run.session = s;
       clearTimeout(run.orphanTimer);
+      this.tracker.endWith(s, () => void this.finish(run, 'the debug session ended'));
     }
-  }
-
-  private async terminated(s: vscode.DebugSession): Promise<void> {
-    const run = this.runs.get(s.configuration[RUN_KEY] as string);
-    if (run && run.session?.id === s.id) await this.finish(run, 'the debug session ended');
   }
 
   private async finish(run: Run, why: string): Promise<void> {
@@ -155,4 +120,30 @@ export class DebugSessionIntegration implements vscode.Disposable {
     for (const d of this.disposables) d.dispose();
     for (const run of [...this.runs.values()]) void this.finish(run, 'the extension is shutting down');
   }
+}
+
+/** Launch configurations with a `wsInspector` attribute start a proxy or the server for their session. */
+export function registerDebugSessions(
+  context: vscode.ExtensionContext,
+  s: Session,
+  log: vscode.LogOutputChannel,
+  tracker: DebugSessionTracker,
+): DebugSessionIntegration {
+  const hooks: DebugHooks = {
+    startProxy: async (o) => {
+      const p = await startProxy(s, log, o);
+      return { id: p.id, url: p.url };
+    },
+    stopProxy: async (id) => void (await s.proxies.stop(id)),
+    startServer: async (o) => {
+      if (s.serverAddress) throw new Error(`The broadcast server already runs at ${s.serverAddress.url}; stop it first.`);
+      const url = await startServer(context, s, log, o.port === undefined ? undefined : { port: o.port }, o.tag);
+      return url === undefined ? undefined : { url };
+    },
+    stopServer: async () => void (await s.stopServer()),
+    openInspector: () => InspectorPanel.createOrShow(context, s),
+  };
+  const debug = new DebugSessionIntegration(hooks, tracker, log);
+  context.subscriptions.push(debug);
+  return debug;
 }

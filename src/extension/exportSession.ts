@@ -3,9 +3,11 @@ import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import * as notify from './notify';
 import { uiText } from './uiText';
+import type { RegisterCommand } from './commands';
 import type { EventStore } from '../core/capture/eventStore';
 import type { CaptureEvent } from '../core/capture/events';
 import { eventToJsonLine, SecretRedactor, toHar } from '../core/capture/sessionExport';
+import type { Session } from './session';
 import { readIncludeSecrets } from './settings';
 
 const PAGE = 5000;
@@ -123,4 +125,8 @@ export async function exportSession(store: EventStore, version: string, target?:
   const redacted = redactor && redactor.replaced > 0 ? ` ${redactor.replaced.toLocaleString()} credentials were replaced by REDACTED (setting wsInspector.export.includeSecrets).` : '';
   void notify.showInformationMessage(uiText`Exported ${stats.count.toLocaleString()} events to ${uri.fsPath}${evicted}.${redacted}`);
   return uri;
+}
+
+export function registerExport(context: vscode.ExtensionContext, s: Session, command: RegisterCommand): void {
+  command('wsInspector.exportSession', (target?: vscode.Uri) => exportSession(s.store, String(context.extension.packageJSON.version), target));
 }

@@ -15,6 +15,7 @@ import {
   type ViewFilter,
   type WebviewRequest,
 } from '../shared/protocol';
+import { answer } from '../shared/requests';
 import { CaptureCounter, filterQuery, toDetail, toDto } from './inspectorPanelDto';
 
 /** Minimum time between two `update` messages, in ms. */
@@ -255,17 +256,7 @@ export class InspectorPanel implements vscode.Disposable {
       this.pendingFocus = undefined;
       return;
     }
-    void this.answer(m);
-  }
-
-  private async answer(req: WebviewRequest): Promise<void> {
-    try {
-      const result = await this.handle(req);
-      this.post({ type: 'reply', request: req.type, inReplyTo: req.requestId, ok: true, result } as HostToWebview);
-    } catch (err) {
-      const error = err instanceof Error ? err.message : String(err);
-      this.post({ type: 'reply', request: req.type, inReplyTo: req.requestId, ok: false, error });
-    }
+    void answer(m, (req) => this.handle(req), (reply) => this.post(reply));
   }
 
   private handle(req: WebviewRequest): Promise<ResultOf<RequestType>> | ResultOf<RequestType> {

@@ -1,28 +1,16 @@
 // Settings that open the machine to the network, send traffic elsewhere, trust certificates or release secrets. A
-// cloned repository's `.vscode/settings.json` must not change them, even in a trusted workspace: package.json gives
-// them `"scope": "machine"`, settings.ts reads them from the user's settings only, and this module tells the user,
-// once per workspace, which of them a workspace tried to set.
+// cloned repository's `.vscode/settings.json` must not change them, even in a trusted workspace: settingsTable.ts
+// marks them `protected`, package.json gives them `"scope": "machine"` (generated from that table), settings.ts
+// reads them from the user's settings only, and this module tells the user, once per workspace, which of them a
+// workspace tried to set.
 // The ESM build: esbuild cannot follow the UMD build's run-time require('./impl/…').
 import { parse, type ParseError } from 'jsonc-parser/lib/esm/main.js';
 import * as vscode from 'vscode';
 import { showWarningMessage } from './notify';
+import { PROTECTED_SETTINGS } from './settingsTable';
 
-/** Keys under `wsInspector.` that only the user's own settings may set. package.json marks each `machine`-scoped. */
-export const PROTECTED_SETTINGS: ReadonlySet<string> = new Set([
-  'server.host',
-  'server.allowRemote',
-  'server.auth.enabled',
-  'server.auth.accept',
-  'server.auth.jwt.algorithms',
-  'server.auth.jwt.publicKeyFile',
-  'server.auth.jwt.issuer',
-  'server.auth.jwt.audience',
-  'server.allowedOrigins',
-  'scale.redisUrl',
-  'export.includeSecrets',
-  'proxy.allowSelfSigned',
-  'proxy.caFile',
-]);
+/** Keys under `wsInspector.` that only the user's own settings may set (`protected` in settingsTable.ts). */
+export { PROTECTED_SETTINGS };
 
 /**
  * The value of `key` from the user's settings (local or remote), else its default. Workspace and folder values are

@@ -77,7 +77,7 @@ export class Session implements InspectorModel {
   private backplane: RedisBackplane | undefined;
   private backplaneOwner: DisposableStore | undefined;
 
-  constructor(capture: CaptureSettings, breakpointTimeoutMs = 30_000) {
+  constructor(capture: CaptureSettings, breakpointTimeoutMs: number) {
     this.store = this.owner.add(new EventStore({ maxEvents: capture.maxEvents, maxBytes: capture.maxBytes }));
     this.proxies = new ProxyManager(this.store, breakpointTimeoutMs);
     this.browsers = new BrowserManager(this.store);

@@ -1,9 +1,13 @@
 // Reads `wsInspector.*` settings into plain option objects for the core, with a readable problem for each bad value
-// (the user sees it instead of a server that silently runs with something else).
+// (the user sees it instead of a server that silently runs with something else). The only reader of the settings:
+// defaults and bounds come from settingsTable.ts.
 import * as vscode from 'vscode';
-import { PROTECTED_SETTINGS, userSettingValue } from './protectedSettings';
+import * as notify from './notify';
+import { userSettingValue } from './protectedSettings';
+import { PROTECTED_SETTINGS, SETTINGS, type IntegerSettingKey, type SettingKey, type StringSettingKey } from './settingsTable';
+import { uiText } from './uiText';
 
-export type RelayMode = 'broadcast' | 'broadcastOthers' | 'echo' | 'none';
+export type RelayMode = (typeof SETTINGS)['server.relay']['enum'][number];
 
 export interface ServerSettings {
   host: string;
@@ -17,9 +21,9 @@ export interface ServerSettings {
   security: ServerSecuritySettings;
 }
 
-export type TokenLocation = 'header' | 'query' | 'subprotocol';
-export type JwtAlgorithm = 'HS256' | 'RS256';
-export type LimitAction = 'drop' | 'close';
+export type TokenLocation = (typeof SETTINGS)['server.auth.accept']['itemEnum'][number];
+export type JwtAlgorithm = (typeof SETTINGS)['server.auth.jwt.algorithms']['itemEnum'][number];
+export type LimitAction = (typeof SETTINGS)['server.rateLimit.action']['enum'][number];
 
 export interface ServerSecuritySettings {
   /** Both files, or undefined for plain ws://. */
@@ -33,7 +37,7 @@ export interface ServerSecuritySettings {
     jwtIssuer?: string;
     jwtAudience?: string;
   };
-  /** Empty: any origin. */
+  /** Added to the local origins (localhost, 127.0.0.1, [::1], VS Code webviews), which are always allowed. */
   allowedOrigins: string[];
   allowRemote: boolean;
   rateLimit: { messagesPerSecond: number; burst: number; action: LimitAction };
@@ -70,7 +74,25 @@ export class SettingsError extends Error {
   }
 }
 
-const RELAYS: readonly RelayMode[] = ['broadcast', 'broadcastOthers', 'echo', 'none'];
+/** A readable message for `err`; a SettingsError also says where to fix it. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof SettingsError) return `${err.message} Fix it in Settings (search "wsInspector").`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * `read()`, or `fallback` when a setting is refused: the problem is logged and shown, and the extension goes on with
+ * the defaults (at activation, and when the setting changes while it runs).
+ */
+export function readOrDefault<T>(read: () => T, fallback: T, log: vscode.LogOutputChannel): T {
+  try {
+    return read();
+  } catch (err) {
+    log.error(String(err));
+    void notify.showWarningMessage(uiText`${errorMessage(err)} Using the defaults.`);
+    return fallback;
+  }
+}
 
 /** What the readers below use of a configuration. */
 type SettingsReader = Pick<vscode.WorkspaceConfiguration, 'get' | 'inspect'>;
@@ -83,12 +105,33 @@ function config(): SettingsReader {
   return { get: get as vscode.WorkspaceConfiguration['get'], inspect: (key) => c.inspect(key) };
 }
 
-/** `wsInspector.export.includeSecrets`, from the user's settings only. */
-export function readIncludeSecrets(): boolean {
-  return config().get<unknown>('export.includeSecrets', false) === true;
+/** Changes a setting in the user's settings (`undefined` removes it there). */
+export async function updateUserSetting(key: SettingKey, value: unknown): Promise<void> {
+  await vscode.workspace.getConfiguration('wsInspector').update(key, value, vscode.ConfigurationTarget.Global);
 }
 
-function int(c: SettingsReader, key: string, fallback: number, min: number, max: number): number {
+function bool(c: SettingsReader, key: SettingKey): boolean {
+  return c.get<unknown>(key, SETTINGS[key].default) === true;
+}
+
+/** `wsInspector.export.includeSecrets`, from the user's settings only. */
+export function readIncludeSecrets(): boolean {
+  return bool(config(), 'export.includeSecrets');
+}
+
+/** `wsInspector.server.auth.enabled` alone, so that a bad unrelated setting does not stop the token commands. */
+export function readAuthEnabled(): boolean {
+  return bool(config(), 'server.auth.enabled');
+}
+
+/** `wsInspector.server.tls.certFile` as set (unchecked), or undefined when empty. */
+export function readConfiguredCertFile(): string | undefined {
+  const v = config().get<unknown>('server.tls.certFile');
+  return typeof v === 'string' && v.trim() !== '' ? v : undefined;
+}
+
+function int(c: SettingsReader, key: IntegerSettingKey): number {
+  const { default: fallback, minimum: min, maximum: max } = SETTINGS[key];
   const v = c.get<unknown>(key, fallback);
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
     throw new SettingsError(key, `expected a whole number from ${min} to ${max}, got ${JSON.stringify(v)}.`);
@@ -98,49 +141,48 @@ function int(c: SettingsReader, key: string, fallback: number, min: number, max:
 
 export function readServerSettings(): ServerSettings {
   const c = config();
-  const host = c.get<unknown>('server.host', '127.0.0.1');
+  const host = c.get<unknown>('server.host', SETTINGS['server.host'].default);
   if (typeof host !== 'string' || host.trim() === '') throw new SettingsError('server.host', 'expected an address such as 127.0.0.1.');
-  const relay = c.get<unknown>('server.relay', 'broadcast');
-  if (!RELAYS.includes(relay as RelayMode)) {
-    throw new SettingsError('server.relay', `expected one of ${RELAYS.join(', ')}, got ${JSON.stringify(relay)}.`);
-  }
   return {
     host: host.trim(),
-    port: int(c, 'server.port', 8765, 0, 65535),
-    relay: relay as RelayMode,
-    maxPayload: int(c, 'server.maxPayload', 1048576, 1, 2 ** 31 - 1),
-    maxClients: int(c, 'server.maxClients', 1000, 1, 1_000_000),
-    perMessageDeflate: c.get<boolean>('server.perMessageDeflate', false) === true,
-    heartbeatIntervalMs: int(c, 'server.heartbeatInterval', 30000, 0, 24 * 3600 * 1000),
+    port: int(c, 'server.port'),
+    relay: oneOf(c, 'server.relay'),
+    maxPayload: int(c, 'server.maxPayload'),
+    maxClients: int(c, 'server.maxClients'),
+    perMessageDeflate: bool(c, 'server.perMessageDeflate'),
+    heartbeatIntervalMs: int(c, 'server.heartbeatInterval'),
     security: readSecuritySettings(c),
   };
 }
 
-function str(c: SettingsReader, key: string): string | undefined {
-  const v = c.get<unknown>(key, '');
+function str(c: SettingsReader, key: StringSettingKey): string | undefined {
+  const v = c.get<unknown>(key, SETTINGS[key].default);
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string') throw new SettingsError(key, `expected a string, got ${JSON.stringify(v)}.`);
   return v.trim() || undefined;
 }
 
-function oneOf<T extends string>(c: SettingsReader, key: string, allowed: readonly T[], fallback: T): T {
+type EnumKey = { [K in SettingKey]: (typeof SETTINGS)[K] extends { enum: readonly string[] } ? K : never }[SettingKey];
+
+function oneOf<K extends EnumKey>(c: SettingsReader, key: K): (typeof SETTINGS)[K]['enum'][number] {
+  const { default: fallback, enum: allowed } = SETTINGS[key] as { default: string; enum: readonly string[] };
   const v = c.get<unknown>(key, fallback);
-  if (!allowed.includes(v as T)) throw new SettingsError(key, `expected one of ${allowed.join(', ')}, got ${JSON.stringify(v)}.`);
-  return v as T;
+  if (typeof v !== 'string' || !allowed.includes(v)) throw new SettingsError(key, `expected one of ${allowed.join(', ')}, got ${JSON.stringify(v)}.`);
+  return v as (typeof SETTINGS)[K]['enum'][number];
 }
 
-function listOf<T extends string>(c: SettingsReader, key: string, allowed: readonly T[] | undefined, fallback: T[]): T[] {
-  const v = c.get<unknown>(key, fallback);
+type ListKey = 'server.auth.accept' | 'server.auth.jwt.algorithms' | 'server.allowedOrigins';
+
+function listOf<T extends string>(c: SettingsReader, key: ListKey): T[] {
+  const spec = SETTINGS[key] as { default: readonly T[]; itemEnum?: readonly T[] };
+  const allowed = spec.itemEnum;
+  const v = c.get<unknown>(key, [...spec.default]);
   if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || (allowed && !allowed.includes(x as T)))) {
     const what = allowed ? `a list of ${allowed.join(', ')}` : 'a list of strings';
     throw new SettingsError(key, `expected ${what}, got ${JSON.stringify(v)}.`);
   }
   return [...new Set(v as T[])];
 }
-
-const TOKEN_LOCATIONS: readonly TokenLocation[] = ['header', 'query', 'subprotocol'];
-const JWT_ALGORITHMS: readonly JwtAlgorithm[] = ['HS256', 'RS256'];
-const LIMIT_ACTIONS: readonly LimitAction[] = ['drop', 'close'];
 
 function readSecuritySettings(c: SettingsReader): ServerSecuritySettings {
   const certFile = str(c, 'server.tls.certFile');
@@ -149,15 +191,15 @@ function readSecuritySettings(c: SettingsReader): ServerSecuritySettings {
     const missing = certFile ? 'server.tls.keyFile' : 'server.tls.certFile';
     throw new SettingsError(missing, 'wss:// needs both a certificate file and a key file; this one is empty. Run "WebSocket: Generate Development Certificate" to make both.');
   }
-  const accept = listOf(c, 'server.auth.accept', TOKEN_LOCATIONS, [...TOKEN_LOCATIONS]);
-  const enabled = c.get<unknown>('server.auth.enabled', false) === true;
+  const accept = listOf<TokenLocation>(c, 'server.auth.accept');
+  const enabled = bool(c, 'server.auth.enabled');
   if (enabled && accept.length === 0) throw new SettingsError('server.auth.accept', 'auth is enabled but no token location is accepted.');
-  const jwtAlgorithms = listOf(c, 'server.auth.jwt.algorithms', JWT_ALGORITHMS, []);
+  const jwtAlgorithms = listOf<JwtAlgorithm>(c, 'server.auth.jwt.algorithms');
   const jwtPublicKeyFile = str(c, 'server.auth.jwt.publicKeyFile');
   if (jwtAlgorithms.includes('RS256') && !jwtPublicKeyFile) {
     throw new SettingsError('server.auth.jwt.publicKeyFile', 'RS256 is in server.auth.jwt.algorithms, so a public key (PEM) file is needed.');
   }
-  const allowedOrigins = listOf<string>(c, 'server.allowedOrigins', undefined, []).map((o) => o.trim()).filter((o) => o !== '');
+  const allowedOrigins = listOf<string>(c, 'server.allowedOrigins').map((o) => o.trim()).filter((o) => o !== '');
   for (const o of allowedOrigins) {
     if (!/^[a-z][a-z0-9+.-]*:\/\/[^/?#]+\/?$/i.test(o) && o !== 'null') {
       throw new SettingsError('server.allowedOrigins', `${JSON.stringify(o)} is not an origin such as https://app.example.com or http://localhost:3000.`);
@@ -174,31 +216,31 @@ function readSecuritySettings(c: SettingsReader): ServerSecuritySettings {
       jwtAudience: str(c, 'server.auth.jwt.audience'),
     },
     allowedOrigins,
-    allowRemote: c.get<unknown>('server.allowRemote', false) === true,
+    allowRemote: bool(c, 'server.allowRemote'),
     rateLimit: {
-      messagesPerSecond: int(c, 'server.rateLimit.messagesPerSecond', 100, 1, 1_000_000),
-      burst: int(c, 'server.rateLimit.burst', 200, 1, 10_000_000),
-      action: oneOf(c, 'server.rateLimit.action', LIMIT_ACTIONS, 'drop'),
+      messagesPerSecond: int(c, 'server.rateLimit.messagesPerSecond'),
+      burst: int(c, 'server.rateLimit.burst'),
+      action: oneOf(c, 'server.rateLimit.action'),
     },
-    maxBufferedBytes: int(c, 'server.maxBufferedBytes', 4 * 1024 * 1024, 1024, 2 ** 31 - 1),
-    slowConsumerAction: oneOf(c, 'server.slowConsumerAction', LIMIT_ACTIONS, 'drop'),
-    handshakeTimeoutMs: int(c, 'server.handshakeTimeout', 10_000, 100, 600_000),
-    idleTimeoutMs: int(c, 'server.idleTimeout', 0, 0, 24 * 3600 * 1000),
+    maxBufferedBytes: int(c, 'server.maxBufferedBytes'),
+    slowConsumerAction: oneOf(c, 'server.slowConsumerAction'),
+    handshakeTimeoutMs: int(c, 'server.handshakeTimeout'),
+    idleTimeoutMs: int(c, 'server.idleTimeout'),
   };
 }
 
 export function readCaptureSettings(): CaptureSettings {
   const c = config();
-  return {
-    maxEvents: int(c, 'capture.maxFrames', 100_000, 100, 50_000_000),
-    maxBytes: int(c, 'capture.maxBytes', 268435456, 1048576, 2 ** 40),
-  };
+  return { maxEvents: int(c, 'capture.maxFrames'), maxBytes: int(c, 'capture.maxBytes') };
 }
+
+/** What readCaptureSettings gives when nothing is set. */
+export const CAPTURE_DEFAULTS: CaptureSettings = { maxEvents: SETTINGS['capture.maxFrames'].default, maxBytes: SETTINGS['capture.maxBytes'].default };
 
 /** Saved endpoints; invalid entries are skipped and reported, so one typo does not hide the rest. */
 export function readSavedEndpoints(): { endpoints: SavedEndpoint[]; problems: string[] } {
   const c = config();
-  const raw = c.get<unknown>('endpoints', []);
+  const raw = c.get<unknown>('endpoints', [...SETTINGS.endpoints.default]);
   const where = c.inspect<unknown>('endpoints');
   const fromWorkspace = where?.workspaceFolderValue !== undefined || where?.workspaceValue !== undefined;
   const endpoints: SavedEndpoint[] = [];
@@ -262,10 +304,10 @@ export function readProxySettings(): ProxySettings {
     if (problem) throw new SettingsError('proxy.target', problem);
   }
   return {
-    port: int(c, 'proxy.port', 9000, 0, 65535),
+    port: int(c, 'proxy.port'),
     target,
     caFile: str(c, 'proxy.caFile'),
-    allowSelfSigned: c.get<unknown>('proxy.allowSelfSigned', false) === true,
+    allowSelfSigned: bool(c, 'proxy.allowSelfSigned'),
   };
 }
 
@@ -290,17 +332,20 @@ export function readScaleSettings(): ScaleSettings {
   if (redisUrl !== '' && !/^rediss?:\/\/[^/]/i.test(redisUrl)) {
     throw new SettingsError('scale.redisUrl', 'expected a URL such as redis://127.0.0.1:6379 (or rediss:// for TLS).');
   }
-  const channel = str(c, 'scale.channel') ?? 'ws-inspector';
-  return { redisUrl, channel, envelope: oneOf(c, 'scale.envelope', ['json', 'bare'] as const, 'json') };
+  const channel = str(c, 'scale.channel') ?? SETTINGS['scale.channel'].default;
+  return { redisUrl, channel, envelope: oneOf(c, 'scale.envelope') };
 }
 
 export function readBreakpointTimeoutMs(): number {
-  return int(config(), 'breakpoints.timeout', 30_000, 1000, 3_600_000);
+  return int(config(), 'breakpoints.timeout');
 }
 
-/** The raw rule objects; the proxy's validateRule checks each (see breakpointsCommand.ts). */
+/** What readBreakpointTimeoutMs gives when nothing is set. */
+export const BREAKPOINT_TIMEOUT_DEFAULT_MS: number = SETTINGS['breakpoints.timeout'].default;
+
+/** The raw rule objects; the proxy's validateRule checks each (see proxyCommands.ts). */
 export function readBreakpointRules(): unknown[] {
-  const v = config().get<unknown>('breakpoints.rules', []);
+  const v = config().get<unknown>('breakpoints.rules', [...SETTINGS['breakpoints.rules'].default]);
   if (!Array.isArray(v)) throw new SettingsError('breakpoints.rules', 'expected a list of rules.');
   return v;
 }

@@ -51,3 +51,9 @@ export class ServerStatusBar implements vscode.Disposable {
     this.item.dispose();
   }
 }
+
+export function registerStatusBar(context: vscode.ExtensionContext, s: Session): ServerStatusBar {
+  const statusBar = new ServerStatusBar(s);
+  context.subscriptions.push(statusBar);
+  return statusBar;
+}

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { waitFor } from './waitFor';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
@@ -33,18 +34,14 @@ export async function launchChromium(url = 'about:blank', extraArgs: readonly st
     { stdio: 'ignore', detached: true },
   );
   const file = path.join(dir, 'DevToolsActivePort');
-  const deadline = Date.now() + 30_000;
   try {
-    for (;;) {
+    const text = await waitFor('Chromium to write DevToolsActivePort', () => {
       if (proc.exitCode !== null) throw new Error(`chromium exited with ${proc.exitCode} before it listened`);
       const t = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
-      if (t.includes('\n')) {
-        const [port, p] = t.split('\n');
-        return { proc, port: Number(port), wsUrl: `ws://127.0.0.1:${port}${p}`, dir };
-      }
-      if (Date.now() > deadline) throw new Error('timed out waiting for DevToolsActivePort');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+      return t.includes('\n') && t;
+    }, 30_000);
+    const [port, p] = text.split('\n');
+    return { proc, port: Number(port), wsUrl: `ws://127.0.0.1:${port}${p}`, dir };
   } catch (e) {
     killChromium({ proc, dir, port: 0, wsUrl: '' });
     throw e;

@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './freePort';
+import { waitFor } from './waitFor';
 
 export const REDIS_SERVER = '/usr/bin/redis-server';
 export const REDIS_CLI = '/usr/bin/redis-cli';
@@ -72,14 +73,14 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     let exited = false;
     proc.once('exit', () => (exited = true));
     proc.once('error', () => (exited = true));
-    // Bounded: 100 tries, 50 ms apart.
-    for (let i = 0; i < 100; i++) {
+    const answered = async () => {
       if (exited) throw new Error(`redis-server on port ${port} exited at start:\n${output}`);
-      if (await ping(port)) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    proc.kill('SIGKILL');
-    throw new Error(`redis-server on port ${port} did not answer PING within 5 s:\n${output}`);
+      return ping(port);
+    };
+    await waitFor(() => `redis-server on port ${port} to answer PING:\n${output}`, answered, 5000).catch((err: unknown) => {
+      proc.kill('SIGKILL');
+      throw err;
+    });
   };
 
   const stop = async (): Promise<void> => {

@@ -17,7 +17,7 @@ import { WebSocketServer } from 'ws';
 import type { ConnectionEvent, MessageEvent } from '../../src/core/capture/events';
 import type { ExtensionApi } from '../../src/extension/extension';
 import { CHROMIUM, killChromium, launchChromium, type Chromium } from '../support/chromium';
-import { activateExtension, waitFor } from './waitFor';
+import { activateExtension, sleep, waitFor } from './waitFor';
 
 /** Offline, quiet, headless: what the browser needs on a machine without a display or internet. */
 const BROWSER_ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -93,7 +93,8 @@ const timer = setInterval(() => {
       });
     });
     await vscode.debug.stopDebugging(root);
-    await Promise.race([ended, new Promise((r) => setTimeout(r, 15_000))]);
+    // At most 15 s: the callers then check what they need (Chromium gone, the inspection ended) with waitFor.
+    await Promise.race([ended, sleep(15_000)]);
   }
 
   /** The page's frames on one socket the inspector saw from its handshake: the text it sent and the reply. */
@@ -152,7 +153,7 @@ const timer = setInterval(() => {
       root = undefined;
       await waitFor('Chromium to exit with the session', () => pidsWith(dir).length === 0, 15_000);
     } finally {
-      if (root) await Promise.race([vscode.debug.stopDebugging(root), new Promise((r) => setTimeout(r, 10_000))]);
+      if (root) await Promise.race([vscode.debug.stopDebugging(root), sleep(10_000)]);
       for (const pid of pidsWith(dir)) {
         try {
           process.kill(pid, 'SIGKILL');
@@ -187,7 +188,7 @@ const timer = setInterval(() => {
       root = undefined;
       await waitFor('the inspection to end with the debug session', () => !api.session.sources().some((s) => s.id === id), 15_000);
     } finally {
-      if (root) await Promise.race([vscode.debug.stopDebugging(root), new Promise((r) => setTimeout(r, 10_000))]);
+      if (root) await Promise.race([vscode.debug.stopDebugging(root), sleep(10_000)]);
       await vscode.commands.executeCommand('wsInspector.stopBrowserInspection');
       if (chromium) killChromium(chromium);
     }

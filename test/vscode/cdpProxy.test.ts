@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ExtensionApi } from '../../src/extension/extension';
-import { activateExtension, waitFor } from './waitFor';
+import { activateExtension, sleep, waitFor } from './waitFor';
 
 describe('Inspect Browser WebSockets through a debug session (js-debug requestCDPProxy)', function () {
   this.timeout(90_000);
@@ -21,7 +21,8 @@ describe('Inspect Browser WebSockets through a debug session (js-debug requestCD
 
   after(async () => {
     await vscode.commands.executeCommand('wsInspector.stopBrowserInspection');
-    await Promise.race([vscode.debug.stopDebugging(), new Promise((r) => setTimeout(r, 10_000))]);
+    // A clean-up that must not hang the suite: at most 10 s.
+    await Promise.race([vscode.debug.stopDebugging(), sleep(10_000)]);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

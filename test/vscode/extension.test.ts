@@ -6,22 +6,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { ExtensionApi } from '../../src/extension/extension';
+import { activateExtension, waitFor } from './waitFor';
 
-/** Polls `fn` until it returns a truthy value; extension-host state updates asynchronously. */
-async function until<T>(what: string | (() => string), fn: () => T | Promise<T>, timeoutMs = 5000): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-function openClient(url: string): Promise<{ ws: WebSocket; received: string[] }> {
+function openClient(url: string, userAgent = 'wsi-vscode-test'): Promise<{ ws: WebSocket; received: string[] }> {
   return new Promise((resolve, reject) => {
     // The Authorization header is not checked (auth is off); the export must not write its value.
-    const ws = new WebSocket(url, { headers: { 'User-Agent': 'wsi-vscode-test', Authorization: 'Bearer wsi-test-secret-42' } });
+    const ws = new WebSocket(url, { headers: { 'User-Agent': userAgent, Authorization: 'Bearer wsi-test-secret-42' } });
     const received: string[] = [];
     ws.on('message', (d) => received.push(String(d)));
     ws.once('open', () => resolve({ ws, received }));
@@ -37,17 +27,50 @@ function portIsFree(port: number): Promise<boolean> {
   });
 }
 
+// Each test sets up the server, clients and peers it uses: none relies on what an earlier one left.
 describe('WebSocket Inspector in a real extension host', function () {
   let api: ExtensionApi;
   const clients: WebSocket[] = [];
   const peers: WebSocketServer[] = [];
 
   before(async () => {
-    const ext = vscode.extensions.all.find((e) => e.packageJSON.name === 'websocket-inspector');
-    assert.ok(ext, 'the extension is installed');
-    api = (await ext.activate()) as ExtensionApi;
+    api = await activateExtension();
     await vscode.workspace.getConfiguration('wsInspector').update('server.port', 0, vscode.ConfigurationTarget.Global);
   });
+
+  /** Starts the embedded server afresh (stopping one that runs), so that its clients are the test's own. */
+  async function freshServer(): Promise<string> {
+    if (api.session.serverAddress) await vscode.commands.executeCommand('wsInspector.stopServer');
+    const url = (await vscode.commands.executeCommand('wsInspector.startServer')) as string;
+    assert.match(url, /^ws:\/\/127\.0\.0\.1:\d+/);
+    return url;
+  }
+
+  /** A plain ws echo peer, outside the extension, that sends a greeting on open; returns its URL with `path`. */
+  async function echoPeer(path: string): Promise<{ peer: WebSocketServer; url: string }> {
+    const peer = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => 'chat.v1' });
+    peers.push(peer);
+    peer.on('connection', (ws) => {
+      ws.send('welcome');
+      ws.on('message', (d, isBinary) => ws.send(d, { binary: isBinary }));
+    });
+    await new Promise((r) => peer.once('listening', r));
+    return { peer, url: `ws://127.0.0.1:${(peer.address() as net.AddressInfo).port}${path}` };
+  }
+
+  /** The capture of outgoing connection `connectionId`, once it holds the echo of `text`. */
+  function echoCaptured(connectionId: string, text: string) {
+    const store = api.session.store;
+    const summary = () =>
+      store
+        .query({ connectionId })
+        .events.map((e) => `${e.kind}${e.kind === 'message' ? `:${e.direction}:${e.data}` : ''}`)
+        .join(' ');
+    return waitFor(() => `the echo to be captured in ${connectionId}; have: ${summary()}`, () => {
+      const ev = store.query({ connectionId }).events;
+      return ev.some((e) => e.kind === 'message' && e.direction === 's2c' && e.data.toString() === text) && ev;
+    });
+  }
 
   after(async () => {
     for (const c of clients) c.terminate();
@@ -72,14 +95,13 @@ describe('WebSocket Inspector in a real extension host', function () {
   });
 
   it('starts the server; real clients show up in the client set, the status bar and the tree', async () => {
-    const url = (await vscode.commands.executeCommand('wsInspector.startServer')) as string;
-    assert.match(url, /^ws:\/\/127\.0\.0\.1:\d+/);
+    const url = await freshServer();
     const a = await openClient(url);
     const b = await openClient(url);
     clients.push(a.ws, b.ws);
-    await until('two clients', () => api.session.clientCount === 2);
+    await waitFor('two clients', () => api.session.clientCount === 2);
     const port = new URL(url).port;
-    await until('status bar text', () => api.statusBarText() === `$(broadcast) WS :${port} · 2 clients`);
+    await waitFor('status bar text', () => api.statusBarText() === `$(broadcast) WS :${port} · 2 clients`);
     // The Connections view: the server, with both clients under it.
     const [serverNode] = api.tree.getChildren();
     assert.equal(serverNode.type, 'server');
@@ -95,7 +117,10 @@ describe('WebSocket Inspector in a real extension host', function () {
 
     const sent = await vscode.commands.executeCommand('wsInspector.sendToAll', 'hello from VS Code');
     assert.equal(sent, 2, 'the command reports two recipients');
-    await until(`both clients receive the message (got ${JSON.stringify([a.received, b.received])})`, () => a.received.includes('hello from VS Code') && b.received.includes('hello from VS Code'));
+    await waitFor(
+      () => `both clients to receive the message (got ${JSON.stringify([a.received, b.received])})`,
+      () => a.received.includes('hello from VS Code') && b.received.includes('hello from VS Code'),
+    );
 
     // The capture recorded the server→client frame of that message for each client (a broadcast is recorded once,
     // listing every connection it went to).
@@ -106,28 +131,11 @@ describe('WebSocket Inspector in a real extension host', function () {
   });
 
   it('Connect captures the handshake and the frames of an outgoing connection', async () => {
-    // A plain ws echo peer, outside the extension, that sends a greeting on open.
-    const peer = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => 'chat.v1' });
-    peers.push(peer);
-    peer.on('connection', (ws) => {
-      ws.send('welcome');
-      ws.on('message', (d, isBinary) => ws.send(d, { binary: isBinary }));
-    });
-    await new Promise((r) => peer.once('listening', r));
-    const url = `ws://127.0.0.1:${(peer.address() as net.AddressInfo).port}/echo?x=1`;
+    const { url } = await echoPeer('/echo?x=1');
     const connectionId = (await vscode.commands.executeCommand('wsInspector.connect', url)) as string;
     assert.ok(connectionId, 'the command returns the capture id of the open connection');
     await api.session.send({ kind: 'connection', connectionId }, 'ping-from-test');
-    const store = api.session.store;
-    const summary = () =>
-      store
-        .query({ connectionId })
-        .events.map((e) => `${e.kind}${e.kind === 'message' ? `:${e.direction}:${e.data}` : ''}`)
-        .join(' ');
-    const events = await until(() => `the echo to be captured in ${connectionId}; have: ${summary()}`, () => {
-      const ev = store.query({ connectionId }).events;
-      return ev.some((e) => e.kind === 'message' && e.direction === 's2c' && e.data.toString() === 'ping-from-test') ? ev : undefined;
-    });
+    const events = await echoCaptured(connectionId, 'ping-from-test');
     const hs = events.find((e) => e.kind === 'handshake');
     assert.ok(hs && hs.kind === 'handshake');
     assert.equal(hs.request.startLine, 'GET /echo?x=1 HTTP/1.1');
@@ -140,20 +148,36 @@ describe('WebSocket Inspector in a real extension host', function () {
 
   it('Open Inspector opens the panel, and Disconnect closes the outgoing connection with 1000', async () => {
     await vscode.commands.executeCommand('wsInspector.openInspector');
-    await until('the inspector tab', () =>
+    await waitFor('the inspector tab', () =>
       vscode.window.tabGroups.all
         .flatMap((g) => g.tabs)
         .some((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith('wsInspector.inspector')),
     );
-    const [outgoing] = api.session.outgoingConnections();
-    assert.ok(outgoing, 'the connection from the previous test is listed');
-    const closed = new Promise<number>((resolve) => peers[0].clients.forEach((c) => c.once('close', (code) => resolve(code))));
-    await vscode.commands.executeCommand('wsInspector.disconnect', outgoing.id);
+    // Its own outgoing connection, to its own peer.
+    const { peer, url } = await echoPeer('/to-disconnect');
+    const id = (await vscode.commands.executeCommand('wsInspector.connect', url)) as string;
+    assert.ok(api.session.outgoingConnections().some((o) => o.id === id), 'the connection is listed');
+    const [atPeer] = await waitFor('the connection at the peer', () => peer.clients.size === 1 && [...peer.clients]);
+    const closed = new Promise<number>((resolve) => atPeer.once('close', (code) => resolve(code)));
+    await vscode.commands.executeCommand('wsInspector.disconnect', id);
     assert.equal(await closed, 1000);
-    assert.equal(api.session.outgoingConnections().length, 0);
+    assert.ok(!api.session.outgoingConnections().some((o) => o.id === id), 'no longer listed');
   });
 
   it('Export Session writes a HAR file that parses and holds the frames', async () => {
+    // Two clients of the server, with a user agent of their own, get a broadcast; an outgoing connection gets an echo.
+    const serverUrl = await freshServer();
+    const a = await openClient(serverUrl, 'wsi-vscode-export');
+    const b = await openClient(serverUrl, 'wsi-vscode-export');
+    clients.push(a.ws, b.ws);
+    await waitFor('two clients', () => api.session.clientCount === 2);
+    assert.equal(await vscode.commands.executeCommand('wsInspector.sendToAll', 'hello from the export test'), 2);
+    await waitFor('the broadcast at both clients', () => a.received.length === 1 && b.received.length === 1);
+    const { url } = await echoPeer('/export?x=1');
+    const connectionId = (await vscode.commands.executeCommand('wsInspector.connect', url)) as string;
+    await api.session.send({ kind: 'connection', connectionId }, 'ping-from-export');
+    await echoCaptured(connectionId, 'ping-from-export');
+
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'wsi-export-'));
     const target = vscode.Uri.file(path.join(dir, 'session.har'));
     await vscode.commands.executeCommand('wsInspector.exportSession', target);
@@ -161,27 +185,30 @@ describe('WebSocket Inspector in a real extension host', function () {
     const har = JSON.parse(text);
     assert.ok(!text.includes('wsi-test-secret-42'), 'credentials are not exported by default');
     assert.equal(har.log.version, '1.2');
-    const echo = har.log.entries.find((e: { request: { url: string } }) => e.request.url.endsWith('/echo?x=1'));
+    const echo = har.log.entries.find((e: { request: { url: string } }) => e.request.url.endsWith('/export?x=1'));
     assert.ok(echo, 'the outgoing connection is an entry');
     assert.equal(echo._resourceType, 'websocket');
     assert.equal(echo.response.status, 101);
     const msgs = echo._webSocketMessages.map((m: { type: string; data: string }) => `${m.type}:${m.data}`);
     assert.ok(msgs.includes('receive:welcome'), msgs.join(','));
-    assert.ok(msgs.includes('send:ping-from-test'), msgs.join(','));
+    assert.ok(msgs.includes('send:ping-from-export'), msgs.join(','));
     const serverSide = har.log.entries.filter((e: { request: { headers: Array<{ name: string; value: string }> } }) =>
-      e.request.headers.some((h) => h.name === 'User-Agent' && h.value === 'wsi-vscode-test'),
+      e.request.headers.some((h) => h.name === 'User-Agent' && h.value === 'wsi-vscode-export'),
     );
     assert.equal(serverSide.length, 2, 'both clients of the embedded server are entries');
     assert.ok(
       serverSide.every((e: { request: { headers: Array<{ name: string; value: string }> } }) => e.request.headers.some((h) => h.name === 'Authorization' && h.value === 'Bearer REDACTED')),
       'the header is there, its value replaced',
     );
-    assert.ok(serverSide.every((e: { _webSocketMessages: Array<{ type: string; data: string }> }) => e._webSocketMessages.some((m) => m.type === 'receive' && m.data === 'hello from VS Code')));
+    assert.ok(serverSide.every((e: { _webSocketMessages: Array<{ type: string; data: string }> }) => e._webSocketMessages.some((m) => m.type === 'receive' && m.data === 'hello from the export test')));
   });
 
   it('stop frees the port and closes clients with 1001', async () => {
+    const c = await openClient(await freshServer());
+    clients.push(c.ws);
+    await waitFor('the client', () => api.session.clientCount === 1);
     const port = api.session.serverAddress!.port;
-    const closed = new Promise<number>((resolve) => clients[0].once('close', (code) => resolve(code)));
+    const closed = new Promise<number>((resolve) => c.ws.once('close', (code) => resolve(code)));
     await vscode.commands.executeCommand('wsInspector.stopServer');
     assert.equal(await closed, 1001);
     assert.equal(api.session.serverAddress, undefined);

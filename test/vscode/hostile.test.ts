@@ -8,7 +8,8 @@ import WebSocket from 'ws';
 import type { CaptureEvent, ConnectionEvent, ErrorEvent, FrameEvent, HandshakeEvent } from '../../src/core/capture/events';
 import type { EventStore } from '../../src/core/capture/eventStore';
 import type { ExtensionApi } from '../../src/extension/extension';
-import { FuzzRunner, KIND_COUNT, sleep, type Case } from '../fuzz/cases';
+import { FuzzRunner, KIND_COUNT, type Case } from '../fuzz/cases';
+import { waitFor } from '../support/waitFor';
 
 const CASES = Number(process.env.WSI_FUZZ_CASES) || 3000;
 const SEED = Number(process.env.WSI_FUZZ_SEED) || 0x0e47_4057;
@@ -19,12 +20,11 @@ const MAX_PAYLOAD = 64 * 1024;
 /** The events the store holds for the connection from `localPort` that came after `mark`, once it has closed. */
 async function capturedConnection(store: EventStore, localPort: number, mark: number): Promise<CaptureEvent[]> {
   const remote = `127.0.0.1:${localPort}`;
-  for (const end = Date.now() + 5000; ; await sleep(5)) {
+  const closed = await waitFor(`a closed connection from ${remote} in the store`, () => {
     const conns = store.query({ afterId: mark, kinds: ['connection'], limit: 10_000 }).events as ConnectionEvent[];
-    const closed = conns.find((e) => e.state === 'closed' && e.meta?.remote === remote);
-    if (closed) return store.query({ afterId: mark, beforeId: closed.id + 1, connectionId: closed.connectionId, limit: 1000 }).events;
-    if (Date.now() > end) throw new Error(`the store has no closed connection from ${remote}`);
-  }
+    return conns.find((e) => e.state === 'closed' && e.meta?.remote === remote);
+  }, 5000);
+  return store.query({ afterId: mark, beforeId: closed.id + 1, connectionId: closed.connectionId, limit: 1000 }).events;
 }
 
 /** What the session's store must hold for a case: the violation with its code, the close the server sent, the refused handshake. */
@@ -111,9 +111,11 @@ describe('hostile traffic against the command-started server, in a real extensio
       const msg = `tick ${++tick}`;
       if (tick % 2) good[0].ws.send(msg);
       else await vscode.commands.executeCommand('wsInspector.sendToAll', msg);
-      for (const end = Date.now() + 5000; !good.every((g) => g.ticks.at(-1) === msg); await sleep(5)) {
-        if (Date.now() > end) throw new Error(`the well-behaved clients missed ${msg}: ${good.map((g) => g.ticks.at(-1)).join(', ')}`);
-      }
+      await waitFor(
+        () => `${msg} at the well-behaved clients (they have ${good.map((g) => g.ticks.at(-1)).join(', ')})`,
+        () => good.every((g) => g.ticks.at(-1) === msg),
+        5000,
+      );
       for (const g of good) assert.equal(g.ws.readyState, WebSocket.OPEN);
     };
     const before = store.stats().lastId;
@@ -150,9 +152,11 @@ describe('hostile traffic against the command-started server, in a real extensio
 
     // The host goes on: the same server on the same port, only the well-behaved clients left, a new client served.
     assert.equal(api.session.serverAddress?.port, address.port);
-    for (const end = Date.now() + 5000; api.session.clientCount !== good.length; await sleep(20)) {
-      if (Date.now() > end) throw new Error(`${api.session.clientCount} clients connected, expected ${good.length}`);
-    }
+    await waitFor(
+      () => `${good.length} clients (${api.session.clientCount} are connected)`,
+      () => api.session.clientCount === good.length,
+      5000,
+    );
     const late = new WebSocket(address.url);
     const lateGot = new Promise<string>((r) => late.once('message', (d) => r(String(d))));
     await new Promise((r, j) => (late.once('open', r), late.once('error', j)));

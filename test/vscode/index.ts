@@ -26,6 +26,8 @@ export function run(): Promise<void> {
   require('./untrustedText.test');
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
   require('./protectedSettings.test');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
+  require('./settings.test');
   return new Promise((resolve, reject) => {
     mocha.run((failures) => (failures > 0 ? reject(new Error(`${failures} tests failed.`)) : resolve()));
   });

@@ -18,6 +18,7 @@ import type {
 import { FanOutList, recordFanOut } from '../../../src/core/capture/fanOutRecord';
 import { encodeClosePayload, encodeFrame } from '../../../src/core/wire/frameEncoder';
 import { ArraySink, MASK, request, response101 } from './helpers';
+import { waitFor } from '../../support/waitFor';
 
 function split(b: Buffer, size: number): Buffer[] {
   if (size <= 0) return [b];
@@ -508,7 +509,7 @@ describe('ConnectionCapture: real ws over loopback', () => {
       ws.once('close', () => resolve());
       ws.close(1000, 'bye');
     });
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor('the closed connection in the capture', () => sink.of('connection').some((e) => e.state === 'closed'));
 
     const hs = sink.of('handshake')[0];
     assert.equal(hs.ok, true);

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { WebSocket } from 'ws';
 import { EventStore } from '../../../src/core/capture/eventStore';
 import { BroadcastServer } from '../../../src/core/server/broadcastServer';
+import { waitFor } from '../../support/waitFor';
 
 const MESSAGE = 1024 * 1024;
 const COUNT = Number(process.env.FLOOD_MESSAGES || 1024); // 1 GiB
@@ -38,10 +39,8 @@ test(`flood: ${COUNT} x 1 MiB through a captured connection keeps the store with
       peakCount = Math.max(peakCount, s.count);
     }
     const [client] = server.clients();
-    for (const end = Date.now() + 60_000; server.client(client.id)!.messagesIn < COUNT; ) {
-      if (Date.now() > end) throw new Error(`only ${server.client(client.id)!.messagesIn} of ${COUNT} messages arrived`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const arrived = () => server.client(client.id)!.messagesIn;
+    await waitFor(() => `all ${COUNT} messages at the server (${arrived()} arrived)`, () => arrived() >= COUNT, 60_000);
     const s = store.stats();
     assert.ok(peakBytes <= maxBytes, `payload bytes stayed within the cap (peak ${peakBytes})`);
     assert.ok(peakCount <= maxEvents, `events stayed within the cap (peak ${peakCount})`);

@@ -1,6 +1,5 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { EventStore, type AppendBatch } from '../../../src/core/capture/eventStore';
 import { appendWholeFrameEvents, type CaptureEvent, type FrameEvent, type NewCaptureEvent } from '../../../src/core/capture/events';
 import { encodeFrame } from '../../../src/core/wire/frameEncoder';
@@ -329,46 +328,48 @@ describe('EventStore', () => {
     }
   });
 
-  test('batches appends: several appends -> one notification within the interval', async () => {
+  test('batches appends: several appends -> one notification within the interval', (t) => {
+    // The store's timer and the clock are mocked: time moves 1 ms at a step, so each batch is stamped with its time.
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+    const advance = (ms: number) => {
+      for (let i = 0; i < ms; i++) t.mock.timers.tick(1);
+    };
     const s = new EventStore({ batchIntervalMs: 20, maxEvents: 4 });
     try {
       const batches: Array<AppendBatch & { at: number }> = [];
-      const sub = s.onDidAppend((b) => batches.push({ ...b, at: performance.now() }));
-      const start = performance.now();
+      const sub = s.onDidAppend((b) => batches.push({ ...b, at: Date.now() }));
       for (let i = 0; i < 3; i++) s.append(frame(String(i)));
       assert.equal(batches.length, 0, 'never synchronous');
       assert.equal(s.batchPending, true);
-      await sleep(60);
+      advance(19);
+      assert.equal(batches.length, 0, 'not before the window ends');
+      advance(1);
       assert.equal(batches.length, 1);
       assert.deepEqual(ids(batches[0].events), [1, 2, 3]);
       assert.deepEqual(batches[0].evicted, { events: 0, bytes: 0 });
-      // One window later; the upper bound is loose because a loaded CI box delays timers.
-      const delay = batches[0].at - start;
-      assert.ok(delay >= 19 && delay < 20 + 200, `delivered after ${delay} ms`);
+      assert.equal(batches[0].at, 20, 'one window after the first append');
       assert.equal(s.batchPending, false, 'no timer when nothing is new');
+      advance(40);
+      assert.equal(batches.length, 1, 'nothing new, no batch');
 
       // Eviction within a window: 6 appends into a 4-slot store; two of this batch are gone before delivery.
       for (let i = 0; i < 6; i++) s.append(frame('ab'));
-      await sleep(60);
+      advance(20);
       assert.equal(batches.length, 2);
       assert.deepEqual(ids(batches[1].events), [6, 7, 8, 9]);
       assert.deepEqual(batches[1].evicted, { events: 5, bytes: 3 * 3 + 2 * 4 }, 'ids 1-3 (3 bytes), 4-5 (4 bytes)');
       assert.equal(batches[1].firstId, 6);
 
-      // At most one batch per interval under a steady stream.
+      // At most one batch per interval under a steady stream: an append every 2 ms for 100 ms.
       const before = batches.length;
-      const t = performance.now();
-      while (performance.now() - t < 100) {
+      const start = Date.now();
+      for (let i = 0; i < 50; i++) {
         s.append(conn('c'));
-        await sleep(2);
+        advance(2);
       }
-      await sleep(40);
+      advance(40);
       const steady = batches.slice(before);
-      assert.ok(steady.length >= 2 && steady.length <= 6, `${steady.length} batches in ~100 ms with a 20 ms window`);
-      for (let i = 1; i < steady.length; i++) {
-        const gap = steady[i].at - steady[i - 1].at;
-        assert.ok(gap >= 19, `batches ${gap.toFixed(1)} ms apart`);
-      }
+      assert.deepEqual(steady.map((b) => b.at - start), [20, 40, 60, 80, 100], 'one batch per 20 ms window');
       const got = steady.flatMap((b) => ids(b.events));
       assert.ok(got.every((id, i) => i === 0 || id > got[i - 1]), 'each id at most once, in order');
       assert.equal(got.at(-1), s.stats().lastId);
@@ -381,7 +382,8 @@ describe('EventStore', () => {
     }
   });
 
-  test('dispose stops the timer and silences listeners', async () => {
+  test('dispose stops the timer and silences listeners', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const s = new EventStore({ batchIntervalMs: 10 });
     let n = 0;
     s.onDidAppend(() => n++);
@@ -389,13 +391,14 @@ describe('EventStore', () => {
     assert.equal(s.batchPending, true);
     s.dispose();
     assert.equal(s.batchPending, false);
-    await sleep(40);
+    t.mock.timers.runAll();
     assert.equal(n, 0);
     assert.equal(s.append(conn('c')), 0, 'append after dispose is ignored');
     assert.equal(s.stats().count, 0);
   });
 
-  test('clear drops a pending batch', async () => {
+  test('clear drops a pending batch', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const s = new EventStore({ batchIntervalMs: 10 });
     try {
       const got: number[][] = [];
@@ -404,14 +407,15 @@ describe('EventStore', () => {
       s.clear();
       assert.equal(s.batchPending, false);
       s.append(conn('c'));
-      await sleep(40);
+      t.mock.timers.tick(10);
       assert.deepEqual(got, [[2]]);
     } finally {
       s.dispose();
     }
   });
 
-  test('appendWholeFrame stores what appending the frame’s and the message’s events stores: ids, events, evictions, batches', async () => {
+  test('appendWholeFrame stores what appending the frame’s and the message’s events stores: ids, events, evictions, batches', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     // Each step on two stores with the same caps: `whole` through appendWholeFrame into the first, through its two
     // events (appendWholeFrameEvents, which appends them) into the second. Objects appended before a whole frame are
     // still objects in the store then (nothing seals them), and caps make both fall back or evict on the way.
@@ -454,7 +458,7 @@ describe('EventStore', () => {
         // The objects appended before are compact in the first store already: read both stores with every event compact.
         viaEvents.seal();
         assert.deepEqual(direct.query({ limit: 10_000 }).events, viaEvents.query({ limit: 10_000 }).events, JSON.stringify(cap));
-        await sleep(30);
+        t.mock.timers.runAll();
         assert.ok(batches[0].length > 0, 'batches were sent');
         assert.deepEqual(batches[0], batches[1], `${JSON.stringify(cap)}: batches`);
       } finally {

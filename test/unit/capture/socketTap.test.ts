@@ -15,6 +15,7 @@ import { ConnectionCapture } from '../../../src/core/capture/connectionCapture';
 import { EventStore } from '../../../src/core/capture/eventStore';
 import type { FrameEvent, HandshakeEvent, MessageEvent } from '../../../src/core/capture/events';
 import { devCredentials } from '../tlsCredentials';
+import { waitFor } from '../../support/waitFor';
 
 // ws's deflate and extension parser are not in its package exports; the test reaches them by file path.
 const wsLib = path.join(path.dirname(require.resolve('ws')), 'lib');
@@ -198,7 +199,7 @@ async function converse(srv: TestServer, client: WebSocket) {
 
   await pong;
   await serverPong;
-  while (gotByClient.length < 2 || gotByServer.length < 4) await new Promise((r) => setTimeout(r, 5));
+  await waitFor('2 messages at the client and 4 at the server', () => gotByClient.length >= 2 && gotByServer.length >= 4);
   client.close(4001, 'bye reason');
   const [[code, reason]] = await Promise.all([serverClosed, clientClosed]);
   assert.equal(code, 4001);
@@ -302,7 +303,7 @@ describe('tapSocket over real ws', () => {
         'Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n';
       const pongFrame = Buffer.from([0x8a, 9, ...Buffer.from('head-ping')]);
       const expectedS2C = Buffer.concat([Buffer.from(expectedResponseHead), pongFrame]);
-      while (Buffer.concat(received).length < expectedS2C.length) await new Promise((r) => setTimeout(r, 5));
+      await waitFor('the 101 and the pong at the raw client', () => Buffer.concat(received).length >= expectedS2C.length);
 
       assert.deepEqual(got, ['hi-from-head'], 'ws got the head frame once');
       const tap = srv.taps[0];
@@ -623,12 +624,9 @@ describe('tap -> ConnectionCapture -> EventStore', () => {
           // Messages, once any inflation has finished.
           const expect = { c2s: EXPECT_C2S, s2c: EXPECT_S2C };
           for (const dir of ['c2s', 's2c'] as const) {
-            let msgs: MessageEvent[] = [];
-            for (let i = 0; i < 100; i++) {
-              msgs = store.query({ connectionId: id, kinds: ['message'], direction: dir }).events as MessageEvent[];
-              if (msgs.length >= expect[dir].length) break;
-              await new Promise((r) => setTimeout(r, 10));
-            }
+            const query = () => store.query({ connectionId: id, kinds: ['message'], direction: dir }).events as MessageEvent[];
+            await waitFor(`${id} ${dir}: ${expect[dir].length} messages`, () => query().length >= expect[dir].length);
+            const msgs = query();
             assert.deepEqual(
               msgs.map((m) => ({ binary: m.opcode === 2, data: m.data })),
               expect[dir],

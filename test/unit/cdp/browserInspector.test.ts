@@ -12,23 +12,13 @@ import { connectCdp, type CdpConnection } from '../../../src/core/cdp/cdpConnect
 import { computeAccept } from '../../../src/core/wire/handshake';
 import { killChromium, launchChromium as launch, type Chromium } from '../../support/chromium';
 import { freePort } from '../../support/freePort';
+import { waitFor } from '../../support/waitFor';
 
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: string, get: () => T | undefined | false, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = get();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 // --- the browser ---
 
@@ -47,11 +37,10 @@ async function openTab(): Promise<{ targetId: string; sessionId: string }> {
   cleanups.push(async () => {
     // Wait until it is gone, so that the next test's inspector does not attach to a closing tab.
     await driver.send('Target.closeTarget', { targetId }).catch(() => undefined);
-    for (let i = 0; i < 100; i++) {
+    await waitFor('the tab to close', async () => {
       const { targetInfos } = (await driver.send('Target.getTargets')) as { targetInfos: Array<{ targetId: string }> };
-      if (!targetInfos.some((t) => t.targetId === targetId)) return;
-      await sleep(20);
-    }
+      return !targetInfos.some((t) => t.targetId === targetId);
+    }, 10_000);
   });
   return { targetId, sessionId };
 }
@@ -191,18 +180,18 @@ describe('browser inspector against Debian Chromium', () => {
     assert.ok(result.targets >= 1, 'the about:blank page the browser started with is attached');
 
     const tab = await openTab();
-    await until('the new tab attached', () => inspector.targets().some((t) => t.targetId === tab.targetId));
+    await waitFor('the new tab attached', () => inspector.targets().some((t) => t.targetId === tab.targetId));
     const before = site.accepted.length;
     await driver.send('Page.navigate', { url: `${site.base}/echo` }, tab.sessionId);
 
-    const server = await until('the page to close its socket', () => site.accepted[before]?.closeCode !== undefined && site.accepted[before]);
+    const server = await waitFor('the page to close its socket', () => site.accepted[before]?.closeCode !== undefined && site.accepted[before]);
     assert.equal(server.closeCode, 4000, 'the page closed with 4000');
-    const socket = await until('the inspector to see the close', () => inspector.sockets().find((s) => s.state === 'closed'));
+    const socket = await waitFor('the inspector to see the close', () => inspector.sockets().find((s) => s.state === 'closed'));
     const wsUrl = `ws://127.0.0.1:${site.wsPort}/chat?room=1`;
     assert.equal(socket.url, wsUrl);
     assert.match(socket.id, /^browser\d+-\d+$/);
     assert.equal(socket.pageUrl, `${site.base}/echo`);
-    await until('the page title', () => inspector.sockets().find((s) => s.id === socket.id)?.pageTitle === 'Echo page');
+    await waitFor('the page title', () => inspector.sockets().find((s) => s.id === socket.id)?.pageTitle === 'Echo page');
 
     const events = ofConnection(store, socket.id);
     // Handshake: the request as sent, the 101 answer, with the key the server really got.
@@ -255,12 +244,12 @@ describe('browser inspector against Debian Chromium', () => {
     const { inspector, store } = newInspector();
     await inspector.start({ endpoint: browser.wsUrl, sink: store });
     const tab = await openTab();
-    await until('the new tab attached', () => inspector.targets().some((t) => t.targetId === tab.targetId));
+    await waitFor('the new tab attached', () => inspector.targets().some((t) => t.targetId === tab.targetId));
     await driver.send('Page.navigate', { url: `${site.base}/refused` }, tab.sessionId);
-    const socket = await until('the socket to fail', () => inspector.sockets().find((s) => s.state === 'failed'));
+    const socket = await waitFor('the socket to fail', () => inspector.sockets().find((s) => s.state === 'failed'));
     const port = new URL(site.base).port;
     assert.equal(socket.url, `ws://127.0.0.1:${port}/no-ws`);
-    await until('its closed event', () => closedEvent(store, socket.id));
+    await waitFor('its closed event', () => closedEvent(store, socket.id));
     const events = ofConnection(store, socket.id);
     // Chromium gives no response head for a refused upgrade, only the status in its error message.
     assert.deepEqual(events.map((e) => e.kind), ['handshake', 'error', 'connection']);
@@ -278,9 +267,9 @@ describe('browser inspector against Debian Chromium', () => {
     const { inspector, store } = newInspector();
     await inspector.start({ endpoint: browser.wsUrl, sink: store });
     const tab = await openTab();
-    await until('the new tab attached', () => inspector.targets().some((t) => t.targetId === tab.targetId));
+    await waitFor('the new tab attached', () => inspector.targets().some((t) => t.targetId === tab.targetId));
     await driver.send('Page.navigate', { url: `${site.base}/worker` }, tab.sessionId);
-    const socket = await until('the worker socket to close', () => inspector.sockets().find((s) => s.url.endsWith('/from-worker') && s.state === 'closed'));
+    const socket = await waitFor('the worker socket to close', () => inspector.sockets().find((s) => s.url.endsWith('/from-worker') && s.state === 'closed'));
     assert.equal(socket.pageUrl, `${site.base}/worker`);
     const events = ofConnection(store, socket.id);
     const frames = events.filter((e): e is FrameEvent => e.kind === 'frame');
@@ -303,9 +292,9 @@ describe('browser inspector against Debian Chromium', () => {
     assert.equal(result.targets, 1);
     const before = site.accepted.length;
     await driver.send('Page.navigate', { url: `${site.base}/echo` }, tab.sessionId);
-    await until('the page to close its socket', () => site.accepted[before]?.closeCode !== undefined);
-    const socket = await until('the inspector to see the close', () => inspector.sockets().find((s) => s.state === 'closed'));
-    await until('its closed event', () => closedEvent(store, socket.id));
+    await waitFor('the page to close its socket', () => site.accepted[before]?.closeCode !== undefined);
+    const socket = await waitFor('the inspector to see the close', () => inspector.sockets().find((s) => s.state === 'closed'));
+    await waitFor('its closed event', () => closedEvent(store, socket.id));
     const frames = ofConnection(store, socket.id).filter((e): e is FrameEvent => e.kind === 'frame');
     assert.deepEqual(
       frames.map((f) => [f.direction, f.opcode === 1 ? f.payload.toString() : [...f.payload]]),
@@ -326,8 +315,8 @@ describe('browser inspector against Debian Chromium', () => {
     assert.deepEqual(proxy.subscribed, ['Network.webSocket*', 'Page.frameNavigated', 'Inspector.detached']);
     assert.equal(proxy.refused.filter((m) => m === 'Target.setAutoAttach' || m === 'Target.setDiscoverTargets').length, 0, 'leaves the shared session alone');
     await driver.send('Page.navigate', { url: `${site.base}/echo` }, tab.sessionId);
-    const socket = await until('the socket to close', () => inspector.sockets().find((s) => s.state === 'closed'));
-    await until('its closed event', () => closedEvent(store, socket.id));
+    const socket = await waitFor('the socket to close', () => inspector.sockets().find((s) => s.state === 'closed'));
+    await waitFor('its closed event', () => closedEvent(store, socket.id));
     const events = ofConnection(store, socket.id);
     assert.deepEqual(events.filter((e): e is FrameEvent => e.kind === 'frame').map((f) => f.payload.length), [13, BINARY.length, 13, BINARY.length]);
     assert.equal((events.find((e) => e.kind === 'handshake') as HandshakeEvent).status, 101);
@@ -336,7 +325,7 @@ describe('browser inspector against Debian Chromium', () => {
     assert.equal(open?.meta?.source, 'browser');
     assert.equal(open?.meta?.url, `ws://127.0.0.1:${site.wsPort}/chat?room=1`);
     // Without the Target domain the page is read from its navigation history (asked when the socket appears).
-    await until('the page of the socket', () => inspector.sockets().find((s) => s.id === socket.id)?.pageTitle === 'Echo page');
+    await waitFor('the page of the socket', () => inspector.sockets().find((s) => s.id === socket.id)?.pageTitle === 'Echo page');
     assert.equal(inspector.sockets().find((s) => s.id === socket.id)?.pageUrl, `${site.base}/echo`);
     assert.equal(open?.meta?.page, `${site.base}/echo`);
     assert.deepEqual(warnings, []);
@@ -351,8 +340,8 @@ describe('browser inspector against Debian Chromium', () => {
     assert.ok(inspector.targets().some((t) => t.targetId === tab.targetId), 'attached before start() resolved');
     const before = site.accepted.length;
     await driver.send('Page.navigate', { url: `${site.base}/hold` }, tab.sessionId);
-    const socket = await until('the socket to open', () => inspector.sockets().find((s) => s.state === 'open'));
-    await until('both messages', () => ofConnection(store, socket.id).filter((e) => e.kind === 'message').length === 2);
+    const socket = await waitFor('the socket to open', () => inspector.sockets().find((s) => s.state === 'open'));
+    await waitFor('both messages', () => ofConnection(store, socket.id).filter((e) => e.kind === 'message').length === 2);
     await inspector.stop();
     const closed = closedEvent(store, socket.id);
     assert.ok(closed, 'stop() recorded the end of the socket');
@@ -360,7 +349,11 @@ describe('browser inspector against Debian Chromium', () => {
     assert.equal(closed.meta?.source, 'browser');
     assert.equal(inspector.sockets().find((s) => s.id === socket.id)?.state, 'closed');
     assert.equal(inspector.isAttached, false);
-    await sleep(100);
+    // The page answers a ping from its server: its socket outlived stop().
+    let ponged = false;
+    site.accepted[before].ws.once('pong', () => (ponged = true));
+    site.accepted[before].ws.ping();
+    await waitFor('the page socket to answer a ping', () => ponged);
     assert.equal(site.accepted[before].closeCode, undefined, 'the page socket itself is still open');
   });
 
@@ -370,9 +363,9 @@ describe('browser inspector against Debian Chromium', () => {
     const { inspector, store, disconnects } = newInspector();
     await inspector.start({ endpoint: list.find((t) => t.id === tab.targetId)!.webSocketDebuggerUrl, sink: store });
     await driver.send('Page.navigate', { url: `${site.base}/hold` }, tab.sessionId);
-    const socket = await until('the socket to open', () => inspector.sockets().find((s) => s.state === 'open'));
+    const socket = await waitFor('the socket to open', () => inspector.sockets().find((s) => s.state === 'open'));
     await driver.send('Target.closeTarget', { targetId: tab.targetId });
-    const reason = await until('the disconnect', () => disconnects[0]);
+    const reason = await waitFor('the disconnect', () => disconnects[0]);
     assert.match(reason, /page/i);
     assert.equal(closedEvent(store, socket.id)?.meta?.endReason, 'DevTools connection lost');
     assert.equal(inspector.isAttached, false);
@@ -390,11 +383,11 @@ describe('browser inspector: the browser exits', () => {
       cleanups.push(() => d.dispose());
       const { targetId } = (await d.send('Target.createTarget', { url: 'about:blank' })) as { targetId: string };
       const { sessionId } = (await d.send('Target.attachToTarget', { targetId, flatten: true })) as { sessionId: string };
-      await until('the new tab attached', () => inspector.targets().some((t) => t.targetId === targetId));
+      await waitFor('the new tab attached', () => inspector.targets().some((t) => t.targetId === targetId));
       await d.send('Page.navigate', { url: `${sites.site.base}/hold` }, sessionId);
-      const socket = await until('the socket to open', () => inspector.sockets().find((s) => s.state === 'open'));
+      const socket = await waitFor('the socket to open', () => inspector.sockets().find((s) => s.state === 'open'));
       process.kill(-own.proc.pid!, 'SIGKILL');
-      const reason = await until('the disconnect', () => disconnects[0]);
+      const reason = await waitFor('the disconnect', () => disconnects[0]);
       // A killed process closes its socket with a FIN or, when it had unread bytes, a reset.
       assert.match(reason, new RegExp(`^The browser at http://127\\.0\\.0\\.1:${own.port} (closed the DevTools connection \\(1006\\)|dropped the DevTools connection \\(.+\\)): it exited, crashed or was closed$`));
       assert.equal(closedEvent(store, socket.id)?.meta?.endReason, 'DevTools connection lost');
@@ -511,7 +504,7 @@ describe('browser inspector: a scripted DevTools peer', () => {
     const { inspector, store, warnings } = newInspector();
     const result = await inspector.start({ endpoint: fake.url, sink: store });
     assert.deepEqual(result, { browser: undefined, targets: 1, mode: 'page' });
-    const socket = await until('the close', () => inspector.sockets().find((s) => s.state === 'closed'));
+    const socket = await waitFor('the close', () => inspector.sockets().find((s) => s.state === 'closed'));
     // One binary message of 3 bytes received; the close frames and the malformed frames are not messages.
     assert.deepEqual(socket, {
       id: socket.id,
@@ -565,9 +558,9 @@ describe('browser inspector: a scripted DevTools peer', () => {
     const changes: number[] = [];
     inspector.onDidChangeSockets(() => changes.push(1));
     await inspector.start({ endpoint: fake.url, sink: store });
-    const socket = await until('the socket', () => inspector.sockets().find((s) => s.state === 'open'));
+    const socket = await waitFor('the socket', () => inspector.sockets().find((s) => s.state === 'open'));
     fake.peers[0].terminate();
-    const reason = await until('the disconnect', () => disconnects[0]);
+    const reason = await waitFor('the disconnect', () => disconnects[0]);
     assert.match(reason, /^The page at ws:\/\/127\.0\.0\.1:\d+\/devtools\/page\/T1 closed the DevTools connection \(1006\): it exited, crashed or was closed$/);
     const closed = closedEvent(store, socket.id);
     assert.equal(closed?.meta?.endReason, 'DevTools connection lost');

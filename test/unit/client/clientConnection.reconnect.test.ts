@@ -11,20 +11,12 @@ import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { WebSocketServer } from 'ws';
 import { connect, type ClientConnection, type ClientStateChange, type ReconnectOptions } from '../../../src/core/client/clientConnection';
+import { sleep, waitFor } from '../../support/waitFor';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 type Backoff = Required<Pick<ReconnectOptions, 'initialDelayMs' | 'maxDelayMs' | 'jitter'>>;
 
@@ -152,8 +144,9 @@ const RECONNECTS = 10;
 
 describe('ClientConnection reconnect storms are bounded', () => {
   test('a refusing port: delays grow to the cap within their jitter band, and the attempts fit the bound', async () => {
+    const before = handles();
     const o = observe(`ws://127.0.0.1:${await refusingPort()}/`, BACKOFF);
-    await until(`${RECONNECTS} reconnects`, () => o.log.filter((s) => s.state === 'reconnecting').length >= RECONNECTS);
+    await waitFor(`${RECONNECTS} reconnects`, () => o.log.filter((s) => s.state === 'reconnecting').length >= RECONNECTS);
     checkHistory(o, BACKOFF, 'refused');
     const atCap = o.log.filter((s) => s.state === 'reconnecting' && s.attempt! >= 4);
     assert.ok(atCap.length >= RECONNECTS - 3);
@@ -161,11 +154,15 @@ describe('ClientConnection reconnect storms are bounded', () => {
     assert.equal(o.log.find((s) => s.state === 'reconnecting')!.error?.code, 'ECONNREFUSED');
 
     // close() in the middle of a wait: 'closed' at once, nothing after it.
-    await until('a wait', () => o.conn.state === 'reconnecting');
+    await waitFor('a wait', () => o.conn.state === 'reconnecting');
     o.conn.close();
     assert.equal(o.conn.state, 'closed');
+    // With no timer and no socket of its own left, it can make no attempt: no need to watch a window of time.
     const n = o.log.length;
-    await sleep(BACKOFF.maxDelayMs * 2);
+    await waitFor('timers and sockets to go', () => {
+      const h = handles();
+      return h.timers <= before.timers && h.sockets <= before.sockets;
+    }, 3000).catch(() => assert.fail(`left behind: ${JSON.stringify(handles())} vs ${JSON.stringify(before)}`));
     assert.equal(o.log.length, n, 'no attempt after close()');
   });
 
@@ -173,7 +170,7 @@ describe('ClientConnection reconnect storms are bounded', () => {
     const before = handles();
     const server = await droppingServer();
     const o = observe(`ws://127.0.0.1:${server.port}/`, BACKOFF);
-    await until(`${RECONNECTS} reconnects`, () => o.log.filter((s) => s.state === 'reconnecting').length >= RECONNECTS);
+    await waitFor(`${RECONNECTS} reconnects`, () => o.log.filter((s) => s.state === 'reconnecting').length >= RECONNECTS);
     checkHistory(o, BACKOFF, 'dropped');
     assert.match(o.log.find((s) => s.state === 'reconnecting')!.error!.message, /closed|hang up|reset/i);
     const elapsed = performance.now() - o.startedAt;
@@ -182,13 +179,14 @@ describe('ClientConnection reconnect storms are bounded', () => {
     // dispose() while an attempt may be in flight: the server sees nothing more, and no timer or socket is left.
     o.conn.dispose();
     const accepted = server.state.accepted;
+    // A window, not a condition: how many connections the server accepts is seen only over time.
     await sleep(BACKOFF.maxDelayMs * 3);
     assert.ok(server.state.accepted <= accepted + 1, 'at most the attempt already in flight');
     const settled = server.state.accepted;
     await sleep(BACKOFF.maxDelayMs * 2);
     assert.equal(server.state.accepted, settled, 'no attempt after dispose()');
     await server.close();
-    await until('timers and sockets to go', () => {
+    await waitFor('timers and sockets to go', () => {
       const h = handles();
       return h.timers <= before.timers && h.sockets <= before.sockets;
     }, 3000).catch(() => assert.fail(`left behind: ${JSON.stringify(handles())} vs ${JSON.stringify(before)}`));
@@ -198,7 +196,7 @@ describe('ClientConnection reconnect storms are bounded', () => {
     const server = await upgradeThenCloseServer();
     const b = { ...BACKOFF, stableAfterMs: 1000 };
     const o = observe(server.url, b);
-    await until(`${RECONNECTS} reconnects`, () => o.log.filter((s) => s.state === 'reconnecting').length >= RECONNECTS);
+    await waitFor(`${RECONNECTS} reconnects`, () => o.log.filter((s) => s.state === 'reconnecting').length >= RECONNECTS);
     assert.ok(o.log.filter((s) => s.state === 'open').length >= RECONNECTS - 1, 'each attempt did open');
     checkHistory(o, b, 'upgrade, then 1013');
     const waits = o.log.filter((s) => s.state === 'reconnecting');
@@ -213,12 +211,12 @@ describe('ClientConnection reconnect storms are bounded', () => {
     // Now the server keeps the next connection: once it has stayed open past stableAfterMs, a drop starts over.
     server.state.hold = true;
     const opens = o.log.filter((s) => s.state === 'open').length;
-    await until('the held connection', () => o.log.filter((s) => s.state === 'open').length > opens, 5000);
+    await waitFor('the held connection', () => o.log.filter((s) => s.state === 'open').length > opens, 5000);
     const openedAt = o.log.filter((s) => s.state === 'open').at(-1)!.at;
-    await until('it stays open past stableAfterMs', () => performance.now() - openedAt > b.stableAfterMs + 20, 5000);
+    await waitFor('it stays open past stableAfterMs', () => performance.now() - openedAt > b.stableAfterMs + 20, 5000);
     const seen = o.log.length;
     for (const ws of server.wss.clients) ws.close(1012, 'restarting');
-    await until('the reconnect after a stable connection', () => o.log.slice(seen).some((s) => s.state === 'reconnecting'));
+    await waitFor('the reconnect after a stable connection', () => o.log.slice(seen).some((s) => s.state === 'reconnecting'));
     const again = o.log.slice(seen).find((s) => s.state === 'reconnecting')!;
     assert.equal(again.code, 1012);
     assert.equal(again.attempt, 1, 'a connection that stayed open resets the count');
@@ -231,9 +229,8 @@ describe('ClientConnection reconnect storms are bounded', () => {
     const before = handles();
     const b: Backoff = { initialDelayMs: 50, maxDelayMs: 400, jitter: 0.3 };
     const clients = Array.from({ length: 50 }, () => observe(`ws://127.0.0.1:${port}/`, b));
-    await until('every client at its 5th reconnect', () =>
-      clients.every((c) => c.log.filter((s) => s.state === 'reconnecting').length >= 5),
-    );
+    await waitFor('every client at its 5th reconnect', () =>
+      clients.every((c) => c.log.filter((s) => s.state === 'reconnecting').length >= 5));
     const elapsed = performance.now() - clients[0].startedAt;
     const total = clients.reduce((n, c) => n + c.attempts(), 0);
     assert.ok(total <= 50 * maxAttemptsWithin(elapsed, b), `${total} attempts by 50 clients in ${elapsed.toFixed(0)} ms`);
@@ -242,13 +239,14 @@ describe('ClientConnection reconnect storms are bounded', () => {
     const firstWaits = new Set(clients.map((c) => c.log.find((s) => s.state === 'reconnecting')!.delayMs));
     assert.ok(firstWaits.size >= 5, `first waits spread: ${[...firstWaits].join(', ')}`);
 
-    // The server comes back on that port only after every client was disposed: nobody knocks.
+    // The server comes back on that port only after every client was disposed and its attempts in flight were refused:
+    // nobody knocks within twice the longest wait (a window: the server sees attempts only over time).
     for (const c of clients) c.conn.dispose();
-    await sleep(50);
+    await waitFor('the refused attempts to end', () => handles().sockets <= before.sockets);
     const server = await droppingServer(port);
     await sleep(b.maxDelayMs * 2);
     assert.equal(server.state.accepted, 0, 'no attempt after dispose()');
-    await until('timers and sockets to go', () => {
+    await waitFor('timers and sockets to go', () => {
       const h = handles();
       return h.timers <= before.timers && h.sockets <= before.sockets;
     }, 3000).catch(() => assert.fail(`left behind: ${JSON.stringify(handles())} vs ${JSON.stringify(before)}`));

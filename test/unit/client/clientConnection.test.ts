@@ -20,20 +20,12 @@ import {
   type ClientStateChange,
 } from '../../../src/core/client/clientConnection';
 import { freePort } from '../../support/freePort';
+import { sleep, waitFor } from '../../support/waitFor';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(5);
-  }
-}
 
 async function startServer(relay: 'echo' | 'broadcast' = 'echo', port = 0) {
   const server = new BroadcastServer();
@@ -53,19 +45,23 @@ function open(url: string, options: ClientConnectionOptions = {}) {
 }
 
 async function waitState(c: { states: ClientStateChange[] }, state: string, n = 1, ms = 5000) {
-  await until(() => c.states.filter((s) => s.state === state).length >= n, ms);
+  await waitFor(`${n} × ${state}`, () => c.states.filter((s) => s.state === state).length >= n, ms);
   return c.states.filter((s) => s.state === state)[n - 1];
 }
 
 /** A port nobody listens on. */
 
 /** A TCP server that answers each connection with fixed bytes (or nothing). */
-async function rawServer(reply: string | undefined) {
+/** A TCP server that answers each request with `reply` (never, when undefined); `requests` counts what it read. */
+async function rawServer(reply: string | undefined, seen = { requests: 0 }) {
   const sockets = new Set<net.Socket>();
   const s = net.createServer((socket) => {
     sockets.add(socket);
     socket.on('error', () => {});
-    if (reply !== undefined) socket.once('data', () => socket.end(reply));
+    socket.once('data', () => {
+      seen.requests++;
+      if (reply !== undefined) socket.end(reply);
+    });
   });
   s.listen(0, '127.0.0.1');
   await once(s, 'listening');
@@ -88,21 +84,23 @@ function arraySink(): CaptureSink & { events: CaptureEvent[] } {
 }
 
 describe('ClientConnection', () => {
-  test('opens, sends text and binary, receives, and closes without reconnecting', async () => {
+  test('opens, sends text and binary, receives, and closes without reconnecting', async (t) => {
     const { address } = await startServer('echo');
     const c = open(address.url, { reconnect: { enabled: true } });
     await waitState(c, 'open');
     assert.equal(c.conn.state, 'open');
     c.conn.send('hello');
     c.conn.send(Buffer.from([1, 2, 3]));
-    await until(() => c.received.length === 2);
+    await waitFor('c.received.length === 2', () => c.received.length === 2);
     assert.deepEqual(c.received, [
       { text: 'hello', isBinary: false },
       { text: '\x01\x02\x03', isBinary: true },
     ]);
+    // Timers from here on are the test's: once closed, running every pending one must start no attempt.
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     c.conn.close(4000, 'done');
     await waitState(c, 'closed');
-    await sleep(100);
+    t.mock.timers.runAll();
     assert.deepEqual(
       c.states.map((s) => s.state),
       ['connecting', 'open', 'closing', 'closed'],
@@ -166,10 +164,10 @@ describe('ClientConnection', () => {
     const c = open(address.url, { capture: sink });
     await waitState(c, 'open');
     c.conn.send('ping?');
-    await until(() => c.received.length === 1);
+    await waitFor('c.received.length === 1', () => c.received.length === 1);
     c.conn.close(1000, '');
     await waitState(c, 'closed');
-    await until(() => sink.events.some((e) => e.kind === 'connection' && e.state === 'closed'));
+    await waitFor(`sink.events.some((e) => e.kind === 'connection' && e.state === 'closed')`, () => sink.events.some((e) => e.kind === 'connection' && e.state === 'closed'));
     const frames = sink.events.filter((e): e is FrameEvent => e.kind === 'frame');
     assert.deepEqual(
       frames.map((f) => [f.direction, f.opcode, f.masked, f.payload.toString('hex')]),
@@ -194,15 +192,18 @@ describe('ClientConnection', () => {
     assert.equal(closed.error?.message, `No upgrade response from 127.0.0.1:${port} within 150 ms`);
   });
 
-  test('close() while connecting settles in closed, with no error and no retry', async () => {
-    const port = await rawServer(undefined);
+  test('close() while connecting settles in closed, with no error and no retry', async (t) => {
+    const seen = { requests: 0 };
+    const port = await rawServer(undefined, seen);
     const c = open(`ws://127.0.0.1:${port}/`, { reconnect: { enabled: true, initialDelayMs: 10 } });
     await waitState(c, 'connecting');
-    await sleep(30);
+    await waitFor('the upgrade request at the server', () => seen.requests === 1);
+    // Timers from here on are the test's: once closed, running every pending one must start no attempt.
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     c.conn.close();
     const closed = await waitState(c, 'closed');
     assert.equal(closed.error, undefined);
-    await sleep(60);
+    t.mock.timers.runAll();
     assert.deepEqual(c.states.map((s) => s.state), ['connecting', 'closed']);
   });
 
@@ -240,7 +241,7 @@ describe('ClientConnection', () => {
     assert.match(closed.error!.message, /^Cannot resolve host "no-such-host\.invalid"/);
   });
 
-  test('reconnects after a server restart, with delays that grow and are capped, then resets', async () => {
+  test('reconnects after a server restart, with delays that grow and are capped, then resets', async (t) => {
     const first = await startServer('echo');
     const port = first.address.port;
     const c = open(first.address.url, { reconnect: { enabled: true, initialDelayMs: 40, maxDelayMs: 160, jitter: 0, stableAfterMs: 50 } });
@@ -263,19 +264,22 @@ describe('ClientConnection', () => {
     const second = await startServer('echo', port);
     await waitState(c, 'open', 2, 3000);
     c.conn.send('back');
-    await until(() => c.received.some((r) => r.text === 'back'));
+    await waitFor(`c.received.some((r) => r.text === 'back')`, () => c.received.some((r) => r.text === 'back'));
 
-    // The counter starts over once a connection has stayed open stableAfterMs.
+    // The counter starts over once a connection has stayed open stableAfterMs. Real time has to pass here:
+    // ClientConnection measures it with performance.now(), which mock timers do not move.
     await sleep(60);
     const before = c.states.length;
+    // The retry timer from here on is the test's: after close(), running every pending timer must start no attempt.
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     await second.server.stop();
-    await until(() => c.states.slice(before).some((s) => s.state === 'reconnecting'));
+    await waitFor(`c.states.slice(before).some((s) => s.state === 'reconnecting')`, () => c.states.slice(before).some((s) => s.state === 'reconnecting'));
     const again = c.states.slice(before).find((s) => s.state === 'reconnecting')!;
     assert.deepEqual([again.attempt, again.delayMs], [1, 40]);
     c.conn.close();
     assert.equal(c.conn.state, 'closed');
     const n = c.states.length;
-    await sleep(150);
+    t.mock.timers.runAll();
     assert.equal(c.states.length, n, 'no attempt after close()');
   });
 
@@ -322,7 +326,7 @@ describe('ClientConnection', () => {
     const c = open(`ws+unix://${sock}:/chat?x=1`);
     await waitState(c, 'open');
     c.conn.send('over unix');
-    await until(() => c.received.length === 2);
+    await waitFor('c.received.length === 2', () => c.received.length === 2);
     assert.deepEqual(c.received.map((r) => r.text), ['path=/chat?x=1', 'over unix']);
     const missing = open(`ws+unix://${sock}.missing`);
     const closed = await waitState(missing, 'closed');
@@ -371,7 +375,7 @@ describe('ClientConnection TLS', () => {
   test('with its CA it opens; on another host name it fails', async () => {
     const ok = open(`wss://localhost:${port}/`, { tls: { ca: cert } });
     await waitState(ok, 'open');
-    await until(() => ok.received.length === 1);
+    await waitFor('ok.received.length === 1', () => ok.received.length === 1);
     assert.equal(ok.received[0].text, 'secure hello');
     const wrong = open(`wss://127.0.0.1:${port}/`, { tls: { ca: cert } });
     const closed = await waitState(wrong, 'closed');

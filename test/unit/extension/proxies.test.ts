@@ -4,7 +4,8 @@ import { once } from 'node:events';
 import { WebSocket } from 'ws';
 import { COUNTS_TICK_MS } from '../../../src/extension/countsTicker';
 import { ProxyManager } from '../../../src/extension/proxies';
-import { arraySink, startTarget, until } from '../proxy/proxyHelpers';
+import { arraySink, startTarget } from '../proxy/proxyHelpers';
+import { waitFor } from '../../support/waitFor';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -12,7 +13,9 @@ afterEach(async () => {
 });
 
 describe('ProxyManager rows', () => {
-  test('a proxied connection, its program leg and its target leg show the messages and bytes each end sent and got', async () => {
+  test('a proxied connection, its program leg and its target leg show the messages and bytes each end sent and got', async (t) => {
+    // The counts ticker (a setInterval) is mocked: the test moves it on instead of waiting a tick of real time.
+    t.mock.timers.enable({ apis: ['setInterval'] });
     const target = await startTarget();
     cleanups.push(() => target.close());
     const manager = new ProxyManager(arraySink(), 20_000);
@@ -26,7 +29,7 @@ describe('ProxyManager rows', () => {
     ws.on('message', () => echoes++);
     ws.send('first');
     ws.send(Buffer.alloc(300, 1));
-    await until(() => echoes === 2, 'the echoes');
+    await waitFor('the echoes', () => echoes === 2);
 
     const rowsOf = () => {
       const rows = manager.rows();
@@ -49,12 +52,14 @@ describe('ProxyManager rows', () => {
     let changes = 0;
     manager.onDidChange(() => changes++);
     ws.send('third');
-    await until(() => echoes === 3, 'the third echo');
-    await until(() => changes > 0, 'a change for the new counts', 3 * COUNTS_TICK_MS);
+    await waitFor('the third echo', () => echoes === 3);
+    assert.equal(changes, 0, 'traffic fires no event of its own');
+    t.mock.timers.tick(COUNTS_TICK_MS);
+    assert.equal(changes, 1, 'the next tick of the counts');
     assert.equal(rowsOf().conn.messagesOut, 3);
 
     ws.close(1000);
-    await until(() => rowsOf().conn?.state === 'closed', 'the closed row');
+    await waitFor('the closed row', () => rowsOf().conn?.state === 'closed');
     const done = rowsOf();
     assert.equal(done.conn.messagesOut, 3, 'a closed row keeps its counts');
     assert.ok(done.conn.bytesOut > fromProgram, 'and counts the close frame');
@@ -73,7 +78,7 @@ describe('ProxyManager rows', () => {
     await once(ws, 'open');
     // Not UTF-8 (0xff), so it has no text form.
     ws.send(Buffer.from([0xff, 0x00, 0x01, 0x02]));
-    await until(() => manager.snapshot().held.length === 1, 'the held message');
+    await waitFor('the held message', () => manager.snapshot().held.length === 1);
     const held = manager.snapshot().held[0];
     assert.equal(held.text, undefined);
     assert.equal(held.hex, 'ff000102');
@@ -84,7 +89,7 @@ describe('ProxyManager rows', () => {
     });
     assert.equal(manager.snapshot().held.length, 1, 'a bad edit leaves it held');
     manager.resolve(held.id, 'edit', undefined, 'FF 00\naa bb cc');
-    await until(() => target.conns[0]?.messages.length === 1, 'the edited message at the target');
+    await waitFor('the edited message at the target', () => target.conns[0]?.messages.length === 1);
     assert.deepEqual(target.conns[0].messages[0], { data: Buffer.from([0xff, 0x00, 0xaa, 0xbb, 0xcc]), isBinary: true });
   });
 });

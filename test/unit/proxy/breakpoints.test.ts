@@ -8,7 +8,8 @@ import { BreakpointController, validateRule, type BreakpointRule, type HeldFrame
 import { InspectingProxy } from '../../../src/core/proxy/inspectingProxy';
 import { FrameDecoder } from '../../../src/core/wire/frameDecoder';
 import { encodeFrame } from '../../../src/core/wire/frameEncoder';
-import { MASK, RawClient, arraySink, frames, header, parseHead, record, splitHead, startTarget, until, type Recorded, type TargetConn } from './proxyHelpers';
+import { MASK, RawClient, arraySink, frames, header, parseHead, record, splitHead, startTarget, type Recorded, type TargetConn } from './proxyHelpers';
+import { waitFor } from '../../support/waitFor';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -124,7 +125,7 @@ describe('Frame breakpoints in the proxy', () => {
     await once(ws, 'open');
     const [info] = proxy.connections();
     ws.send('my secret');
-    await until(() => holds.length === 1, 'held');
+    await waitFor('held', () => holds.length === 1);
     const h = holds[0];
     assert.deepEqual(
       { connectionId: h.connectionId, direction: h.direction, opcode: h.opcode, text: h.text, compressed: h.compressed, ruleId: h.ruleId, editable: h.editable },
@@ -136,7 +137,7 @@ describe('Frame breakpoints in the proxy', () => {
     assert.equal(target.conns[0].messages.length, 0);
 
     bp.edit(h.id, 'my ******');
-    await until(() => got.length === 1, 'echo');
+    await waitFor('echo', () => got.length === 1);
     assert.deepEqual(got, ['my ******']);
     assert.deepEqual(resolved.map((r) => r.outcome), ['edited']);
     assert.deepEqual(bp.held(), []);
@@ -164,12 +165,12 @@ describe('Frame breakpoints in the proxy', () => {
     ws.ping('P');
     ws.send('B');
     ws.send('C');
-    await until(() => holds.length === 1, 'held');
+    await waitFor('held', () => holds.length === 1);
     // Everything has reached the proxy (its program-side capture saw it), and nothing has reached the target.
-    await until(() => texts(sink.events, info.programSideId, 'c2s').length === 3, 'all at the proxy');
+    await waitFor('all at the proxy', () => texts(sink.events, info.programSideId, 'c2s').length === 3);
     assert.equal(splitHead(target.conns[0].raw.in)[1].length, 0);
     bp.drop(holds[0].id);
-    await until(() => got.length === 2, 'echoes');
+    await waitFor('echoes', () => got.length === 2);
     assert.deepEqual(got, ['B', 'C']);
     assert.deepEqual(
       frames(splitHead(target.conns[0].raw.in)[1], 'c2s').map((f) => [f.opcode, f.payload.toString()]),
@@ -190,10 +191,10 @@ describe('Frame breakpoints in the proxy', () => {
     ws.send('A');
     ws.ping('P');
     ws.send('B');
-    await until(() => holds.length === 1 && texts(sink.events, info.programSideId, 'c2s').length === 2, 'held, all at the proxy');
+    await waitFor('held, all at the proxy', () => holds.length === 1 && texts(sink.events, info.programSideId, 'c2s').length === 2);
     assert.equal(splitHead(target.conns[0].raw.in)[1].length, 0);
     bp.forward(holds[0].id);
-    await until(() => got.length === 2, 'echoes');
+    await waitFor('echoes', () => got.length === 2);
     assert.deepEqual(got, ['A', 'B']);
     assert.deepEqual(splitHead(target.conns[0].raw.in)[1], splitHead(raw().out)[1]);
     assert.deepEqual(resolved.map((r) => r.outcome), ['forwarded']);
@@ -204,7 +205,7 @@ describe('Frame breakpoints in the proxy', () => {
     const { ws, got } = client(address.url);
     await once(ws, 'open');
     ws.send('slow one');
-    await until(() => got.length === 1, 'echo after the time-out');
+    await waitFor('echo after the time-out', () => got.length === 1);
     assert.deepEqual(got, ['slow one']);
     assert.deepEqual(resolved.map((r) => r.outcome), ['timedOut']);
     assert.equal(target.conns[0].messages[0].data.toString(), 'slow one');
@@ -218,13 +219,13 @@ describe('Frame breakpoints in the proxy', () => {
     ws.send('{"type":"other"}');
     ws.send('{"type":"chat","n":1}');
     ws.send('not json');
-    await until(() => holds.length === 1 && texts(sink.events, info.programSideId, 'c2s').length === 3, 'held, all at the proxy');
-    await until(() => target.conns[0].messages.length === 1, 'the first one went through');
+    await waitFor('held, all at the proxy', () => holds.length === 1 && texts(sink.events, info.programSideId, 'c2s').length === 3);
+    await waitFor('the first one went through', () => target.conns[0].messages.length === 1);
     assert.equal(holds[0].text, '{"type":"chat","n":1}');
     assert.equal(holds[0].ruleId, 'chat');
     assert.deepEqual(target.conns[0].messages.map((m) => m.data.toString()), ['{"type":"other"}']);
     bp.forward(holds[0].id);
-    await until(() => got.length === 3);
+    await waitFor('got.length === 3', () => got.length === 3);
     assert.deepEqual(got, ['{"type":"other"}', '{"type":"chat","n":1}', 'not json']);
     assert.equal(holds.length, 1);
   });
@@ -242,19 +243,19 @@ describe('Frame breakpoints in the proxy', () => {
       ]);
     const first = fragmented('sec', 'ret', ' one');
     c.write(first);
-    await until(() => holds.length === 1, 'held');
+    await waitFor('held', () => holds.length === 1);
     assert.equal(holds[0].text, 'secret one');
-    await until(() => target.conns.length === 1);
+    await waitFor('target.conns.length === 1', () => target.conns.length === 1);
     assert.equal(splitHead(target.conns[0].raw.in)[1].length, 0, 'no fragment went ahead');
     bp.forward(holds[0].id);
-    await until(() => target.conns[0].messages.length === 1);
+    await waitFor('target.conns[0].messages.length === 1', () => target.conns[0].messages.length === 1);
     assert.deepEqual(splitHead(target.conns[0].raw.in)[1], first, 'the same three frames');
 
     c.write(fragmented('another ', 'sec', 'ret'));
-    await until(() => holds.length === 2, 'second held');
+    await waitFor('second held', () => holds.length === 2);
     assert.equal(holds[1].text, 'another secret');
     bp.edit(holds[1].id, 'redacted');
-    await until(() => target.conns[0].messages.length === 2);
+    await waitFor('target.conns[0].messages.length === 2', () => target.conns[0].messages.length === 2);
     const after = frames(splitHead(target.conns[0].raw.in)[1].subarray(first.length), 'c2s');
     assert.deepEqual(after.map((f) => [f.opcode, f.fin, f.masked, f.payload.toString()]), [[1, true, true, 'redacted']]);
   });
@@ -264,7 +265,7 @@ describe('Frame breakpoints in the proxy', () => {
     const { ws, got } = client(address.url, { perMessageDeflate: { threshold: 0 } });
     await once(ws, 'open');
     ws.send('zip zip zip zip');
-    await until(() => holds.length === 1, 'held');
+    await waitFor('held', () => holds.length === 1);
     const h = holds[0];
     assert.equal(h.compressed, true);
     assert.equal(h.text, 'zip zip zip zip');
@@ -274,10 +275,10 @@ describe('Frame breakpoints in the proxy', () => {
     assert.throws(() => bp.drop(h.id), /cannot be dropped: .*desynchronise/);
     bp.forward(h.id);
     ws.send('zip again, zip');
-    await until(() => holds.length === 2, 'second held');
+    await waitFor('second held', () => holds.length === 2);
     assert.equal(holds[1].text, 'zip again, zip', 'inflated with the carried-over window');
     bp.forward(holds[1].id);
-    await until(() => got.length === 2);
+    await waitFor('got.length === 2', () => got.length === 2);
     assert.deepEqual(target.conns[0].messages.map((m) => m.data.toString()), ['zip zip zip zip', 'zip again, zip']);
     assert.equal(frames(splitHead(target.conns[0].raw.in)[1], 'c2s')[0].rsv1, true);
   });
@@ -291,13 +292,13 @@ describe('Frame breakpoints in the proxy', () => {
     await once(ws, 'open');
     assert.match(header(parseHead(splitHead(raw().in)[0]), 'sec-websocket-extensions')!, /client_no_context_takeover/);
     ws.send('zip one');
-    await until(() => holds.length === 1, 'held');
+    await waitFor('held', () => holds.length === 1);
     assert.equal(holds[0].editable, true);
     bp.edit(holds[0].id, 'zip edited');
     ws.send('zip two');
-    await until(() => holds.length === 2, 'second held');
+    await waitFor('second held', () => holds.length === 2);
     bp.forward(holds[1].id);
-    await until(() => got.length === 2);
+    await waitFor('got.length === 2', () => got.length === 2);
     assert.deepEqual(target.conns[0].messages.map((m) => m.data.toString()), ['zip edited', 'zip two']);
     const fs = frames(splitHead(target.conns[0].raw.in)[1], 'c2s');
     assert.deepEqual(fs.map((f) => [f.rsv1, f.masked]), [
@@ -313,10 +314,10 @@ describe('Frame breakpoints in the proxy', () => {
     });
     const { ws, got, raw } = client(address.url);
     await once(ws, 'open');
-    await until(() => holds.length === 1, 'held');
+    await waitFor('held', () => holds.length === 1);
     assert.equal(holds[0].direction, 's2c');
     bp.edit(holds[0].id, 'edited by the proxy');
-    await until(() => got.length === 1);
+    await waitFor('got.length === 1', () => got.length === 1);
     assert.deepEqual(got, ['edited by the proxy']);
     const [f] = frames(splitHead(raw().in)[1]);
     assert.equal(f.masked, false);
@@ -329,12 +330,12 @@ describe('Frame breakpoints in the proxy', () => {
     cleanups.push(() => c.socket.destroy());
     await c.upgrade();
     c.write(Buffer.concat([encodeFrame({ opcode: 9, payload: Buffer.from('p1'), maskKey: MASK }), encodeFrame({ opcode: 1, payload: Buffer.from('after'), maskKey: MASK })]));
-    await until(() => holds.length === 1, 'held');
+    await waitFor('held', () => holds.length === 1);
     assert.equal(holds[0].opcode, 9);
     assert.equal(holds[0].text, 'p1');
     assert.throws(() => bp.edit(holds[0].id, Buffer.alloc(126)), /at most 125 bytes/);
     bp.edit(holds[0].id, 'p2');
-    await until(() => target.conns[0].messages.length === 1);
+    await waitFor('target.conns[0].messages.length === 1', () => target.conns[0].messages.length === 1);
     assert.deepEqual(
       frames(splitHead(target.conns[0].raw.in)[1], 'c2s').map((f) => [f.opcode, f.payload.toString()]),
       [
@@ -342,7 +343,7 @@ describe('Frame breakpoints in the proxy', () => {
         [1, 'after'],
       ],
     );
-    await until(() => frames(c.frameBytes).length === 2, 'pong and echo');
+    await waitFor('pong and echo', () => frames(c.frameBytes).length === 2);
     assert.deepEqual(frames(c.frameBytes).map((f) => [f.opcode, f.payload.toString()]), [
       [10, 'p2'],
       [1, 'after'],
@@ -354,9 +355,9 @@ describe('Frame breakpoints in the proxy', () => {
     const { ws } = client(address.url);
     await once(ws, 'open');
     ws.send('hold me');
-    await until(() => holds.length === 1, 'held');
+    await waitFor('held', () => holds.length === 1);
     target.conns[0].ws.terminate();
-    await until(() => resolved.length === 1, 'resolved');
+    await waitFor('resolved', () => resolved.length === 1);
     assert.equal(resolved[0].outcome, 'connectionClosed');
     assert.deepEqual(bp.held(), []);
     assert.throws(() => bp.forward(holds[0].id), /No held frame/);
@@ -366,7 +367,7 @@ describe('Frame breakpoints in the proxy', () => {
     const { address, holds, resolved, proxy } = await setup({ rules: [rule({ direction: 's2c' })], onConnection: (c) => c.ws.send('x') });
     const { ws } = client(address.url);
     await once(ws, 'open');
-    await until(() => holds.length === 1, 'held');
+    await waitFor('held', () => holds.length === 1);
     await proxy.stop();
     assert.deepEqual(resolved.map((r) => r.outcome), ['connectionClosed']);
   });
@@ -378,9 +379,9 @@ describe('Frame breakpoints in the proxy', () => {
     await c.upgrade();
     const first = encodeFrame({ opcode: 1, fin: false, payload: Buffer.from('part one'), maskKey: MASK });
     c.write(first);
-    await until(() => target.conns.length === 1 && splitHead(target.conns[0].raw.in)[1].length === first.length, 'first fragment at the target');
+    await waitFor('first fragment at the target', () => target.conns.length === 1 && splitHead(target.conns[0].raw.in)[1].length === first.length);
     c.write(encodeFrame({ opcode: 0, payload: Buffer.from(' + two'), maskKey: MASK }));
-    await until(() => target.conns[0].messages.length === 1);
+    await waitFor('target.conns[0].messages.length === 1', () => target.conns[0].messages.length === 1);
     assert.equal(holds.length, 0);
   });
 });

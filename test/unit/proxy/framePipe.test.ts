@@ -6,7 +6,8 @@ import { BreakpointController, type BreakpointRule, type HeldFrame, type HeldOut
 import { FramePipe } from '../../../src/core/proxy/framePipe';
 import type { WireError } from '../../../src/core/wire/errors';
 import { encodeFrame } from '../../../src/core/wire/frameEncoder';
-import { MASK, frames, until } from './proxyHelpers';
+import { MASK, frames } from './proxyHelpers';
+import { waitFor } from '../../support/waitFor';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -92,7 +93,7 @@ describe('FramePipe', () => {
     const fragmented = [text('frag-', false), encodeFrame({ opcode: 9, payload: Buffer.from('p'), maskKey: MASK }), text('ment', true, 0)];
     const input = Buffer.concat([...fragmented, text('x-drop'), text('x-edit'), text('plain')]);
     s.writer.write(input);
-    await until(() => texts(s.received()).length === 5);
+    await waitFor('texts(s.received()).length === 5', () => texts(s.received()).length === 5);
     assert.deepEqual(texts(s.received()), ['frag-', 'p', 'ment', 'edited', 'plain']);
     assert.deepEqual(s.pipe.counts, {
       bytesRead: input.length,
@@ -107,7 +108,7 @@ describe('FramePipe', () => {
     let n = 0;
     s.bp.onDidHold((h) => (n++ === 0 ? s.bp.edit(h.id, 'edited') : s.bp.drop(h.id)));
     s.writer.write(Buffer.concat([text('a'), text('x1'), text('b'), text('x2'), text('c')]));
-    await until(() => texts(s.received()).length === 4);
+    await waitFor('texts(s.received()).length === 4', () => texts(s.received()).length === 4);
     assert.deepEqual(texts(s.received()), ['a', 'edited', 'b', 'c']);
     assert.deepEqual(s.outcomes, ['edited', 'dropped']);
   });
@@ -115,12 +116,12 @@ describe('FramePipe', () => {
   test('the source ending while a message is held: it is finished only after the decision', async () => {
     const s = await setup({ rules: [rule({ textPattern: 'x' })] });
     s.writer.end(Buffer.concat([text('x'), text('after')]));
-    await until(() => s.holds.length === 1 && s.sourceEnded());
+    await waitFor('s.holds.length === 1 && s.sourceEnded()', () => s.holds.length === 1 && s.sourceEnded());
     assert.equal(s.finished(), 0);
     assert.equal(s.receivedBytes(), 0);
     s.bp.forward(s.holds[0].id);
-    await until(() => s.finished() === 1);
-    await until(() => texts(s.received()).length === 2);
+    await waitFor('s.finished() === 1', () => s.finished() === 1);
+    await waitFor('texts(s.received()).length === 2', () => texts(s.received()).length === 2);
     assert.deepEqual(texts(s.received()), ['x', 'after']);
   });
 
@@ -129,16 +130,16 @@ describe('FramePipe', () => {
     const whole = text('whole');
     const partial = text('partial').subarray(0, 4);
     s.writer.end(Buffer.concat([whole, partial]));
-    await until(() => s.finished() === 1);
-    await until(() => s.receivedBytes() === whole.length + partial.length);
+    await waitFor('s.finished() === 1', () => s.finished() === 1);
+    await waitFor('s.receivedBytes() === whole.length + partial.length', () => s.receivedBytes() === whole.length + partial.length);
     assert.deepEqual(s.received(), Buffer.concat([whole, partial]));
   });
 
   test('abandon() while a message is held: connectionClosed, nothing more is written, onFinished', async () => {
     const s = await setup({ rules: [rule({ textPattern: 'x' })] });
     s.writer.write(Buffer.concat([text('a'), text('x'), text('b')]));
-    await until(() => s.holds.length === 1);
-    await until(() => s.receivedBytes() === text('a').length);
+    await waitFor('s.holds.length === 1', () => s.holds.length === 1);
+    await waitFor(`s.receivedBytes() === text('a').length`, () => s.receivedBytes() === text('a').length);
     s.pipe.abandon();
     assert.deepEqual(s.outcomes, ['connectionClosed']);
     assert.equal(s.finished(), 1);
@@ -151,9 +152,9 @@ describe('FramePipe', () => {
     const s = await setup({ rules: [rule({ textPattern: '.' })], maxPayload: 16 });
     const big = Buffer.concat([text('0123456789', false), text('0123456789', false, 0), text('0123456789', true, 0)]);
     s.writer.write(Buffer.concat([big, text('small')]));
-    await until(() => s.holds.length === 1);
+    await waitFor('s.holds.length === 1', () => s.holds.length === 1);
     assert.equal(s.holds[0].text, 'small');
-    await until(() => s.receivedBytes() === big.length);
+    await waitFor('s.receivedBytes() === big.length', () => s.receivedBytes() === big.length);
     assert.deepEqual(s.received(), big);
   });
 
@@ -162,7 +163,7 @@ describe('FramePipe', () => {
     const bad = encodeFrame({ opcode: 0xb, payload: Buffer.from('??'), maskKey: MASK });
     const all = Buffer.concat([text('ok'), bad, text('never')]);
     s.writer.write(all);
-    await until(() => s.receivedBytes() === all.length);
+    await waitFor('s.receivedBytes() === all.length', () => s.receivedBytes() === all.length);
     assert.deepEqual(s.received(), all);
     assert.equal(s.pipe.passThrough, true);
     assert.deepEqual(s.decodeErrors.map((e) => e.code), ['WS_ERR_INVALID_OPCODE']);
@@ -174,14 +175,14 @@ describe('FramePipe', () => {
     const mib = Buffer.alloc(1024 * 1024, 0x61);
     const chunkFrame = encodeFrame({ opcode: 2, payload: mib, maskKey: MASK });
     s.writer.write(text('hold'));
-    await until(() => s.holds.length === 1);
+    await waitFor('s.holds.length === 1', () => s.holds.length === 1);
     // 24 one-MiB frames: more than the pipe queues behind a held frame.
     for (let i = 0; i < 24; i++) s.writer.write(chunkFrame);
-    await until(() => s.source.isPaused(), 'source paused', 10_000);
+    await waitFor('source paused', () => s.source.isPaused(), 10_000);
     assert.equal(s.receivedBytes(), 0);
     s.bp.forward(s.holds[0].id);
     const total = text('hold').length + 24 * chunkFrame.length;
-    await until(() => s.receivedBytes() === total, 'all delivered', 20_000);
+    await waitFor('all delivered', () => s.receivedBytes() === total, 20_000);
     assert.equal(s.source.isPaused(), false);
   });
 });

@@ -22,10 +22,10 @@ import {
   record,
   splitHead,
   startTarget,
-  until,
   type Recorded,
 } from './proxyHelpers';
 import { freePort } from '../../support/freePort';
+import { waitFor } from '../../support/waitFor';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -87,14 +87,14 @@ describe('InspectingProxy: fidelity', () => {
     ws.send('frag three', { fin: true });
     ws.ping('program ping');
     ws.send('ping me');
-    await until(() => got.length === 4, 'echoes');
+    await waitFor('echoes', () => got.length === 4);
     ws.close(4001, 'bye');
     const [code, reason] = (await once(ws, 'close')) as [number, Buffer];
     assert.equal(code, 4001);
     assert.equal(reason.toString(), 'bye');
-    await until(() => closed.length === 1, 'proxy connection closed');
+    await waitFor('proxy connection closed', () => closed.length === 1);
     const tc = target.conns[0];
-    await until(() => tc.closed !== undefined, 'target saw the close');
+    await waitFor('target saw the close', () => tc.closed !== undefined);
     assert.deepEqual(tc.closed, { code: 4001, reason: 'bye' });
     assert.deepEqual(got, ['hello hello hello hello', '\x01\x02\x03\x04\x05\x06', 'frag one, frag two, frag three', 'ping me']);
 
@@ -211,11 +211,11 @@ describe('InspectingProxy: fidelity', () => {
       await new Promise((r) => setImmediate(r));
     }
     const tc = await (async () => {
-      await until(() => target.conns.length === 1);
+      await waitFor('target.conns.length === 1', () => target.conns.length === 1);
       return target.conns[0];
     })();
-    await until(() => tc.closed !== undefined, 'close');
-    await until(() => c.closed, 'program socket closed');
+    await waitFor('close', () => tc.closed !== undefined);
+    await waitFor('program socket closed', () => c.closed);
     assert.deepEqual(splitHead(tc.raw.in)[1], sent);
     assert.deepEqual(
       tc.messages.map((m) => [m.isBinary, m.data.toString('latin1')]),
@@ -253,10 +253,10 @@ describe('InspectingProxy: fidelity', () => {
       encodeFrame({ opcode: 3, payload: Buffer.from('odd'), maskKey: MASK }),
     ]);
     c.write(sent);
-    await until(() => target.conns[0]?.closed !== undefined, 'target closed');
-    await until(() => splitHead(target.conns[0].raw.in)[1].length === sent.length, 'all bytes at the target');
+    await waitFor('target closed', () => target.conns[0]?.closed !== undefined);
+    await waitFor('all bytes at the target', () => splitHead(target.conns[0].raw.in)[1].length === sent.length);
     assert.deepEqual(splitHead(target.conns[0].raw.in)[1], sent);
-    await until(() => frames(c.frameBytes).some((f) => f.opcode === 8), 'close frame back');
+    await waitFor('close frame back', () => frames(c.frameBytes).some((f) => f.opcode === 8));
     const close = frames(c.frameBytes).find((f) => f.opcode === 8)!;
     assert.equal(close.payload.readUInt16BE(0), 1002, 'the target’s own verdict reaches the program');
     const err = sink.events.find((e): e is ErrorEvent => e.kind === 'error' && e.code === 'WS_ERR_PROXY_PASSTHROUGH')!;
@@ -274,9 +274,9 @@ describe('InspectingProxy: fidelity', () => {
     await c.upgrade();
     const first = encodeFrame({ opcode: 1, fin: false, payload: Buffer.from('part one'), maskKey: MASK });
     c.write(first);
-    await until(() => target.conns.length === 1 && splitHead(target.conns[0].raw.in)[1].length === first.length, 'first fragment at the target');
+    await waitFor('first fragment at the target', () => target.conns.length === 1 && splitHead(target.conns[0].raw.in)[1].length === first.length);
     c.write(encodeFrame({ opcode: 0, payload: Buffer.from(' + two'), maskKey: MASK }));
-    await until(() => target.conns[0].messages.length === 1);
+    await waitFor('target.conns[0].messages.length === 1', () => target.conns[0].messages.length === 1);
     assert.equal(target.conns[0].messages[0].data.toString(), 'part one + two');
   });
 });
@@ -298,9 +298,9 @@ describe('InspectingProxy: refusals and failures', () => {
       cleanups.push(() => c.socket.destroy());
       const { head } = await c.upgrade('/secret');
       assert.equal(head.startLine, 'HTTP/1.1 401 Unauthorized');
-      await until(() => c.closed, 'program socket ended');
+      await waitFor('program socket ended', () => c.closed);
       assert.equal(c.bytes.toString('latin1'), response, 'exactly the target’s response');
-      await until(() => p.closed.length === 1);
+      await waitFor('p.closed.length === 1', () => p.closed.length === 1);
       return p;
     });
     assert.equal(opened.length, 0);
@@ -332,9 +332,9 @@ describe('InspectingProxy: refusals and failures', () => {
     const c = await RawClient.connect(address.port);
     cleanups.push(() => c.socket.destroy());
     await c.upgrade();
-    await until(() => c.closed, 'program socket ended');
+    await waitFor('program socket ended', () => c.closed);
     assert.equal(c.bytes.toString('latin1'), response);
-    await until(() => closed.length === 1, 'both sides closed');
+    await waitFor('both sides closed', () => closed.length === 1);
     assert.equal(failed[0].status, 403);
   });
 
@@ -349,9 +349,9 @@ describe('InspectingProxy: refusals and failures', () => {
     const { address, failed, closed } = await proxyTo(`ws://127.0.0.1:${(silent.address() as net.AddressInfo).port}`);
     const c = await RawClient.connect(address.port);
     c.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'));
-    await until(() => sockets.length === 1, 'dialled');
+    await waitFor('dialled', () => sockets.length === 1);
     c.socket.destroy();
-    await until(() => closed.length === 1);
+    await waitFor('closed.length === 1', () => closed.length === 1);
     assert.equal(failed[0].errorCode, 'ERR_PROGRAM_CLOSED');
     assert.equal(closed[0].state, 'failed');
   });
@@ -364,10 +364,10 @@ describe('InspectingProxy: refusals and failures', () => {
     cleanups.push(() => c.socket.destroy());
     const { head } = await c.upgrade();
     assert.equal(head.startLine, 'HTTP/1.1 502 Bad Gateway');
-    await until(() => c.closed);
+    await waitFor('c.closed', () => c.closed);
     const bodyText = splitHead(c.bytes)[1].toString();
     assert.match(bodyText, new RegExp(`Connection refused by 127\\.0\\.0\\.1:${port}`));
-    await until(() => closed.length === 1);
+    await waitFor('closed.length === 1', () => closed.length === 1);
     assert.equal(failed[0].errorCode, 'ECONNREFUSED');
     assert.equal(failed[0].error, bodyText.trim());
     const err = sink.events.find((e): e is ErrorEvent => e.kind === 'error' && e.connectionId === failed[0].targetSideId)!;
@@ -389,7 +389,7 @@ describe('InspectingProxy: refusals and failures', () => {
     cleanups.push(() => c.socket.destroy());
     const { head } = await c.upgrade();
     assert.equal(head.startLine, 'HTTP/1.1 504 Gateway Timeout');
-    await until(() => failed.length === 1);
+    await waitFor('failed.length === 1', () => failed.length === 1);
     assert.equal(failed[0].errorCode, 'EHANDSHAKETIMEOUT');
     assert.match(failed[0].error!, /No upgrade response from 127\.0\.0\.1:\d+ within 100 ms/);
   });
@@ -406,7 +406,7 @@ describe('InspectingProxy: refusals and failures', () => {
     const c = await RawClient.connect(address.port);
     cleanups.push(() => c.socket.destroy());
     c.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n'));
-    await until(() => c.closed);
+    await waitFor('c.closed', () => c.closed);
     assert.match(c.bytes.toString(), /^HTTP\/1\.1 400 Bad Request/);
     assert.equal(failed[0].errorCode, 'ERR_NOT_WEBSOCKET');
     assert.equal(target.conns.length, 0);
@@ -424,7 +424,7 @@ describe('InspectingProxy: wss targets', () => {
     cleanups.push(() => c.socket.destroy());
     const { head } = await c.upgrade();
     assert.equal(head.startLine, 'HTTP/1.1 502 Bad Gateway');
-    await until(() => untrusted.failed.length === 1);
+    await waitFor('untrusted.failed.length === 1', () => untrusted.failed.length === 1);
     assert.match(untrusted.failed[0].error!, /^TLS: 127\.0\.0\.1:\d+ presented a self-signed certificate that is not trusted; pass its CA certificate in tls\.ca/);
 
     for (const tls of [{ ca: creds.cert }, { allowSelfSigned: true }]) {
@@ -454,14 +454,14 @@ describe('InspectingProxy: many connections and lifecycle', () => {
         const got: string[] = [];
         ws.on('message', (d: Buffer) => got.push(d.toString()));
         for (let k = 0; k < 3; k++) ws.send(`client ${i} message ${k}`);
-        await until(() => got.length === 3, `echoes of ${i}`);
+        await waitFor(`echoes of ${i}`, () => got.length === 3);
         return got;
       }),
     );
     replies.forEach((got, i) => assert.deepEqual(got, [0, 1, 2].map((k) => `client ${i} message ${k}`)));
     assert.deepEqual(target.conns.map((c) => c.req.url).sort(), clients.map(({ i }) => `/c${i}`).sort());
     for (const { ws } of clients) ws.close(1000);
-    await until(() => closed.length === 50, 'all closed');
+    await waitFor('all closed', () => closed.length === 50);
     assert.deepEqual(proxy.connections(), []);
   });
 
@@ -474,7 +474,7 @@ describe('InspectingProxy: many connections and lifecycle', () => {
     const got: string[] = [];
     ws.on('message', (d: Buffer) => got.push(d.toString()));
     for (const m of ['one', 'two', 'three']) ws.send(m);
-    await until(() => got.length === 3, 'echoes');
+    await waitFor('echoes', () => got.length === 3);
     // The client's frames after its request head are what the proxy read from it (c2s) and wrote on; the frames it
     // got after the 101 head are what the proxy wrote to it (s2c).
     const sent = splitHead(raw().out)[1].length;
@@ -483,7 +483,7 @@ describe('InspectingProxy: many connections and lifecycle', () => {
     assert.deepEqual(live.c2s, { bytesRead: sent, messagesRead: 3, bytesWritten: sent, messagesWritten: 3 });
     assert.deepEqual(live.s2c, { bytesRead: received, messagesRead: 3, bytesWritten: received, messagesWritten: 3 });
     ws.close(1000);
-    await until(() => closed.length === 1, 'closed');
+    await waitFor('closed', () => closed.length === 1);
     const end = closed[0].traffic!;
     // The close frames went through too: bytes, not messages.
     assert.equal(end.c2s.messagesWritten, 3);
@@ -499,12 +499,12 @@ describe('InspectingProxy: many connections and lifecycle', () => {
     const address = await proxy.start({ target: target.url });
     const { ws } = clientWith(address.url);
     await once(ws, 'open');
-    await until(() => target.conns.length === 1);
+    await waitFor('target.conns.length === 1', () => target.conns.length === 1);
     const closing = once(ws, 'close');
     await proxy.stop();
     const [code] = (await closing) as [number];
     assert.equal(code, 1001);
-    await until(() => target.conns[0].closed !== undefined);
+    await waitFor('target.conns[0].closed !== undefined', () => target.conns[0].closed !== undefined);
     assert.equal(target.conns[0].closed!.code, 1001);
     assert.deepEqual(proxy.connections(), []);
     const again = net.createServer().listen(address.port, '127.0.0.1');

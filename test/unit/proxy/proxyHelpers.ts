@@ -9,17 +9,7 @@ import { tapSocket } from '../../../src/core/capture/socketTap';
 import { DecodedFrame, FrameDecoder } from '../../../src/core/wire/frameDecoder';
 import { HttpHeadParser } from '../../../src/core/wire/handshake';
 import type { HttpHead } from '../../../src/core/capture/events';
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `cond` every 5 ms; fails after `ms` (a bound on the wait, not a timing assertion). */
-export async function until(cond: () => boolean, what = 'condition', ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`${what}: not met within ${ms} ms`);
-    await sleep(5);
-  }
-}
+import { waitFor } from '../../support/waitFor';
 
 export function arraySink(): CaptureSink & { events: CaptureEvent[] } {
   const events: CaptureEvent[] = [];
@@ -198,7 +188,7 @@ export class RawClient {
       ...Object.entries(extra).map(([k, v]) => `${k}: ${v}`),
     ];
     this.socket.write(lines.join('\r\n') + '\r\n\r\n');
-    await until(() => this.bytes.includes('\r\n\r\n'), 'response head');
+    await waitFor('response head', () => this.bytes.includes('\r\n\r\n'));
     const [head, rest] = splitHead(this.bytes);
     return { head: parseHead(head), rest };
   }

@@ -15,6 +15,7 @@ import {
   type RedisBackplaneOptions,
 } from '../../../src/core/scale/redisBackplane';
 import { startRedisServer, type RedisServer } from '../../support/redisServer';
+import { waitFor } from '../../support/waitFor';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -31,17 +32,6 @@ after(async () => {
 
 let channelNumber = 0;
 const newChannel = () => `wsi-test-${process.pid}-${++channelNumber}`;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `cond` every 5 ms, at most `ms` (bounded; the machine is shared, so the bound is generous). */
-async function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
-    await sleep(5);
-  }
-}
 
 /** A broadcast server with a backplane on `channel`, both stopped after the test. */
 async function node(
@@ -106,16 +96,13 @@ describe('RedisBackplane: servers act as one', () => {
       senderB.ws.send(i % 2 === 0 ? `B${i}` : numbered(0xb, i));
     }
     const everyone = [watchA, watchB, senderA, senderB];
-    await until(() => everyone.every((c) => c.received.length >= 2 * N), 'every client has 400 messages');
+    await waitFor('every client has 400 messages', () => everyone.every((c) => c.received.length >= 2 * N));
     // Every own echo has come back from Redis and been skipped…
-    await until(
-      () => A.backplane.stats.ignoredOwn === N && B.backplane.stats.ignoredOwn === N,
-      'both servers saw their own 200 messages come back',
-    );
+    await waitFor('both servers saw their own 200 messages come back', () => A.backplane.stats.ignoredOwn === N && B.backplane.stats.ignoredOwn === N);
     // …and a last message from each server, queued behind anything they wrote before, closes the count.
     A.server.sendToAll('end-A');
     B.server.sendToAll('end-B');
-    await until(() => everyone.every((c) => c.labels().includes('end-A') && c.labels().includes('end-B')), 'the end markers');
+    await waitFor('the end markers', () => everyone.every((c) => c.labels().includes('end-A') && c.labels().includes('end-B')));
 
     const expected = (sender: number, prefix: string) =>
       Array.from({ length: N }, (_, i) => (i % 2 === 0 ? `${prefix}${i}` : `bin:${numbered(sender, i).toString('hex')}`));
@@ -150,15 +137,15 @@ describe('RedisBackplane: servers act as one', () => {
     const onB = await client(B.url);
     sender.ws.send('x1');
     sender.ws.send(Buffer.from([0xfe, 0x01]));
-    await until(() => onB.received.length === 2 && otherA.received.length === 2, 'x1 and the binary on both servers');
-    await until(() => A.backplane.stats.ignoredOwn === 2, 'the echoes came back to A');
+    await waitFor('x1 and the binary on both servers', () => onB.received.length === 2 && otherA.received.length === 2);
+    await waitFor('the echoes came back to A', () => A.backplane.stats.ignoredOwn === 2);
     A.server.setRelay('echo');
     sender.ws.send('e1');
-    await until(() => sender.labels().includes('e1'), 'the echo');
+    await waitFor('the echo', () => sender.labels().includes('e1'));
     A.server.setRelay('none');
     sender.ws.send('n1');
     A.server.sendToAll('end');
-    await until(() => sender.labels().includes('end') && onB.labels().includes('end'), 'the end marker');
+    await waitFor('the end marker', () => sender.labels().includes('end') && onB.labels().includes('end'));
 
     assert.deepEqual(sender.labels(), ['e1', 'end'], 'the sender never gets its own message back through Redis');
     assert.deepEqual(otherA.labels(), ['x1', 'bin:fe01', 'end']);
@@ -177,7 +164,7 @@ describe('RedisBackplane: servers act as one', () => {
     const onC = await client(C.url);
     assert.equal(A.server.sendToAll(Buffer.from([1, 2, 3])), 0, 'no local client');
     A.server.sendToAll('to all');
-    await until(() => onB.received.length === 2 && onC.received.length === 2, 'both messages on B and C');
+    await waitFor('both messages on B and C', () => onB.received.length === 2 && onC.received.length === 2);
     assert.deepEqual(onB.labels(), ['bin:010203', 'to all']);
     assert.deepEqual(onC.labels(), ['bin:010203', 'to all']);
   });
@@ -194,18 +181,18 @@ describe('RedisBackplane: Redis goes away', () => {
     const watchA = await client(A.url);
     const watchB = await client(B.url);
     senderA.ws.send('before');
-    await until(() => watchB.labels().includes('before'), 'before reaches B');
+    await waitFor('before reaches B', () => watchB.labels().includes('before'));
 
     await own.stop();
-    await until(() => A.backplane.state === 'reconnecting' && B.backplane.state === 'reconnecting', 'both reconnecting');
+    await waitFor('both reconnecting', () => A.backplane.state === 'reconnecting' && B.backplane.state === 'reconnecting');
     assert.ok(A.backplane.lastError, 'lastError says why');
     senderA.ws.send('during');
     A.server.sendToAll('during-ui');
-    await until(() => watchA.labels().includes('during') && watchA.labels().includes('during-ui'), 'local broadcast during the outage');
+    await waitFor('local broadcast during the outage', () => watchA.labels().includes('during') && watchA.labels().includes('during-ui'));
     assert.equal(A.backplane.stats.droppedWhileDown, 2);
 
     await own.restart();
-    await until(() => A.backplane.state === 'connected' && B.backplane.state === 'connected', 'both connected again');
+    await waitFor('both connected again', () => A.backplane.state === 'connected' && B.backplane.state === 'connected');
     assert.equal(A.backplane.lastError, undefined, 'cleared once connected');
     for (const { states } of [A, B]) {
       assert.deepEqual(states.slice(-2), ['reconnecting', 'connected']);
@@ -214,7 +201,7 @@ describe('RedisBackplane: Redis goes away', () => {
     const senderB = await client(B.url);
     senderA.ws.send('after-A');
     senderB.ws.send('after-B');
-    await until(() => watchB.labels().includes('after-A') && watchA.labels().includes('after-B'), 'messages after recovery');
+    await waitFor('messages after recovery', () => watchB.labels().includes('after-A') && watchA.labels().includes('after-B'));
     assert.deepEqual(
       watchB.labels().filter((l) => l !== 'after-B'),
       ['before', 'after-A'],
@@ -227,7 +214,7 @@ describe('RedisBackplane: Redis goes away', () => {
     cleanups.push(() => own.dispose());
     const A = await node(own.url, newChannel());
     await own.stop();
-    await until(() => A.backplane.state === 'reconnecting', 'reconnecting');
+    await waitFor('reconnecting', () => A.backplane.state === 'reconnecting');
     await A.backplane.stop();
     assert.equal(A.backplane.state, 'stopped');
     assert.deepEqual(A.states, ['connecting', 'connected', 'reconnecting', 'stopped']);
@@ -262,7 +249,7 @@ describe('RedisBackplane: Redis goes away', () => {
     const a = await client(address.url);
     const b = await client(address.url);
     a.ws.send('still local');
-    await until(() => b.received.length === 1, 'local relay');
+    await waitFor('local relay', () => b.received.length === 1);
     assert.equal(backplane.stats.droppedWhileDown, 0, 'the hook was never set');
   });
 });
@@ -282,24 +269,24 @@ describe('RedisBackplane: bare envelope', () => {
     const onB = await client(B.url);
 
     assert.equal((await redis.cli('PUBLISH', channel, 'hello')).trim(), '3');
-    await until(() => onA.received.length === 1 && onB.received.length === 1, 'hello on both');
+    await waitFor('hello on both', () => onA.received.length === 1 && onB.received.length === 1);
     assert.deepEqual(onA.received, [{ data: Buffer.from('hello'), isBinary: false }]);
 
     const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
     onA.ws.send(bytes);
     onA.ws.send('hi ✓');
-    await until(() => onB.received.length === 3 && raw.length === 3, 'the two messages on B and on the channel');
+    await waitFor('the two messages on B and on the channel', () => onB.received.length === 3 && raw.length === 3);
     assert.deepEqual(raw, [Buffer.from('hello'), bytes, Buffer.from('hi ✓')], 'published as the bare payload');
     assert.deepEqual(onB.received.slice(1), [
       { data: bytes, isBinary: true },
       { data: Buffer.from('hi ✓'), isBinary: false },
     ]);
-    await until(() => A.backplane.stats.ignoredOwn === 2, 'A recognized its own two messages');
+    await waitFor('A recognized its own two messages', () => A.backplane.stats.ignoredOwn === 2);
     // The same bytes from another publisher are not A's: they are delivered.
     await redis.cli('PUBLISH', channel, 'hi ✓');
-    await until(() => onA.received.length === 4, 'the cli copy');
+    await waitFor('the cli copy', () => onA.received.length === 4);
     A.server.sendToAll('end');
-    await until(() => onA.labels().includes('end') && onB.labels().includes('end'), 'the end marker');
+    await waitFor('the end marker', () => onA.labels().includes('end') && onB.labels().includes('end'));
     assert.deepEqual(onA.labels(), ['hello', `bin:${bytes.toString('hex')}`, 'hi ✓', 'hi ✓', 'end']);
     assert.equal(A.backplane.stats.ignoredOwn, 3);
     assert.equal(A.backplane.stats.delivered, 2);
@@ -317,8 +304,8 @@ describe('RedisBackplane: capture', () => {
     const onB = await client(B.url);
     onA.ws.send('out1');
     onB.ws.send(Buffer.from([0, 0xff]));
-    await until(() => onA.received.length === 2 && onB.received.length === 2, 'both messages everywhere');
-    await until(() => A.backplane.stats.ignoredOwn === 1, 'own echo');
+    await waitFor('both messages everywhere', () => onA.received.length === 2 && onB.received.length === 2);
+    await waitFor('own echo', () => A.backplane.stats.ignoredOwn === 1);
 
     const id = A.backplane.connectionId;
     assert.match(id, /^backplane\d+$/);
@@ -357,11 +344,11 @@ describe('RedisBackplane: capture', () => {
     const A = await node(own.url, newChannel(), { capture: store });
     const watch = await client(A.url);
     await own.stop();
-    await until(() => A.backplane.state === 'reconnecting', 'reconnecting');
+    await waitFor('reconnecting', () => A.backplane.state === 'reconnecting');
     watch.ws.send('during the outage');
-    await until(() => watch.labels().includes('during the outage'), 'the local relay');
+    await waitFor('the local relay', () => watch.labels().includes('during the outage'));
     await own.restart();
-    await until(() => A.backplane.state === 'connected', 'connected again');
+    await waitFor('connected again', () => A.backplane.state === 'connected');
     await A.backplane.stop();
 
     const events = store.query({ connectionId: A.backplane.connectionId, kinds: ['connection'] }).events as ConnectionEvent[];
@@ -393,7 +380,7 @@ describe('RedisBackplane: capture', () => {
     await redis.cli('PUBLISH', channel, '{"v":1,"server":"x","type":"binary","data":"%%"}');
     await redis.cli('PUBLISH', channel, 'x'.repeat(201));
     await redis.cli('PUBLISH', channel, '{"v":1,"server":"cli","type":"text","data":"ok"}');
-    await until(() => onA.received.length === 1, 'the valid message');
+    await waitFor('the valid message', () => onA.received.length === 1);
     assert.deepEqual(onA.labels(), ['ok']);
     const errors = store.query({ connectionId: A.backplane.connectionId, kinds: ['error'] }).events as ErrorEvent[];
     assert.deepEqual(
@@ -445,7 +432,7 @@ describe('RedisBackplane: lifecycle and options', () => {
     await A.backplane.stop();
     assert.equal(A.backplane.state, 'stopped');
     onA.ws.send('local only');
-    await until(() => onA.received.length === 1, 'local relay');
+    await waitFor('local relay', () => onA.received.length === 1);
     assert.equal(A.backplane.stats.published, 0);
     assert.equal(A.backplane.stats.droppedWhileDown, 0, 'not even offered to the backplane');
 
@@ -453,7 +440,7 @@ describe('RedisBackplane: lifecycle and options', () => {
     assert.equal(A.backplane.state, 'connected');
     assert.deepEqual(A.states, ['connecting', 'connected', 'stopped', 'connecting', 'connected']);
     onA.ws.send('shared');
-    await until(() => onB.received.length === 1, 'shared reaches B');
+    await waitFor('shared reaches B', () => onB.received.length === 1);
     assert.deepEqual(onB.labels(), ['shared']);
     await assert.rejects(A.backplane.start(), { code: 'ERR_ALREADY_STARTED' });
   });

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { WebSocket, type ClientOptions } from 'ws';
 import { BroadcastServer, type DisconnectEvent, type BroadcastServerOptions } from '../../../src/core/server/broadcastServer';
 import type { ClientInfo } from '../../../src/core/server/clientRegistry';
+import { waitFor } from '../../support/waitFor';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -35,14 +36,16 @@ async function client(url: string, options: ClientOptions = {}) {
   return { ws, received, texts: () => received.map((r) => r.data.toString()) };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(5);
-  }
+/**
+ * Waits until every client has all that the server has sent it so far, instead of sleeping for strays: the server
+ * writes each socket in order, so once a marker sent now has arrived, so has anything sent before it. The marker is
+ * then taken out of what the client received.
+ */
+async function drained(server: BroadcastServer, clients: Array<Awaited<ReturnType<typeof client>>>): Promise<void> {
+  const marker = 'marker: all sent before me has arrived';
+  for (const c of server.clients()) server.sendTo(c.id, marker);
+  await waitFor('the marker at every client', () => clients.every((c) => c.texts().includes(marker)));
+  for (const c of clients) c.received.splice(c.texts().indexOf(marker), 1);
 }
 
 /** Upgrades a raw TCP socket by hand so the test can write arbitrary bytes afterwards. */
@@ -57,7 +60,7 @@ async function rawUpgrade(port: number): Promise<{ socket: net.Socket; bytes: ()
     'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
       'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
   );
-  await until(() => buf.includes('\r\n\r\n'));
+  await waitFor(`buf.includes('\r\n\r\n')`, () => buf.includes('\r\n\r\n'));
   const headEnd = buf.indexOf('\r\n\r\n') + 4;
   assert.match(buf.subarray(0, headEnd).toString(), /^HTTP\/1\.1 101 /);
   return { socket, bytes: () => buf.subarray(headEnd) };
@@ -80,10 +83,11 @@ describe('BroadcastServer relay', () => {
     test(`${mode} delivers to exactly the right clients`, async () => {
       const { server, address } = await startServer({ relay: mode as never });
       const clients = [await client(address.url), await client(address.url), await client(address.url)];
-      await until(() => server.clients().length === 3);
+      await waitFor('3 clients on server', () => server.clients().length === 3);
       clients[0].ws.send(`hello ${mode}`);
-      for (const [i, c] of clients.entries()) if (expected[i]) await until(() => c.received.length === 1);
-      await sleep(50); // strays would arrive by now
+      // Once the server has read the message it has relayed it (in the same turn); then nothing more is on its way.
+      await waitFor('the server to read the message', () => server.clients()[0].messagesIn === 1);
+      await drained(server, clients);
       for (const [i, c] of clients.entries()) {
         assert.deepEqual(c.texts(), expected[i] ? [`hello ${mode}`] : [], `client ${i}`);
       }
@@ -94,11 +98,11 @@ describe('BroadcastServer relay', () => {
     const { server, address } = await startServer();
     const a = await client(address.url);
     const b = await client(address.url);
-    await until(() => server.clients().length === 2);
+    await waitFor('2 clients on server', () => server.clients().length === 2);
     server.setRelay('echo');
     a.ws.send('one');
-    await until(() => a.received.length === 1);
-    await sleep(30);
+    await waitFor('the echo at a', () => a.received.length === 1);
+    await drained(server, [a, b]);
     assert.deepEqual(b.texts(), []);
     assert.throws(() => server.setRelay('all' as never), TypeError);
   });
@@ -107,13 +111,13 @@ describe('BroadcastServer relay', () => {
     const { server, address } = await startServer();
     const a = await client(address.url);
     const b = await client(address.url);
-    await until(() => server.clients().length === 2);
+    await waitFor('2 clients on server', () => server.clients().length === 2);
     const bin = Buffer.from([0, 1, 2, 0xff, 0xfe]);
     const big = Buffer.alloc(70_000, 7); // 64-bit length form, written without the merge copy
     a.ws.send('héllo');
     a.ws.send(bin);
     a.ws.send(big);
-    await until(() => b.received.length === 3);
+    await waitFor('b.received.length === 3', () => b.received.length === 3);
     assert.equal(b.received[0].isBinary, false);
     assert.equal(b.received[0].data.toString(), 'héllo');
     assert.equal(b.received[1].isBinary, true);
@@ -126,9 +130,9 @@ describe('BroadcastServer relay', () => {
     const { server, address } = await startServer();
     const raw = await rawUpgrade(address.port);
     const a = await client(address.url);
-    await until(() => server.clients().length === 2);
+    await waitFor('2 clients on server', () => server.clients().length === 2);
     a.ws.send('Hello');
-    await until(() => raw.bytes().length === 7);
+    await waitFor('raw.bytes().length === 7', () => raw.bytes().length === 7);
     assert.equal(raw.bytes().toString('hex'), '810548656c6c6f');
   });
 
@@ -136,11 +140,11 @@ describe('BroadcastServer relay', () => {
     const { server, address } = await startServer({ perMessageDeflate: true });
     const z = await client(address.url, { perMessageDeflate: true });
     const p = await client(address.url, { perMessageDeflate: false });
-    await until(() => server.clients().length === 2);
+    await waitFor('2 clients on server', () => server.clients().length === 2);
     assert.match(z.ws.extensions, /permessage-deflate/);
     assert.equal(p.ws.extensions, '');
     for (let i = 0; i < 20; i++) z.ws.send(`m${i} ${'x'.repeat(200)}`);
-    await until(() => z.received.length === 20 && p.received.length === 20);
+    await waitFor('z.received.length === 20 && p.received.length === 20', () => z.received.length === 20 && p.received.length === 20);
     const want = Array.from({ length: 20 }, (_, i) => `m${i} ${'x'.repeat(200)}`);
     assert.deepEqual(z.texts(), want);
     assert.deepEqual(p.texts(), want);
@@ -152,11 +156,11 @@ describe('BroadcastServer relay', () => {
     server.onDidReceive((e) => seen.push({ clientId: e.clientId, text: e.data.toString(), isBinary: e.isBinary }));
     const a = await client(address.url);
     const b = await client(address.url);
-    await until(() => server.clients().length === 2);
+    await waitFor('2 clients on server', () => server.clients().length === 2);
     const [ia, ib] = server.clients();
     a.ws.send('abc');
     a.ws.send(Buffer.from('de'));
-    await until(() => b.received.length === 2);
+    await waitFor('b.received.length === 2', () => b.received.length === 2);
     assert.deepEqual(seen, [
       { clientId: ia.id, text: 'abc', isBinary: false },
       { clientId: ia.id, text: 'de', isBinary: true },
@@ -177,7 +181,7 @@ describe('BroadcastServer clients', () => {
     server.onDidDisconnect((e) => gone.push(e));
     const a = await client(address.url, { headers: { 'User-Agent': 'test-agent/1', Origin: 'http://localhost:5173' } });
     const b = await client(address.url, { protocol: undefined });
-    await until(() => connected.length === 2);
+    await waitFor('connected.length === 2', () => connected.length === 2);
     assert.equal(server.clients().length, 2);
     assert.notEqual(connected[0].id, connected[1].id);
     assert.equal(connected[0].userAgent, 'test-agent/1');
@@ -187,7 +191,7 @@ describe('BroadcastServer clients', () => {
     assert.ok(Math.abs(connected[0].connectedAt - Date.now()) < 5000);
 
     a.ws.close(4001, 'bye');
-    await until(() => gone.length === 1);
+    await waitFor('gone.length === 1', () => gone.length === 1);
     assert.equal(gone[0].client.id, connected[0].id);
     assert.equal(gone[0].code, 4001);
     assert.equal(gone[0].reason, 'bye');
@@ -195,7 +199,7 @@ describe('BroadcastServer clients', () => {
     assert.deepEqual(server.clients().map((c) => c.id), [connected[1].id]);
 
     (b.ws as unknown as { _socket: net.Socket })._socket.destroy();
-    await until(() => gone.length === 2);
+    await waitFor('gone.length === 2', () => gone.length === 2);
     assert.equal(gone[1].client.id, connected[1].id);
     assert.equal(gone[1].code, 1006);
     assert.equal(gone[1].clean, false);
@@ -208,7 +212,7 @@ describe('BroadcastServer clients', () => {
     const ws = new WebSocket(address.url, ['chat.v2']);
     cleanups.push(() => ws.terminate());
     await once(ws, 'open');
-    await until(() => server.clients().length === 2);
+    await waitFor('2 clients on server', () => server.clients().length === 2);
     assert.deepEqual(server.clients().map((c) => c.subprotocol), ['', 'chat.v2']);
   });
 
@@ -216,13 +220,13 @@ describe('BroadcastServer clients', () => {
     const { server, address } = await startServer();
     const a = await client(address.url);
     const b = await client(address.url);
-    await until(() => server.clients().length === 2);
+    await waitFor('2 clients on server', () => server.clients().length === 2);
     const [ia, ib] = server.clients();
     assert.equal(server.sendToAll('to all'), 2);
     server.sendToAll(Buffer.from([1, 2, 3]));
     server.sendTo(ib.id, 'just b');
-    await until(() => a.received.length === 2 && b.received.length === 3);
-    await sleep(30);
+    await waitFor('2 messages at a and 3 at b', () => a.received.length === 2 && b.received.length === 3);
+    await drained(server, [a, b]);
     assert.deepEqual(a.received.map((r) => [r.data.toString('hex'), r.isBinary]), [
       [Buffer.from('to all').toString('hex'), false],
       ['010203', true],
@@ -238,14 +242,14 @@ describe('BroadcastServer clients', () => {
     const [code, reason] = await closed;
     assert.equal(code, 4000);
     assert.equal(String(reason), 'kicked');
-    await until(() => server.clients().length === 1);
+    await waitFor('1 client on server', () => server.clients().length === 1);
   });
 
   test('maxClients answers 503 before the upgrade', async () => {
     const { server, address } = await startServer({ maxClients: 2 });
     await client(address.url);
     await client(address.url);
-    await until(() => server.clients().length === 2);
+    await waitFor('2 clients on server', () => server.clients().length === 2);
     const ws = new WebSocket(address.url);
     ws.on('error', () => {});
     cleanups.push(() => ws.terminate());
@@ -287,19 +291,19 @@ describe('BroadcastServer robustness', () => {
       server.onDidDisconnect((e) => gone.push(e));
       const good = await client(address.url);
       const raw = await rawUpgrade(address.port);
-      await until(() => server.clients().length === 2);
+      await waitFor('2 clients on server', () => server.clients().length === 2);
       raw.socket.write(frame);
       await once(raw.socket, 'close');
       // The server's close frame: FIN+close, length 2, status 1002.
       assert.equal(raw.bytes().toString('hex'), '880203ea');
-      await until(() => gone.length === 1);
+      await waitFor('gone.length === 1', () => gone.length === 1);
       assert.equal(gone[0].code, 1002);
       assert.equal(gone[0].clean, false);
       assert.equal(gone[0].error?.code, wsCode);
       const other = await client(address.url);
-      await until(() => server.clients().length === 2);
+      await waitFor('2 clients on server', () => server.clients().length === 2);
       other.ws.send('still here');
-      await until(() => good.received.length === 1);
+      await waitFor('good.received.length === 1', () => good.received.length === 1);
       assert.equal(good.texts()[0], 'still here');
     });
   }
@@ -313,7 +317,7 @@ describe('BroadcastServer robustness', () => {
     a.ws.send(Buffer.alloc(1001));
     const [code] = await closed;
     assert.equal(code, 1009);
-    await until(() => gone.length === 1);
+    await waitFor('gone.length === 1', () => gone.length === 1);
     assert.equal(gone[0].code, 1009);
   });
 
@@ -322,16 +326,20 @@ describe('BroadcastServer robustness', () => {
     const gone: DisconnectEvent[] = [];
     server.onDidDisconnect((e) => gone.push(e));
     const good = await client(address.url); // ws answers pings by itself
+    let pings = 0;
+    good.ws.on('ping', () => pings++);
     const raw = await rawUpgrade(address.port); // never answers
-    await until(() => server.clients().length === 2);
+    await waitFor('2 clients on server', () => server.clients().length === 2);
     const rawId = server.clients()[1].id;
-    await until(() => gone.length === 1, 3000);
+    await waitFor('gone.length === 1', () => gone.length === 1, 3000);
     assert.equal(gone[0].client.id, rawId);
     assert.equal(gone[0].clean, false);
     assert.equal(gone[0].code, 1006);
     // It did receive pings (opcode 0x89, empty payload) before being dropped.
     assert.ok(raw.bytes().includes(Buffer.from('8900', 'hex')));
-    await sleep(200);
+    // Two more heartbeats: the good client was pinged again after answering, so the server kept it.
+    const seen = pings;
+    await waitFor('two more heartbeats at the good client', () => pings >= seen + 2);
     assert.equal(good.ws.readyState, WebSocket.OPEN);
     assert.equal(server.clients().length, 1);
   });

@@ -15,6 +15,7 @@ import type { NewCaptureEvent } from '../../../src/core/capture/events';
 import { isLocalOrigin, isOrigin, isOriginAllowed, normalizeOrigin, TokenBucket } from '../../../src/core/server/limits';
 import { setCaptureAttacher } from '../../../src/core/server/attachCapture';
 import { devCredentials } from '../tlsCredentials';
+import { sleep, waitFor } from '../../support/waitFor';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -42,16 +43,6 @@ async function client(url: string, options: ClientOptions = {}) {
   cleanups.push(() => ws.terminate());
   await once(ws, 'open');
   return { ws, received };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(5);
-  }
 }
 
 /** A raw TCP client that upgrades and then never reads: the kernel buffers fill, then the server's. */
@@ -172,7 +163,7 @@ describe('origin allowlist', () => {
     await client(address.url, { headers: { Origin: 'https://APP.example' } });
     await client(address.url, { origin: 'http://localhost:3000' });
     await client(address.url); // ws sends no Origin by default
-    await until(() => server.clients().length === 3);
+    await waitFor('3 clients on server', () => server.clients().length === 3);
   });
 });
 
@@ -199,20 +190,20 @@ describe('exposure', () => {
 });
 
 describe('rate limit', () => {
-  test("'drop': messages over the bucket are not relayed, counted, and reported at most once a second", async () => {
+  test("'drop': messages over the bucket are not relayed, counted, and reported at most once a second", async (t) => {
     const { server, address, breaches } = await startServer({
       relay: 'broadcastOthers',
       rateLimit: { messagesPerSecond: 1, burst: 5, action: 'drop' },
     });
     const a = await client(address.url);
     const b = await client(address.url);
-    await until(() => server.clients().length === 2);
+    await waitFor('2 clients on server', () => server.clients().length === 2);
     for (let i = 0; i < 20; i++) a.ws.send(`m${i}`);
     // What the server read past the burst is dropped; what it had not read yet waits while the client is paused (see
     // 'reading a client over its rate'), then is relayed as the bucket refills or dropped in turn.
-    await until(() => server.clients()[0].messagesIn + server.clients()[0].droppedIn === 20, 10_000);
+    await waitFor('server.clients()[0].messagesIn + server.clients()[0].droppedIn === 20', () => server.clients()[0].messagesIn + server.clients()[0].droppedIn === 20, 10_000);
     const [ia] = server.clients();
-    await until(() => b.received.length === ia.messagesIn);
+    await waitFor('b.received.length === ia.messagesIn', () => b.received.length === ia.messagesIn);
     assert.deepEqual(b.received.slice(0, 5), ['m0', 'm1', 'm2', 'm3', 'm4']);
     assert.ok(ia.droppedIn >= 1 && ia.messagesIn < 20, `relayed ${ia.messagesIn}, dropped ${ia.droppedIn}`);
     const order = b.received.map((m) => Number(m.slice(1)));
@@ -220,33 +211,35 @@ describe('rate limit', () => {
     assert.equal(a.ws.readyState, WebSocket.OPEN);
     assert.ok(breaches.every((e) => e.clientId === ia.id && e.limit === 'rate' && e.action === 'drop'));
     assert.equal(breaches[0].detail, 'over 1 messages/s (burst 5); dropping its messages (1 so far)');
-    // Still flooding a second later: reported again (at most once a second), with the running total.
+    // Still flooding a second later: reported again (at most once a second), with the running total. The server's
+    // clock (Date) jumps 1.1 s instead of the test sleeping, and then stands still, so that all five are read within
+    // that one second.
     const reported = breaches.length;
-    await sleep(1100);
+    const read = () => server.clients()[0].messagesIn + server.clients()[0].droppedIn;
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() + 1100 });
     for (let i = 0; i < 5; i++) a.ws.send(`n${i}`);
-    await until(() => breaches.length === reported + 1);
+    await waitFor('the server to read the five', () => read() === 25);
+    assert.equal(breaches.length, reported + 1, 'one report for the five');
     const total = Number(/dropping its messages \((\d+) so far\)$/.exec(breaches[reported].detail)?.[1]);
     assert.ok(total > ia.droppedIn, breaches[reported].detail);
-    await sleep(30);
-    assert.equal(breaches.length, reported + 1);
   });
 
   test("'close': the client is closed with 1008 and the others are not", async () => {
     const { server, address, breaches, gone } = await startServer({ rateLimit: { messagesPerSecond: 1, burst: 3, action: 'close' } });
     const a = await client(address.url);
     const b = await client(address.url);
-    await until(() => server.clients().length === 2);
+    await waitFor('2 clients on server', () => server.clients().length === 2);
     const closed = once(a.ws, 'close');
     for (let i = 0; i < 10; i++) a.ws.send(`m${i}`);
     const [code, reason] = await closed;
     assert.equal(code, 1008);
     assert.equal(String(reason), 'rate limit exceeded');
-    await until(() => gone.length === 1);
+    await waitFor('gone.length === 1', () => gone.length === 1);
     assert.equal(gone[0].code, 1008);
     assert.deepEqual(breaches.map((e) => [e.limit, e.action]), [['rate', 'close']]);
     assert.equal(b.ws.readyState, WebSocket.OPEN);
     server.sendToAll('still');
-    await until(() => b.received.includes('still'));
+    await waitFor(`b.received.includes('still')`, () => b.received.includes('still'));
   });
 });
 
@@ -262,6 +255,7 @@ describe('slow consumers', () => {
     while (!done() && sent < max) {
       server.sendToAll(big);
       sent++;
+      // A real pause, not a condition: it paces the flood so that the reading client's socket drains in between.
       if (sent % 2 === 0) await sleep(1);
     }
     return sent;
@@ -271,11 +265,11 @@ describe('slow consumers', () => {
     const { server, address, breaches } = await startServer({ maxBufferedBytes: 256 * 1024, slowConsumerAction: 'drop' });
     const good = await client(address.url);
     const stalled = await stalledClient(address.port);
-    await until(() => server.clients().length === 2);
+    await waitFor('2 clients on server', () => server.clients().length === 2);
     const stalledId = server.clients()[1].id;
     const sent = await flood(server, () => breaches.length > 0);
     await flood(server, () => false, 20);
-    await until(() => good.received.length === sent + 20, 10_000);
+    await waitFor('good.received.length === sent + 20', () => good.received.length === sent + 20, 10_000);
     const info = server.client(stalledId)!;
     assert.ok(info.droppedOut >= 20, `dropped ${info.droppedOut}`);
     assert.equal(info.messagesOut + info.droppedOut, sent + 20);
@@ -293,18 +287,18 @@ describe('slow consumers', () => {
     });
     const good = await client(address.url);
     const stalled = await stalledClient(address.port);
-    await until(() => server.clients().length === 2);
+    await waitFor('2 clients on server', () => server.clients().length === 2);
     const sent = await flood(server, () => breaches.length > 0);
     assert.deepEqual(breaches.map((e) => [e.limit, e.action]), [['slowConsumer', 'close']]);
     // Reading now drains the backlog; the close frame (1013 = 0x03f5) comes last. The server ends the stream once
     // the client answers with its own close frame.
     const bytes = stalled.readAll();
-    await until(() => good.received.length === sent, 10_000);
+    await waitFor('good.received.length === sent', () => good.received.length === sent, 10_000);
     stalled.socket.end(Buffer.from('8882' + '00000000' + '03f5', 'hex')); // masked close 1013, mask key 0
     const all = await bytes;
     const closeFrame = Buffer.concat([Buffer.from('880f03f5', 'hex'), Buffer.from('slow consumer')]);
     assert.equal(all.subarray(all.length - closeFrame.length).toString('hex'), closeFrame.toString('hex'));
-    await until(() => gone.length === 1);
+    await waitFor('gone.length === 1', () => gone.length === 1);
     assert.equal(gone[0].code, 1013);
     assert.equal(server.clients().length, 1);
   });
@@ -324,23 +318,37 @@ describe('timeouts', () => {
     const waited = Date.now() - t0;
     assert.ok(waited >= 120 && waited < 2000, `closed after ${waited} ms`);
     assert.deepEqual(breaches.map((e) => [e.limit, e.action]), [['handshakeTimeout', 'terminate']]);
-    await sleep(200);
+    // The upgraded client's own handshake timer, had it one, started earlier and would have fired first: a ping
+    // answered now shows its connection outlived it.
+    let ponged = false;
+    good.ws.once('pong', () => (ponged = true));
+    good.ws.ping();
+    await waitFor('the pong of the upgraded client', () => ponged);
     assert.equal(good.ws.readyState, WebSocket.OPEN);
     assert.equal(server.clients().length, 1);
   });
 
-  test('idle timeout: a quiet client is closed with 1001 "idle"; one that keeps sending stays', async () => {
+  test('idle timeout: a quiet client is closed with 1001 "idle"; one that keeps sending stays', async (t) => {
+    // The idle sweep (a setInterval) and the server's clock (Date) are mocked: the test moves time 50 ms at a step,
+    // once the server has read the chatty client's message of that step.
+    t.mock.timers.enable({ apis: ['setInterval', 'Date'] });
     const { server, address, breaches } = await startServer({ idleTimeoutMs: 200, relay: 'none' });
     const quiet = await client(address.url);
     const chatty = await client(address.url);
-    await until(() => server.clients().length === 2);
-    const timer = setInterval(() => chatty.ws.send('hi'), 50);
-    cleanups.push(() => clearInterval(timer));
-    const [code, reason] = await once(quiet.ws, 'close');
+    await waitFor('2 clients on server', () => server.clients().length === 2);
+    const chattyId = server.clients()[1].id;
+    const quietClosed = once(quiet.ws, 'close');
+    // 400 ms: twice the idle timeout.
+    for (let step = 1; step <= 8; step++) {
+      chatty.ws.send('hi');
+      await waitFor(`the server to read message ${step}`, () => server.client(chattyId)?.messagesIn === step);
+      t.mock.timers.tick(50);
+    }
+    const [code, reason] = await quietClosed;
     assert.equal(code, 1001);
     assert.equal(String(reason), 'idle');
-    await sleep(300);
     assert.equal(chatty.ws.readyState, WebSocket.OPEN);
+    assert.deepEqual(server.clients().map((c) => c.id), [chattyId]);
     assert.deepEqual(breaches.map((e) => [e.limit, e.action]), [['idle', 'close']]);
   });
 });
@@ -356,15 +364,17 @@ describe('TLS', () => {
     assert.match(address.url, /^wss:\/\/127\.0\.0\.1:\d+\/$/);
     const a = await client(address.url, { ca: creds.cert });
     const b = await client(address.url, { ca: creds.cert });
-    await until(() => server.clients().length === 2);
+    await waitFor('2 clients on server', () => server.clients().length === 2);
     a.ws.send('over tls');
-    await until(() => b.received.length === 1);
+    await waitFor('b.received.length === 1', () => b.received.length === 1);
     assert.equal(b.received[0], 'over tls');
 
     const untrusted = new WebSocket(address.url);
     cleanups.push(() => untrusted.terminate());
     const [err] = (await once(untrusted, 'error')) as [NodeJS.ErrnoException];
     assert.equal(err.code, 'DEPTH_ZERO_SELF_SIGNED_CERT');
+    // A window, not a condition: the server reports nothing for a handshake the client refused, so the test gives
+    // the refused connection a moment in which it must not become a client.
     await sleep(50);
     assert.equal(server.clients().length, 2);
   });
@@ -378,7 +388,7 @@ describe('TLS', () => {
     const t0 = Date.now();
     await once(raw, 'close');
     assert.ok(Date.now() - t0 >= 120, `closed after ${Date.now() - t0} ms`);
-    await until(() => breaches.length === 1);
+    await waitFor('breaches.length === 1', () => breaches.length === 1);
     assert.deepEqual([breaches[0].limit, breaches[0].action], ['handshakeTimeout', 'terminate']);
     assert.match(breaches[0].clientId, /^c\d+$/);
     assert.equal(breaches[0].detail, 'no complete TLS handshake within 150 ms');
@@ -389,9 +399,9 @@ describe('TLS', () => {
     const capture = { append: (e: NewCaptureEvent) => events.push(e) };
     const { server, address } = await startServer({ tls: creds, capture });
     const a = await client(address.url, { ca: creds.cert });
-    await until(() => server.clients().length === 1);
+    await waitFor('1 client on server', () => server.clients().length === 1);
     a.ws.send('secret hello');
-    await until(() => a.received.length === 1);
+    await waitFor('a.received.length === 1', () => a.received.length === 1);
     const hs = events.find((e) => e.kind === 'handshake');
     assert.ok(hs && hs.kind === 'handshake');
     assert.equal(hs.status, 101);
@@ -416,15 +426,6 @@ describe('reading a client over its rate', () => {
     return sockets;
   }
 
-  /** Waits through turns of the event loop, not timers: the test mocks setTimeout. */
-  async function turnsUntil(cond: () => boolean): Promise<void> {
-    const end = performance.now() + 5000;
-    while (!cond()) {
-      if (performance.now() > end) throw new Error('condition not met in time');
-      await new Promise((r) => setImmediate(r));
-    }
-  }
-
   test('TokenBucket.msUntil: the time until n tokens, at most a full bucket', () => {
     const b = new TokenBucket(10 / 1000, 6, 0);
     for (let i = 0; i < 6; i++) assert.equal(b.take(0), true);
@@ -446,7 +447,7 @@ describe('reading a client over its rate', () => {
     const receiver = await client(address.url);
     const good = await client(address.url);
     const flood = await client(address.url);
-    await until(() => server.clients().length === 3);
+    await waitFor('3 clients on server', () => server.clients().length === 3);
     const [, goodId, floodId] = server.clients().map((c) => c.id);
     const floodSocket = sockets.get(floodId)!;
     const read = () => server.client(floodId)!.messagesIn + server.client(floodId)!.droppedIn;
@@ -456,13 +457,13 @@ describe('reading a client over its rate', () => {
       // 8 MiB: more than the kernel's buffers hold, so the flooder is still writing while the server does not read.
       const payload = Buffer.alloc(1024, 0x66);
       for (let i = 0; i < 8192; i++) flood.ws.send(payload);
-      await turnsUntil(() => floodSocket.isPaused());
+      await waitFor('floodSocket.isPaused()', () => floodSocket.isPaused());
       assert.deepEqual(breaches.map((e) => [e.clientId, e.limit, e.action]), [[floodId, 'rate', 'drop']]);
       const parsed = read();
       assert.ok(parsed < 8192, `${parsed} read`);
 
       for (let i = 0; i < 10; i++) good.ws.send(`g${i}`);
-      await turnsUntil(() => receiver.received.filter((m) => m.startsWith('g')).length === 10);
+      await waitFor(`receiver.received.filter((m) => m.startsWith('g')).length === 10`, () => receiver.received.filter((m) => m.startsWith('g')).length === 10);
       const bytesRead = floodSocket.bytesRead;
       for (let i = 0; i < 3; i++) {
         receiver.ws.ping();
@@ -479,8 +480,8 @@ describe('reading a client over its rate', () => {
       // The bucket has refilled (half a burst takes 500 ms at 10/s; the pause is at most 1 s): read again, until the
       // flooder is over its rate again.
       t.mock.timers.tick(1000);
-      await turnsUntil(() => read() > parsed);
-      await turnsUntil(() => floodSocket.isPaused());
+      await waitFor('read() > parsed', () => read() > parsed);
+      await waitFor('floodSocket.isPaused()', () => floodSocket.isPaused());
       assert.ok(read() < 8192, `${read()} read`);
       assert.ok(breaches.every((e) => e.clientId === floodId));
     } finally {
@@ -498,7 +499,7 @@ describe('reading a client over its rate', () => {
     const receiver = await client(address.url);
     const big = await client(address.url);
     const small = await client(address.url);
-    await until(() => server.clients().length === 3);
+    await waitFor('3 clients on server', () => server.clients().length === 3);
     const bigId = server.clients()[1].id;
     const pausedAt: boolean[] = [];
     server.onDidReceive((e) => {
@@ -508,12 +509,12 @@ describe('reading a client over its rate', () => {
     // message is read before the second big one can be.
     for (let i = 0; i < 4; i++) big.ws.send(`B${i}`.padEnd(200 * 1024, '.'));
     small.ws.send('s');
-    await until(() => receiver.received.length === 5);
+    await waitFor('receiver.received.length === 5', () => receiver.received.length === 5);
     const order = receiver.received.map((m) => m.slice(0, 2));
     assert.deepEqual(order.filter((m) => m !== 's'), ['B0', 'B1', 'B2', 'B3']);
     assert.ok(order.indexOf('s') < order.indexOf('B1'), order.join(' '));
     assert.deepEqual(pausedAt, [true, true, true, true]);
-    await until(() => !sockets.get(bigId)!.isPaused());
+    await waitFor('!sockets.get(bigId)!.isPaused()', () => !sockets.get(bigId)!.isPaused());
     assert.deepEqual(breaches, []);
   });
 });

@@ -8,20 +8,12 @@ import type { AddressInfo } from 'node:net';
 import { BroadcastServer, type RejectEvent } from '../../../src/core/server/broadcastServer';
 import type { CaptureEvent, CaptureSink, HandshakeEvent, NewCaptureEvent } from '../../../src/core/capture/events';
 import { killChromium, launchChromium, type Chromium } from '../../support/chromium';
+import { waitFor } from '../../support/waitFor';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 function arraySink(): CaptureSink & { events: CaptureEvent[] } {
   const events: CaptureEvent[] = [];
@@ -81,14 +73,14 @@ ws.onclose = (c) => report('close:' + c.code);
     reports.length = 0;
     rejects.length = 0;
     await open(`http://evil.test:${sitePort}/`);
-    await until('the page to see its socket close', () => reports.some((r) => r.startsWith('close:')));
+    await waitFor('the page to see its socket close', () => reports.some((r) => r.startsWith('close:')));
     assert.deepEqual(reports, ['close:1006']);
     const reason = `origin http://evil.test:${sitePort} is not allowed; add it to wsInspector.server.allowedOrigins to allow it`;
     assert.deepEqual(rejects.map((r) => [r.status, r.code, r.reason]), [[403, 'ERR_ORIGIN', reason]]);
     assert.equal(server.clients().length, 0);
     // The panel shows the capture's failed handshake with this body.
     const isRefused = (e: CaptureEvent): e is HandshakeEvent => e.kind === 'handshake' && e.connectionId === rejects[0].connectionId;
-    await until('the failed handshake in the capture', () => sink.events.some(isRefused));
+    await waitFor('the failed handshake in the capture', () => sink.events.some(isRefused));
     const hs = sink.events.find(isRefused)!;
     assert.equal(hs.status, 403);
     assert.equal(hs.ok, false);
@@ -99,10 +91,10 @@ ws.onclose = (c) => report('close:' + c.code);
     reports.length = 0;
     rejects.length = 0;
     await open(`http://localhost:${sitePort}/`);
-    await until('the page socket to open', () => reports.includes('open') && server.clients().length === 1);
+    await waitFor('the page socket to open', () => reports.includes('open') && server.clients().length === 1);
     assert.equal(server.clients()[0].origin, `http://localhost:${sitePort}`);
     server.sendToAll('hello, local page');
-    await until('the page to receive the broadcast', () => reports.includes('message:hello, local page'));
+    await waitFor('the page to receive the broadcast', () => reports.includes('message:hello, local page'));
     assert.deepEqual(rejects, []);
   });
 });

@@ -1,7 +1,10 @@
-// "Connect to Endpoint…": a quick pick of saved and recent endpoints that also takes a typed URL.
+// Outgoing client connections: "Connect to Endpoint…" (a quick pick of saved and recent endpoints that also takes a
+// typed URL), disconnect and reconnect.
 import { isUtf8 } from 'node:buffer';
 import * as vscode from 'vscode';
 import type { ConnectionError } from '../core/client/clientConnection';
+import type { RegisterCommand } from './commands';
+import type { TreeNode } from './connectionsTree';
 import type { Session } from './session';
 import { readEndpointTls } from './security';
 import { readSavedEndpoints, validateEndpointUrl, type SavedEndpoint } from './settings';
@@ -130,4 +133,25 @@ function utf8OfLatin1(s: string): string {
   if (/[\u0100-\uffff]/.test(s)) return s;
   const bytes = Buffer.from(s, 'latin1');
   return isUtf8(bytes) ? bytes.toString('utf8') : s;
+}
+
+export function registerClientConnections(context: vscode.ExtensionContext, s: Session, log: vscode.LogOutputChannel, command: RegisterCommand): void {
+  command('wsInspector.connect', (arg?: string) => connectCommand(context, s, log, arg));
+  command('wsInspector.disconnect', async (node?: TreeNode | string) => {
+    let id = typeof node === 'string' ? node : node?.type === 'outgoing' ? node.connection.id : undefined;
+    if (!id) {
+      const open = s.outgoingConnections();
+      if (open.length === 0) {
+        void notify.showInformationMessage('There is no outgoing connection to close.');
+        return;
+      }
+      id = open.length === 1 ? open[0].id : (await vscode.window.showQuickPick(open.map((o) => ({ label: untrusted(o.url), description: untrusted(o.state), id: o.id })), { title: 'Disconnect' }))?.id;
+    }
+    if (id && !s.closeOutgoing(id, 1000, 'closed from VS Code')) throw new Error(`No outgoing connection ${id}.`);
+  });
+  command('wsInspector.reconnect', async (node?: TreeNode | string) => {
+    const id = typeof node === 'string' ? node : node?.type === 'outgoing' ? node.connection.id : undefined;
+    if (!id) throw new Error('Pick a connection in the Connections view.');
+    await s.reconnect(id);
+  });
 }

@@ -1,2 +1,0 @@
-const x: any = 1;
-export {};
