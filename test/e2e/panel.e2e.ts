@@ -4,7 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
 import WebSocket from 'ws';
-import { env, inspectorView, launch, palette, shot, until } from './workbench';
+import { sleep, waitFor } from '../support/waitFor';
+import { env, inspectorView, launch, palette, shot } from './workbench';
 
 let browser: Browser;
 let page: Page;
@@ -14,21 +15,19 @@ const received: string[][] = [[], []];
 const dialogs: string[] = [];
 
 async function connect(n: number): Promise<WebSocket> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      const ws = await new Promise<WebSocket>((res, rej) => {
-        const s = new WebSocket(`ws://127.0.0.1:${env.wsPort}/e2e`, { headers: { 'User-Agent': `e2e-client-${n}` } });
-        s.once('open', () => res(s));
-        s.once('error', rej);
-      });
-      ws.on('message', (d) => received[n - 1].push(String(d)));
-      return ws;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
+  // The server may still be starting: try again until it accepts.
+  const ws = await waitFor(`client ${n} to connect to :${env.wsPort}`, () => openOnce(n), 15_000);
+  ws.on('message', (d) => received[n - 1].push(String(d)));
+  return ws;
+}
+
+/** One attempt: the open socket, or undefined when it was refused. */
+function openOnce(n: number): Promise<WebSocket | undefined> {
+  return new Promise((resolve) => {
+    const s = new WebSocket(`ws://127.0.0.1:${env.wsPort}/e2e`, { headers: { 'User-Agent': `e2e-client-${n}` } });
+    s.once('open', () => resolve(s));
+    s.once('error', () => resolve(undefined));
+  });
 }
 
 describe('inspector panel in code-server', { timeout: 240_000 }, () => {
@@ -93,7 +92,7 @@ describe('inspector panel in code-server', { timeout: 240_000 }, () => {
     await grid.getByText('hello from client 1').first().waitFor({ timeout: 10_000 });
     await grid.getByText('{"type":"greeting","from":2}').first().waitFor();
     // Relayed back by the broadcast server: both directions are in the table.
-    await until('the relay', () => received[1].includes('hello from client 1'));
+    await waitFor('the relay', () => received[1].includes('hello from client 1'));
     const arrows = await grid.locator('.cell.dir.s2c').count();
     assert.ok(arrows > 0, 'server-to-client frames shown');
     const flags = await grid.locator('.frow', { hasText: 'hello from client 1' }).first().locator('.cell.flags').innerText();
@@ -109,7 +108,7 @@ describe('inspector panel in code-server', { timeout: 240_000 }, () => {
     const area = view.locator('vscode-text-area[aria-label="Message to send"] textarea');
     await area.fill('hello everyone from the panel');
     await area.press('Control+Enter');
-    await until('both clients to receive it', () => received.every((r) => r.includes('hello everyone from the panel')));
+    await waitFor('both clients to receive it', () => received.every((r) => r.includes('hello everyone from the panel')));
     await view.getByRole('grid', { name: 'Frames' }).getByText('hello everyone from the panel').first().waitFor();
     await view.getByText(/Sent \d+ chars/).waitFor();
     await shot(page, '5-composer-sent');
@@ -124,9 +123,12 @@ describe('inspector panel in code-server', { timeout: 240_000 }, () => {
     await area.fill('{not json');
     await area.press('Control+Enter');
     await view.locator('.composer-status.error', { hasText: 'Invalid JSON' }).waitFor();
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(received[0].length, before, 'nothing was sent');
     await shot(page, '6-composer-invalid-json');
+    // Then valid JSON: messages reach the client in order, so once this one has, the invalid one would have too.
+    await area.fill('{"valid":true}');
+    await area.press('Control+Enter');
+    await waitFor('the valid JSON at the client', () => received[0].length > before);
+    assert.deepEqual(received[0].slice(before).map((m) => JSON.parse(m)), [{ valid: true }], 'only the valid JSON was sent');
   });
 
   test('an HTML payload shows literally and runs nothing', async () => {
@@ -139,7 +141,8 @@ describe('inspector panel in code-server', { timeout: 240_000 }, () => {
     await grid.getByText(script, { exact: true }).first().waitFor();
     await grid.locator('.frow', { hasText: script }).first().click();
     await view.locator('.detail pre.payload', { hasText: script }).waitFor();
-    await new Promise((r) => setTimeout(r, 500));
+    // A window, not a condition: an onerror handler or a script would run (and alert) within it, had one been made.
+    await sleep(500);
     assert.equal(await view.locator('img').count(), 0, 'no img element was created');
     // VS Code injects its own inline script into the frame; none may carry the payload.
     assert.equal(await view.locator('script', { hasText: '__pwned' }).count(), 0, 'no script element was created');
@@ -187,7 +190,7 @@ describe('inspector panel in code-server', { timeout: 240_000 }, () => {
   test('thousands of frames: only visible rows in the DOM, older pages load on scroll', async () => {
     const n = 3000;
     for (let i = 0; i < n; i++) clients[0].send(`bulk-${i}`);
-    await until('the relay of the bulk', () => received[1].includes(`bulk-${n - 1}`), 30_000);
+    await waitFor('the relay of the bulk', () => received[1].includes(`bulk-${n - 1}`), 30_000);
     const grid = view.getByRole('grid', { name: 'Frames' });
     // The keyboard test moved up, which stops auto-scroll; End goes back to the live end and resumes it.
     await grid.focus();
@@ -207,20 +210,17 @@ describe('inspector panel in code-server', { timeout: 240_000 }, () => {
     const shown = view.locator('.counters', { hasText: 'rows shown' });
     const rowsShown = async () => Number((await shown.innerText()).match(/([\d,]+) rows shown/)![1].replace(/,/g, ''));
     let firstPage = await rowsShown();
-    for (const deadline = Date.now() + 10_000; firstPage > 1000 && Date.now() < deadline; firstPage = await rowsShown()) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.ok(firstPage <= 1000, `first page holds at most 1000 rows, got ${firstPage}`);
+    await waitFor(
+      () => `a first page of at most 1000 rows (${firstPage} shown)`,
+      async () => (firstPage = await rowsShown()) <= 1000,
+      10_000,
+    );
     await grid.getByText(`bulk-${n - 1}`).first().waitFor();
     const domRows = await grid.locator('.frow').count();
     assert.ok(domRows < 100, `only visible rows are in the DOM (${domRows})`);
     assert.equal(await grid.locator('.cell.dir.s2c').count(), 0, 'the direction filter holds');
     await grid.evaluate((e) => (e.scrollTop = 0));
-    const deadline = Date.now() + 10_000;
-    while ((await rowsShown()) <= firstPage) {
-      if (Date.now() > deadline) throw new Error('no older page arrived');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor('an older page', async () => (await rowsShown()) > firstPage, 10_000);
     assert.ok((await grid.locator('.frow').count()) < 100);
     await shot(page, '9-paging');
   });
@@ -232,12 +232,15 @@ describe('inspector panel in code-server', { timeout: 240_000 }, () => {
     await page.keyboard.type('bulk-7');
     // Wait until the search is applied: only bulk-7, bulk-7x and bulk-7xx rows (111 messages, client → server).
     const shown = view.locator('.counters', { hasText: 'rows shown' });
-    for (const deadline = Date.now() + 10_000; ; ) {
-      const n = Number((await shown.innerText()).match(/([\d,]+) rows shown/)![1].replace(/,/g, ''));
-      if (n > 0 && n <= 2 * 111) break;
-      if (Date.now() > deadline) throw new Error(`the search did not apply (${n} rows shown)`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    let n = 0;
+    await waitFor(
+      () => `the search to apply (${n} rows shown)`,
+      async () => {
+        n = Number((await shown.innerText()).match(/([\d,]+) rows shown/)![1].replace(/,/g, ''));
+        return n > 0 && n <= 2 * 111;
+      },
+      10_000,
+    );
     await palette(page, 'Developer: Reload Window');
     await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
     // The serializer revives the panel; the webview restores its own state.

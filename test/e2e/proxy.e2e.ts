@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
 import WebSocket, { WebSocketServer } from 'ws';
 import { answerInput, pickItem } from './userActions';
-import { env, inspectorView, launch, palette, shot, until } from './workbench';
+import { waitFor } from '../support/waitFor';
+import { env, inspectorView, launch, palette, shot } from './workbench';
 
 let browser: Browser;
 let page: Page;
@@ -83,7 +84,7 @@ describe('inspecting proxy and frame breakpoints in code-server', { timeout: 240
     program.send('a public note');
     program.send('the secret plan');
     program.send('after the secret');
-    await until('the first message to pass', () => atTarget.includes('a public note'));
+    await waitFor('the first message to pass', () => atTarget.includes('a public note'));
 
     const held = view.locator('.held-frame').first();
     await held.waitFor({ timeout: 15_000 });
@@ -95,16 +96,16 @@ describe('inspecting proxy and frame breakpoints in code-server', { timeout: 240
 
     await held.locator('vscode-text-area textarea').fill('the edited plan');
     await held.getByRole('button', { name: /edited/ }).click();
-    await until('the edited message at the target', () => atTarget.includes('the edited plan'), 15_000);
+    await waitFor('the edited message at the target', () => atTarget.includes('the edited plan'), 15_000);
     assert.equal(atTarget.includes('the secret plan'), false, 'the original text never reached the target');
 
     // "after the secret" matches too: it is held next; forward it unchanged.
     const next = view.locator('.held-frame').first();
-    await until('the next held message', async () => (await next.locator('vscode-text-area textarea').inputValue().catch(() => '')) === 'after the secret', 15_000);
+    await waitFor('the next held message', async () => (await next.locator('vscode-text-area textarea').inputValue().catch(() => '')) === 'after the secret', 15_000);
     await next.getByRole('button', { name: /unchanged/ }).click();
-    await until('the last message at the target', () => atTarget.length === 3, 15_000);
+    await waitFor('the last message at the target', () => atTarget.length === 3, 15_000);
     assert.deepEqual(atTarget, ['a public note', 'the edited plan', 'after the secret']);
-    await until('the echoes at the program', () => atProgram.length === 3, 15_000);
+    await waitFor('the echoes at the program', () => atProgram.length === 3, 15_000);
 
     const outcomes = view.locator('.outcomes');
     await outcomes.getByText('forwarded edited').waitFor({ timeout: 10_000 });
@@ -142,7 +143,7 @@ describe('inspecting proxy and frame breakpoints in code-server', { timeout: 240
 
     await editor.fill('ff 00 aa bb cc');
     await held.getByRole('button', { name: /edited/ }).click();
-    await until('the edited bytes at the target', () => binaryAtTarget.length === 1, 15_000);
+    await waitFor('the edited bytes at the target', () => binaryAtTarget.length === 1, 15_000);
     assert.deepEqual(binaryAtTarget[0], Buffer.from([0xff, 0x00, 0xaa, 0xbb, 0xcc]));
     await view.locator('.outcomes').getByText('forwarded edited').nth(1).waitFor({ timeout: 10_000 });
     await shot(page, 'proxy-5-binary-edited-as-hex');

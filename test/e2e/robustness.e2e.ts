@@ -8,7 +8,8 @@ import * as assert from 'node:assert/strict';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { closePayload, frame, prng, runCase, type Case } from '../fuzz/cases';
-import { env, freshWorkspaceUrl, inspectorView, launch, palette, shot, shownNumber, until } from './workbench';
+import { waitFor } from '../support/waitFor';
+import { env, freshWorkspaceUrl, inspectorView, launch, palette, shot, shownNumber } from './workbench';
 
 /**
  * The flood: this many bytes of binary messages from one client, relayed back to it by the broadcast server. Long
@@ -28,24 +29,22 @@ const clients: WebSocket[] = [];
 
 async function connect(agent: string): Promise<{ ws: WebSocket; received: string[] }> {
   const received: string[] = [];
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      const ws = await new Promise<WebSocket>((res, rej) => {
-        const s = new WebSocket(`ws://127.0.0.1:${env.wsPort}/robustness`, { headers: { 'User-Agent': agent } });
-        s.once('open', () => res(s));
-        s.once('error', rej);
-      });
-      ws.on('message', (d, isBinary) => {
-        if (!isBinary) received.push(String(d));
-      });
-      clients.push(ws);
-      return { ws, received };
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
+  // The server may still be starting: try again until it accepts.
+  const ws = await waitFor(`${agent} to connect to :${env.wsPort}`, () => openOnce(`ws://127.0.0.1:${env.wsPort}/robustness`, agent), 15_000);
+  ws.on('message', (d, isBinary) => {
+    if (!isBinary) received.push(String(d));
+  });
+  clients.push(ws);
+  return { ws, received };
+}
+
+/** One attempt: the open socket, or undefined when it was refused. */
+function openOnce(url: string, agent: string): Promise<WebSocket | undefined> {
+  return new Promise((resolve) => {
+    const s = new WebSocket(url, { headers: { 'User-Agent': agent } });
+    s.once('open', () => resolve(s));
+    s.once('error', () => resolve(undefined));
+  });
 }
 
 const rng = prng(0xe2e);
@@ -171,7 +170,7 @@ describe('the inspector under hostile input and a flood', { timeout: 300_000 }, 
     await search.click();
     await page.keyboard.press('Control+A');
     await page.keyboard.press('Backspace');
-    await until('all rows back', async () => (await grid.locator('.frow').count()) > HOSTILE.length);
+    await waitFor('all rows back', async () => (await grid.locator('.frow').count()) > HOSTILE.length);
   });
 
   test('after the violations the panel and the server still work', async () => {
@@ -182,7 +181,7 @@ describe('the inspector under hostile input and a flood', { timeout: 300_000 }, 
     const area = view.locator('vscode-text-area[aria-label="Message to send"] textarea');
     await area.fill('the composer still sends');
     await area.press('Control+Enter');
-    await until('the client to receive the composer message', () => c.received.includes('the composer still sends'));
+    await waitFor('the client to receive the composer message', () => c.received.includes('the composer still sends'));
     await grid.getByText('the composer still sends').first().waitFor();
     await shot(page, '12-after-violations');
   });
@@ -203,7 +202,7 @@ describe('the inspector under hostile input and a flood', { timeout: 300_000 }, 
     };
 
     // The counters move with the flood.
-    await until('the flood in the counters', async () => (await frames()) >= before + 100, 60_000);
+    await waitFor('the flood in the counters', async () => (await frames()) >= before + 100, 60_000);
     running('the counters moved');
 
     // A filter: only control frames, so the flood client's pings and the server's pongs, and no flood frames.
@@ -212,7 +211,7 @@ describe('the inspector under hostile input and a flood', { timeout: 300_000 }, 
     await kind.locator('vscode-option', { hasText: 'Control frames' }).click();
     const pings = grid.locator('.frow').filter({ has: view.locator('.cell.preview', { hasText: /^marker-\d+$/ }) });
     // Pings showed before too, among the flood's frames: the filter is applied when only they are left.
-    await until('only control frames in the table', async () => (await grid.locator('.frow.k-data').count()) === 0 && (await pings.count()) > 0, 30_000);
+    await waitFor('only control frames in the table', async () => (await grid.locator('.frow.k-data').count()) === 0 && (await pings.count()) > 0, 30_000);
     running('the filtered table was on screen');
 
     // Selecting a row: the detail pane answers for it, fetched from the busy extension host. The flood turns the

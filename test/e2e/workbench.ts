@@ -1,5 +1,5 @@
 // Shared by the E2E files: the environment scripts/test-e2e.mjs passes, the browser, the palette, the inspector's
-// webview, screenshots and polling.
+// webview and screenshots. Waits go through test/support/waitFor.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,15 +56,6 @@ export async function palette(page: Page, command: string): Promise<void> {
 /** The inspector panel's content frame. */
 export function inspectorView(page: Page): FrameLocator {
   return page.frameLocator('iframe.webview').frameLocator('iframe#active-frame');
-}
-
-/** Polls `check` (sync or async) every 50 ms until it holds; throws naming `what` after `ms`. */
-export async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** The number shown before `label` in a text such as "12,345 frames": 12345 (NaN when absent). */
