@@ -6,6 +6,7 @@
 
 import * as net from 'node:net';
 import { WebSocket } from 'ws';
+import { sleep, waitFor } from '../test/support/waitFor';
 
 export interface RunRequest {
   /** One server per port; each is loaded in its own slices. */
@@ -109,7 +110,8 @@ class Load {
     const t1 = performance.now();
     this.active = false;
     const due = this.sent * this.req.clients;
-    for (let waited = 0; this.delivered < due && waited < 5000; waited += 5) await sleep(5);
+    // At most 5 s: the deliveries counted are those of the slice anyway.
+    await waitFor('every delivery of the slice', () => this.delivered >= due, 5000).catch(() => undefined);
     return { deliveries: d1 - d0, ms: t1 - t0 };
   }
 
@@ -155,7 +157,6 @@ async function run(req: RunRequest): Promise<RunResult> {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 process.on('message', (msg: RunRequest | 'exit') => {
   if (msg === 'exit') {

@@ -14,6 +14,7 @@ import { childScript } from './childScript';
 import type { FloodRequest, FloodStarted, FloodStopped } from './isolation-flood.child';
 import type { IsolationServerRequest, IsolationServerStarted, IsolationServerStats } from './isolation-server.child';
 import type { BenchRow } from './row';
+import { sleep, waitFor } from '../test/support/waitFor';
 
 const RUNS = Number(process.env.ISOLATION_RUNS ?? 5);
 const RUN_MS = Number(process.env.ISOLATION_RUN_MS ?? 5000);
@@ -51,7 +52,6 @@ function forkChild(script: string): ChildProcess {
   return fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, NODE_PATH: path.resolve('node_modules') } });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The nearest-rank percentile. */
 function percentile(sorted: number[], p: number): number {
@@ -94,8 +94,8 @@ async function oneRun(server: ChildProcess, flood: ChildProcess | undefined, ms:
       sent++;
       await sleep(Math.max(0, t0 + sent * SEND_INTERVAL_MS - performance.now()));
     }
-    const end = performance.now() + GRACE_MS;
-    while (seen.size < sent && performance.now() < end) await sleep(10);
+    // At most GRACE_MS: what has not arrived by then counts as lost.
+    await waitFor('every message at the receiver', () => seen.size >= sent, GRACE_MS).catch(() => undefined);
     const stats = await ask<IsolationServerStats>(server, 'stats');
     if (flood) floodStats = await ask<FloodStopped>(flood, 'stop');
     const sorted = [...latencies].sort((a, b) => a - b);

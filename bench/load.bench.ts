@@ -21,6 +21,7 @@ import * as path from 'node:path';
 import type { ClientsRequest, LoadRelay, LoadServerVariant, ServerRequest, ServerStatus, StepRequest, StepResult } from './load.child';
 import type { BenchRow } from './row';
 import { childScript } from './childScript';
+import { sleep, waitFor } from '../test/support/waitFor';
 
 export type LoadRow = BenchRow;
 
@@ -146,12 +147,8 @@ interface Setup {
 /** Opens the setup's clients (its group in the generator) and waits until every server has registered its share. */
 async function openClients(generator: ChildProcess, setup: Setup, count: number): Promise<void> {
   await ask(generator, { cmd: 'open', group: setup.name, ports: setup.servers.map((s) => s.port), count }, 120_000);
-  for (let i = 0; i < 500; i++) {
-    const n = (await Promise.all(setup.servers.map(status))).reduce((a, s) => a + s.clients, 0);
-    if (n === count) return;
-    await sleep(20);
-  }
-  throw new Error(`${setup.name}: the servers never reached ${count} clients`);
+  const registered = async () => (await Promise.all(setup.servers.map(status))).reduce((a, s) => a + s.clients, 0) === count;
+  await waitFor(`${setup.name}: the servers to reach ${count} clients`, registered, 10_000);
 }
 
 async function closeSetup(generator: ChildProcess, setup: Setup): Promise<void> {
@@ -163,7 +160,6 @@ async function setRelay(setup: Setup, relay: LoadRelay): Promise<void> {
   await Promise.all(setup.servers.map((s) => ask(s.child, { cmd: 'relay', relay }, 10_000)));
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------------------------------
 // The machine's own load, so every figure says how much of the CPU the rest of the machine took meanwhile
@@ -555,13 +551,17 @@ async function startRedis(): Promise<RedisProcess> {
     { stdio: 'ignore' },
   );
   child.on('error', () => {}); // a missing binary shows as no answer below
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) break;
-    if (await redisAnswers(port)) return { child, pid: child.pid!, url: `redis://127.0.0.1:${port}` };
-    await sleep(50);
+  const answers = async () => {
+    if (child.exitCode !== null) throw new Error(`${KNOBS.redisServer} exited with ${child.exitCode}`);
+    return redisAnswers(port);
+  };
+  try {
+    await waitFor(`${KNOBS.redisServer} to answer on 127.0.0.1:${port}`, answers, 5000);
+  } catch (err) {
+    await stopRedis({ child, pid: child.pid ?? 0, url: '' });
+    throw err;
   }
-  await stopRedis({ child, pid: child.pid ?? 0, url: '' });
-  throw new Error(`${KNOBS.redisServer} did not answer on 127.0.0.1:${port}`);
+  return { child, pid: child.pid!, url: `redis://127.0.0.1:${port}` };
 }
 
 async function stopRedis(r: RedisProcess): Promise<void> {

@@ -16,6 +16,7 @@ import { RedisBackplane } from '../src/core/scale/redisBackplane';
 import { BroadcastServer } from '../src/core/server/broadcastServer';
 import { encodeFrame } from '../src/core/wire/frameEncoder';
 import { FrameWalker, isMeasured, LatencyHistogram, PAYLOAD_HEAD, sentAt, writeStamp } from './loadWire';
+import { waitFor } from '../test/support/waitFor';
 
 export type LoadServerVariant = 'ours, capture on' | 'ours, capture off' | 'plain ws';
 export type LoadRelay = 'broadcast' | 'echo' | 'none';
@@ -290,7 +291,6 @@ async function pool<T>(n: number, parallel: number, fn: (i: number) => Promise<T
   return out;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function runStep(clients: LoadClient[], req: StepRequest, gc: GcWatch): Promise<StepResult> {
   if (req.senders < 1 || req.senders > clients.length) throw new Error(`senders must be 1..${clients.length}; got ${req.senders}`);
@@ -327,14 +327,14 @@ async function runStep(clients: LoadClient[], req: StepRequest, gc: GcWatch): Pr
   });
   const expected = sentMeasured * req.deliveriesPerMessage;
   // Bounded waits: first for the measured deliveries, then for the backlog to clear.
-  const drainUntil = performance.now() + req.drainMs;
-  while (tally.received < expected && performance.now() < drainUntil) await sleep(5);
+  const arrived = () => tally.received >= expected;
+  await waitFor('the measured deliveries', arrived, req.drainMs).catch(() => undefined);
   const received = tally.received;
   const hist = tally.hist;
   const generatorCpuMs = process.cpuUsage(c0);
   const elapsed = performance.now() - t0;
-  const settleUntil = performance.now() + req.settleMaxMs;
-  while (performance.now() - tally.lastArrival < req.quietMs && performance.now() < settleUntil) await sleep(20);
+  const quiet = () => performance.now() - tally.lastArrival >= req.quietMs;
+  await waitFor('no delivery for quietMs', quiet, req.settleMaxMs).catch(() => undefined);
   const settled = performance.now() - tally.lastArrival >= req.quietMs;
   const lost = Math.max(0, expected - received);
   return {

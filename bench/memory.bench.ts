@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import type { ClientsRequest, MemorySample, ServerRequest, ServerVariant } from './memory.child';
 import type { BenchRow } from './row';
 import { childScript } from './childScript';
+import { sleep, waitFor } from '../test/support/waitFor';
 
 export type MemoryRow = BenchRow;
 
@@ -49,18 +50,16 @@ async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = once(child, 'exit');
   child.send({ cmd: 'exit' });
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+  await Promise.race([exited, sleep(3000)]);
   if (child.exitCode === null) child.kill();
 }
 
 async function measureWhen(server: ChildProcess, clients: number): Promise<MemorySample> {
   // The server counts a client once its upgrade completed; the clients' child may resolve a moment earlier.
-  for (let i = 0; i < 200; i++) {
+  return waitFor(`the server to count ${clients} clients`, async () => {
     const s = await ask<MemorySample>(server, { cmd: 'measure' });
-    if (s.clients === clients) return s;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`server never reached ${clients} clients`);
+    return s.clients === clients && s;
+  }, 4000);
 }
 
 interface PerClient {

@@ -22,6 +22,7 @@ import WebSocket from 'ws';
 import type { BenchRow } from './row';
 // The same palette driver as the E2E tests (that module needs only playwright-core).
 import { palette } from '../test/e2e/workbench';
+import { sleep, waitFor } from '../test/support/waitFor';
 
 export type PanelRow = BenchRow;
 
@@ -76,7 +77,6 @@ const tracePhase = process.env.PANEL_TRACE;
 const log = (...a: unknown[]) => {
   if (debug) console.error('[panel]', ...a);
 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function benchPanel(): Promise<PanelRow[]> {
   const totalFrames = Math.round(env('PANEL_FRAMES', 100_000));
@@ -177,7 +177,8 @@ export async function benchPanel(): Promise<PanelRow[]> {
     // The panel is done when its counter shows every frame.
     const framesCounter = view.locator('.counters .counter').first();
     const shownFrames = async () => Number((await framesCounter.innerText()).replace(/[^\d]/g, ''));
-    for (const deadline = Date.now() + 60_000; (await shownFrames()) < totalFrames && Date.now() < deadline; ) await sleep(200);
+    // At most a minute; a counter still short is reported below as it is.
+    await waitFor('the counter to show every frame', async () => (await shownFrames()) >= totalFrames, 60_000).catch(() => undefined);
     await sleep(500);
     const live = await stopPhase(frame, page);
     await profile.stop('live');
@@ -400,20 +401,15 @@ function generate(ws: WebSocket, count: number, perSecond: number): Load {
   return load;
 }
 
-async function connect(port: number): Promise<WebSocket> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      return await new Promise<WebSocket>((res, rej) => {
-        const s = new WebSocket(`ws://127.0.0.1:${port}/bench`);
-        s.once('open', () => res(s));
-        s.once('error', rej);
-      });
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(250);
-    }
-  }
+/** A client of the server the panel started; it may still be starting, so refused attempts are tried again. */
+function connect(port: number): Promise<WebSocket> {
+  const attempt = () =>
+    new Promise<WebSocket | undefined>((resolve) => {
+      const s = new WebSocket(`ws://127.0.0.1:${port}/bench`);
+      s.once('open', () => resolve(s));
+      s.once('error', () => resolve(undefined));
+    });
+  return waitFor(`a connection to :${port}`, attempt, 15_000);
 }
 
 const INTERACTION_SAMPLES = 7;

@@ -91,7 +91,7 @@ describe('ClientConnection', () => {
     assert.equal(c.conn.state, 'open');
     c.conn.send('hello');
     c.conn.send(Buffer.from([1, 2, 3]));
-    await waitFor('c.received.length === 2', () => c.received.length === 2);
+    await waitFor('2 messages at the client', () => c.received.length === 2);
     assert.deepEqual(c.received, [
       { text: 'hello', isBinary: false },
       { text: '\x01\x02\x03', isBinary: true },
@@ -164,10 +164,10 @@ describe('ClientConnection', () => {
     const c = open(address.url, { capture: sink });
     await waitState(c, 'open');
     c.conn.send('ping?');
-    await waitFor('c.received.length === 1', () => c.received.length === 1);
+    await waitFor('the message at the client', () => c.received.length === 1);
     c.conn.close(1000, '');
     await waitState(c, 'closed');
-    await waitFor(`sink.events.some((e) => e.kind === 'connection' && e.state === 'closed')`, () => sink.events.some((e) => e.kind === 'connection' && e.state === 'closed'));
+    await waitFor('the closed connection in the capture', () => sink.events.some((e) => e.kind === 'connection' && e.state === 'closed'));
     const frames = sink.events.filter((e): e is FrameEvent => e.kind === 'frame');
     assert.deepEqual(
       frames.map((f) => [f.direction, f.opcode, f.masked, f.payload.toString('hex')]),
@@ -264,7 +264,7 @@ describe('ClientConnection', () => {
     const second = await startServer('echo', port);
     await waitState(c, 'open', 2, 3000);
     c.conn.send('back');
-    await waitFor(`c.received.some((r) => r.text === 'back')`, () => c.received.some((r) => r.text === 'back'));
+    await waitFor("the echo of 'back'", () => c.received.some((r) => r.text === 'back'));
 
     // The counter starts over once a connection has stayed open stableAfterMs. Real time has to pass here:
     // ClientConnection measures it with performance.now(), which mock timers do not move.
@@ -273,7 +273,7 @@ describe('ClientConnection', () => {
     // The retry timer from here on is the test's: after close(), running every pending timer must start no attempt.
     t.mock.timers.enable({ apis: ['setTimeout'] });
     await second.server.stop();
-    await waitFor(`c.states.slice(before).some((s) => s.state === 'reconnecting')`, () => c.states.slice(before).some((s) => s.state === 'reconnecting'));
+    await waitFor('a reconnect after the second stop', () => c.states.slice(before).some((s) => s.state === 'reconnecting'));
     const again = c.states.slice(before).find((s) => s.state === 'reconnecting')!;
     assert.deepEqual([again.attempt, again.delayMs], [1, 40]);
     c.conn.close();
@@ -326,7 +326,7 @@ describe('ClientConnection', () => {
     const c = open(`ws+unix://${sock}:/chat?x=1`);
     await waitState(c, 'open');
     c.conn.send('over unix');
-    await waitFor('c.received.length === 2', () => c.received.length === 2);
+    await waitFor('2 messages at the client', () => c.received.length === 2);
     assert.deepEqual(c.received.map((r) => r.text), ['path=/chat?x=1', 'over unix']);
     const missing = open(`ws+unix://${sock}.missing`);
     const closed = await waitState(missing, 'closed');
@@ -375,7 +375,7 @@ describe('ClientConnection TLS', () => {
   test('with its CA it opens; on another host name it fails', async () => {
     const ok = open(`wss://localhost:${port}/`, { tls: { ca: cert } });
     await waitState(ok, 'open');
-    await waitFor('ok.received.length === 1', () => ok.received.length === 1);
+    await waitFor('the message at the trusting client', () => ok.received.length === 1);
     assert.equal(ok.received[0].text, 'secure hello');
     const wrong = open(`wss://127.0.0.1:${port}/`, { tls: { ca: cert } });
     const closed = await waitState(wrong, 'closed');

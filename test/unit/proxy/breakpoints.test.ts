@@ -225,7 +225,7 @@ describe('Frame breakpoints in the proxy', () => {
     assert.equal(holds[0].ruleId, 'chat');
     assert.deepEqual(target.conns[0].messages.map((m) => m.data.toString()), ['{"type":"other"}']);
     bp.forward(holds[0].id);
-    await waitFor('got.length === 3', () => got.length === 3);
+    await waitFor('3 echoes', () => got.length === 3);
     assert.deepEqual(got, ['{"type":"other"}', '{"type":"chat","n":1}', 'not json']);
     assert.equal(holds.length, 1);
   });
@@ -245,17 +245,17 @@ describe('Frame breakpoints in the proxy', () => {
     c.write(first);
     await waitFor('held', () => holds.length === 1);
     assert.equal(holds[0].text, 'secret one');
-    await waitFor('target.conns.length === 1', () => target.conns.length === 1);
+    await waitFor('the connection at the target', () => target.conns.length === 1);
     assert.equal(splitHead(target.conns[0].raw.in)[1].length, 0, 'no fragment went ahead');
     bp.forward(holds[0].id);
-    await waitFor('target.conns[0].messages.length === 1', () => target.conns[0].messages.length === 1);
+    await waitFor('the message at the target', () => target.conns[0].messages.length === 1);
     assert.deepEqual(splitHead(target.conns[0].raw.in)[1], first, 'the same three frames');
 
     c.write(fragmented('another ', 'sec', 'ret'));
     await waitFor('second held', () => holds.length === 2);
     assert.equal(holds[1].text, 'another secret');
     bp.edit(holds[1].id, 'redacted');
-    await waitFor('target.conns[0].messages.length === 2', () => target.conns[0].messages.length === 2);
+    await waitFor('2 messages at the target', () => target.conns[0].messages.length === 2);
     const after = frames(splitHead(target.conns[0].raw.in)[1].subarray(first.length), 'c2s');
     assert.deepEqual(after.map((f) => [f.opcode, f.fin, f.masked, f.payload.toString()]), [[1, true, true, 'redacted']]);
   });
@@ -278,7 +278,7 @@ describe('Frame breakpoints in the proxy', () => {
     await waitFor('second held', () => holds.length === 2);
     assert.equal(holds[1].text, 'zip again, zip', 'inflated with the carried-over window');
     bp.forward(holds[1].id);
-    await waitFor('got.length === 2', () => got.length === 2);
+    await waitFor('2 echoes', () => got.length === 2);
     assert.deepEqual(target.conns[0].messages.map((m) => m.data.toString()), ['zip zip zip zip', 'zip again, zip']);
     assert.equal(frames(splitHead(target.conns[0].raw.in)[1], 'c2s')[0].rsv1, true);
   });
@@ -298,7 +298,7 @@ describe('Frame breakpoints in the proxy', () => {
     ws.send('zip two');
     await waitFor('second held', () => holds.length === 2);
     bp.forward(holds[1].id);
-    await waitFor('got.length === 2', () => got.length === 2);
+    await waitFor('2 echoes', () => got.length === 2);
     assert.deepEqual(target.conns[0].messages.map((m) => m.data.toString()), ['zip edited', 'zip two']);
     const fs = frames(splitHead(target.conns[0].raw.in)[1], 'c2s');
     assert.deepEqual(fs.map((f) => [f.rsv1, f.masked]), [
@@ -317,7 +317,7 @@ describe('Frame breakpoints in the proxy', () => {
     await waitFor('held', () => holds.length === 1);
     assert.equal(holds[0].direction, 's2c');
     bp.edit(holds[0].id, 'edited by the proxy');
-    await waitFor('got.length === 1', () => got.length === 1);
+    await waitFor('the echo', () => got.length === 1);
     assert.deepEqual(got, ['edited by the proxy']);
     const [f] = frames(splitHead(raw().in)[1]);
     assert.equal(f.masked, false);
@@ -335,7 +335,7 @@ describe('Frame breakpoints in the proxy', () => {
     assert.equal(holds[0].text, 'p1');
     assert.throws(() => bp.edit(holds[0].id, Buffer.alloc(126)), /at most 125 bytes/);
     bp.edit(holds[0].id, 'p2');
-    await waitFor('target.conns[0].messages.length === 1', () => target.conns[0].messages.length === 1);
+    await waitFor('the message at the target', () => target.conns[0].messages.length === 1);
     assert.deepEqual(
       frames(splitHead(target.conns[0].raw.in)[1], 'c2s').map((f) => [f.opcode, f.payload.toString()]),
       [
@@ -381,7 +381,7 @@ describe('Frame breakpoints in the proxy', () => {
     c.write(first);
     await waitFor('first fragment at the target', () => target.conns.length === 1 && splitHead(target.conns[0].raw.in)[1].length === first.length);
     c.write(encodeFrame({ opcode: 0, payload: Buffer.from(' + two'), maskKey: MASK }));
-    await waitFor('target.conns[0].messages.length === 1', () => target.conns[0].messages.length === 1);
+    await waitFor('the message at the target', () => target.conns[0].messages.length === 1);
     assert.equal(holds.length, 0);
   });
 });

@@ -93,7 +93,7 @@ describe('FramePipe', () => {
     const fragmented = [text('frag-', false), encodeFrame({ opcode: 9, payload: Buffer.from('p'), maskKey: MASK }), text('ment', true, 0)];
     const input = Buffer.concat([...fragmented, text('x-drop'), text('x-edit'), text('plain')]);
     s.writer.write(input);
-    await waitFor('texts(s.received()).length === 5', () => texts(s.received()).length === 5);
+    await waitFor('5 messages through the pipe', () => texts(s.received()).length === 5);
     assert.deepEqual(texts(s.received()), ['frag-', 'p', 'ment', 'edited', 'plain']);
     assert.deepEqual(s.pipe.counts, {
       bytesRead: input.length,
@@ -108,7 +108,7 @@ describe('FramePipe', () => {
     let n = 0;
     s.bp.onDidHold((h) => (n++ === 0 ? s.bp.edit(h.id, 'edited') : s.bp.drop(h.id)));
     s.writer.write(Buffer.concat([text('a'), text('x1'), text('b'), text('x2'), text('c')]));
-    await waitFor('texts(s.received()).length === 4', () => texts(s.received()).length === 4);
+    await waitFor('4 messages through the pipe', () => texts(s.received()).length === 4);
     assert.deepEqual(texts(s.received()), ['a', 'edited', 'b', 'c']);
     assert.deepEqual(s.outcomes, ['edited', 'dropped']);
   });
@@ -116,12 +116,12 @@ describe('FramePipe', () => {
   test('the source ending while a message is held: it is finished only after the decision', async () => {
     const s = await setup({ rules: [rule({ textPattern: 'x' })] });
     s.writer.end(Buffer.concat([text('x'), text('after')]));
-    await waitFor('s.holds.length === 1 && s.sourceEnded()', () => s.holds.length === 1 && s.sourceEnded());
+    await waitFor('the held frame and the end of the source', () => s.holds.length === 1 && s.sourceEnded());
     assert.equal(s.finished(), 0);
     assert.equal(s.receivedBytes(), 0);
     s.bp.forward(s.holds[0].id);
-    await waitFor('s.finished() === 1', () => s.finished() === 1);
-    await waitFor('texts(s.received()).length === 2', () => texts(s.received()).length === 2);
+    await waitFor('the pipe to finish', () => s.finished() === 1);
+    await waitFor('2 messages through the pipe', () => texts(s.received()).length === 2);
     assert.deepEqual(texts(s.received()), ['x', 'after']);
   });
 
@@ -130,16 +130,16 @@ describe('FramePipe', () => {
     const whole = text('whole');
     const partial = text('partial').subarray(0, 4);
     s.writer.end(Buffer.concat([whole, partial]));
-    await waitFor('s.finished() === 1', () => s.finished() === 1);
-    await waitFor('s.receivedBytes() === whole.length + partial.length', () => s.receivedBytes() === whole.length + partial.length);
+    await waitFor('the pipe to finish', () => s.finished() === 1);
+    await waitFor('the whole frame and the partial one through the pipe', () => s.receivedBytes() === whole.length + partial.length);
     assert.deepEqual(s.received(), Buffer.concat([whole, partial]));
   });
 
   test('abandon() while a message is held: connectionClosed, nothing more is written, onFinished', async () => {
     const s = await setup({ rules: [rule({ textPattern: 'x' })] });
     s.writer.write(Buffer.concat([text('a'), text('x'), text('b')]));
-    await waitFor('s.holds.length === 1', () => s.holds.length === 1);
-    await waitFor(`s.receivedBytes() === text('a').length`, () => s.receivedBytes() === text('a').length);
+    await waitFor('the held frame', () => s.holds.length === 1);
+    await waitFor("the frame 'a' through the pipe", () => s.receivedBytes() === text('a').length);
     s.pipe.abandon();
     assert.deepEqual(s.outcomes, ['connectionClosed']);
     assert.equal(s.finished(), 1);
@@ -152,9 +152,9 @@ describe('FramePipe', () => {
     const s = await setup({ rules: [rule({ textPattern: '.' })], maxPayload: 16 });
     const big = Buffer.concat([text('0123456789', false), text('0123456789', false, 0), text('0123456789', true, 0)]);
     s.writer.write(Buffer.concat([big, text('small')]));
-    await waitFor('s.holds.length === 1', () => s.holds.length === 1);
+    await waitFor('the held frame', () => s.holds.length === 1);
     assert.equal(s.holds[0].text, 'small');
-    await waitFor('s.receivedBytes() === big.length', () => s.receivedBytes() === big.length);
+    await waitFor('the big frame through the pipe', () => s.receivedBytes() === big.length);
     assert.deepEqual(s.received(), big);
   });
 
@@ -163,7 +163,7 @@ describe('FramePipe', () => {
     const bad = encodeFrame({ opcode: 0xb, payload: Buffer.from('??'), maskKey: MASK });
     const all = Buffer.concat([text('ok'), bad, text('never')]);
     s.writer.write(all);
-    await waitFor('s.receivedBytes() === all.length', () => s.receivedBytes() === all.length);
+    await waitFor('every byte through the pipe', () => s.receivedBytes() === all.length);
     assert.deepEqual(s.received(), all);
     assert.equal(s.pipe.passThrough, true);
     assert.deepEqual(s.decodeErrors.map((e) => e.code), ['WS_ERR_INVALID_OPCODE']);
@@ -175,7 +175,7 @@ describe('FramePipe', () => {
     const mib = Buffer.alloc(1024 * 1024, 0x61);
     const chunkFrame = encodeFrame({ opcode: 2, payload: mib, maskKey: MASK });
     s.writer.write(text('hold'));
-    await waitFor('s.holds.length === 1', () => s.holds.length === 1);
+    await waitFor('the held frame', () => s.holds.length === 1);
     // 24 one-MiB frames: more than the pipe queues behind a held frame.
     for (let i = 0; i < 24; i++) s.writer.write(chunkFrame);
     await waitFor('source paused', () => s.source.isPaused(), 10_000);

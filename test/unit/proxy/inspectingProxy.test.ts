@@ -211,7 +211,7 @@ describe('InspectingProxy: fidelity', () => {
       await new Promise((r) => setImmediate(r));
     }
     const tc = await (async () => {
-      await waitFor('target.conns.length === 1', () => target.conns.length === 1);
+      await waitFor('the connection at the target', () => target.conns.length === 1);
       return target.conns[0];
     })();
     await waitFor('close', () => tc.closed !== undefined);
@@ -276,7 +276,7 @@ describe('InspectingProxy: fidelity', () => {
     c.write(first);
     await waitFor('first fragment at the target', () => target.conns.length === 1 && splitHead(target.conns[0].raw.in)[1].length === first.length);
     c.write(encodeFrame({ opcode: 0, payload: Buffer.from(' + two'), maskKey: MASK }));
-    await waitFor('target.conns[0].messages.length === 1', () => target.conns[0].messages.length === 1);
+    await waitFor('the message at the target', () => target.conns[0].messages.length === 1);
     assert.equal(target.conns[0].messages[0].data.toString(), 'part one + two');
   });
 });
@@ -300,7 +300,7 @@ describe('InspectingProxy: refusals and failures', () => {
       assert.equal(head.startLine, 'HTTP/1.1 401 Unauthorized');
       await waitFor('program socket ended', () => c.closed);
       assert.equal(c.bytes.toString('latin1'), response, 'exactly the target’s response');
-      await waitFor('p.closed.length === 1', () => p.closed.length === 1);
+      await waitFor('the proxy to close the connection', () => p.closed.length === 1);
       return p;
     });
     assert.equal(opened.length, 0);
@@ -351,7 +351,7 @@ describe('InspectingProxy: refusals and failures', () => {
     c.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'));
     await waitFor('dialled', () => sockets.length === 1);
     c.socket.destroy();
-    await waitFor('closed.length === 1', () => closed.length === 1);
+    await waitFor('the proxy to close the connection', () => closed.length === 1);
     assert.equal(failed[0].errorCode, 'ERR_PROGRAM_CLOSED');
     assert.equal(closed[0].state, 'failed');
   });
@@ -364,10 +364,10 @@ describe('InspectingProxy: refusals and failures', () => {
     cleanups.push(() => c.socket.destroy());
     const { head } = await c.upgrade();
     assert.equal(head.startLine, 'HTTP/1.1 502 Bad Gateway');
-    await waitFor('c.closed', () => c.closed);
+    await waitFor('the program socket to close', () => c.closed);
     const bodyText = splitHead(c.bytes)[1].toString();
     assert.match(bodyText, new RegExp(`Connection refused by 127\\.0\\.0\\.1:${port}`));
-    await waitFor('closed.length === 1', () => closed.length === 1);
+    await waitFor('the proxy to close the connection', () => closed.length === 1);
     assert.equal(failed[0].errorCode, 'ECONNREFUSED');
     assert.equal(failed[0].error, bodyText.trim());
     const err = sink.events.find((e): e is ErrorEvent => e.kind === 'error' && e.connectionId === failed[0].targetSideId)!;
@@ -389,7 +389,7 @@ describe('InspectingProxy: refusals and failures', () => {
     cleanups.push(() => c.socket.destroy());
     const { head } = await c.upgrade();
     assert.equal(head.startLine, 'HTTP/1.1 504 Gateway Timeout');
-    await waitFor('failed.length === 1', () => failed.length === 1);
+    await waitFor('the failed connection', () => failed.length === 1);
     assert.equal(failed[0].errorCode, 'EHANDSHAKETIMEOUT');
     assert.match(failed[0].error!, /No upgrade response from 127\.0\.0\.1:\d+ within 100 ms/);
   });
@@ -406,7 +406,7 @@ describe('InspectingProxy: refusals and failures', () => {
     const c = await RawClient.connect(address.port);
     cleanups.push(() => c.socket.destroy());
     c.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n'));
-    await waitFor('c.closed', () => c.closed);
+    await waitFor('the program socket to close', () => c.closed);
     assert.match(c.bytes.toString(), /^HTTP\/1\.1 400 Bad Request/);
     assert.equal(failed[0].errorCode, 'ERR_NOT_WEBSOCKET');
     assert.equal(target.conns.length, 0);
@@ -424,7 +424,7 @@ describe('InspectingProxy: wss targets', () => {
     cleanups.push(() => c.socket.destroy());
     const { head } = await c.upgrade();
     assert.equal(head.startLine, 'HTTP/1.1 502 Bad Gateway');
-    await waitFor('untrusted.failed.length === 1', () => untrusted.failed.length === 1);
+    await waitFor('the failed connection to the untrusted target', () => untrusted.failed.length === 1);
     assert.match(untrusted.failed[0].error!, /^TLS: 127\.0\.0\.1:\d+ presented a self-signed certificate that is not trusted; pass its CA certificate in tls\.ca/);
 
     for (const tls of [{ ca: creds.cert }, { allowSelfSigned: true }]) {
@@ -499,12 +499,12 @@ describe('InspectingProxy: many connections and lifecycle', () => {
     const address = await proxy.start({ target: target.url });
     const { ws } = clientWith(address.url);
     await once(ws, 'open');
-    await waitFor('target.conns.length === 1', () => target.conns.length === 1);
+    await waitFor('the connection at the target', () => target.conns.length === 1);
     const closing = once(ws, 'close');
     await proxy.stop();
     const [code] = (await closing) as [number];
     assert.equal(code, 1001);
-    await waitFor('target.conns[0].closed !== undefined', () => target.conns[0].closed !== undefined);
+    await waitFor('the target to see the close', () => target.conns[0].closed !== undefined);
     assert.equal(target.conns[0].closed!.code, 1001);
     assert.deepEqual(proxy.connections(), []);
     const again = net.createServer().listen(address.port, '127.0.0.1');

@@ -1,4 +1,4 @@
-// The backplane against a real redis-server (see ./redisServer.ts) and real ws clients on loopback.
+// The backplane against a real redis-server (see test/support/redisServer.ts) and real ws clients on loopback.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';

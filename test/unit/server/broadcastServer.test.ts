@@ -60,7 +60,7 @@ async function rawUpgrade(port: number): Promise<{ socket: net.Socket; bytes: ()
     'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
       'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
   );
-  await waitFor(`buf.includes('\r\n\r\n')`, () => buf.includes('\r\n\r\n'));
+  await waitFor('the response head', () => buf.includes('\r\n\r\n'));
   const headEnd = buf.indexOf('\r\n\r\n') + 4;
   assert.match(buf.subarray(0, headEnd).toString(), /^HTTP\/1\.1 101 /);
   return { socket, bytes: () => buf.subarray(headEnd) };
@@ -83,7 +83,7 @@ describe('BroadcastServer relay', () => {
     test(`${mode} delivers to exactly the right clients`, async () => {
       const { server, address } = await startServer({ relay: mode as never });
       const clients = [await client(address.url), await client(address.url), await client(address.url)];
-      await waitFor('3 clients on server', () => server.clients().length === 3);
+      await waitFor('3 clients connected', () => server.clients().length === 3);
       clients[0].ws.send(`hello ${mode}`);
       // Once the server has read the message it has relayed it (in the same turn); then nothing more is on its way.
       await waitFor('the server to read the message', () => server.clients()[0].messagesIn === 1);
@@ -98,7 +98,7 @@ describe('BroadcastServer relay', () => {
     const { server, address } = await startServer();
     const a = await client(address.url);
     const b = await client(address.url);
-    await waitFor('2 clients on server', () => server.clients().length === 2);
+    await waitFor('2 clients connected', () => server.clients().length === 2);
     server.setRelay('echo');
     a.ws.send('one');
     await waitFor('the echo at a', () => a.received.length === 1);
@@ -111,13 +111,13 @@ describe('BroadcastServer relay', () => {
     const { server, address } = await startServer();
     const a = await client(address.url);
     const b = await client(address.url);
-    await waitFor('2 clients on server', () => server.clients().length === 2);
+    await waitFor('2 clients connected', () => server.clients().length === 2);
     const bin = Buffer.from([0, 1, 2, 0xff, 0xfe]);
     const big = Buffer.alloc(70_000, 7); // 64-bit length form, written without the merge copy
     a.ws.send('héllo');
     a.ws.send(bin);
     a.ws.send(big);
-    await waitFor('b.received.length === 3', () => b.received.length === 3);
+    await waitFor('3 messages at b', () => b.received.length === 3);
     assert.equal(b.received[0].isBinary, false);
     assert.equal(b.received[0].data.toString(), 'héllo');
     assert.equal(b.received[1].isBinary, true);
@@ -130,9 +130,9 @@ describe('BroadcastServer relay', () => {
     const { server, address } = await startServer();
     const raw = await rawUpgrade(address.port);
     const a = await client(address.url);
-    await waitFor('2 clients on server', () => server.clients().length === 2);
+    await waitFor('2 clients connected', () => server.clients().length === 2);
     a.ws.send('Hello');
-    await waitFor('raw.bytes().length === 7', () => raw.bytes().length === 7);
+    await waitFor('7 bytes at the raw client', () => raw.bytes().length === 7);
     assert.equal(raw.bytes().toString('hex'), '810548656c6c6f');
   });
 
@@ -140,11 +140,11 @@ describe('BroadcastServer relay', () => {
     const { server, address } = await startServer({ perMessageDeflate: true });
     const z = await client(address.url, { perMessageDeflate: true });
     const p = await client(address.url, { perMessageDeflate: false });
-    await waitFor('2 clients on server', () => server.clients().length === 2);
+    await waitFor('2 clients connected', () => server.clients().length === 2);
     assert.match(z.ws.extensions, /permessage-deflate/);
     assert.equal(p.ws.extensions, '');
     for (let i = 0; i < 20; i++) z.ws.send(`m${i} ${'x'.repeat(200)}`);
-    await waitFor('z.received.length === 20 && p.received.length === 20', () => z.received.length === 20 && p.received.length === 20);
+    await waitFor('20 messages at each client', () => z.received.length === 20 && p.received.length === 20);
     const want = Array.from({ length: 20 }, (_, i) => `m${i} ${'x'.repeat(200)}`);
     assert.deepEqual(z.texts(), want);
     assert.deepEqual(p.texts(), want);
@@ -156,11 +156,11 @@ describe('BroadcastServer relay', () => {
     server.onDidReceive((e) => seen.push({ clientId: e.clientId, text: e.data.toString(), isBinary: e.isBinary }));
     const a = await client(address.url);
     const b = await client(address.url);
-    await waitFor('2 clients on server', () => server.clients().length === 2);
+    await waitFor('2 clients connected', () => server.clients().length === 2);
     const [ia, ib] = server.clients();
     a.ws.send('abc');
     a.ws.send(Buffer.from('de'));
-    await waitFor('b.received.length === 2', () => b.received.length === 2);
+    await waitFor('2 messages at b', () => b.received.length === 2);
     assert.deepEqual(seen, [
       { clientId: ia.id, text: 'abc', isBinary: false },
       { clientId: ia.id, text: 'de', isBinary: true },
@@ -181,7 +181,7 @@ describe('BroadcastServer clients', () => {
     server.onDidDisconnect((e) => gone.push(e));
     const a = await client(address.url, { headers: { 'User-Agent': 'test-agent/1', Origin: 'http://localhost:5173' } });
     const b = await client(address.url, { protocol: undefined });
-    await waitFor('connected.length === 2', () => connected.length === 2);
+    await waitFor('2 connect events', () => connected.length === 2);
     assert.equal(server.clients().length, 2);
     assert.notEqual(connected[0].id, connected[1].id);
     assert.equal(connected[0].userAgent, 'test-agent/1');
@@ -191,7 +191,7 @@ describe('BroadcastServer clients', () => {
     assert.ok(Math.abs(connected[0].connectedAt - Date.now()) < 5000);
 
     a.ws.close(4001, 'bye');
-    await waitFor('gone.length === 1', () => gone.length === 1);
+    await waitFor('the disconnect event', () => gone.length === 1);
     assert.equal(gone[0].client.id, connected[0].id);
     assert.equal(gone[0].code, 4001);
     assert.equal(gone[0].reason, 'bye');
@@ -199,7 +199,7 @@ describe('BroadcastServer clients', () => {
     assert.deepEqual(server.clients().map((c) => c.id), [connected[1].id]);
 
     (b.ws as unknown as { _socket: net.Socket })._socket.destroy();
-    await waitFor('gone.length === 2', () => gone.length === 2);
+    await waitFor('2 disconnect events', () => gone.length === 2);
     assert.equal(gone[1].client.id, connected[1].id);
     assert.equal(gone[1].code, 1006);
     assert.equal(gone[1].clean, false);
@@ -212,7 +212,7 @@ describe('BroadcastServer clients', () => {
     const ws = new WebSocket(address.url, ['chat.v2']);
     cleanups.push(() => ws.terminate());
     await once(ws, 'open');
-    await waitFor('2 clients on server', () => server.clients().length === 2);
+    await waitFor('2 clients connected', () => server.clients().length === 2);
     assert.deepEqual(server.clients().map((c) => c.subprotocol), ['', 'chat.v2']);
   });
 
@@ -220,7 +220,7 @@ describe('BroadcastServer clients', () => {
     const { server, address } = await startServer();
     const a = await client(address.url);
     const b = await client(address.url);
-    await waitFor('2 clients on server', () => server.clients().length === 2);
+    await waitFor('2 clients connected', () => server.clients().length === 2);
     const [ia, ib] = server.clients();
     assert.equal(server.sendToAll('to all'), 2);
     server.sendToAll(Buffer.from([1, 2, 3]));
@@ -242,14 +242,14 @@ describe('BroadcastServer clients', () => {
     const [code, reason] = await closed;
     assert.equal(code, 4000);
     assert.equal(String(reason), 'kicked');
-    await waitFor('1 client on server', () => server.clients().length === 1);
+    await waitFor('1 client connected', () => server.clients().length === 1);
   });
 
   test('maxClients answers 503 before the upgrade', async () => {
     const { server, address } = await startServer({ maxClients: 2 });
     await client(address.url);
     await client(address.url);
-    await waitFor('2 clients on server', () => server.clients().length === 2);
+    await waitFor('2 clients connected', () => server.clients().length === 2);
     const ws = new WebSocket(address.url);
     ws.on('error', () => {});
     cleanups.push(() => ws.terminate());
@@ -291,19 +291,19 @@ describe('BroadcastServer robustness', () => {
       server.onDidDisconnect((e) => gone.push(e));
       const good = await client(address.url);
       const raw = await rawUpgrade(address.port);
-      await waitFor('2 clients on server', () => server.clients().length === 2);
+      await waitFor('2 clients connected', () => server.clients().length === 2);
       raw.socket.write(frame);
       await once(raw.socket, 'close');
       // The server's close frame: FIN+close, length 2, status 1002.
       assert.equal(raw.bytes().toString('hex'), '880203ea');
-      await waitFor('gone.length === 1', () => gone.length === 1);
+      await waitFor('the disconnect event', () => gone.length === 1);
       assert.equal(gone[0].code, 1002);
       assert.equal(gone[0].clean, false);
       assert.equal(gone[0].error?.code, wsCode);
       const other = await client(address.url);
-      await waitFor('2 clients on server', () => server.clients().length === 2);
+      await waitFor('2 clients connected', () => server.clients().length === 2);
       other.ws.send('still here');
-      await waitFor('good.received.length === 1', () => good.received.length === 1);
+      await waitFor('the message at the good client', () => good.received.length === 1);
       assert.equal(good.texts()[0], 'still here');
     });
   }
@@ -317,7 +317,7 @@ describe('BroadcastServer robustness', () => {
     a.ws.send(Buffer.alloc(1001));
     const [code] = await closed;
     assert.equal(code, 1009);
-    await waitFor('gone.length === 1', () => gone.length === 1);
+    await waitFor('the disconnect event', () => gone.length === 1);
     assert.equal(gone[0].code, 1009);
   });
 
@@ -329,9 +329,9 @@ describe('BroadcastServer robustness', () => {
     let pings = 0;
     good.ws.on('ping', () => pings++);
     const raw = await rawUpgrade(address.port); // never answers
-    await waitFor('2 clients on server', () => server.clients().length === 2);
+    await waitFor('2 clients connected', () => server.clients().length === 2);
     const rawId = server.clients()[1].id;
-    await waitFor('gone.length === 1', () => gone.length === 1, 3000);
+    await waitFor('the disconnect event', () => gone.length === 1, 3000);
     assert.equal(gone[0].client.id, rawId);
     assert.equal(gone[0].clean, false);
     assert.equal(gone[0].code, 1006);

@@ -38,7 +38,7 @@ describe('BroadcastServer capture', () => {
     await once(ws, 'message');
     ws.close(1000, 'bye');
     await once(ws, 'close');
-    await waitFor(`sink.events.some((e) => e.kind === 'connection' && e.state === 'closed')`, () => sink.events.some((e) => e.kind === 'connection' && e.state === 'closed'));
+    await waitFor('the closed connection in the capture', () => sink.events.some((e) => e.kind === 'connection' && e.state === 'closed'));
 
     const mine = sink.events.filter((e) => e.connectionId === info.id);
     assert.equal(mine.length, sink.events.length, 'one connection, one id: the client id');
@@ -78,7 +78,7 @@ describe('BroadcastServer capture', () => {
     ws.on('error', () => {});
     cleanups.push(() => ws.terminate());
     await once(ws, 'unexpected-response');
-    await waitFor(`sink.events.some((e) => e.kind === 'connection' && e.state === 'closed')`, () => sink.events.some((e) => e.kind === 'connection' && e.state === 'closed'));
+    await waitFor('the closed connection in the capture', () => sink.events.some((e) => e.kind === 'connection' && e.state === 'closed'));
     const hs = sink.events.find((e): e is HandshakeEvent => e.kind === 'handshake')!;
     assert.equal(hs.status, 404);
     assert.equal(hs.ok, false);
@@ -97,7 +97,7 @@ describe('BroadcastServer capture', () => {
     ws.on('error', () => {});
     cleanups.push(() => ws.terminate());
     await once(ws, 'unexpected-response');
-    await waitFor(`sink.events.some((e) => e.kind === 'connection' && e.state === 'closed')`, () => sink.events.some((e) => e.kind === 'connection' && e.state === 'closed'));
+    await waitFor('the closed connection in the capture', () => sink.events.some((e) => e.kind === 'connection' && e.state === 'closed'));
     const hs = sink.events.find((e): e is HandshakeEvent => e.kind === 'handshake')!;
     assert.equal(hs.status, 401);
     assert.equal(hs.ok, false);
@@ -136,9 +136,9 @@ describe('BroadcastServer capture of a broadcast', () => {
         return { ws, received };
       }),
     );
-    await waitFor('3 clients on server', () => server.clients().length === 3);
+    await waitFor('3 clients connected', () => server.clients().length === 3);
     clients[0].ws.send('fan out');
-    await waitFor('clients.every((c) => c.received.length === 1)', () => clients.every((c) => c.received.length === 1));
+    await waitFor('a message at every client', () => clients.every((c) => c.received.length === 1));
     const s2c = store.query({ kinds: ['frame'], direction: 's2c' }).events as FrameEvent[];
     assert.equal(s2c.length, 1, 'recorded once');
     const ids = server.clients().map((c) => c.id);
@@ -184,10 +184,10 @@ describe('BroadcastServer capture of a broadcast', () => {
     const b = await start();
     const as = [await join(a.url), await join(a.url), await join(a.url), await join(a.url)];
     const bs = [await join(b.url), await join(b.url)];
-    await waitFor('a.server.clients().length === 4 && b.server.clients().length === 2', () => a.server.clients().length === 4 && b.server.clients().length === 2);
+    await waitFor('4 clients on server a and 2 on b', () => a.server.clients().length === 4 && b.server.clients().length === 2);
     const aIds = a.server.clients().map((c) => c.id);
     const bIds = b.server.clients().map((c) => c.id);
-    const received = (clients: Client[], text: string) => waitFor('clients.every((c) => c.received.includes(text))', () => clients.every((c) => c.received.includes(text)));
+    const received = (clients: Client[], text: string) => waitFor(`"${text}" at every client`, () => clients.every((c) => c.received.includes(text)));
 
     as[0].ws.send('a1');
     await received(as, 'a1');
@@ -201,16 +201,16 @@ describe('BroadcastServer capture of a broadcast', () => {
     a.server.disconnect(aIds[2], 1000, 'bye');
     assert.equal(a.server.sendToAll('a4'), 3);
     await received([as[0], as[1], as[3]], 'a4');
-    await waitFor('3 clients on a.server', () => a.server.clients().length === 3);
+    await waitFor('3 clients on server a', () => a.server.clients().length === 3);
     as[0].ws.send('a5');
     await received([as[0], as[1], as[3]], 'a5');
     const late = await join(a.url);
-    await waitFor('4 clients on a.server', () => a.server.clients().length === 4);
+    await waitFor('4 clients on server a', () => a.server.clients().length === 4);
     const lateId = a.server.clients()[3].id;
     as[3].ws.send('a6');
     await received([as[0], as[1], as[3], late], 'a6');
     as[1].ws.terminate();
-    await waitFor('3 clients on a.server', () => a.server.clients().length === 3);
+    await waitFor('3 clients on server a', () => a.server.clients().length === 3);
     assert.equal(b.server.sendToAll('b2'), 2);
     await received(bs, 'b2');
     as[0].ws.send('a7');
@@ -245,7 +245,7 @@ describe('BroadcastServer capture of the fan-out’s shared writes', () => {
     s.on('data', (d: Buffer) => (all = Buffer.concat([all, d])));
     await once(s, 'connect');
     s.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
-    await waitFor(`all.includes('\r\n\r\n')`, () => all.includes('\r\n\r\n'));
+    await waitFor('the response head', () => all.includes('\r\n\r\n'));
     return {
       bytes: () => all.subarray(all.indexOf('\r\n\r\n') + 4),
       send: (frame) => s.write(frame),
@@ -268,7 +268,7 @@ describe('BroadcastServer capture of the fan-out’s shared writes', () => {
     const address = await server.start({ port: 0, heartbeatIntervalMs: 0, capture: store });
     cleanups.push(() => server.stop());
     const clients = [await rawClient(address.port), await rawClient(address.port), await rawClient(address.port)];
-    await waitFor('3 clients on server', () => server.clients().length === 3);
+    await waitFor('3 clients connected', () => server.clients().length === 3);
     const ids = server.clients().map((c) => c.id);
     // Broadcasts (pre-framed shared writes), a large one written as header + payload, a ping answered by ws itself
     // (its own write through the tap) in between, and a message to one client.
@@ -277,12 +277,13 @@ describe('BroadcastServer capture of the fan-out’s shared writes', () => {
     clients[1].send(masked(2, Buffer.alloc(60_000, 0x5a)));
     clients[2].send(masked(1, Buffer.from('three')));
     // 'one' (2 + 3 bytes), the binary (4 + 60,000) and 'three' (2 + 5) to everyone.
-    await waitFor('clients.every((c) => c.bytes().length >= 5 + 60_004 + 7)', () => clients.every((c) => c.bytes().length >= 5 + 60_004 + 7));
+    await waitFor('both messages at every client', () => clients.every((c) => c.bytes().length >= 5 + 60_004 + 7));
     server.sendTo(ids[1], 'just you');
     // Plus its pong (2 + 4) and 'just you' (2 + 8).
-    await waitFor('clients[1].bytes().length === 5 + 60_004 + 7 + 6 + 10', () => clients[1].bytes().length === 5 + 60_004 + 7 + 6 + 10);
+    await waitFor('the rest at the client that read late', () => clients[1].bytes().length === 5 + 60_004 + 7 + 6 + 10);
     for (const c of clients) c.close();
-    await waitFor(`store.query({ kinds: ['connection'] }).events.filter((e) => (e as ConnectionEvent).state === 'closed').length === 3`, () => store.query({ kinds: ['connection'] }).events.filter((e) => (e as ConnectionEvent).state === 'closed').length === 3);
+    const closedConnections = () => store.query({ kinds: ['connection'] }).events.filter((e) => (e as ConnectionEvent).state === 'closed');
+    await waitFor('3 closed connections in the store', () => closedConnections().length === 3);
 
     for (let i = 0; i < 3; i++) {
       const frames = store.query({ connectionId: ids[i], kinds: ['frame'], direction: 's2c', limit: 100 }).events as FrameEvent[];

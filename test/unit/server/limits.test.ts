@@ -163,7 +163,7 @@ describe('origin allowlist', () => {
     await client(address.url, { headers: { Origin: 'https://APP.example' } });
     await client(address.url, { origin: 'http://localhost:3000' });
     await client(address.url); // ws sends no Origin by default
-    await waitFor('3 clients on server', () => server.clients().length === 3);
+    await waitFor('3 clients connected', () => server.clients().length === 3);
   });
 });
 
@@ -197,13 +197,13 @@ describe('rate limit', () => {
     });
     const a = await client(address.url);
     const b = await client(address.url);
-    await waitFor('2 clients on server', () => server.clients().length === 2);
+    await waitFor('2 clients connected', () => server.clients().length === 2);
     for (let i = 0; i < 20; i++) a.ws.send(`m${i}`);
     // What the server read past the burst is dropped; what it had not read yet waits while the client is paused (see
     // 'reading a client over its rate'), then is relayed as the bucket refills or dropped in turn.
-    await waitFor('server.clients()[0].messagesIn + server.clients()[0].droppedIn === 20', () => server.clients()[0].messagesIn + server.clients()[0].droppedIn === 20, 10_000);
+    await waitFor('the server to read all 20', () => server.clients()[0].messagesIn + server.clients()[0].droppedIn === 20, 10_000);
     const [ia] = server.clients();
-    await waitFor('b.received.length === ia.messagesIn', () => b.received.length === ia.messagesIn);
+    await waitFor('b to receive all that was relayed', () => b.received.length === ia.messagesIn);
     assert.deepEqual(b.received.slice(0, 5), ['m0', 'm1', 'm2', 'm3', 'm4']);
     assert.ok(ia.droppedIn >= 1 && ia.messagesIn < 20, `relayed ${ia.messagesIn}, dropped ${ia.droppedIn}`);
     const order = b.received.map((m) => Number(m.slice(1)));
@@ -228,18 +228,18 @@ describe('rate limit', () => {
     const { server, address, breaches, gone } = await startServer({ rateLimit: { messagesPerSecond: 1, burst: 3, action: 'close' } });
     const a = await client(address.url);
     const b = await client(address.url);
-    await waitFor('2 clients on server', () => server.clients().length === 2);
+    await waitFor('2 clients connected', () => server.clients().length === 2);
     const closed = once(a.ws, 'close');
     for (let i = 0; i < 10; i++) a.ws.send(`m${i}`);
     const [code, reason] = await closed;
     assert.equal(code, 1008);
     assert.equal(String(reason), 'rate limit exceeded');
-    await waitFor('gone.length === 1', () => gone.length === 1);
+    await waitFor('the disconnect event', () => gone.length === 1);
     assert.equal(gone[0].code, 1008);
     assert.deepEqual(breaches.map((e) => [e.limit, e.action]), [['rate', 'close']]);
     assert.equal(b.ws.readyState, WebSocket.OPEN);
     server.sendToAll('still');
-    await waitFor(`b.received.includes('still')`, () => b.received.includes('still'));
+    await waitFor("'still' at b", () => b.received.includes('still'));
   });
 });
 
@@ -265,11 +265,11 @@ describe('slow consumers', () => {
     const { server, address, breaches } = await startServer({ maxBufferedBytes: 256 * 1024, slowConsumerAction: 'drop' });
     const good = await client(address.url);
     const stalled = await stalledClient(address.port);
-    await waitFor('2 clients on server', () => server.clients().length === 2);
+    await waitFor('2 clients connected', () => server.clients().length === 2);
     const stalledId = server.clients()[1].id;
     const sent = await flood(server, () => breaches.length > 0);
     await flood(server, () => false, 20);
-    await waitFor('good.received.length === sent + 20', () => good.received.length === sent + 20, 10_000);
+    await waitFor('every message at the reading client', () => good.received.length === sent + 20, 10_000);
     const info = server.client(stalledId)!;
     assert.ok(info.droppedOut >= 20, `dropped ${info.droppedOut}`);
     assert.equal(info.messagesOut + info.droppedOut, sent + 20);
@@ -287,18 +287,18 @@ describe('slow consumers', () => {
     });
     const good = await client(address.url);
     const stalled = await stalledClient(address.port);
-    await waitFor('2 clients on server', () => server.clients().length === 2);
+    await waitFor('2 clients connected', () => server.clients().length === 2);
     const sent = await flood(server, () => breaches.length > 0);
     assert.deepEqual(breaches.map((e) => [e.limit, e.action]), [['slowConsumer', 'close']]);
     // Reading now drains the backlog; the close frame (1013 = 0x03f5) comes last. The server ends the stream once
     // the client answers with its own close frame.
     const bytes = stalled.readAll();
-    await waitFor('good.received.length === sent', () => good.received.length === sent, 10_000);
+    await waitFor('every message at the reading client', () => good.received.length === sent, 10_000);
     stalled.socket.end(Buffer.from('8882' + '00000000' + '03f5', 'hex')); // masked close 1013, mask key 0
     const all = await bytes;
     const closeFrame = Buffer.concat([Buffer.from('880f03f5', 'hex'), Buffer.from('slow consumer')]);
     assert.equal(all.subarray(all.length - closeFrame.length).toString('hex'), closeFrame.toString('hex'));
-    await waitFor('gone.length === 1', () => gone.length === 1);
+    await waitFor('the disconnect event', () => gone.length === 1);
     assert.equal(gone[0].code, 1013);
     assert.equal(server.clients().length, 1);
   });
@@ -335,7 +335,7 @@ describe('timeouts', () => {
     const { server, address, breaches } = await startServer({ idleTimeoutMs: 200, relay: 'none' });
     const quiet = await client(address.url);
     const chatty = await client(address.url);
-    await waitFor('2 clients on server', () => server.clients().length === 2);
+    await waitFor('2 clients connected', () => server.clients().length === 2);
     const chattyId = server.clients()[1].id;
     const quietClosed = once(quiet.ws, 'close');
     // 400 ms: twice the idle timeout.
@@ -364,9 +364,9 @@ describe('TLS', () => {
     assert.match(address.url, /^wss:\/\/127\.0\.0\.1:\d+\/$/);
     const a = await client(address.url, { ca: creds.cert });
     const b = await client(address.url, { ca: creds.cert });
-    await waitFor('2 clients on server', () => server.clients().length === 2);
+    await waitFor('2 clients connected', () => server.clients().length === 2);
     a.ws.send('over tls');
-    await waitFor('b.received.length === 1', () => b.received.length === 1);
+    await waitFor('the message at b', () => b.received.length === 1);
     assert.equal(b.received[0], 'over tls');
 
     const untrusted = new WebSocket(address.url);
@@ -388,7 +388,7 @@ describe('TLS', () => {
     const t0 = Date.now();
     await once(raw, 'close');
     assert.ok(Date.now() - t0 >= 120, `closed after ${Date.now() - t0} ms`);
-    await waitFor('breaches.length === 1', () => breaches.length === 1);
+    await waitFor('the breach', () => breaches.length === 1);
     assert.deepEqual([breaches[0].limit, breaches[0].action], ['handshakeTimeout', 'terminate']);
     assert.match(breaches[0].clientId, /^c\d+$/);
     assert.equal(breaches[0].detail, 'no complete TLS handshake within 150 ms');
@@ -399,9 +399,9 @@ describe('TLS', () => {
     const capture = { append: (e: NewCaptureEvent) => events.push(e) };
     const { server, address } = await startServer({ tls: creds, capture });
     const a = await client(address.url, { ca: creds.cert });
-    await waitFor('1 client on server', () => server.clients().length === 1);
+    await waitFor('1 client connected', () => server.clients().length === 1);
     a.ws.send('secret hello');
-    await waitFor('a.received.length === 1', () => a.received.length === 1);
+    await waitFor('the message at a', () => a.received.length === 1);
     const hs = events.find((e) => e.kind === 'handshake');
     assert.ok(hs && hs.kind === 'handshake');
     assert.equal(hs.status, 101);
@@ -447,7 +447,7 @@ describe('reading a client over its rate', () => {
     const receiver = await client(address.url);
     const good = await client(address.url);
     const flood = await client(address.url);
-    await waitFor('3 clients on server', () => server.clients().length === 3);
+    await waitFor('3 clients connected', () => server.clients().length === 3);
     const [, goodId, floodId] = server.clients().map((c) => c.id);
     const floodSocket = sockets.get(floodId)!;
     const read = () => server.client(floodId)!.messagesIn + server.client(floodId)!.droppedIn;
@@ -457,13 +457,13 @@ describe('reading a client over its rate', () => {
       // 8 MiB: more than the kernel's buffers hold, so the flooder is still writing while the server does not read.
       const payload = Buffer.alloc(1024, 0x66);
       for (let i = 0; i < 8192; i++) flood.ws.send(payload);
-      await waitFor('floodSocket.isPaused()', () => floodSocket.isPaused());
+      await waitFor('the flooder to be paused', () => floodSocket.isPaused());
       assert.deepEqual(breaches.map((e) => [e.clientId, e.limit, e.action]), [[floodId, 'rate', 'drop']]);
       const parsed = read();
       assert.ok(parsed < 8192, `${parsed} read`);
 
       for (let i = 0; i < 10; i++) good.ws.send(`g${i}`);
-      await waitFor(`receiver.received.filter((m) => m.startsWith('g')).length === 10`, () => receiver.received.filter((m) => m.startsWith('g')).length === 10);
+      await waitFor("the good client's 10 messages at the receiver", () => receiver.received.filter((m) => m.startsWith('g')).length === 10);
       const bytesRead = floodSocket.bytesRead;
       for (let i = 0; i < 3; i++) {
         receiver.ws.ping();
@@ -480,8 +480,8 @@ describe('reading a client over its rate', () => {
       // The bucket has refilled (half a burst takes 500 ms at 10/s; the pause is at most 1 s): read again, until the
       // flooder is over its rate again.
       t.mock.timers.tick(1000);
-      await waitFor('read() > parsed', () => read() > parsed);
-      await waitFor('floodSocket.isPaused()', () => floodSocket.isPaused());
+      await waitFor('the flooder to be read again', () => read() > parsed);
+      await waitFor('the flooder to be paused', () => floodSocket.isPaused());
       assert.ok(read() < 8192, `${read()} read`);
       assert.ok(breaches.every((e) => e.clientId === floodId));
     } finally {
@@ -499,7 +499,7 @@ describe('reading a client over its rate', () => {
     const receiver = await client(address.url);
     const big = await client(address.url);
     const small = await client(address.url);
-    await waitFor('3 clients on server', () => server.clients().length === 3);
+    await waitFor('3 clients connected', () => server.clients().length === 3);
     const bigId = server.clients()[1].id;
     const pausedAt: boolean[] = [];
     server.onDidReceive((e) => {
@@ -509,12 +509,12 @@ describe('reading a client over its rate', () => {
     // message is read before the second big one can be.
     for (let i = 0; i < 4; i++) big.ws.send(`B${i}`.padEnd(200 * 1024, '.'));
     small.ws.send('s');
-    await waitFor('receiver.received.length === 5', () => receiver.received.length === 5);
+    await waitFor('5 messages at the receiver', () => receiver.received.length === 5);
     const order = receiver.received.map((m) => m.slice(0, 2));
     assert.deepEqual(order.filter((m) => m !== 's'), ['B0', 'B1', 'B2', 'B3']);
     assert.ok(order.indexOf('s') < order.indexOf('B1'), order.join(' '));
     assert.deepEqual(pausedAt, [true, true, true, true]);
-    await waitFor('!sockets.get(bigId)!.isPaused()', () => !sockets.get(bigId)!.isPaused());
+    await waitFor('the big sender to be read again', () => !sockets.get(bigId)!.isPaused());
     assert.deepEqual(breaches, []);
   });
 });

@@ -1,9 +1,9 @@
 // Puts a capture on a raw socket: the tap feeds a ConnectionCapture, which appends events to the sink.
 
 import type * as net from 'node:net';
-import { ConnectionCapture } from '../capture/connectionCapture';
-import type { CaptureSink, HandshakeEvent } from '../capture/events';
-import { canWritePastTap, tapSocket } from '../capture/socketTap';
+import { ConnectionCapture } from './connectionCapture';
+import type { CaptureSink, HandshakeEvent } from './events';
+import { canWritePastTap, tapSocket } from './socketTap';
 import type { Disposable } from '../util/events';
 
 export interface CaptureInit {
@@ -33,7 +33,10 @@ export interface CaptureHandle extends Disposable {
   readonly shared?: ConnectionCapture;
 }
 
-/** Replaceable so tests and embedders can plug in a different capture. */
+/**
+ * How a capture is attached to a socket: attachCapture, or another one that a broadcast server is given (its
+ * `attachCapture` option), for tests and embedders that want the sockets or a capture of their own.
+ */
 export type CaptureAttacher = (socket: net.Socket, init: CaptureInit) => CaptureHandle;
 
 /** Taps the socket into a ConnectionCapture and ends the capture once the socket has closed. */
@@ -69,16 +72,5 @@ class TappedCapture implements CaptureHandle {
   }
 }
 
-const defaultAttacher: CaptureAttacher = (socket, init) => new TappedCapture(socket, init);
-
-let impl: CaptureAttacher = defaultAttacher;
-
-/** Installs another capture implementation; `undefined` restores the default. */
-export function setCaptureAttacher(attacher: CaptureAttacher | undefined): void {
-  impl = attacher ?? defaultAttacher;
-}
-
 /** Attaches a capture to `socket`; it ends by itself when the socket closes (dispose ends it earlier). */
-export function attachCapture(socket: net.Socket, init: CaptureInit): CaptureHandle {
-  return impl(socket, init);
-}
+export const attachCapture: CaptureAttacher = (socket, init) => new TappedCapture(socket, init);
