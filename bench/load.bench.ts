@@ -120,7 +120,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = once(child, 'exit');
   if (child.connected) child.send({ cmd: 'exit' });
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+  await Promise.race([exited, sleep(3000)]);
   if (child.exitCode === null && child.signalCode === null) child.kill();
 }
 

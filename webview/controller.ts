@@ -2,6 +2,7 @@
 // details and handshakes, and which replies are stale. No DOM: the views sit behind `PanelView`, and node tests drive
 // it with a host of their own.
 import { MAX_PAGE, type EventDetail, type HandshakeDetail, type HostToWebview, type SendPayload, type SendTarget, type ViewFilter } from '../src/shared/protocol';
+import { errorText } from '../src/shared/errorText';
 import { isStale, type Requester } from '../src/shared/requests';
 import type { ComposerMode, HistoryEntry } from './composerModel';
 import { filterChanged, type ViewStore } from './store';
@@ -177,7 +178,7 @@ export class PanelController {
       if (state.selectedId !== undefined && store.get(state.selectedId)) view.selectRow(state.selectedId);
     } catch (err) {
       if (isStale(err)) return;
-      view.filterError(message(err));
+      view.filterError(errorText(err));
       store.reset();
       view.rowsChanged();
     }
@@ -202,7 +203,7 @@ export class PanelController {
     } catch (err) {
       if (isStale(err)) return;
       store.loadingOlder = false;
-      view.notice(message(err));
+      view.notice(errorText(err));
     }
   }
 
@@ -230,7 +231,7 @@ export class PanelController {
     } catch (err) {
       if (isStale(err)) return;
       store.loadingNewer = false;
-      view.notice(message(err));
+      view.notice(errorText(err));
       return;
     }
     // Still at the end of what is held (a sparse filter): keep going; a view that moved away asks again on scroll.
@@ -288,7 +289,7 @@ export class PanelController {
       this.view.showDetail(await this.requests.request('getDetail', { id }, { lane: DETAIL, supersedes: true }));
     } catch (err) {
       if (isStale(err)) return;
-      this.view.detailError(message(err));
+      this.view.detailError(errorText(err));
     }
     if (this.view.activeTab() === 'handshake') void this.loadHandshake();
   }
@@ -306,7 +307,7 @@ export class PanelController {
     try {
       view.showHandshake(await this.requests.request('getHandshake', { connectionId }, { lane: HANDSHAKE, supersedes: true }));
     } catch (err) {
-      if (!isStale(err)) view.showHandshake(undefined, message(err));
+      if (!isStale(err)) view.showHandshake(undefined, errorText(err));
     }
   }
 
@@ -330,7 +331,7 @@ export class PanelController {
   }
 
   disconnect(connectionId: string): void {
-    this.requests.request('disconnect', { connectionId }).catch((err: unknown) => this.view.notice(message(err)));
+    this.requests.request('disconnect', { connectionId }).catch((err: unknown) => this.view.notice(errorText(err)));
   }
 
   /** Forwards, edits or drops a held frame; a failure is shown and rethrown (the pane keeps the frame). */
@@ -338,13 +339,9 @@ export class PanelController {
     return this.requests.request('resolveHeld', { id, action, ...edit }).then(
       () => undefined,
       (err: unknown) => {
-        this.view.notice(message(err));
+        this.view.notice(errorText(err));
         throw err;
       },
     );
   }
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -1,6 +1,7 @@
 // Browser WebSockets over the DevTools protocol: a DevTools endpoint, or the browser of a debug session through
 // js-debug's DevTools proxy. An inspection started for a debug session ends with it.
 import * as vscode from 'vscode';
+import { errorText } from '../shared/errorText';
 import type { RegisterCommand } from './commands';
 import type { TreeNode } from './connectionsTree';
 import type { DebugSessionTracker } from './debugSessionTracker';
@@ -57,7 +58,7 @@ async function inspectSession({ s, log, tracker }: Env, target: vscode.DebugSess
   tracker.endWith(target, () => {
     if (!s.browsers.list().some((i) => i.id === id)) return;
     log.info(`Browser inspection ${id} ends with the debug session "${target.name}".`);
-    s.browsers.stop(id).catch((err) => log.warn(`Browser inspection ${id}: stopping it failed: ${err instanceof Error ? err.message : String(err)}`));
+    s.browsers.stop(id).catch((err) => log.warn(`Browser inspection ${id}: stopping it failed: ${errorText(err)}`));
   });
   return id;
 }
@@ -147,7 +148,7 @@ async function inspectDebugSession(s: Session, log: vscode.LogOutputChannel, ses
       }),
     ]);
   } catch (err) {
-    throw new Error(`The debug session "${session.name}" offers no DevTools access (${err instanceof Error ? err.message : String(err)}). Browser sessions of VS Code's JavaScript debugger (chrome, msedge) do.`);
+    throw new Error(`The debug session "${session.name}" offers no DevTools access (${errorText(err)}). Browser sessions of VS Code's JavaScript debugger (chrome, msedge) do.`);
   } finally {
     clearTimeout(timer);
   }

@@ -2,6 +2,7 @@
 // server started before the program, its URL in the program's environment as WS_INSPECTOR_URL, the inspector
 // opened, its connections tagged with the session's name, and what was started stopped when the session ends.
 import * as vscode from 'vscode';
+import { errorText } from '../shared/errorText';
 import { DEBUG_PROXY_DEFAULT_PORT, validateDebugAttribute, type DebugAttribute } from './debugAttribute';
 import type { DebugSessionTracker } from './debugSessionTracker';
 import { InspectorPanel } from './inspectorPanel';
@@ -82,7 +83,7 @@ export class DebugSessionIntegration implements vscode.Disposable {
         this.log.info(`Debug session "${name}": server ${started.url}.`);
       }
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorText(err);
       this.log.error(`Debug session "${name}": ${message}`);
       void notify.showErrorMessage(uiText`WebSocket Inspector could not prepare debug session "${name}": ${message}`);
       return undefined;
@@ -112,7 +113,7 @@ export class DebugSessionIntegration implements vscode.Disposable {
       await run.stop();
       this.log.info(`Stopped ${run.url} of debug session "${run.name}": ${why}.`);
     } catch (err) {
-      this.log.warn(`Stopping ${run.url} of debug session "${run.name}": ${err instanceof Error ? err.message : String(err)}`);
+      this.log.warn(`Stopping ${run.url} of debug session "${run.name}": ${errorText(err)}`);
     }
   }
 

@@ -3,6 +3,7 @@
 import type { CaptureEvent, FrameEvent, HttpHead, MessageEvent } from '../core/capture/events';
 import type { EventQuery } from '../core/capture/eventQuery';
 import type { StoreStats } from '../core/capture/eventStore';
+import { stripUndefined } from '../core/util/objects';
 import {
   MAX_DETAIL_BYTES,
   PREVIEW_CHARS,
@@ -225,9 +226,4 @@ export class CaptureCounter {
       lastId: s.lastId,
     };
   }
-}
-
-function stripUndefined<T extends object>(o: T): T {
-  for (const k of Object.keys(o) as Array<keyof T>) if (o[k] === undefined) delete o[k];
-  return o;
 }

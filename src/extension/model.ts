@@ -2,7 +2,10 @@
 // The panel codes against this interface only; `session.ts` implements it over the core.
 import type { EventStore } from '../core/capture/eventStore';
 import type { Event } from '../core/util/events';
-import type { BreakpointsSnapshot, ConnectionRow, ServerRow, SourceRow } from '../shared/protocol';
+import type { BreakpointsSnapshot, ConnectionRow, SendTarget, ServerRow, SourceRow } from '../shared/protocol';
+
+/** Where the UI sends a message: the panel's own shape, defined once in the shared protocol. */
+export type { SendTarget } from '../shared/protocol';
 
 /** One row in the connections list (a server's client or an outgoing connection) and one server: the same shapes
  * the panel receives, defined once in the shared protocol. */
@@ -11,11 +14,6 @@ export type ServerSummary = ServerRow;
 
 /** Payload the user sends from the UI. */
 export type OutgoingData = string | Buffer;
-
-export type SendTarget =
-  | { kind: 'allClients' }
-  | { kind: 'client'; clientId: string }
-  | { kind: 'connection'; connectionId: string };
 
 export interface InspectorModel {
   readonly store: EventStore;

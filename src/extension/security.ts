@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ClientTlsOptions } from '../core/client/clientConnection';
+import { errorText } from '../shared/errorText';
 import type { ServerSecurityOptions } from './session';
 import { SettingsError, type SavedEndpoint, type ServerSecuritySettings } from './settings';
 
@@ -43,7 +44,7 @@ function errnoText(err: unknown): string {
   if (code === 'ENOENT') return 'no such file';
   if (code === 'EACCES') return 'permission denied';
   if (code === 'EISDIR') return 'it is a folder';
-  return err instanceof Error ? err.message : String(err);
+  return errorText(err);
 }
 
 /** Reads and checks the server's certificate and key: both parse, the key matches, the certificate is in date. */

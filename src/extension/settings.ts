@@ -2,6 +2,7 @@
 // (the user sees it instead of a server that silently runs with something else). The only reader of the settings:
 // defaults and bounds come from settingsTable.ts.
 import * as vscode from 'vscode';
+import { errorText } from '../shared/errorText';
 import * as notify from './notify';
 import { userSettingValue } from './protectedSettings';
 import { PROTECTED_SETTINGS, SETTINGS, type IntegerSettingKey, type SettingKey, type StringSettingKey } from './settingsTable';
@@ -77,7 +78,7 @@ export class SettingsError extends Error {
 /** A readable message for `err`; a SettingsError also says where to fix it. */
 export function errorMessage(err: unknown): string {
   if (err instanceof SettingsError) return `${err.message} Fix it in Settings (search "wsInspector").`;
-  return err instanceof Error ? err.message : String(err);
+  return errorText(err);
 }
 
 /**

@@ -2,6 +2,7 @@
 // made safe for VS Code's own UI. Notifications turn `[label](command:…)` into a link that runs a command; quick
 // picks, the status bar and tree items turn `$(name)` into an icon. Every such string goes through here: the lint
 // rule in eslint.config.mjs refuses a notification, quick pick item, tree item or status bar text built any other way.
+import { errorText } from '../shared/errorText';
 import { oneLine } from '../shared/visibleText';
 
 /** Longest untrusted piece shown in VS Code's UI; a hostile server must not fill the screen. */
@@ -12,7 +13,7 @@ export const MAX_UNTRUSTED_CHARS = 400;
  * markers, no Markdown link (`](` becomes `] (`), no icon (`$(` becomes `$ (`), at most MAX_UNTRUSTED_CHARS long.
  */
 export function untrusted(value: unknown): string {
-  let s = oneLine(typeof value === 'string' ? value : value instanceof Error ? value.message : String(value));
+  let s = oneLine(errorText(value));
   if (s.length > MAX_UNTRUSTED_CHARS) s = `${s.slice(0, MAX_UNTRUSTED_CHARS)}…`;
   // VS Code's link syntax needs `](` adjacent and its icon syntax `$(` adjacent: a space breaks both, and reads the same.
   return s.replace(/\]\s*\(/g, '] (').replace(/\$\(/g, '$ (');

@@ -1,5 +1,6 @@
 // Request/reply pairing between the webview and the host, the one helper both sides use: the webview's `Requester`
 // numbers each request and settles it from the reply whose `inReplyTo` names it; the host's `answer` sends that reply.
+import { errorText } from './errorText';
 import type { HostReply, RequestType, Requests, ResultOf, WebviewRequest } from './protocol';
 
 /** Default time a request waits for its reply. */
@@ -130,7 +131,7 @@ export async function answer<R extends WebviewRequest>(
     const result = await handle(req);
     reply = { type: 'reply', request: req.type, inReplyTo: req.requestId, ok: true, result } as HostReply;
   } catch (err) {
-    reply = { type: 'reply', request: req.type, inReplyTo: req.requestId, ok: false, error: err instanceof Error ? err.message : String(err) };
+    reply = { type: 'reply', request: req.type, inReplyTo: req.requestId, ok: false, error: errorText(err) };
   }
   post(reply);
 }

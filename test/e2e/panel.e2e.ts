@@ -109,8 +109,11 @@ describe('inspector panel in code-server', { timeout: 240_000 }, () => {
     await area.fill('hello everyone from the panel');
     await area.press('Control+Enter');
     await waitFor('both clients to receive it', () => received.every((r) => r.includes('hello everyone from the panel')));
+    assert.deepEqual(received.map((r) => r.filter((m) => m === 'hello everyone from the panel').length), [1, 1], 'once to each client');
     await view.getByRole('grid', { name: 'Frames' }).getByText('hello everyone from the panel').first().waitFor();
-    await view.getByText(/Sent \d+ chars/).waitFor();
+    const status = view.getByText(/Sent \d+ chars/);
+    await status.waitFor();
+    assert.equal(await status.innerText(), `Sent ${'hello everyone from the panel'.length} chars.`);
     await shot(page, '5-composer-sent');
   });
 

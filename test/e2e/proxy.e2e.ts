@@ -58,6 +58,16 @@ describe('inspecting proxy and frame breakpoints in code-server', { timeout: 240
     await pickItem(page, 'Program → target');
     await pickItem(page, 'Text matching a regular expression');
     await answerInput(page, 'regular expression', 'secret');
+    // The rule is in the user's settings, as the settings file shows it.
+    await palette(page, 'Preferences: Open User Settings (JSON)');
+    const lines = page.locator('.monaco-editor .view-lines').first();
+    const settings = await waitFor('the rule in settings.json', async () => {
+      const text = (await lines.innerText().catch(() => '')).replace(/\u00a0/g, ' ');
+      return text.includes('"secret"') && text;
+    }, 15_000);
+    assert.match(settings, /"wsInspector\.breakpoints\.rules":\s*\[/);
+    assert.match(settings, /"textPattern":\s*"secret"/);
+    await palette(page, 'View: Close Editor');
   });
 
   test('the proxy starts in front of the target and shows in the panel', async () => {
@@ -68,8 +78,11 @@ describe('inspecting proxy and frame breakpoints in code-server', { timeout: 240
     view = inspectorView(page);
     const heading = view.locator('.connections li.server', { hasText: 'Proxy ws://127.0.0.1:' });
     await heading.waitFor({ timeout: 30_000 });
+    assert.match(await heading.innerText(), new RegExp(`^Proxy ws://127\\.0\\.0\\.1:\\d+\\S* → ws://127\\.0\\.0\\.1:${targetPort}/api$`));
     await view.locator('vscode-panel-tab#tab-breakpoints').click();
-    await view.getByText(/secret/).first().waitFor({ timeout: 10_000 });
+    const rules = view.getByText(/^Rules: /);
+    await rules.waitFor({ timeout: 10_000 });
+    assert.match(await rules.innerText(), /^Rules: bp\d+: .*secret/, 'the rule from the palette is in force');
   });
 
   test('a held message is edited in the panel and the target receives the edit', async () => {
@@ -116,10 +129,16 @@ describe('inspecting proxy and frame breakpoints in code-server', { timeout: 240
   test('both legs of the proxied connection are in the connections list and the frames table', async () => {
     await view.locator('.connections li.side', { hasText: 'program ↔ proxy' }).first().waitFor();
     await view.locator('.connections li.side', { hasText: 'proxy ↔ target' }).first().waitFor();
+    const legs = await view.locator('.connections li.side .label').allInnerTexts();
+    assert.ok(legs.some((l) => l.includes('program ↔ proxy')) && legs.some((l) => l.includes('proxy ↔ target')), legs.join(' | '));
     await view.locator('.connections li.kind-proxy').first().click();
     const grid = view.getByRole('grid', { name: 'Frames' });
     await grid.getByText('the edited plan').first().waitFor({ timeout: 10_000 });
     await grid.getByText('the secret plan').first().waitFor({ timeout: 10_000 });
+    // The program's original and the edit the target got, both sent towards the target.
+    for (const text of ['the secret plan', 'the edited plan']) {
+      assert.equal(await grid.locator('.frow', { hasText: text }).first().locator('.cell.dir.c2s').count(), 1, `${text}: client → server`);
+    }
     await shot(page, 'proxy-3-both-legs');
   });
 

@@ -134,7 +134,13 @@ describe('the inspector under hostile input and a flood', { timeout: 300_000 }, 
     await palette(page, 'WebSocket: Open Inspector');
     view = inspectorView(page);
     await view.getByRole('grid', { name: 'Frames' }).waitFor({ timeout: 30_000 });
+    const heading = view.locator('.connections li.server', { hasText: 'Server ws://' }).first();
+    await heading.waitFor({ timeout: 30_000 });
+    assert.match(await heading.innerText(), new RegExp(`^Server ws://127\\.0\\.0\\.1:${env.wsPort}/? · `));
     await connect('e2e-well-behaved');
+    const client = view.locator('.connections li.kind-serverClient');
+    await waitFor('the client in the connections list', async () => (await client.count()) === 1);
+    assert.match((await client.getAttribute('aria-label')) ?? '', /, open$/, 'listed as open');
   });
 
   test('hostile frames over raw TCP show as error rows with their WS_ERR code and close status', async () => {
@@ -182,6 +188,7 @@ describe('the inspector under hostile input and a flood', { timeout: 300_000 }, 
     await area.fill('the composer still sends');
     await area.press('Control+Enter');
     await waitFor('the client to receive the composer message', () => c.received.includes('the composer still sends'));
+    assert.equal(c.ws.readyState, WebSocket.OPEN, 'the server kept the new client');
     await grid.getByText('the composer still sends').first().waitFor();
     await shot(page, '12-after-violations');
   });

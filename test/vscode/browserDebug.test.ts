@@ -99,8 +99,13 @@ const timer = setInterval(() => {
 
   /** The page's frames on one socket the inspector saw from its handshake: the text it sent and the reply. */
   async function assertPageFrames(inspectionId: string, tag: string): Promise<void> {
-    const row = await waitFor('a socket of the debugged page', () =>
-      api.session.connections().find((c) => c.kind === 'browser' && c.parentId === inspectionId && c.label.includes('/debugged?n=')),
+    const pageSocket = () =>
+      api.session.connections().find((c) => c.kind === 'browser' && c.parentId === inspectionId && c.label.includes('/debugged?n='));
+    await waitFor('a socket of the debugged page', pageSocket);
+    // The page's title is asked for when the socket appears, so it may come a moment after the row.
+    const row = await waitFor(
+      () => `the page title on its row (it shows "${pageSocket()?.note}")`,
+      () => pageSocket()?.note === 'debugged page' && pageSocket(),
     );
     assert.equal(row.tag, tag, 'the socket row names the debug session');
     assert.equal(row.note, 'debugged page', "the socket row names the page by its title");

@@ -171,7 +171,7 @@ export class CompactEventColumns extends CompactStorage {
     return this.totalBytes[slot];
   }
 
-  /** A frame's message arrived after the frame was made compact (a fragmented message completes later). */
+  /** The frame's message was appended: its id goes to the frame (see EventStore.linkFrames). */
   setMessageId(slot: number, messageId: number): void {
     if (this.kind[slot] === SLOT_FRAME) this.ref[slot] = messageId;
   }

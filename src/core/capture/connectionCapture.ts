@@ -325,9 +325,9 @@ export class ConnectionCapture implements FanOutRecipient {
       this.c2sState = FRAMES;
       const early = this.early;
       this.early = [];
-      for (const b of early) this.c2s.decoder.push(b);
+      for (const b of early) this.c2s.push(b);
     }
-    if (rest.length > 0) this.s2c.decoder.push(rest);
+    if (rest.length > 0) this.s2c.push(rest);
   }
 
   private isBodyless(status: number): boolean {

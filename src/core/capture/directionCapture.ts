@@ -6,7 +6,7 @@ import { EMPTY_BUFFER, OPCODE_CLOSE } from '../wire/constants';
 import { PassiveInflater } from '../wire/deflate';
 import type { WireError } from '../wire/errors';
 import { DecodedFrame, FrameDecoder, headerLengthOf, payloadLengthIn } from '../wire/frameDecoder';
-import { AssembledMessage, MessageAssembler } from '../wire/messageAssembler';
+import { AssembledMessage, MessageAssembler, closeInfo } from '../wire/messageAssembler';
 
 const timeOrigin = performance.timeOrigin;
 const now = (): number => timeOrigin + performance.now();
@@ -16,14 +16,15 @@ export interface DirectionOwner {
   recordError(err: WireError, direction: Direction | undefined): void;
 }
 
-/** One direction's decoder and assembler, and the frame events of its open message. */
+/**
+ * One direction's decoder and assembler, and the ids of its open message's frames. Each event it appends is complete:
+ * it is never changed afterwards (a frame's messageId is the sink's to give, from the message's frameIds).
+ */
 export class DirectionCapture {
-  readonly decoder: FrameDecoder;
-  readonly assembler: MessageAssembler;
-  /** Events and ids of the open fragmented message's frames. */
-  private pendingEvents: FrameEvent[] = [];
+  private readonly decoder: FrameDecoder;
+  private readonly assembler: MessageAssembler;
+  /** Ids of the open fragmented message's frames. */
   private pendingIds: number[] = [];
-  private lastEvent: FrameEvent | undefined;
   private lastId = 0;
   /** While pushShared decodes: the other recipients of what it decodes. */
   private alsoSentTo: readonly string[] | undefined;
@@ -61,10 +62,6 @@ export class DirectionCapture {
   push(chunk: Buffer): void {
     this.decoder.push(chunk);
     this.sink.seal?.();
-    // Only this push needed it (a fragment's frames are in pendingEvents). Held until the connection's next message
-    // (100 ms away for a client sending 10/s), a thousand connections' last frames would outlive a scavenge or two
-    // and die in the old generation, which is what made full collections frequent under load.
-    this.lastEvent = undefined;
   }
 
   /**
@@ -125,7 +122,6 @@ export class DirectionCapture {
     if (this.pendingIds.length !== 0 || !this.assembler.idle) return false;
     const opcode = bytes[at] & 0x0f;
     if (opcode === 1 && !isUtf8(new Uint8Array(bytes.buffer, bytes.byteOffset + at + hl, n))) return false;
-    this.lastEvent = undefined;
     this.sink.appendWholeFrame!(this.connectionId, time, this.direction, opcode as 1 | 2, bytes, at, hl, n, this.alsoSentTo);
     return true;
   };
@@ -136,8 +132,12 @@ export class DirectionCapture {
   }
 
   private readonly onFrame = (f: DecodedFrame): void => {
-    // Every field is present from the start (the store's `id` and the later closeCode/messageId included), so the
-    // object keeps one shape: adding properties after creation costs a map transition on the hot path.
+    const op = f.opcode;
+    // A close frame's code and reason go in before the append; the assembler reports what is wrong with them after it,
+    // so that the errors follow the frame.
+    const close = op === OPCODE_CLOSE ? closeInfo(f.payload) : undefined;
+    // Every field is present (the store's `id` and the sink's messageId included), so that every frame event has one
+    // shape: adding properties later costs a map transition.
     const ev: FrameEvent = {
       id: 0,
       kind: 'frame',
@@ -156,46 +156,32 @@ export class DirectionCapture {
       headerLength: f.headerLength,
       header: f.header,
       payload: f.payload,
-      closeCode: undefined,
-      closeReason: undefined,
+      closeCode: close?.code,
+      closeReason: close?.reason,
       messageId: undefined,
       alsoSentTo: this.alsoSentTo,
     };
     const id = this.sink.append(ev);
-    const op = f.opcode;
     if (op < 0x8) {
-      this.lastEvent = ev;
       this.lastId = id;
       if (op !== 0) {
-        if (this.pendingIds.length !== 0) this.clearPending();
-        if (!f.fin) {
-          this.pendingEvents.push(ev);
-          this.pendingIds.push(id);
-        }
+        if (this.pendingIds.length !== 0) this.pendingIds = [];
+        if (!f.fin) this.pendingIds.push(id);
       } else {
-        this.pendingEvents.push(ev);
         this.pendingIds.push(id);
       }
     }
-    const close = this.assembler.push(f);
-    if (close !== undefined) {
-      // Mutating after append is fine: the store keeps this object.
-      ev.closeCode = close.code;
-      ev.closeReason = close.reason;
-      if (op === OPCODE_CLOSE && this.close === undefined) this.close = { code: close.code ?? 1005, reason: close.reason ?? '' };
-    }
+    this.assembler.push(f);
+    if (close !== undefined && this.close === undefined) this.close = { code: close.code ?? 1005, reason: close.reason ?? '' };
   };
 
   private readonly onMessage = (m: AssembledMessage): void => {
     let frameIds: number[];
-    let events: FrameEvent[] | undefined;
     if (m.frames.length === 1) {
       frameIds = [this.lastId];
     } else {
-      const k = m.frames.length;
-      frameIds = this.pendingIds.slice(this.pendingIds.length - k);
-      events = this.pendingEvents.slice(this.pendingEvents.length - k);
-      this.clearPending();
+      frameIds = this.pendingIds.slice(this.pendingIds.length - m.frames.length);
+      this.pendingIds = [];
     }
     const last = m.frames[m.frames.length - 1];
     const ev: MessageEvent = {
@@ -214,20 +200,10 @@ export class DirectionCapture {
       frameIds,
       alsoSentTo: this.alsoSentTo,
     };
-    const messageId = this.sink.append(ev);
-    if (events === undefined) {
-      if (this.lastEvent !== undefined) this.lastEvent.messageId = messageId;
-    } else {
-      for (const e of events) e.messageId = messageId;
-    }
+    this.sink.append(ev);
   };
 
   private readonly onError = (err: WireError): void => {
     this.owner.recordError(err, this.direction);
   };
-
-  private clearPending(): void {
-    this.pendingEvents = [];
-    this.pendingIds = [];
-  }
 }

@@ -3,6 +3,7 @@
 import type { CaptureEvent, CaptureSink, Direction, NewCaptureEvent } from './events';
 import { appendWholeFrameEvents, eventPayloadBytes } from './events';
 import { Emitter, type Event } from '../util/events';
+import { stripUndefined } from '../util/objects';
 import { CompactEventColumns, SLOT_OBJECT } from './compactEvents';
 import { type EventQuery, type QueryResult, compileFilter } from './eventQuery';
 
@@ -68,11 +69,11 @@ const PRESIZED_SLOTS = 131_072;
  * A bounded ring buffer of capture events. Ids start at 1, are consecutive and never reused (not even after
  * `clear()`), so `get(id)` is an index computation.
  *
- * The store keeps the object it is given and sets its `id`, until the capture says it is complete (`seal`) or the
- * current turn of the event loop ends: the capture still completes it meanwhile (a close frame's code, a frame's
- * `messageId`). Then frame and message events move into compact columns (see compactEvents.ts) so that a
- * long history costs the GC nothing; `get`, `query` and the batches build equal objects from them again. A message
- * appended later still sets `messageId` on its compact frames.
+ * The store sets the `id` of the object it is given and keeps it, until the capture is done with its bytes (`seal`),
+ * a message is appended, or the current turn of the event loop ends. Then frame and message events move into compact
+ * columns (see compactEvents.ts) so that a long history costs the GC nothing; `get`, `query` and the batches build
+ * equal objects from them again. No appended object is ever changed. A frame's `messageId` is the store's: a message
+ * gives its id to its frames (its `frameIds`) in the compact columns, where it makes them go first.
  */
 export class EventStore implements CaptureSink {
   private readonly maxEvents: number;
@@ -152,7 +153,7 @@ export class EventStore implements CaptureSink {
     this.size++;
     this.bytes += eventPayloadBytes(ev);
     while (this.bytes > this.maxBytes && this.size > 1) this.evictOldest();
-    if (ev.kind === 'message') this.linkCompactFrames(ev.frameIds, id);
+    if (ev.kind === 'message') this.linkFrames(ev.frameIds, id);
     if (this.compactTimer === undefined) {
       this.compactTimer = setImmediate(this.compactBound);
       this.compactTimer.unref?.();
@@ -326,8 +327,18 @@ export class EventStore implements CaptureSink {
     this.compactFromId = this.nextId;
   }
 
-  /** A message completed a fragmented message whose first frames may already be compact: give them its id. */
-  private linkCompactFrames(frameIds: readonly number[], messageId: number): void {
+  /**
+   * A message gives its id to its frames, in the compact columns: frames still held as objects (nearly always its last
+   * one) are made compact first, with every event before them. Appended events are complete, so any time will do, and
+   * the frame objects stay as they were appended.
+   */
+  private linkFrames(frameIds: readonly number[], messageId: number): void {
+    for (const fid of frameIds) {
+      if (fid >= this.compactFromId) {
+        this.compactPending();
+        break;
+      }
+    }
     const first = this.nextId - this.size;
     for (const fid of frameIds) {
       if (fid >= first && fid < this.compactFromId) this.compact.setMessageId((this.head + (fid - first)) & this.mask, messageId);
@@ -390,10 +401,4 @@ export class EventStore implements CaptureSink {
       firstId: first,
     });
   }
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  const r: Partial<T> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined) (r as Record<string, unknown>)[k] = v;
-  return r;
 }

@@ -34,14 +34,17 @@ export interface HandshakeEvent extends EventBase {
   bodyTruncated?: boolean;
 }
 
-/** A frame as the decoder read it (see DecodedFrame for each field), and what the capture learned of it later. */
+/** A frame as the decoder read it (see DecodedFrame for each field), with what the capture and the sink know of it. */
 export interface FrameEvent extends EventBase, Omit<DecodedFrame, 'time'> {
   kind: 'frame';
   direction: Direction;
   /** For close frames. */
   closeCode?: number;
   closeReason?: string;
-  /** Set on the frame that completed a message: the id of the message event. */
+  /**
+   * The id of the message the frame belongs to. The sink gives it, from the message's `frameIds` (the frame is
+   * appended first, and nobody changes it after): undefined as appended, and until the message is.
+   */
   messageId?: number;
   /**
    * A broadcast: the other connections that this same frame was written to, in the same tick, byte for byte.
@@ -125,16 +128,15 @@ export function eventPayloadBytes(e: Omit<CaptureEvent, 'id'>): number {
 /** Where capture events go. The EventStore implements it; tests may collect into an array. */
 export interface CaptureSink {
   /**
-   * Appends and returns the id given to the event. The sink keeps the very object it is given (no copy) at least
-   * until the current turn of the event loop ends: the capture fills in `closeCode` and `messageId` after the append,
-   * in the same turn. (A fragmented message's earlier frames get their `messageId` from the
-   * message's `frameIds`: the EventStore links them itself.)
+   * Appends and returns the id given to the event (the sink sets its `id`). The event is complete: nobody changes it
+   * afterwards, so the sink may keep the object or copy it at once. A frame's `messageId` is the sink's to give, from
+   * the `frameIds` of the message appended after it (the EventStore does).
    */
   append(event: NewCaptureEvent): number;
   /**
-   * The capture has filled in every event appended so far: the sink may stop keeping their objects now instead of at
-   * the end of the turn. The EventStore then moves them into its compact history while their bytes, just decoded,
-   * are still in the CPU's caches (at the end of a server's turn, its writes to every client have pushed them out).
+   * The capture is done with the bytes of every event appended so far: the EventStore moves them into its compact
+   * history now instead of at the end of the turn, while those bytes, just decoded, are still in the CPU's caches (at
+   * the end of a server's turn, its writes to every client have pushed them out).
    */
   seal?(): void;
   /**
@@ -223,6 +225,6 @@ export function appendWholeFrameEvents(
     frameIds: [frameId],
     alsoSentTo,
   };
-  frame.messageId = sink.append(message);
+  sink.append(message);
   return frameId;
 }

@@ -148,8 +148,8 @@ export class FanOutList {
 
   /**
    * The targets key of the fan-out that last filled this list by writing every one of its targets past their taps, or
-   * -1 (see relay.ts fanOut). A fan-out with the same key has the same targets in the same order: while it writes
-   * every one of them past its tap too, its recipients are this list's, and it only counts them (`keep`).
+   * -1 (see broadcastFastPath.ts fanOut). A fan-out with the same key has the same targets in the same order: while it
+   * writes every one of them past its tap too, its recipients are this list's, and it only counts them (`keep`).
    */
   targetsKey = -1;
 

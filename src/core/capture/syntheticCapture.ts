@@ -6,6 +6,7 @@ import { isUtf8 } from 'node:buffer';
 import type { CaptureSink, ConnectionEvent, Direction, FrameEvent, HandshakeEvent, HttpHead, MessageEvent } from './events';
 import { OPCODE_BINARY, OPCODE_CLOSE, OPCODE_TEXT } from '../wire/constants';
 import { encodeFrameHeader } from '../wire/frameEncoder';
+import { closeInfo } from '../wire/messageAssembler';
 
 const timeOrigin = performance.timeOrigin;
 const now = (): number => timeOrigin + performance.now();
@@ -24,20 +25,15 @@ export interface SyntheticFrame {
 }
 
 /**
- * Appends one final frame and, for text and binary, the message it makes. A close frame gets its code and reason.
- * Returns the ids the sink gave.
+ * Appends one final frame and, for text and binary, the message it makes (whose frameIds link the frame to it). A
+ * close frame gets its code and reason. Returns the ids the sink gave.
  */
 export function recordSyntheticFrame(sink: CaptureSink, f: SyntheticFrame): { frameId: number; messageId?: number } {
   const time = f.time ?? now();
   const maskKey = f.masked === true ? Buffer.alloc(4) : undefined;
   const header = encodeFrameHeader({ opcode: f.opcode, payload: f.payload, maskKey });
   const n = f.payload.length;
-  let closeCode: number | undefined;
-  let closeReason: string | undefined;
-  if (f.opcode === OPCODE_CLOSE && n >= 2) {
-    closeCode = f.payload.readUInt16BE(0);
-    closeReason = f.payload.subarray(2).toString('utf8');
-  }
+  const close = f.opcode === OPCODE_CLOSE ? closeInfo(f.payload) : undefined;
   const frame: FrameEvent = {
     id: 0,
     kind: 'frame',
@@ -56,8 +52,8 @@ export function recordSyntheticFrame(sink: CaptureSink, f: SyntheticFrame): { fr
     headerLength: header.length,
     header,
     payload: f.payload,
-    closeCode,
-    closeReason,
+    closeCode: close?.code,
+    closeReason: close?.reason,
     messageId: undefined,
     alsoSentTo: undefined,
   };
@@ -80,7 +76,6 @@ export function recordSyntheticFrame(sink: CaptureSink, f: SyntheticFrame): { fr
     alsoSentTo: undefined,
   };
   const messageId = sink.append(message);
-  frame.messageId = messageId;
   return { frameId, messageId };
 }
 

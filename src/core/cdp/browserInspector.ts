@@ -9,7 +9,8 @@ import { DisposableStore, Emitter, type Disposable, type Event } from '../util/e
 import { BrowserSockets, type BrowserSocketInfo } from './browserSockets';
 import { BrowserTargets, targetInfoOf, type Attachment, type BrowserTargetInfo } from './browserTargets';
 import { CdpError, connectCdp, type CdpConnection, type CdpEvent } from './cdpConnection';
-import { errorText, isNum } from './cdpValues';
+import { errorText } from '../../shared/errorText';
+import { isNum } from './cdpValues';
 import { resolveEndpoint } from './endpoint';
 
 export interface BrowserInspectorOptions {

@@ -9,7 +9,9 @@ import { recordSyntheticConnection, recordSyntheticFrame, recordSyntheticHandsha
 import { OPCODE_BINARY, OPCODE_CLOSE, OPCODE_TEXT } from '../wire/constants';
 import { parseHttpHead, parseRequestLine } from '../wire/handshake';
 import type { BrowserTargets } from './browserTargets';
-import { errorText, isNum, now, objectOr } from './cdpValues';
+import { stripUndefined } from '../util/objects';
+import { errorText } from '../../shared/errorText';
+import { isNum, now, objectOr } from './cdpValues';
 
 export interface BrowserSocketInfo {
   /** The capture connectionId of its events, e.g. `browser1-2`. */
@@ -460,9 +462,4 @@ function closeCodeFor(message: string): number {
   if (/utf-?8/i.test(message)) return 1007;
   if (/too (big|large)|exceed/i.test(message)) return 1009;
   return 1002;
-}
-
-function stripUndefined<T extends object>(o: T): T {
-  for (const k of Object.keys(o) as Array<keyof T>) if (o[k] === undefined) delete o[k];
-  return o;
 }

@@ -10,7 +10,8 @@
 import type { Protocol } from 'devtools-protocol';
 import { ConnectionError } from '../util/connectionError';
 import { CdpError, type CdpConnection } from './cdpConnection';
-import { errorText, isNum, now, objectOr } from './cdpValues';
+import { errorText } from '../../shared/errorText';
+import { isNum, now, objectOr } from './cdpValues';
 
 export interface BrowserTargetInfo {
   targetId: string;

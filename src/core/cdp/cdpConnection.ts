@@ -6,6 +6,7 @@ import type { ProtocolMapping } from 'devtools-protocol/types/protocol-mapping';
 import { WebSocket } from 'ws';
 import { DisposableStore, Emitter, type Disposable, type Event } from '../util/events';
 import { ConnectionError } from '../util/connectionError';
+import { errorText } from '../../shared/errorText';
 
 /** A command the peer answered with an error object. */
 export class CdpError extends Error {
@@ -135,7 +136,7 @@ export function endpointError(err: unknown, where: string, timeoutMs: number): C
     case 'ETIMEDOUT':
       return new ConnectionError(code, `Timed out connecting to ${where}`, { cause: err });
   }
-  const text = e instanceof Error ? e.message : String(err);
+  const text = errorText(err);
   if (code?.startsWith('HPE_') === true || /^Parse Error/.test(text)) {
     return new ConnectionError('ENOTDEVTOOLS', `${where} does not speak HTTP: it is not a Chromium DevTools port. ${hint}`, { cause: err });
   }

@@ -9,10 +9,6 @@ export function isNum(x: unknown): x is number {
   return typeof x === 'number' && Number.isFinite(x);
 }
 
-export function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 const timeOrigin = performance.timeOrigin;
 
 /** Epoch ms, on the clock of the capture events. */

@@ -6,10 +6,11 @@ import { WebSocket } from 'ws';
 import type { CaptureSink } from '../capture/events';
 import { onClientSocket } from '../capture/socketTap';
 import { DisposableStore, Emitter, type Disposable, type Event } from '../util/events';
-import { attachCapture, type CaptureHandle } from '../server/attachCapture';
+import { attachCapture, type CaptureHandle } from '../capture/attachCapture';
 import { toConnectionError, type Target } from './connectionError';
 import { ConnectionError } from '../util/connectionError';
 import { backoffDelay } from '../util/backoff';
+import { stripUndefined } from '../util/objects';
 
 export { ConnectionError } from '../util/connectionError';
 export { backoffDelay } from '../util/backoff';
@@ -387,8 +388,4 @@ function validate(o: ClientConnectionOptions): ClientConnectionOptions {
   if (o.maxPayload !== undefined && (!Number.isInteger(o.maxPayload) || o.maxPayload < 1)) throw new TypeError('maxPayload must be a positive integer');
   if (o.capture !== undefined && typeof o.capture?.append !== 'function') throw new TypeError('capture must be a CaptureSink (with append())');
   return o;
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,6 +1,7 @@
 // Turns socket, TLS and handshake failures into errors a user can act on.
 
 import { ConnectionError } from '../util/connectionError';
+import { errorText } from '../../shared/errorText';
 
 /** Where the connection was going, for messages. */
 export interface Target {
@@ -53,7 +54,7 @@ export function toConnectionError(err: unknown, target: Target): ConnectionError
       return msg(`TLS handshake with ${target.where} failed — is the server speaking TLS? (${e.message})`);
   }
   if (code?.startsWith('WS_ERR_')) return msg(`Protocol error from ${target.where}: ${e.message}`);
-  const text = e instanceof Error ? e.message : String(err);
+  const text = errorText(err);
   if (text === 'Opening handshake has timed out') {
     return msg(`No upgrade response from ${target.where} within ${target.handshakeTimeoutMs} ms`, 'EHANDSHAKETIMEOUT');
   }

@@ -2,7 +2,7 @@
 import * as http from 'node:http';
 import type * as net from 'node:net';
 import type { DeflateParams, Direction, HttpHead } from '../capture/events';
-import { attachCapture } from '../server/attachCapture';
+import { attachCapture } from '../capture/attachCapture';
 import { negotiatedDeflate } from '../wire/deflate';
 import { getHeader, parseStatusLine } from '../wire/handshake';
 import { DisposableStore } from '../util/events';

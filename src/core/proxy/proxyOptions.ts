@@ -1,5 +1,6 @@
 // The inspecting proxy's options, their defaults and checks, and its error type.
 import type { CaptureSink } from '../capture/events';
+import { isLoopback } from '../util/address';
 import { DEFAULT_MAX_PAYLOAD } from '../wire/constants';
 import type { BreakpointController } from './breakpoints';
 
@@ -127,8 +128,4 @@ export function resolveOptions(o: InspectingProxyOptions): ResolvedOptions {
     closeTimeoutMs: positive('closeTimeoutMs', o.closeTimeoutMs, DEFAULTS.closeTimeoutMs),
     maxConnections: positive('maxConnections', o.maxConnections, DEFAULTS.maxConnections),
   };
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^(::ffff:)?127\.\d+\.\d+\.\d+$/.test(host);
 }

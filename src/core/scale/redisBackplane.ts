@@ -4,7 +4,6 @@
 
 import { randomBytes } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
-import { createClient } from 'redis';
 import type { CaptureSink } from '../capture/events';
 import { recordSyntheticConnection, recordSyntheticFrame } from '../capture/syntheticCapture';
 import type { BackplaneHook, BroadcastServer } from '../server/broadcastServer';
@@ -12,9 +11,11 @@ import { Emitter, onUnexpectedError, type Event } from '../util/events';
 import { OPCODE_BINARY, OPCODE_TEXT } from '../wire/constants';
 import { decodeEnvelope, encodeEnvelope, ENVELOPE_FORMATS, type EnvelopeFormat } from './envelope';
 import { backoffDelay } from '../util/backoff';
+import { closeClient, describeError, newRedisClient, redactRedisUrl, type RedisClient } from './redisClient';
 
 export { decodeEnvelope, encodeEnvelope, ENVELOPE_VERSION } from './envelope';
 export type { BackplaneMessage, DecodeResult, EnvelopeErrorCode, EnvelopeFormat } from './envelope';
+export { redactRedisUrl } from './redisClient';
 
 export interface RedisBackplaneOptions {
   /** `redis://[[user]:password@]host[:port][/db]` or `rediss://…` (TLS). The password is never shown or recorded. */
@@ -88,15 +89,11 @@ const DEFAULT_INITIAL_DELAY_MS = 200;
 const DEFAULT_MAX_DELAY_MS = 10_000;
 const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 const DEFAULT_MAX_PENDING_PUBLISHES = 10_000;
-/** How long `stop()` lets in-flight publishes finish before dropping the connections. */
-const STOP_GRACE_MS = 1000;
 /**
  * Bare mode: an own publish Redis acknowledged this long ago without its echo coming back is forgotten. The echo
  * is written to the subscriber before the publisher's reply, so it normally follows within milliseconds.
  */
 const OWN_ECHO_STALE_MS = 10_000;
-
-type RedisClient = ReturnType<typeof newRedisClient>;
 
 let nextBackplaneNumber = 1;
 
@@ -454,54 +451,4 @@ export class RedisBackplane {
     this._state = state;
     this._onDidChangeState.fire({ state, error: this._lastError });
   }
-}
-
-/** `redis://user:secret@host` → `redis://user:***@host`; a string that is not a URL is cut before any `@`. */
-export function redactRedisUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password === '') return url;
-    u.password = '***';
-    return u.toString();
-  } catch {
-    const at = url.lastIndexOf('@');
-    return at === -1 ? url : `***${url.slice(at)}`;
-  }
-}
-
-function newRedisClient(url: string, maxPending: number, retryDelay: (retries: number) => number | false) {
-  return createClient({
-    url,
-    // RESP2 (no HELLO) works with every Redis and Redis-compatible server; pub/sub uses its own connection anyway.
-    RESP: 2,
-    // A publish made while Redis is away would be sent after the reconnect, out of order with the live traffic.
-    disableOfflineQueue: true,
-    commandsQueueMaxLength: maxPending,
-    socket: { reconnectStrategy: (retries: number) => retryDelay(retries) },
-  });
-}
-
-async function closeClient(client: RedisClient): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    if (!client.isReady) return;
-    await Promise.race([client.close(), new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS)))]);
-  } catch {
-    // Already closed or never connected: destroy() below is all that is left.
-  } finally {
-    clearTimeout(timer);
-    client.destroy();
-  }
-}
-
-/** A readable one-line message; Node's connect errors to `localhost` are AggregateErrors with an empty message. */
-function describeError(err: unknown): string {
-  if (err instanceof AggregateError && err.errors.length > 0) {
-    return [...new Set(err.errors.map((e) => describeError(e)))].join('; ');
-  }
-  if (err instanceof Error) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return err.message || code || err.name;
-  }
-  return String(err);
 }

@@ -1,8 +1,10 @@
 // The broadcast server's connected clients: what the UI lists, plus the live handles the relay needs.
 
+import type * as http from 'node:http';
 import type * as net from 'node:net';
 import type { WebSocket } from 'ws';
-import type { TokenBucket } from './limits';
+import type { FanOutSlot } from '../capture/fanOutRecord';
+import { TokenBucket, type RateLimitOptions } from './limits';
 
 /** A connected client as the UI shows it. A snapshot: counters do not move after it is returned. */
 export interface ClientInfo {
@@ -64,6 +66,50 @@ export interface ClientRecord {
   closeTimer?: NodeJS.Timeout;
 }
 
+/**
+ * The record of a client that has just upgraded: its info from the request, zeroed counters, a full rate bucket.
+ * `fanOutSlot` is where the fan-out finds the capture on its socket, which the fan-out writes past (see
+ * broadcastFastPath.ts).
+ */
+export function newClientRecord(
+  id: string,
+  ws: WebSocket,
+  req: http.IncomingMessage,
+  socket: net.Socket,
+  rateLimit: RateLimitOptions,
+  fanOutSlot: FanOutSlot | undefined,
+): ClientRecord {
+  const now = Date.now();
+  return {
+    info: {
+      id,
+      remoteAddress: socket.remoteAddress ?? '',
+      remotePort: socket.remotePort ?? 0,
+      userAgent: req.headers['user-agent'] ?? '',
+      origin: req.headers.origin ?? '',
+      subprotocol: ws.protocol,
+      connectedAt: now,
+      messagesIn: 0,
+      messagesOut: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      droppedIn: 0,
+      droppedOut: 0,
+    },
+    ws,
+    socket,
+    deflate: ws.extensions !== '',
+    captureSlot: fanOutSlot?.slot ?? -1,
+    captureGeneration: fanOutSlot?.generation ?? 0,
+    alive: true,
+    bucket: new TokenBucket(rateLimit.messagesPerSecond / 1000, rateLimit.burst, now),
+    turnBytes: 0,
+    lastSeen: now,
+    slowReportedAt: -Infinity,
+    rateReportedAt: -Infinity,
+  };
+}
+
 let lastId = 0;
 
 /** Ids come from a process-wide counter so two servers (or a restart) never reuse one in the same capture store. */
@@ -81,7 +127,7 @@ export class ClientRegistry {
   /**
    * Changes whenever a record is added or deleted, and is never the version of another registry in this process:
    * while it stays the same, `records()` gives the same records in the same order. The fan-out uses it to know that
-   * its recipients are the last fan-out's without going through them (see relay.ts fanOut).
+   * its recipients are the last fan-out's without going through them (see broadcastFastPath.ts fanOut).
    */
   get version(): number {
     return this._version;

@@ -56,32 +56,3 @@ export function validateRateLimit(r: RateLimitOptions): RateLimitOptions {
   if (o.action !== 'drop' && o.action !== 'close') throw new TypeError(`rateLimit.action must be 'drop' or 'close'; got ${String(o.action)}`);
   return o;
 }
-
-/** Origins compare case-insensitively, without a trailing slash (`https://A.test/` = `https://a.test`). */
-export function normalizeOrigin(origin: string): string {
-  return origin.trim().toLowerCase().replace(/\/+$/, '');
-}
-
-// Anchored and exact: `http://localhost.evil.test` and `http://localhost@evil.test` are not local.
-const LOCAL_ORIGIN = /^(?:https?:\/\/(?:localhost|127\.0\.0\.1|\[::1\])(?::\d{1,5})?|vscode-webview:\/\/[a-z0-9-]+|vscode-file:\/\/vscode-app)$/;
-
-/**
- * Origins a server accepts without configuration: pages served from this machine (`localhost`, `127.0.0.1`, `[::1]`;
- * any port, http or https) and VS Code's own pages (desktop webviews are `vscode-webview://<id>`, the workbench is
- * `vscode-file://vscode-app`; code-server serves its webviews from its own origin, which is local when it runs here).
- * Any other website is refused, so that a page open in the browser cannot read the broadcasts. `null` (sandboxed
- * frames, `file:`) is not local: any page can make a sandboxed frame.
- */
-export function isLocalOrigin(origin: string): boolean {
-  return LOCAL_ORIGIN.test(normalizeOrigin(origin));
-}
-
-/** An allowlist entry: `scheme://host[:port]` (a trailing slash is ignored) or `null`; a path would never match. */
-export function isOrigin(x: unknown): boolean {
-  return typeof x === 'string' && (/^[a-z][a-z0-9+.-]*:\/\/[^/?#@\s]+\/?$/i.test(x.trim()) || x.trim() === 'null');
-}
-
-/** Whether a browser's `Origin` header may connect: a local origin, or one of `allowed` (normalized). */
-export function isOriginAllowed(origin: string, allowed: ReadonlySet<string>): boolean {
-  return isLocalOrigin(origin) || allowed.has(normalizeOrigin(origin));
-}

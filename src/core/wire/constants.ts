@@ -19,20 +19,6 @@ export const MAX_CONTROL_PAYLOAD = 125;
 
 export const EMPTY_BUFFER: Buffer = Buffer.alloc(0);
 
-const OPCODE_NAMES: Record<number, string> = {
-  0: 'continuation',
-  1: 'text',
-  2: 'binary',
-  8: 'close',
-  9: 'ping',
-  10: 'pong',
-};
-
-/** `text`, `ping`…, or `0x3` for a reserved opcode. */
-export function opcodeName(opcode: number): string {
-  return OPCODE_NAMES[opcode] ?? `0x${opcode.toString(16)}`;
-}
-
 /** ws's `isValidStatusCode`: the codes an endpoint may put in a close frame. */
 export function isValidCloseCode(code: number): boolean {
   return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);

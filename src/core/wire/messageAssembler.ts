@@ -28,6 +28,15 @@ export interface CloseInfo {
   reason?: string;
 }
 
+/**
+ * The code and reason in a close frame's payload, as MessageAssembler.push returns them, without the checks (those
+ * are the assembler's, which reports the violations): a capture completes a close frame's record before appending it.
+ */
+export function closeInfo(payload: Buffer): CloseInfo {
+  if (payload.length < 2) return {};
+  return { code: payload.readUInt16BE(0), reason: payload.subarray(2).toString('utf8') };
+}
+
 export interface MessageAssemblerOptions {
   direction: Direction;
   /** A message whose wire length exceeds it is a violation (1009) and is not emitted. Default 100 MiB. */
@@ -150,16 +159,14 @@ export class MessageAssembler {
   }
 
   private close(p: Buffer): CloseInfo {
-    if (p.length === 0) return {};
+    const info = closeInfo(p);
     if (p.length === 1) {
       this.error('WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', 'invalid close payload length 1', 1002);
-      return {};
+    } else if (info.code !== undefined) {
+      if (!isValidCloseCode(info.code)) this.error('WS_ERR_INVALID_CLOSE_CODE', `invalid status code ${info.code}`, 1002);
+      if (!isUtf8(p.subarray(2))) this.error('WS_ERR_INVALID_UTF8', 'invalid UTF-8 sequence in a close reason', 1007);
     }
-    const code = p.readUInt16BE(0);
-    const reasonBytes = p.subarray(2);
-    if (!isValidCloseCode(code)) this.error('WS_ERR_INVALID_CLOSE_CODE', `invalid status code ${code}`, 1002);
-    if (!isUtf8(reasonBytes)) this.error('WS_ERR_INVALID_UTF8', 'invalid UTF-8 sequence in a close reason', 1007);
-    return { code, reason: reasonBytes.toString('utf8') };
+    return info;
   }
 
   private tooBig(): void {

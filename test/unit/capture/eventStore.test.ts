@@ -53,13 +53,18 @@ describe('EventStore', () => {
     }
   });
 
-  test('keeps the appended object, so a capture can complete it later', () => {
+  test('gives a message’s frames its id, without changing the objects appended', () => {
     const s = new EventStore();
     try {
       const f = frame('hi');
-      const id = s.append(f);
-      (f as FrameEvent).messageId = 99;
-      assert.equal((s.get(id) as FrameEvent).messageId, 99);
+      const fid = s.append(f);
+      assert.equal((s.get(fid) as FrameEvent).messageId, undefined, 'no message yet');
+      const mid = s.append({
+        kind: 'message', connectionId: 'c1', time: t0++, direction: 'c2s', opcode: 1, data: Buffer.from('hi'),
+        wireLength: 2, compressed: false, frameIds: [fid],
+      });
+      assert.equal((s.get(fid) as FrameEvent).messageId, mid);
+      assert.equal((f as FrameEvent).messageId, undefined);
     } finally {
       s.dispose();
     }

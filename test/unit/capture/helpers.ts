@@ -2,12 +2,22 @@
 import type { CaptureEvent, CaptureSink, NewCaptureEvent } from '../../../src/core/capture/events';
 import { computeAccept } from '../../../src/core/wire/handshake';
 
+/**
+ * A sink that keeps every event, and gives a message's frames its id as the EventStore does (from its frameIds): in
+ * records of its own, copies, since an appended event is never changed.
+ */
 export class ArraySink implements CaptureSink {
   events: CaptureEvent[] = [];
   append(e: NewCaptureEvent): number {
     const ev = e as CaptureEvent;
     ev.id = this.events.length + 1;
     this.events.push(ev);
+    if (ev.kind === 'message') {
+      for (const fid of ev.frameIds) {
+        const f = this.events[fid - 1];
+        if (f?.kind === 'frame') this.events[fid - 1] = { ...f, messageId: ev.id };
+      }
+    }
     return ev.id;
   }
   kinds(): string[] {

@@ -416,6 +416,7 @@ describe('BroadcastServer robustness', () => {
     await assert.rejects(s.start({ auth: { jwt: { algorithms: ['RS256'], publicKeyPem: 'junk' } } }), TypeError);
     await assert.rejects(s.start({ auth: { jwt: { algorithms: ['ES256' as never], secret: 's' } } }), TypeError);
     await assert.rejects(s.start({ capture: {} as never }), TypeError);
+    await assert.rejects(s.start({ capture: { append: () => 0 }, attachCapture: {} as never }), /attachCapture/);
     assert.equal(s.state, 'stopped');
   });
 });

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClientRegistry, type ClientRecord } from '../../../src/core/server/clientRegistry';
 
-// The registry only reads a record's id; the fan-out's targets key (relay.ts fanOut) rests on `version`.
+// The registry only reads a record's id; the fan-out's targets key (broadcastFastPath.ts fanOut) rests on `version`.
 const record = (id: string) => ({ info: { id } }) as unknown as ClientRecord;
 
 describe('ClientRegistry.version', () => {

@@ -12,8 +12,9 @@ import {
   type RejectEvent,
 } from '../../../src/core/server/broadcastServer';
 import type { NewCaptureEvent } from '../../../src/core/capture/events';
-import { isLocalOrigin, isOrigin, isOriginAllowed, normalizeOrigin, TokenBucket } from '../../../src/core/server/limits';
-import { setCaptureAttacher } from '../../../src/core/server/attachCapture';
+import { TokenBucket } from '../../../src/core/server/limits';
+import { isLocalOrigin, isOrigin, isOriginAllowed, normalizeOrigin } from '../../../src/core/server/upgradeGate';
+import type { CaptureAttacher } from '../../../src/core/capture/attachCapture';
 import { devCredentials } from '../tlsCredentials';
 import { sleep, waitFor } from '../../support/waitFor';
 
@@ -415,15 +416,17 @@ describe('TLS', () => {
 });
 
 describe('reading a client over its rate', () => {
-  /** The server's end of each client's TCP connection, by client id, from a capture attacher that records nothing. */
-  function serverSockets(): Map<string, net.Socket> {
+  /**
+   * The server's end of each client's TCP connection, by client id: the server, given this `attachCapture` with a
+   * `capture` sink, hands it each socket, and it records nothing.
+   */
+  function serverSockets(): { sockets: Map<string, net.Socket>; attachCapture: CaptureAttacher } {
     const sockets = new Map<string, net.Socket>();
-    setCaptureAttacher((socket, init) => {
+    const attachCapture: CaptureAttacher = (socket, init) => {
       sockets.set(init.connectionId, socket);
       return { dispose() {} };
-    });
-    cleanups.push(() => setCaptureAttacher(undefined));
-    return sockets;
+    };
+    return { sockets, attachCapture };
   }
 
   test('TokenBucket.msUntil: the time until n tokens, at most a full bucket', () => {
@@ -436,12 +439,13 @@ describe('reading a client over its rate', () => {
   });
 
   test("a flooder over its rate is not read until its bucket refills; another client's messages all arrive meanwhile", async (t) => {
-    const sockets = serverSockets();
+    const { sockets, attachCapture } = serverSockets();
     const capture = { append: () => 0 };
     const { server, address, breaches } = await startServer({
       relay: 'broadcastOthers',
       rateLimit: { messagesPerSecond: 10, burst: 10, action: 'drop' },
       capture,
+      attachCapture,
       handshakeTimeoutMs: 0,
     });
     const receiver = await client(address.url);
@@ -490,11 +494,12 @@ describe('reading a client over its rate', () => {
   });
 
   test('a client that has read its share of a turn waits for the next one, so that another socket is read in between', async () => {
-    const sockets = serverSockets();
+    const { sockets, attachCapture } = serverSockets();
     const { server, address, breaches } = await startServer({
       relay: 'broadcastOthers',
       rateLimit: { messagesPerSecond: 1e6, burst: 1e6, action: 'drop' },
       capture: { append: () => 0 },
+      attachCapture,
     });
     const receiver = await client(address.url);
     const big = await client(address.url);

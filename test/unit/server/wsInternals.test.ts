@@ -1,4 +1,4 @@
-// The private fields of `ws` that this project reads (the fan-out's idle-Sender check in relay.ts, the clean-close
+// The private fields of `ws` that this project reads (the idle-Sender check in broadcastFastPath.ts, the clean-close
 // flags in broadcastServer.ts, the client's request in socketTap.ts). ws is pinned to an exact version in
 // package.json; when an update renames or changes these fields, this test fails instead of the fast path switching
 // itself off in silence.
