@@ -147,6 +147,9 @@ describe('inspecting proxy and frame breakpoints in code-server', { timeout: 240
     await pickItem(page, 'Program → target');
     await pickItem(page, 'Any binary message');
     await view.locator('vscode-panel-tab#tab-breakpoints').click();
+    // The panel lists the rules the proxy holds frames by: once the new one is there, it is in force.
+    const rules = view.getByText(/^Rules: /);
+    await waitFor('the binary rule in force', async () => / binary\b/.test(await rules.innerText()), 10_000);
     // Not UTF-8 (0xff): no text form, so the panel shows it as hex.
     program!.send(Buffer.from([0xff, 0x00, 0x01, 0x02]));
     const held = view.locator('.held-frame').first();

@@ -72,8 +72,8 @@ const PRESIZED_SLOTS = 131_072;
  * The store sets the `id` of the object it is given and keeps it, until the capture is done with its bytes (`seal`),
  * a message is appended, or the current turn of the event loop ends. Then frame and message events move into compact
  * columns (see compactEvents.ts) so that a long history costs the GC nothing; `get`, `query` and the batches build
- * equal objects from them again. No appended object is ever changed. A frame's `messageId` is the store's: a message
- * gives its id to its frames (its `frameIds`) in the compact columns, where it makes them go first.
+ * equal objects from them again. No appended object is ever changed: a frame's `messageId` is the store's to give,
+ * from the `frameIds` of the message appended after it (see linkFrames).
  */
 export class EventStore implements CaptureSink {
   private readonly maxEvents: number;

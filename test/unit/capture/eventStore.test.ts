@@ -503,3 +503,73 @@ describe('EventStore', () => {
     }
   });
 });
+
+describe('EventStore: a frame’s messageId comes from its message’s frameIds', () => {
+  const message = (frameIds: number[], data = 'hello'): NewCaptureEvent => ({
+    kind: 'message', connectionId: 'c1', time: t0++, direction: 'c2s', opcode: 1, data: Buffer.from(data),
+    wireLength: data.length, compressed: false, frameIds,
+  });
+  /** Appends `e` and freezes it: in this strict-mode module, a change by the store afterwards throws. */
+  const appendFrozen = (s: EventStore, e: NewCaptureEvent): number => {
+    const id = s.append(e);
+    if (e.kind === 'message') Object.freeze(e.frameIds);
+    Object.freeze(e);
+    return id;
+  };
+
+  test('frames still held as objects and frames already compact, read before and after the message', async () => {
+    const s = new EventStore();
+    try {
+      const appended: NewCaptureEvent[] = [];
+      const add = (e: NewCaptureEvent) => {
+        appended.push(e);
+        return appendFrozen(s, e);
+      };
+      const first = add(frame('he', { fin: false }));
+      await new Promise((r) => setImmediate(r)); // compact now
+      const ping = add(frame('', { opcode: 9 }));
+      const middle = add(frame('l', { opcode: 0, fin: false }));
+      assert.equal((s.get(middle) as FrameEvent).messageId, undefined, 'an object, before its message');
+      const last = add(frame('lo', { opcode: 0 }));
+      const mid = add(message([first, middle, last]));
+      // No turn has passed: the objects appended in it are read straight away.
+      for (const id of [first, middle, last]) assert.equal((s.get(id) as FrameEvent).messageId, mid, `frame ${id}`);
+      assert.equal((s.get(ping) as FrameEvent).messageId, undefined, 'a control frame belongs to no message');
+      assert.deepEqual(s.query({ kinds: ['frame'] }).events.map((e) => (e as FrameEvent).messageId), [mid, undefined, mid, mid]);
+      // A one-frame message appended in the same turn as its frame.
+      const single = add(frame('x'));
+      const singleMid = add(message([single], 'x'));
+      assert.equal((s.get(single) as FrameEvent).messageId, singleMid);
+      await new Promise((r) => setImmediate(r));
+      assert.equal((s.get(single) as FrameEvent).messageId, singleMid, 'and once compact');
+      assert.equal((s.get(last) as FrameEvent).messageId, mid);
+      for (const e of appended) if (e.kind === 'frame') assert.equal((e as FrameEvent).messageId, undefined, 'the objects appended are as they were');
+    } finally {
+      s.dispose();
+    }
+  });
+
+  test('a batch given a frame before its message keeps what it got; the store answers the link after', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const s = new EventStore({ batchIntervalMs: 10 });
+    const batches: AppendBatch[] = [];
+    s.onDidAppend((b) => batches.push(b));
+    try {
+      const a = appendFrozen(s, frame('par', { fin: false }));
+      t.mock.timers.tick(10);
+      assert.equal(batches.length, 1);
+      const early = batches[0].events[0] as FrameEvent;
+      assert.equal(early.messageId, undefined);
+      const b = appendFrozen(s, frame('tial', { opcode: 0 }));
+      const mid = appendFrozen(s, message([a, b], 'partial'));
+      t.mock.timers.tick(10);
+      assert.deepEqual(batches[1].events.map((e) => e.id), [b, mid]);
+      assert.equal((batches[1].events[0] as FrameEvent).messageId, mid);
+      assert.deepEqual((batches[1].events[1] as { frameIds: number[] }).frameIds, [a, b], 'the view links the earlier frame from frameIds');
+      assert.equal(early.messageId, undefined, 'what the listener got is not changed');
+      assert.equal((s.get(a) as FrameEvent).messageId, mid);
+    } finally {
+      s.dispose();
+    }
+  });
+});
