@@ -262,17 +262,7 @@ export class ClientConnection implements Disposable {
     this.setState({ state: 'connecting', attempt: this.attempt });
     let ws: WebSocket;
     try {
-      ws = new WebSocket(this.url, this.opts.subprotocols ?? [], {
-        headers: this.opts.headers,
-        perMessageDeflate: this.opts.perMessageDeflate ?? false,
-        handshakeTimeout: this.opts.handshakeTimeout ?? 10_000,
-        maxPayload: this.opts.maxPayload ?? DEFAULT_MAX_PAYLOAD,
-        followRedirects: false,
-        ca: this.opts.tls?.ca,
-        rejectUnauthorized: this.opts.tls?.rejectUnauthorized ?? true,
-        // ws passes unknown options through to tls.connect.
-        ...(this.opts.tls?.servername !== undefined ? { servername: this.opts.tls.servername } : {}),
-      });
+      ws = this.newWebSocket();
     } catch (err) {
       // Bad subprotocol names and the like: nothing was sent.
       this.finish(toConnectionError(err, this.target), false);
@@ -305,22 +295,12 @@ export class ClientConnection implements Disposable {
       this.setState({ state: 'open' });
     });
     attemptStore.on(ws, 'message', (data: Buffer, isBinary: boolean) => this._onDidReceive.fire({ data, isBinary }));
-    attemptStore.on(ws, 'unexpected-response', (_req: http.ClientRequest, res: http.IncomingMessage) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const done = () => {
-        if (rejected) return;
-        rejected = { status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', body: Buffer.concat(chunks) };
+    attemptStore.on(ws, 'unexpected-response', (_req: http.ClientRequest, res: http.IncomingMessage) =>
+      readRejection(res, (r) => {
+        rejected ??= r;
         ws.terminate();
-      };
-      res.on('data', (chunk: Buffer) => {
-        if (size < MAX_FAILED_BODY) chunks.push(chunk.subarray(0, MAX_FAILED_BODY - size));
-        size += chunk.length;
-        if (size >= MAX_FAILED_BODY) done();
-      });
-      res.on('end', done);
-      res.on('error', done);
-    });
+      }),
+    );
     attemptStore.on(ws, 'close', (code: number, reasonBuf: Buffer) => {
       attemptStore.dispose();
       const reason = reasonBuf.toString();
@@ -338,16 +318,22 @@ export class ClientConnection implements Disposable {
         this.ws = undefined;
         this.finish(error, opened, code, reason);
       };
-      if (!socket || (socket.destroyed && socket.closed)) settle();
-      else {
-        const s = socket;
-        const t = setTimeout(settle, 1000);
-        s.once('close', () => {
-          clearTimeout(t);
-          setImmediate(settle);
-        });
-        if (!s.destroyed) s.destroy();
-      }
+      afterSocketClosed(socket, settle);
+    });
+  }
+
+  /** The attempt's ws client, with the connection's options. Throws on bad subprotocol names and the like. */
+  private newWebSocket(): WebSocket {
+    return new WebSocket(this.url, this.opts.subprotocols ?? [], {
+      headers: this.opts.headers,
+      perMessageDeflate: this.opts.perMessageDeflate ?? false,
+      handshakeTimeout: this.opts.handshakeTimeout ?? 10_000,
+      maxPayload: this.opts.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+      followRedirects: false,
+      ca: this.opts.tls?.ca,
+      rejectUnauthorized: this.opts.tls?.rejectUnauthorized ?? true,
+      // ws passes unknown options through to tls.connect.
+      ...(this.opts.tls?.servername !== undefined ? { servername: this.opts.tls.servername } : {}),
     });
   }
 
@@ -388,4 +374,34 @@ function validate(o: ClientConnectionOptions): ClientConnectionOptions {
   if (o.maxPayload !== undefined && (!Number.isInteger(o.maxPayload) || o.maxPayload < 1)) throw new TypeError('maxPayload must be a positive integer');
   if (o.capture !== undefined && typeof o.capture?.append !== 'function') throw new TypeError('capture must be a CaptureSink (with append())');
   return o;
+}
+
+/** Reads a refused upgrade's status and up to MAX_FAILED_BODY bytes of its body; `done` is called once. */
+function readRejection(res: http.IncomingMessage, done: (r: { status: number; statusText: string; body: Buffer }) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let called = false;
+  const finish = () => {
+    if (called) return;
+    called = true;
+    done({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', body: Buffer.concat(chunks) });
+  };
+  res.on('data', (chunk: Buffer) => {
+    if (size < MAX_FAILED_BODY) chunks.push(chunk.subarray(0, MAX_FAILED_BODY - size));
+    size += chunk.length;
+    if (size >= MAX_FAILED_BODY) finish();
+  });
+  res.on('end', finish);
+  res.on('error', finish);
+}
+
+/** Calls `settle` once `socket` has closed (at most 1 s from now), destroying it if need be; at once without one. */
+function afterSocketClosed(socket: net.Socket | undefined, settle: () => void): void {
+  if (!socket || (socket.destroyed && socket.closed)) return settle();
+  const t = setTimeout(settle, 1000);
+  socket.once('close', () => {
+    clearTimeout(t);
+    setImmediate(settle);
+  });
+  if (!socket.destroyed) socket.destroy();
 }
