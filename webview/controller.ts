@@ -10,11 +10,11 @@ import { filterChanged, type ViewStore } from './store';
 /** Events the first page of a subscription holds. */
 export const FIRST_PAGE = 1000;
 /** Events an older page holds (scrolling up). */
-export const OLDER_PAGE = MAX_PAGE / 4;
+const OLDER_PAGE = MAX_PAGE / 4;
 /** Newer pages asked for in one go while a sparse filter finds too few events to fill the view. */
-export const MAX_NEWER_REQUESTS = 64;
+const MAX_NEWER_REQUESTS = 64;
 /** The rest a selection must take before its payload is fetched (arrow keys move fast). */
-export const SELECT_SETTLE_MS = 80;
+const SELECT_SETTLE_MS = 80;
 
 /**
  * Request lanes (see RequestOptions): a subscription supersedes the pages of the one before it; a detail or a

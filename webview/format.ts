@@ -1,6 +1,6 @@
 // Pure formatting and parsing for the webview (no DOM), so node tests can cover it.
 import { formatHexBytes, parseHexBytes } from '../src/shared/hex';
-import { isControlOpcode, opcodeName, type FrameDto, type MessageDto } from '../src/shared/protocol';
+import { type FrameDto, type MessageDto } from '../src/shared/protocol';
 import { oneLine } from '../src/shared/visibleText';
 
 // The markers of VS Code's own UI (notifications, tree, status bar) in the panel too: one definition of each.
@@ -60,11 +60,6 @@ export function messageLength(m: MessageDto): string {
   return lengthText(m.wireLength, m.compressed ? m.inflatedLength ?? m.length : m.length === m.wireLength ? undefined : m.length);
 }
 
-/** The opcode column: name, plus the close code for close frames. */
-export function opcodeText(f: FrameDto): string {
-  return opcodeName(f.opcode);
-}
-
 export function framePreview(f: FrameDto, msg?: MessageDto): string {
   if (f.opcode === 8) {
     const code = f.closeCode !== undefined ? String(f.closeCode) : 'no code';
@@ -73,10 +68,6 @@ export function framePreview(f: FrameDto, msg?: MessageDto): string {
   // A single compressed frame: show the inflated text of its message instead of deflate bytes.
   if (msg && f.rsv1 && msg.frameIds.length === 1) return oneLine(msg.preview) + (msg.previewTruncated ? '…' : '');
   return oneLine(f.preview) + (f.previewTruncated ? '…' : '');
-}
-
-export function isControl(f: FrameDto): boolean {
-  return isControlOpcode(f.opcode);
 }
 
 // --- hex dump --------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 // oldest (paged in again on scroll up). Older pages past the cap drop the newest: the window is then `detached` from
 // the live end, live appends only move `liveId` on, and newer pages (`newerWindow`, `addNewer`) walk it forward
 // until it reaches the live end again.
-import { MAX_PAGE, type CaptureCounters, type EventDto, type FrameDto, type MessageDto, type ModelSnapshot, type Page, type ViewFilter } from '../src/shared/protocol';
+import { MAX_PAGE, type CaptureCounters, type EventDto, type MessageDto, type ModelSnapshot, type Page, type ViewFilter } from '../src/shared/protocol';
 import { appendRows, inShownExpandedGroup, rowIndex, rowsOf, trimRowsNewest, trimRowsOldest, type Row, type RowSource } from './rows';
 
 export type { Row } from './rows';
@@ -20,9 +20,9 @@ export const MAX_HELD = 50_000;
  * Ids a newer page spans at first. The host answers `getPage` with the newest matches of the span, at most MAX_PAGE of
  * them: a span no wider than that always comes back whole, so the held window stays without gaps.
  */
-export const NEWER_SPAN = MAX_PAGE;
+const NEWER_SPAN = MAX_PAGE;
 /** Widest span a newer page grows to while a sparse filter finds few events per span (under the host's scan budget). */
-export const MAX_NEWER_SPAN = 32 * MAX_PAGE;
+const MAX_NEWER_SPAN = 32 * MAX_PAGE;
 /** Most live events held back while the view is paused before it gives up and reloads on resume. */
 export const MAX_PAUSED = 20_000;
 /** Most distinct strings `ViewStore` keeps one shared copy of (see `compact`). */
@@ -418,7 +418,3 @@ export function nextAutoScroll(current: boolean, prevTop: number, top: number, m
   return current;
 }
 
-/** The frame a row stands for, for the detail pane of a grouped message's fragments. */
-export function isFrame(e: EventDto | undefined): e is FrameDto {
-  return e?.kind === 'frame';
-}

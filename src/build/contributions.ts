@@ -5,7 +5,7 @@ import { DEBUG_ATTRIBUTE_SCHEMA } from '../extension/debugAttribute';
 import { SETTINGS, type SettingSpec } from '../extension/settingsTable';
 
 /** Debug types whose launch and attach configurations may carry `wsInspector`: js-debug's (old names too), Python's, Go's. */
-export const DEBUG_TYPES = ['node', 'pwa-node', 'chrome', 'pwa-chrome', 'msedge', 'pwa-msedge', 'debugpy', 'python', 'go'] as const;
+const DEBUG_TYPES = ['node', 'pwa-node', 'chrome', 'pwa-chrome', 'msedge', 'pwa-msedge', 'debugpy', 'python', 'go'] as const;
 
 export interface DebuggerContribution {
   type: string;

@@ -79,7 +79,7 @@ async function pickEndpoint(context: vscode.ExtensionContext, log: vscode.LogOut
 }
 
 /** Connects to `url` (asked for when absent). Returns the capture id of the open connection. */
-export async function connectCommand(
+async function connectCommand(
   context: vscode.ExtensionContext,
   session: Session,
   log: vscode.LogOutputChannel,

@@ -33,7 +33,7 @@ function settingPaths(value: unknown, prefix = ''): string[] {
 }
 
 /** Protected keys (`wsInspector.server.host`) set in a settings file's text (JSON with comments). */
-export function protectedKeysIn(text: string): string[] {
+function protectedKeysIn(text: string): string[] {
   const errors: ParseError[] = [];
   const parsed = parse(text, errors, { allowTrailingComma: true, disallowComments: false });
   const found = settingPaths(parsed)

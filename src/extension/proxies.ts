@@ -182,7 +182,7 @@ export class ProxyManager {
 }
 
 /** One line a user can read: `c2s text /error/ $.type == "chat"`. */
-export function describeRule(r: BreakpointRule): string {
+function describeRule(r: BreakpointRule): string {
   const parts: string[] = [];
   if (r.direction) parts.push(r.direction === 'c2s' ? 'program → target' : 'target → program');
   if (r.opcode !== undefined) parts.push(({ 1: 'text', 2: 'binary', 8: 'close', 9: 'ping', 10: 'pong' } as Record<number, string>)[r.opcode] ?? `opcode ${r.opcode}`);

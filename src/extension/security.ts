@@ -22,7 +22,7 @@ export function newToken(): string {
 }
 
 /** `~/x` and paths relative to the first workspace folder, made absolute. */
-export function resolveUserPath(p: string): string {
+function resolveUserPath(p: string): string {
   if (p === '~' || p.startsWith('~/')) return path.join(os.homedir(), p.slice(1));
   if (path.isAbsolute(p)) return p;
   const base = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? os.homedir();
@@ -48,7 +48,7 @@ function errnoText(err: unknown): string {
 }
 
 /** Reads and checks the server's certificate and key: both parse, the key matches, the certificate is in date. */
-export async function readServerTls(tls: { certFile: string; keyFile: string }): Promise<{ cert: string; key: string; certificate: crypto.X509Certificate }> {
+async function readServerTls(tls: { certFile: string; keyFile: string }): Promise<{ cert: string; key: string; certificate: crypto.X509Certificate }> {
   // One after the other, so that the error names the certificate first when both are missing.
   const cert = await readSettingFile('server.tls.certFile', tls.certFile);
   const key = await readSettingFile('server.tls.keyFile', tls.keyFile);

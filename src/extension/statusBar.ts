@@ -3,7 +3,7 @@ import type { Session } from './session';
 import { uiText } from './uiText';
 
 /** `$(broadcast) WS :8765 · 3 clients` while a server runs; hidden otherwise. Clicking opens the inspector. */
-export class ServerStatusBar implements vscode.Disposable {
+class ServerStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('wsInspector.server', vscode.StatusBarAlignment.Left, 50);
   private readonly sub: vscode.Disposable;
   /** What is shown; each change of the item is a message to the window, so an unchanged one is not set again. */

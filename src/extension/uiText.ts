@@ -6,7 +6,7 @@ import { errorText } from '../shared/errorText';
 import { oneLine } from '../shared/visibleText';
 
 /** Longest untrusted piece shown in VS Code's UI; a hostile server must not fill the screen. */
-export const MAX_UNTRUSTED_CHARS = 400;
+const MAX_UNTRUSTED_CHARS = 400;
 
 /**
  * `s` as inert text for a notification, a tooltip or a quick pick: on one line, invisible and bidi characters as

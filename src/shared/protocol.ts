@@ -466,7 +466,3 @@ export function opcodeName(opcode: number): string {
       return `0x${opcode.toString(16)}`;
   }
 }
-
-export function isControlOpcode(opcode: number): boolean {
-  return opcode >= 8;
-}

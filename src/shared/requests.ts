@@ -4,7 +4,7 @@ import { errorText } from './errorText';
 import type { HostReply, RequestType, Requests, ResultOf, WebviewRequest } from './protocol';
 
 /** Default time a request waits for its reply. */
-export const REQUEST_TIMEOUT_MS = 30_000;
+const REQUEST_TIMEOUT_MS = 30_000;
 
 /**
  * The request was superseded by a newer one in its lane (or the requester was disposed): its reply, if it comes, is

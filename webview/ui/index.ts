@@ -208,13 +208,6 @@ export function checkbox(o: { label: string; ariaLabel?: string; checked?: boole
   };
 }
 
-export function badge(text: string, ariaLabel?: string): HTMLElement & { textContent: string } {
-  const b = document.createElement('vscode-badge');
-  b.textContent = text;
-  if (ariaLabel) b.setAttribute('aria-label', ariaLabel);
-  return b as HTMLElement & { textContent: string };
-}
-
 export interface Tabs<T extends string> {
   readonly el: HTMLElement;
   select(id: T): void;

@@ -12,11 +12,11 @@ export interface ComposerOptions {
   onStateChange: (s: { mode: ComposerMode; text: string; target: string; history: HistoryEntry[] }) => void;
 }
 
-export function encodeTarget(t: SendTarget): string {
+function encodeTarget(t: SendTarget): string {
   return t.kind === 'allClients' ? 'all' : t.kind === 'client' ? `client:${t.clientId}` : `conn:${t.connectionId}`;
 }
 
-export function decodeTarget(s: string): SendTarget | undefined {
+function decodeTarget(s: string): SendTarget | undefined {
   if (s === 'all') return { kind: 'allClients' };
   if (s.startsWith('client:')) return { kind: 'client', clientId: s.slice(7) };
   if (s.startsWith('conn:')) return { kind: 'connection', connectionId: s.slice(5) };

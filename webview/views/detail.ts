@@ -167,7 +167,7 @@ function headBlock(title: string, h: HttpHeadDto): HTMLElement {
 }
 
 /** Request and response heads as on the wire, the negotiated parameters, and a failed upgrade's body. */
-export function handshakeView(d: HandshakeDetail): HTMLElement {
+function handshakeView(d: HandshakeDetail): HTMLElement {
   const root = el('div', 'handshake');
   const facts = el('div', 'facts');
   facts.append(

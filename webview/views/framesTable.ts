@@ -14,7 +14,7 @@ import {
 import { nextAutoScroll, type Row, type ViewStore } from '../store';
 import { el } from '../ui';
 
-export const ROW_HEIGHT = 22;
+const ROW_HEIGHT = 22;
 /**
  * Rows rendered past each edge of the view, so that a small scroll (a wheel notch, an arrow key), which the
  * compositor shows before the next render, finds rows there. Every rendered row costs style, layout and paint in each

@@ -10,8 +10,8 @@ import { CompactStorage } from './compactStorage';
 import type { CaptureEvent, Direction, FrameEvent, MessageEvent } from './events';
 
 export const SLOT_OBJECT = 0;
-export const SLOT_FRAME = 1;
-export const SLOT_MESSAGE = 2;
+const SLOT_FRAME = 1;
+const SLOT_MESSAGE = 2;
 
 // Flag bits of a compact slot.
 const F_S2C = 1 << 0;

@@ -94,12 +94,6 @@ export type CaptureEvent = HandshakeEvent | FrameEvent | MessageEvent | ErrorEve
 /** An event before the store has given it an id. */
 export type NewCaptureEvent = CaptureEvent extends infer E ? (E extends CaptureEvent ? Omit<E, 'id'> : never) : never;
 
-/** The connections an event belongs to: its own, plus those a broadcast frame or message also went to. */
-export function eventConnections(e: CaptureEvent): readonly string[] {
-  if ((e.kind === 'frame' || e.kind === 'message') && e.alsoSentTo !== undefined) return [e.connectionId, ...e.alsoSentTo];
-  return [e.connectionId];
-}
-
 /**
  * True when `e` belongs to connection `id` (see `alsoSentTo`), or to a connection of the group `id`: the two legs
  * of a proxied connection are `<id>/program` and `<id>/target`, so picking `<id>` shows both sides.

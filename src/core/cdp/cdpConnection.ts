@@ -56,7 +56,7 @@ type Commands = ProtocolMapping.Commands;
 type ParamsOf<M extends keyof Commands> = Commands[M]['paramsType'] extends [] ? Record<string, never> : Commands[M]['paramsType'][0];
 
 /** Time a command may take before its promise rejects (ms), unless the caller gives another. */
-export const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
+const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
 
 const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 

@@ -121,7 +121,7 @@ export function validateRule(rule: unknown): string | undefined {
 }
 
 /** Parses a JSON path (see BreakpointRule.jsonPath). Throws a readable Error. */
-export function parseJsonPath(path: string): PathStep[] {
+function parseJsonPath(path: string): PathStep[] {
   if (!path.startsWith('$')) throw new Error(`jsonPath must start with "$": ${JSON.stringify(path)}`);
   const steps: PathStep[] = [];
   let i = 1;

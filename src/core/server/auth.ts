@@ -101,7 +101,7 @@ function prepareJwt(jwt: JwtOptions): NonNullable<PreparedAuth['jwt']> {
 }
 
 /** The token and where it was found, from the first accepted location that has one. */
-export function findToken(
+function findToken(
   req: http.IncomingMessage,
   accept: ReadonlySet<TokenLocation>,
 ): { token: string; location: TokenLocation } | { token: undefined; refused?: TokenLocation } {

@@ -22,7 +22,7 @@ export interface DevCertificate {
   notAfter: Date;
 }
 
-export const DEFAULT_DEV_HOSTS: readonly string[] = ['localhost', '127.0.0.1', '::1'];
+const DEFAULT_DEV_HOSTS: readonly string[] = ['localhost', '127.0.0.1', '::1'];
 
 type X509Module = typeof import('@peculiar/x509');
 let x509: Promise<X509Module> | undefined;
