@@ -25,12 +25,20 @@ export function loadState(): Partial<PersistedState> {
 
 let saveTimer: ReturnType<typeof setTimeout> | undefined;
 let latest: PersistedState | undefined;
-/** Saves on the next tick at most every 200 ms: typing in the composer should not write state per key. */
+/**
+ * Saves at once, then at most every 200 ms while changes keep coming: typing in the composer or holding an arrow key
+ * should not write state per key, and a single change (a filter) must be saved before a reload can come.
+ */
 export function saveState(s: PersistedState): void {
   latest = s;
   if (saveTimer) return;
-  saveTimer = setTimeout(() => {
+  api.setState(s);
+  latest = undefined;
+  saveTimer = setTimeout(function flush() {
     saveTimer = undefined;
-    if (latest) api.setState(latest);
+    if (latest === undefined) return;
+    api.setState(latest);
+    latest = undefined;
+    saveTimer = setTimeout(flush, 200);
   }, 200);
 }
