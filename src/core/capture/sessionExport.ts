@@ -1,6 +1,6 @@
 // Session export: NDJSON (one capture event per line, lossless) and HAR 1.2 with Chrome's `_webSocketMessages`,
 // so a session opens in Chrome DevTools and other HAR viewers.
-import { credentialCandidates, splitRequestLine } from '../server/credentials';
+import { credentialCandidates, splitRequestLine } from '../wire/credentials';
 import type { CaptureEvent, HandshakeEvent, HttpHead, MessageEvent } from './events';
 
 /** What replaces a credential in an export. URL-safe, so a redacted URL stays a URL. */

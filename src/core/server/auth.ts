@@ -3,9 +3,9 @@
 import * as crypto from 'node:crypto';
 import type * as http from 'node:http';
 import { errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import { BEARER_SUBPROTOCOL, readCredentials, TOKEN_LOCATIONS, type HeaderLines, type TokenLocation } from './credentials';
+import { BEARER_SUBPROTOCOL, readCredentials, TOKEN_LOCATIONS, type HeaderLines, type TokenLocation } from '../wire/credentials';
 
-export { BEARER_SUBPROTOCOL, TOKEN_LOCATIONS, type TokenLocation } from './credentials';
+export { BEARER_SUBPROTOCOL, TOKEN_LOCATIONS, type TokenLocation } from '../wire/credentials';
 
 export interface JwtOptions {
   /** Algorithms a token may be signed with; a token with any other `alg` is refused. */

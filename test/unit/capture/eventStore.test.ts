@@ -1,40 +1,9 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventStore, type AppendBatch } from '../../../src/core/capture/eventStore';
-import { appendWholeFrameEvents, type CaptureEvent, type FrameEvent, type NewCaptureEvent } from '../../../src/core/capture/events';
+import { appendWholeFrameEvents, type FrameEvent, type NewCaptureEvent } from '../../../src/core/capture/events';
 import { encodeFrame } from '../../../src/core/wire/frameEncoder';
-
-let t0 = 1_700_000_000_000;
-
-function frame(payload: string | Buffer, o: Partial<FrameEvent> = {}): NewCaptureEvent {
-  const p = typeof payload === 'string' ? Buffer.from(payload) : payload;
-  const header = Buffer.from([0x81, p.length < 126 ? p.length : 126]);
-  return {
-    kind: 'frame',
-    connectionId: 'c1',
-    time: t0++,
-    direction: 'c2s',
-    fin: true,
-    rsv1: false,
-    rsv2: false,
-    rsv3: false,
-    opcode: 1,
-    masked: false,
-    payloadLength: p.length,
-    lengthForm: 7,
-    headerLength: header.length,
-    header,
-    payload: p,
-    ...o,
-  } as NewCaptureEvent;
-}
-
-function conn(connectionId: string, state: 'open' | 'closed' = 'open'): NewCaptureEvent {
-  return { kind: 'connection', connectionId, time: t0++, state, role: 'server' };
-}
-
-const ids = (evs: CaptureEvent[]) => evs.map((e) => e.id);
-const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
+import { conn, frame, ids, nextTime, range } from './helpers';
 
 describe('EventStore', () => {
   test('ids start at 1, are consecutive, and get() finds them', () => {
@@ -60,7 +29,7 @@ describe('EventStore', () => {
       const fid = s.append(f);
       assert.equal((s.get(fid) as FrameEvent).messageId, undefined, 'no message yet');
       const mid = s.append({
-        kind: 'message', connectionId: 'c1', time: t0++, direction: 'c2s', opcode: 1, data: Buffer.from('hi'),
+        kind: 'message', connectionId: 'c1', time: nextTime(), direction: 'c2s', opcode: 1, data: Buffer.from('hi'),
         wireLength: 2, compressed: false, frameIds: [fid],
       });
       assert.equal((s.get(fid) as FrameEvent).messageId, mid);
@@ -210,93 +179,6 @@ describe('EventStore', () => {
       const r = s.query({ limit: 50_000 });
       assert.equal(r.events.length, 10_000);
       assert.equal(r.hasMore, true);
-    } finally {
-      s.dispose();
-    }
-  });
-
-  test('a group id (a proxied connection) matches both of its legs and nothing else', () => {
-    const s = new EventStore();
-    try {
-      s.append(conn('proxy1-1/program')); // 1
-      s.append(conn('proxy1-1/target')); // 2
-      s.append(conn('proxy1-10/program')); // 3: another connection whose id merely starts the same
-      s.append(conn('proxy1-1')); // 4
-      assert.deepEqual(ids(s.query({ connectionId: 'proxy1-1' }).events), [1, 2, 4]);
-      assert.deepEqual(ids(s.query({ connectionId: ['proxy1-1/target', 'proxy1-10'] }).events), [2, 3]);
-      assert.deepEqual(ids(s.query({ connectionId: 'proxy1-1/program' }).events), [1]);
-    } finally {
-      s.dispose();
-    }
-  });
-
-  test('filters by connection, kind, direction and opcode', () => {
-    const s = new EventStore();
-    try {
-      s.append(conn('a')); // 1
-      s.append(conn('b')); // 2
-      s.append(frame('hello', { connectionId: 'a', direction: 'c2s' })); // 3
-      s.append(frame('world', { connectionId: 'b', direction: 's2c' })); // 4
-      s.append(frame('p', { connectionId: 'a', direction: 's2c', opcode: 9 })); // 5
-      s.append(frame('', { connectionId: 'b', direction: 'c2s', opcode: 8 })); // 6
-      s.append(frame('cont', { connectionId: 'a', direction: 'c2s', opcode: 0, fin: true })); // 7
-      s.append({
-        kind: 'message', connectionId: 'a', time: t0++, direction: 'c2s', opcode: 2,
-        data: Buffer.from('BinaryHello'), wireLength: 11, compressed: false, frameIds: [7],
-      }); // 8
-      s.append({ kind: 'error', connectionId: 'b', time: t0++, direction: 's2c', code: 'WS_ERR_INVALID_OPCODE', closeCode: 1002, message: 'Invalid opcode 3' }); // 9
-
-      assert.deepEqual(ids(s.query({ connectionId: 'a' }).events), [1, 3, 5, 7, 8]);
-      assert.deepEqual(ids(s.query({ connectionId: ['a', 'b'] }).events), range(1, 9));
-      assert.deepEqual(ids(s.query({ connectionId: [] }).events), []);
-      assert.deepEqual(ids(s.query({ kinds: ['connection', 'error'] }).events), [1, 2, 9]);
-      assert.deepEqual(ids(s.query({ direction: 's2c' }).events), [4, 5, 9]);
-      assert.deepEqual(ids(s.query({ opcodes: 'data' }).events), [3, 4, 7, 8]);
-      assert.deepEqual(ids(s.query({ opcodes: 'control' }).events), [5, 6]);
-      assert.deepEqual(ids(s.query({ opcodes: [9, 2] }).events), [5, 8]);
-      assert.deepEqual(ids(s.query({ kinds: ['frame'], opcodes: 'data', connectionId: 'a', direction: 'c2s' }).events), [3, 7]);
-      // Filters and paging together: backward picks the newest matches.
-      assert.deepEqual(ids(s.query({ connectionId: 'a', backward: true, limit: 2 }).events), [7, 8]);
-      const r = s.query({ connectionId: 'a', limit: 2 });
-      assert.deepEqual(ids(r.events), [1, 3]);
-      assert.deepEqual(ids(s.query({ connectionId: 'a', limit: 2, afterId: r.resumeId }).events), [5, 7]);
-    } finally {
-      s.dispose();
-    }
-  });
-
-  test('text is a case-insensitive substring over payloads; regex too; bad regex is a readable TypeError', () => {
-    const s = new EventStore();
-    try {
-      s.append(frame('{"type":"Hello","n":1}')); // 1
-      s.append(frame('bye')); // 2
-      s.append(frame(Buffer.from('ünïcode HELLO', 'utf8'))); // 3
-      s.append({
-        kind: 'message', connectionId: 'c1', time: t0++, direction: 's2c', opcode: 1,
-        data: Buffer.from('hello again'), wireLength: 11, compressed: false, frameIds: [],
-      }); // 4
-      s.append({
-        kind: 'handshake', connectionId: 'c1', time: t0++, status: 101, ok: true,
-        request: { startLine: 'GET /chat HTTP/1.1', headers: [['Authorization', 'Bearer xyz']], length: 50 },
-        response: { startLine: 'HTTP/1.1 101 Switching Protocols', headers: [['Upgrade', 'websocket']], length: 40 },
-      }); // 5
-      s.append(conn('c1')); // 6
-
-      assert.deepEqual(ids(s.query({ text: 'hello' }).events), [1, 3, 4]);
-      assert.deepEqual(ids(s.query({ text: 'ÜNÏ' }).events), [3]);
-      assert.deepEqual(ids(s.query({ text: 'authorization: bearer' }).events), [5]);
-      assert.deepEqual(ids(s.query({ regex: '"n":\\d+' }).events), [1]);
-      assert.deepEqual(ids(s.query({ regex: 'hello' }).events), [4], 'a plain pattern is case-sensitive');
-      assert.deepEqual(ids(s.query({ regex: '/^hel+o/i' }).events), [4], '/pattern/flags form');
-      assert.deepEqual(ids(s.query({ regex: /hello/gi }).events), [1, 3, 4], 'g is dropped so test() is stateless');
-      assert.deepEqual(ids(s.query({ regex: /^HTTP\/1\.1 101/m }).events), [5]);
-      assert.deepEqual(ids(s.query({ text: 'hello', regex: 'again$' }).events), [4]);
-      assert.deepEqual(ids(s.query({ text: 'hello', direction: 's2c' }).events), [4]);
-
-      assert.throws(
-        () => s.query({ regex: 'a(b' }),
-        (err: unknown) => err instanceof TypeError && /^Invalid regular expression "a\(b": .*(group|paren)/i.test(err.message),
-      );
     } finally {
       s.dispose();
     }
@@ -506,7 +388,7 @@ describe('EventStore', () => {
 
 describe('EventStore: a frame’s messageId comes from its message’s frameIds', () => {
   const message = (frameIds: number[], data = 'hello'): NewCaptureEvent => ({
-    kind: 'message', connectionId: 'c1', time: t0++, direction: 'c2s', opcode: 1, data: Buffer.from(data),
+    kind: 'message', connectionId: 'c1', time: nextTime(), direction: 'c2s', opcode: 1, data: Buffer.from(data),
     wireLength: data.length, compressed: false, frameIds,
   });
   /** Appends `e` and freezes it: in this strict-mode module, a change by the store afterwards throws. */

@@ -13,7 +13,6 @@ import type { CaptureEvent, CaptureSink, ConnectionEvent, FrameEvent, NewCapture
 import { BroadcastServer } from '../../../src/core/server/broadcastServer';
 import { devCredentials } from '../tlsCredentials';
 import {
-  backoffDelay,
   connect,
   type ClientConnection,
   type ClientConnectionOptions,
@@ -292,19 +291,6 @@ describe('ClientConnection', () => {
       ['connecting0', 'reconnecting1', 'connecting1', 'reconnecting2', 'connecting2', 'closed'],
     );
     assert.equal(closed.error?.code, 'ECONNREFUSED');
-  });
-
-  test('backoff jitter stays within bounds and uses the cap', () => {
-    const b = { enabled: true, initialDelayMs: 100, maxDelayMs: 1000, jitter: 0.5, maxAttempts: Infinity };
-    for (let attempt = 1; attempt <= 10; attempt++) {
-      const base = Math.min(1000, 100 * 2 ** (attempt - 1));
-      for (let i = 0; i < 50; i++) {
-        const d = backoffDelay(attempt, b);
-        assert.ok(d >= base * 0.5 && d <= base, `${attempt}: ${d}`);
-      }
-    }
-    const seen = new Set(Array.from({ length: 50 }, () => backoffDelay(3, b)));
-    assert.ok(seen.size > 5, 'jitter varies');
   });
 
   test('connects over a unix socket', async () => {

@@ -1,11 +1,14 @@
-// Shared by the proxy tests: a recording target (ws behind http/https, every raw byte kept), raw clients, captures.
+// Shared by the proxy tests: a recording target (ws behind http/https, every raw byte kept), raw clients, captures,
+// and a proxy in front of a target.
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import { once } from 'node:events';
 import { WebSocket, WebSocketServer, type ServerOptions } from 'ws';
 import type { CaptureEvent, CaptureSink, FrameEvent, NewCaptureEvent } from '../../../src/core/capture/events';
-import { tapSocket } from '../../../src/core/capture/socketTap';
+import { onClientSocket, tapSocket } from '../../../src/core/capture/socketTap';
+import { InspectingProxy } from '../../../src/core/proxy/inspectingProxy';
+import type { ProxyConnectionInfo } from '../../../src/core/proxy/proxiedConnection';
 import { DecodedFrame, FrameDecoder } from '../../../src/core/wire/frameDecoder';
 import { HttpHeadParser } from '../../../src/core/wire/handshake';
 import type { HttpHead } from '../../../src/core/capture/events';
@@ -204,3 +207,35 @@ export class RawClient {
 }
 
 export const MASK = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
+
+/** What `proxyTo` and `clientWith` opened, closed by `runCleanups` (the test file's afterEach), the last first. */
+export const cleanups: Array<() => unknown> = [];
+
+export async function runCleanups(): Promise<void> {
+  for (const c of cleanups.splice(0).reverse()) await c();
+}
+
+/** A proxy in front of `target`, with the connections it reported opened, failed and closed. */
+export async function proxyTo(target: string, extra: Partial<Parameters<InspectingProxy['start']>[0]> = {}) {
+  const proxy = new InspectingProxy();
+  const opened: ProxyConnectionInfo[] = [];
+  const failed: ProxyConnectionInfo[] = [];
+  const closed: ProxyConnectionInfo[] = [];
+  proxy.onDidOpen((i) => opened.push(i));
+  proxy.onDidFail((i) => failed.push(i));
+  proxy.onDidClose((i) => closed.push(i));
+  const address = await proxy.start({ target, ...extra });
+  cleanups.push(() => proxy.dispose());
+  cleanups.push(() => proxy.stop());
+  return { proxy, address, opened, failed, closed };
+}
+
+/** A real ws client; `raw()` is every byte its socket read and wrote. */
+export function clientWith(url: string, protocols: string[] = [], options: ConstructorParameters<typeof WebSocket>[2] = {}) {
+  const ws = new WebSocket(url, protocols, options);
+  let raw: Recorded | undefined;
+  onClientSocket(ws, (s) => (raw = record(s)));
+  ws.on('error', () => {});
+  cleanups.push(() => ws.terminate());
+  return { ws, raw: () => raw! };
+}

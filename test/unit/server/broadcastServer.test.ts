@@ -3,68 +3,13 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import * as http from 'node:http';
 import { once } from 'node:events';
-import { WebSocket, type ClientOptions } from 'ws';
-import { BroadcastServer, type DisconnectEvent, type BroadcastServerOptions } from '../../../src/core/server/broadcastServer';
+import { WebSocket } from 'ws';
+import { BroadcastServer, type DisconnectEvent } from '../../../src/core/server/broadcastServer';
 import type { ClientInfo } from '../../../src/core/server/clientRegistry';
 import { waitFor } from '../../support/waitFor';
+import { cleanups, client, drained, rawUpgrade, runCleanups, startServer } from './helpers';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function startServer(options: BroadcastServerOptions = {}) {
-  const server = new BroadcastServer();
-  const address = await server.start({ port: 0, heartbeatIntervalMs: 0, ...options });
-  cleanups.push(() => server.stop());
-  return { server, address };
-}
-
-interface Received {
-  data: Buffer;
-  isBinary: boolean;
-}
-
-/** A real ws client that records what it receives. */
-async function client(url: string, options: ClientOptions = {}) {
-  const ws = new WebSocket(url, options);
-  const received: Received[] = [];
-  ws.on('message', (data: Buffer, isBinary: boolean) => received.push({ data, isBinary }));
-  ws.on('error', () => {});
-  cleanups.push(() => ws.terminate());
-  await once(ws, 'open');
-  return { ws, received, texts: () => received.map((r) => r.data.toString()) };
-}
-
-/**
- * Waits until every client has all that the server has sent it so far, instead of sleeping for strays: the server
- * writes each socket in order, so once a marker sent now has arrived, so has anything sent before it. The marker is
- * then taken out of what the client received.
- */
-async function drained(server: BroadcastServer, clients: Array<Awaited<ReturnType<typeof client>>>): Promise<void> {
-  const marker = 'marker: all sent before me has arrived';
-  for (const c of server.clients()) server.sendTo(c.id, marker);
-  await waitFor('the marker at every client', () => clients.every((c) => c.texts().includes(marker)));
-  for (const c of clients) c.received.splice(c.texts().indexOf(marker), 1);
-}
-
-/** Upgrades a raw TCP socket by hand so the test can write arbitrary bytes afterwards. */
-async function rawUpgrade(port: number): Promise<{ socket: net.Socket; bytes: () => Buffer }> {
-  const socket = net.connect(port, '127.0.0.1');
-  cleanups.push(() => socket.destroy());
-  await once(socket, 'connect');
-  let buf = Buffer.alloc(0);
-  socket.on('data', (d: Buffer) => (buf = Buffer.concat([buf, d])));
-  socket.on('error', () => {});
-  socket.write(
-    'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-  );
-  await waitFor('the response head', () => buf.includes('\r\n\r\n'));
-  const headEnd = buf.indexOf('\r\n\r\n') + 4;
-  assert.match(buf.subarray(0, headEnd).toString(), /^HTTP\/1\.1 101 /);
-  return { socket, bytes: () => buf.subarray(headEnd) };
-}
+afterEach(runCleanups);
 
 /** A masked client frame (mask key 0 keeps the payload readable in hex). */
 function clientFrame(firstByte: number, payload: Buffer): Buffer {
@@ -73,27 +18,6 @@ function clientFrame(firstByte: number, payload: Buffer): Buffer {
 }
 
 describe('BroadcastServer relay', () => {
-  const expectations: Record<string, [boolean, boolean, boolean]> = {
-    broadcast: [true, true, true],
-    broadcastOthers: [false, true, true],
-    echo: [true, false, false],
-    none: [false, false, false],
-  };
-  for (const [mode, expected] of Object.entries(expectations)) {
-    test(`${mode} delivers to exactly the right clients`, async () => {
-      const { server, address } = await startServer({ relay: mode as never });
-      const clients = [await client(address.url), await client(address.url), await client(address.url)];
-      await waitFor('3 clients connected', () => server.clients().length === 3);
-      clients[0].ws.send(`hello ${mode}`);
-      // Once the server has read the message it has relayed it (in the same turn); then nothing more is on its way.
-      await waitFor('the server to read the message', () => server.clients()[0].messagesIn === 1);
-      await drained(server, clients);
-      for (const [i, c] of clients.entries()) {
-        assert.deepEqual(c.texts(), expected[i] ? [`hello ${mode}`] : [], `client ${i}`);
-      }
-    });
-  }
-
   test('setRelay changes the mode for the next message', async () => {
     const { server, address } = await startServer();
     const a = await client(address.url);
@@ -321,29 +245,6 @@ describe('BroadcastServer robustness', () => {
     assert.equal(gone[0].code, 1009);
   });
 
-  test('heartbeat terminates a client that never pongs and keeps one that does', async () => {
-    const { server, address } = await startServer({ heartbeatIntervalMs: 60 });
-    const gone: DisconnectEvent[] = [];
-    server.onDidDisconnect((e) => gone.push(e));
-    const good = await client(address.url); // ws answers pings by itself
-    let pings = 0;
-    good.ws.on('ping', () => pings++);
-    const raw = await rawUpgrade(address.port); // never answers
-    await waitFor('2 clients connected', () => server.clients().length === 2);
-    const rawId = server.clients()[1].id;
-    await waitFor('the disconnect event', () => gone.length === 1, 3000);
-    assert.equal(gone[0].client.id, rawId);
-    assert.equal(gone[0].clean, false);
-    assert.equal(gone[0].code, 1006);
-    // It did receive pings (opcode 0x89, empty payload) before being dropped.
-    assert.ok(raw.bytes().includes(Buffer.from('8900', 'hex')));
-    // Two more heartbeats: the good client was pinged again after answering, so the server kept it.
-    const seen = pings;
-    await waitFor('two more heartbeats at the good client', () => pings >= seen + 2);
-    assert.equal(good.ws.readyState, WebSocket.OPEN);
-    assert.equal(server.clients().length, 1);
-  });
-
   test('stop() closes clients with 1001 and frees the port at once', async () => {
     const { server, address } = await startServer();
     const a = await client(address.url);
@@ -390,34 +291,27 @@ describe('BroadcastServer robustness', () => {
     });
     assert.equal(second.state, 'stopped');
   });
+});
 
-  test('bad or conflicting options throw TypeError', async () => {
+describe('BroadcastServer exposure', () => {
+  test('0.0.0.0 without auth is refused; with auth or allowRemote it binds, and exposed says so', async () => {
     const s = new BroadcastServer();
-    await assert.rejects(s.start({ relay: 'all' as never }), TypeError);
-    await assert.rejects(s.start({ port: 70000 }), TypeError);
-    await assert.rejects(s.start({ maxPayload: 0 }), TypeError);
-    await assert.rejects(s.start({ heartbeatIntervalMs: -1 }), TypeError);
-    await assert.rejects(s.start({ maxClients: 0 }), TypeError);
-    await assert.rejects(s.start({ path: 'ws' }), TypeError);
-    await assert.rejects(s.start({ host: '0.0.0.0' }), { code: 'ERR_EXPOSED_WITHOUT_AUTH', message: /allowRemote/ });
-    await assert.rejects(s.start({ rateLimit: { messagesPerSecond: 0, burst: 1, action: 'drop' } }), TypeError);
-    await assert.rejects(s.start({ rateLimit: { messagesPerSecond: 1, burst: 1, action: 'kick' as never } }), TypeError);
-    await assert.rejects(s.start({ maxBufferedBytes: 0 }), TypeError);
-    await assert.rejects(s.start({ slowConsumerAction: 'wait' as never }), TypeError);
-    await assert.rejects(s.start({ handshakeTimeoutMs: -1 }), TypeError);
-    await assert.rejects(s.start({ idleTimeoutMs: 1.5 }), TypeError);
-    await assert.rejects(s.start({ allowedOrigins: [''] }), TypeError);
-    await assert.rejects(s.start({ allowedOrigins: ['https://app.example/path'] }), /allowedOrigins/);
-    await assert.rejects(s.start({ tls: { cert: '', key: 'k' } }), TypeError);
-    await assert.rejects(s.start({ tls: { cert: 'not a pem', key: 'nor this' } }), { code: 'ERR_TLS_CONFIG' });
-    await assert.rejects(s.start({ auth: {} }), /tokens or jwt/);
-    await assert.rejects(s.start({ auth: { tokens: ['t'], accept: ['cookie' as never] } }), TypeError);
-    await assert.rejects(s.start({ auth: { jwt: { algorithms: ['HS256'] } } }), /secret/);
-    await assert.rejects(s.start({ auth: { jwt: { algorithms: ['RS256'], publicKeyPem: 'junk' } } }), TypeError);
-    await assert.rejects(s.start({ auth: { jwt: { algorithms: ['ES256' as never], secret: 's' } } }), TypeError);
-    await assert.rejects(s.start({ capture: {} as never }), TypeError);
-    await assert.rejects(s.start({ capture: { append: () => 0 }, attachCapture: {} as never }), /attachCapture/);
+    await assert.rejects(s.start({ host: '0.0.0.0', port: 0 }), { name: 'ServerError', code: 'ERR_EXPOSED_WITHOUT_AUTH' });
     assert.equal(s.state, 'stopped');
+    for (const extra of [{ auth: { tokens: ['t0ken'] } }, { allowRemote: true }]) {
+      const a = await s.start({ host: '0.0.0.0', port: 0, heartbeatIntervalMs: 0, ...extra });
+      try {
+        assert.equal(a.host, '0.0.0.0');
+        assert.equal(s.exposed, true);
+      } finally {
+        await s.stop();
+      }
+      assert.equal(s.exposed, false);
+    }
+    const local = await s.start({ port: 0, heartbeatIntervalMs: 0 });
+    assert.equal(local.host, '127.0.0.1');
+    assert.equal(s.exposed, false);
+    await s.stop();
   });
 });
 
@@ -465,5 +359,22 @@ describe('BroadcastServer origins', () => {
     for (const origin of ['http://evil.test:8080', 'https://evil.test', 'http://localhost.evil.test']) {
       assert.equal((await handshake(address.url, origin)).status, 403, `${origin} is refused`);
     }
+  });
+
+  test('another origin gets 403; an allowed one and a client without Origin connect', async () => {
+    const { server, address, rejects } = await startServer({ allowedOrigins: ['https://app.example', 'http://localhost:3000/'] });
+    const evil = new WebSocket(address.url, { headers: { Origin: 'https://evil.example' } });
+    evil.on('error', () => {});
+    cleanups.push(() => evil.terminate());
+    const [, res] = (await once(evil, 'unexpected-response')) as [http.ClientRequest, http.IncomingMessage];
+    let body = '';
+    for await (const chunk of res) body += chunk;
+    assert.equal(res.statusCode, 403);
+    assert.equal(body, '403 Forbidden: origin https://evil.example is not allowed; add it to wsInspector.server.allowedOrigins to allow it\n');
+    assert.deepEqual(rejects.map((r) => [r.status, r.code]), [[403, 'ERR_ORIGIN']]);
+    await client(address.url, { headers: { Origin: 'https://APP.example' } });
+    await client(address.url, { origin: 'http://localhost:3000' });
+    await client(address.url); // ws sends no Origin by default
+    await waitFor('3 clients connected', () => server.clients().length === 3);
   });
 });
