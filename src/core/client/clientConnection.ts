@@ -13,7 +13,6 @@ import { backoffDelay } from '../util/backoff';
 import { stripUndefined } from '../util/objects';
 
 export { ConnectionError } from '../util/connectionError';
-export { backoffDelay } from '../util/backoff';
 
 export interface ReconnectOptions {
   /** Reconnect after an unexpected close or a failed attempt. Default `false`. */
