@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { once } from 'node:events';
+import { waitFor } from '../support/waitFor';
 
 /** mulberry32: small, fast and good enough to pick cases. */
 export function prng(seed: number) {
@@ -302,8 +303,6 @@ function serverFrames(b: Buffer): Array<{ opcode: number; payload: Buffer }> {
   return out;
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /**
  * Plays one case over a raw TCP connection to `127.0.0.1:port` and checks what the client got: the HTTP status,
  * the code of the server's last (close) frame, or no close frame for an aborted connection. Resolves with the
@@ -320,9 +319,12 @@ export async function runCase(port: number, rng: Rng, c: Case): Promise<number> 
     const localPort = socket.localPort!;
     if (!c.http) {
       socket.write(UPGRADE);
-      for (const end = Date.now() + 5000; !buf.includes('\r\n\r\n'); await sleep(1)) {
-        if (Date.now() > end || socket.destroyed) throw new Error(`no upgrade response; got ${JSON.stringify(buf.toString('latin1', 0, 80))}`);
-      }
+      const got = () => `an upgrade response; got ${JSON.stringify(buf.toString('latin1', 0, 80))}`;
+      await waitFor(got, () => {
+        if (buf.includes('\r\n\r\n')) return true;
+        if (socket.destroyed) throw new Error(`no ${got()}`);
+        return false;
+      }, 5000);
       assert.match(buf.toString('latin1', 0, 12), /^HTTP\/1\.1 101/);
     }
     const headLen = c.http ? 0 : buf.indexOf('\r\n\r\n') + 4;
@@ -330,9 +332,7 @@ export async function runCase(port: number, rng: Rng, c: Case): Promise<number> 
     if (c.end) socket.end();
     if ('clean' in c.expect) {
       // The server echoes the close; the client is the one to end TCP after that.
-      for (const end = Date.now() + 5000; serverFrames(buf.subarray(headLen)).at(-1)?.opcode !== 8; await sleep(1)) {
-        if (Date.now() > end) throw new Error('the server never echoed the close');
-      }
+      await waitFor('the server to echo the close', () => serverFrames(buf.subarray(headLen)).at(-1)?.opcode === 8, 5000);
       socket.end();
     }
     const t = setTimeout(() => socket.destroy(new Error(`server never closed the connection; it sent ${buf.subarray(0, 64).toString('hex')}`)), 5000);
