@@ -258,6 +258,13 @@ describe('the inspector under hostile input and a flood', { timeout: 300_000 }, 
     // And the panel goes on: a new client's message shows.
     const c = await connect('e2e-after-flood');
     c.ws.send('after the flood');
-    await grid.getByText('after the flood').first().waitFor({ timeout: 30_000 });
+    await grid
+      .getByText('after the flood')
+      .first()
+      .waitFor({ timeout: 30_000 })
+      .catch(async (err) => {
+        await shot(page, '15-after-flood-FAILED');
+        throw new Error(`${(err as Error).message}\nthe counters said: ${await counters.innerText()}`);
+      });
   });
 });
