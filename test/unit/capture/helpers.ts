@@ -1,33 +1,8 @@
 // Shared by the capture tests: a sink that keeps every event, an opening handshake's two heads, and events made by
 // hand for the store and its queries.
-import type { CaptureEvent, CaptureSink, FrameEvent, NewCaptureEvent } from '../../../src/core/capture/events';
+import type { CaptureEvent, FrameEvent, NewCaptureEvent } from '../../../src/core/capture/events';
+export { ArraySink } from '../../support/arraySink';
 import { computeAccept } from '../../../src/core/wire/handshake';
-
-/**
- * A sink that keeps every event, and gives a message's frames its id as the EventStore does (from its frameIds): in
- * records of its own, copies, since an appended event is never changed.
- */
-export class ArraySink implements CaptureSink {
-  events: CaptureEvent[] = [];
-  append(e: NewCaptureEvent): number {
-    const ev = e as CaptureEvent;
-    ev.id = this.events.length + 1;
-    this.events.push(ev);
-    if (ev.kind === 'message') {
-      for (const fid of ev.frameIds) {
-        const f = this.events[fid - 1];
-        if (f?.kind === 'frame') this.events[fid - 1] = { ...f, messageId: ev.id };
-      }
-    }
-    return ev.id;
-  }
-  kinds(): string[] {
-    return this.events.map((e) => (e.kind === 'connection' ? `connection:${e.state}` : e.kind));
-  }
-  of<K extends CaptureEvent['kind']>(kind: K): Array<Extract<CaptureEvent, { kind: K }>> {
-    return this.events.filter((e) => e.kind === kind) as Array<Extract<CaptureEvent, { kind: K }>>;
-  }
-}
 
 export const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 export const MASK = Buffer.from('37fa213d', 'hex');

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { WebSocketServer } from 'ws';
-import type { CaptureEvent, CaptureSink, ConnectionEvent, FrameEvent, NewCaptureEvent } from '../../../src/core/capture/events';
+import type { ConnectionEvent, FrameEvent } from '../../../src/core/capture/events';
 import { BroadcastServer } from '../../../src/core/server/broadcastServer';
 import { devCredentials } from '../tlsCredentials';
 import {
@@ -20,6 +20,7 @@ import {
 } from '../../../src/core/client/clientConnection';
 import { freePort } from '../../support/freePort';
 import { sleep, waitFor } from '../../support/waitFor';
+import { arraySink } from '../../support/arraySink';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -71,16 +72,6 @@ async function rawServer(reply: string | undefined, seen = { requests: 0 }) {
   return (s.address() as net.AddressInfo).port;
 }
 
-function arraySink(): CaptureSink & { events: CaptureEvent[] } {
-  const events: CaptureEvent[] = [];
-  return {
-    events,
-    append(e: NewCaptureEvent) {
-      events.push({ ...e, id: events.length + 1 } as CaptureEvent);
-      return events.length;
-    },
-  };
-}
 
 describe('ClientConnection', () => {
   test('opens, sends text and binary, receives, and closes without reconnecting', async (t) => {

@@ -5,7 +5,7 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import { once } from 'node:events';
 import { WebSocket, WebSocketServer, type ServerOptions } from 'ws';
-import type { CaptureEvent, CaptureSink, FrameEvent, NewCaptureEvent } from '../../../src/core/capture/events';
+import type { CaptureEvent, FrameEvent } from '../../../src/core/capture/events';
 import { onClientSocket, tapSocket } from '../../../src/core/capture/socketTap';
 import { InspectingProxy } from '../../../src/core/proxy/inspectingProxy';
 import type { ProxyConnectionInfo } from '../../../src/core/proxy/proxiedConnection';
@@ -13,19 +13,8 @@ import { DecodedFrame, FrameDecoder } from '../../../src/core/wire/frameDecoder'
 import { HttpHeadParser } from '../../../src/core/wire/handshake';
 import type { HttpHead } from '../../../src/core/capture/events';
 import { waitFor } from '../../support/waitFor';
+export { arraySink } from '../../support/arraySink';
 
-export function arraySink(): CaptureSink & { events: CaptureEvent[] } {
-  const events: CaptureEvent[] = [];
-  return {
-    events,
-    append(e: NewCaptureEvent) {
-      const id = events.length + 1;
-      (e as CaptureEvent).id = id;
-      events.push(e as CaptureEvent);
-      return id;
-    },
-  };
-}
 
 /** The bytes one socket read and wrote, in order. */
 export class Recorded {

@@ -4,25 +4,15 @@ import { once } from 'node:events';
 import { WebSocket } from 'ws';
 import { EventStore } from '../../../src/core/capture/eventStore';
 import { BroadcastServer } from '../../../src/core/server/broadcastServer';
-import type { CaptureEvent, CaptureSink, ConnectionEvent, FrameEvent, HandshakeEvent, MessageEvent, NewCaptureEvent } from '../../../src/core/capture/events';
+import type { ConnectionEvent, FrameEvent, HandshakeEvent, MessageEvent } from '../../../src/core/capture/events';
 import { waitFor } from '../../support/waitFor';
+import { arraySink } from '../../support/arraySink';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function arraySink(): CaptureSink & { events: CaptureEvent[] } {
-  const events: CaptureEvent[] = [];
-  return {
-    events,
-    append(e: NewCaptureEvent) {
-      const id = events.length + 1;
-      events.push({ ...e, id } as CaptureEvent);
-      return id;
-    },
-  };
-}
 
 describe('BroadcastServer capture', () => {
   test('records the handshake, both directions of relayed frames, and the clean close', async () => {

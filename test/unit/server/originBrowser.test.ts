@@ -6,25 +6,16 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BroadcastServer, type RejectEvent } from '../../../src/core/server/broadcastServer';
-import type { CaptureEvent, CaptureSink, HandshakeEvent, NewCaptureEvent } from '../../../src/core/capture/events';
+import type { CaptureEvent, HandshakeEvent } from '../../../src/core/capture/events';
 import { killChromium, launchChromium, type Chromium } from '../../support/chromium';
 import { waitFor } from '../../support/waitFor';
+import { arraySink } from '../../support/arraySink';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function arraySink(): CaptureSink & { events: CaptureEvent[] } {
-  const events: CaptureEvent[] = [];
-  return {
-    events,
-    append(e: NewCaptureEvent) {
-      events.push({ ...e, id: events.length + 1 } as CaptureEvent);
-      return events.length;
-    },
-  };
-}
 
 describe('browser pages and the default origin check', () => {
   let server: BroadcastServer;
