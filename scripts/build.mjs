@@ -1,6 +1,5 @@
 // Bundles the two targets: the extension host (node, cjs, `vscode` external) and the webview (browser, esm).
 import * as esbuild from 'esbuild';
-import { existsSync } from 'node:fs';
 import { generateContributions } from './generate-contributions.mjs';
 
 const production = process.argv.includes('--production');
@@ -20,17 +19,15 @@ const targets = [
     target: 'node20',
     external: ['vscode', 'bufferutil', 'utf-8-validate'],
   },
-];
-if (existsSync('webview/main.ts')) {
-  targets.push({
+  {
     entryPoints: ['webview/main.ts'],
     outfile: 'dist/webview.js',
     bundle: true,
     platform: 'browser',
     format: 'esm',
     target: 'es2022',
-  });
-}
+  },
+];
 
 const contexts = await Promise.all(
   targets.map((t) =>

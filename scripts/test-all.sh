@@ -26,7 +26,7 @@ step check-types npm run --silent check-types
 step lint npm run --silent lint
 step unit node scripts/test-unit.mjs
 step vscode node scripts/test-vscode.mjs
-if [ -f scripts/test-e2e.mjs ]; then step e2e node scripts/test-e2e.mjs; fi
+step e2e node scripts/test-e2e.mjs
 
 echo ""
 node -e '
