@@ -1,6 +1,6 @@
 // Pure formatting and parsing for the webview (no DOM), so node tests can cover it.
 import { formatHexBytes, parseHexBytes } from '../src/shared/hex';
-import { type FrameDto, type MessageDto } from '../src/shared/protocol';
+import { type CloseFrameDto, type ConnectionEventDto, type FrameDto, type MessageDto } from '../src/shared/protocol';
 import { oneLine } from '../src/shared/visibleText';
 
 // The markers of VS Code's own UI (notifications, tree, status bar) in the panel too: one definition of each.
@@ -68,6 +68,35 @@ export function framePreview(f: FrameDto, msg?: MessageDto): string {
   // A single compressed frame: show the inflated text of its message instead of deflate bytes.
   if (msg && f.rsv1 && msg.frameIds.length === 1) return oneLine(msg.preview) + (msg.previewTruncated ? '…' : '');
   return oneLine(f.preview) + (f.previewTruncated ? '…' : '');
+}
+
+/** A close frame as the table shows one: `1000 bye`. */
+export function closeFrameText(f: CloseFrameDto): string {
+  return f.reason ? `${f.code} ${oneLine(f.reason)}` : String(f.code);
+}
+
+/**
+ * The close frame each side of a closed connection sent, client first, as the capture saw them on the wire (undefined
+ * for a side that sent none); undefined when the event does not say (not from a capture of the wire).
+ */
+export function closeFramesBySide(
+  e: ConnectionEventDto,
+): Array<{ side: 'client' | 'server'; frame: CloseFrameDto | undefined }> | undefined {
+  const f = e.closeFrames;
+  if (f === undefined) return undefined;
+  return [
+    { side: 'client', frame: e.role === 'client' ? f.sent : f.received },
+    { side: 'server', frame: e.role === 'server' ? f.sent : f.received },
+  ];
+}
+
+/** A closed connection's row: `not clean — client sent 1000 bye · server sent 1002`. */
+export function closedPreview(e: ConnectionEventDto): string {
+  const head = e.clean ? 'clean' : 'not clean';
+  const sides = closeFramesBySide(e);
+  if (sides === undefined) return `${head}${e.reason ? ` — ${oneLine(e.reason)}` : ''}`;
+  if (sides.every((s) => s.frame === undefined)) return `${head} — no close frames`;
+  return `${head} — ${sides.map((s) => `${s.side} sent ${s.frame ? closeFrameText(s.frame) : 'no close frame'}`).join(' · ')}`;
 }
 
 // --- hex dump --------------------------------------------------------------------------------------------------

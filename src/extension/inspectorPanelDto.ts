@@ -15,6 +15,7 @@ import {
   type FrameDto,
   type HandshakeDetail,
   type HttpHeadDto,
+  type HttpHeaderDto,
   type MessageDto,
   type ViewFilter,
 } from '../shared/protocol';
@@ -122,8 +123,9 @@ export function toDto(e: CaptureEvent): EventDto {
       return stripUndefined({ kind: 'handshake', id, connectionId, time, requestLine: e.request.startLine, status, ok, subprotocol, extensions, openMs });
     }
     case 'connection': {
-      const { id, connectionId, time, state, role, meta, code, reason, clean } = e;
-      return stripUndefined({ kind: 'connection', id, connectionId, time, state, role, meta: meta && { ...meta }, code, reason, clean });
+      const { id, connectionId, time, state, role, meta, code, reason, clean, closeFrames: f } = e;
+      const closeFrames = f && stripUndefined({ sent: f.sent && { ...f.sent }, received: f.received && { ...f.received } });
+      return stripUndefined({ kind: 'connection', id, connectionId, time, state, role, meta: meta && { ...meta }, code, reason, clean, closeFrames });
     }
   }
 }
@@ -137,7 +139,9 @@ function copyBytes(b: Uint8Array, max = MAX_DETAIL_BYTES): { bytes: Uint8Array; 
 }
 
 function headDto(h: HttpHead): HttpHeadDto {
-  return { startLine: h.startLine, headers: h.headers.map(([k, v]) => [k, v]), length: h.length };
+  const header = ([k, v, w]: HttpHead['headers'][number]): HttpHeaderDto =>
+    w ? [k, v, stripUndefined({ latin1: w.latin1, space: w.space && ([w.space[0], w.space[1]] as [string, string]) })] : [k, v];
+  return { startLine: h.startLine, headers: h.headers.map(header), length: h.length };
 }
 
 export function toDetail(e: CaptureEvent): EventDetail {

@@ -98,6 +98,14 @@ export interface ConnectionEventDto extends DtoBase {
   code?: number;
   reason?: string;
   clean?: boolean;
+  /** On close, from a capture of the wire: the close frame this end (`role`) sent and the one its peer sent, if any. */
+  closeFrames?: { sent?: CloseFrameDto; received?: CloseFrameDto };
+}
+
+/** A close frame's status (1005 when it carried none) and reason. */
+export interface CloseFrameDto {
+  code: number;
+  reason: string;
 }
 
 export type EventDto = FrameDto | MessageDto | ErrorDto | HandshakeDto | ConnectionEventDto;
@@ -105,10 +113,22 @@ export type EventDto = FrameDto | MessageDto | ErrorDto | HandshakeDto | Connect
 // ---------------------------------------------------------------------------------------------------------------
 // Details: fetched on demand for the selected row.
 
+/**
+ * A header line: the value without the whitespace around it (UTF-8, or latin-1 when its bytes were not valid UTF-8),
+ * and, when there is something to say, that encoding and the whitespace as it was on the wire.
+ */
+export type HttpHeaderDto = [name: string, value: string, wire?: { latin1?: true; space?: [before: string, after: string] }];
+
 export interface HttpHeadDto {
   startLine: string;
-  headers: Array<[name: string, value: string]>;
+  headers: HttpHeaderDto[];
   length: number;
+}
+
+/** A header line as it was on the wire (`name:` and the value with its whitespace), and whether it reads as latin-1. */
+export function headerLine([name, value, wire]: HttpHeaderDto): { text: string; latin1: boolean } {
+  const [before, after] = wire?.space ?? [' ', ''];
+  return { text: `${name}:${before}${value}${after}`, latin1: wire?.latin1 === true };
 }
 
 export interface HandshakeDetail {

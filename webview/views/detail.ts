@@ -1,6 +1,6 @@
 // The frame/message detail pane and the handshake view. Everything is set as text: payloads are untrusted.
-import { opcodeName, type EventDetail, type HandshakeDetail, type HttpHeadDto } from '../../src/shared/protocol';
-import { decodeText, formatAbsolute, formatBytes, frameFlagsLabel, hexDump, lengthText, oneLine, prettyJson, revealBidi, toHex, tryDecodeText } from '../format';
+import { headerLine, opcodeName, type EventDetail, type HandshakeDetail, type HttpHeadDto } from '../../src/shared/protocol';
+import { closeFramesBySide, closeFrameText, decodeText, formatAbsolute, formatBytes, frameFlagsLabel, hexDump, lengthText, oneLine, prettyJson, revealBidi, toHex, tryDecodeText } from '../format';
 import { dropdown, el, type Dropdown } from '../ui';
 
 export type DetailView = 'auto' | 'text' | 'json' | 'hex';
@@ -122,6 +122,9 @@ export class DetailPane {
           if (e.code !== undefined) this.body.append(kv('Close code', String(e.code)));
           if (e.reason) this.body.append(kv('Reason', oneLine(e.reason)));
           if (e.clean !== undefined) this.body.append(kv('Clean', e.clean ? 'yes' : 'no'));
+          for (const s of closeFramesBySide(e) ?? []) {
+            this.body.append(kv(`Close frame from ${s.side}`, s.frame ? closeFrameText(s.frame) : 'none'));
+          }
           for (const [k, v] of Object.entries(e.meta ?? {})) this.body.append(kv(oneLine(k), oneLine(v)));
         }
         break;
@@ -161,7 +164,17 @@ function headBlock(title: string, h: HttpHeadDto): HTMLElement {
   const sec = el('section', 'head');
   sec.appendChild(el('h3', undefined, title));
   const pre = el('pre', 'wire');
-  pre.textContent = [h.startLine, ...h.headers.map(([k, v]) => `${k}: ${v}`)].map(oneLine).join('\n');
+  pre.textContent = oneLine(h.startLine);
+  for (const header of h.headers) {
+    // Each line with its whitespace as on the wire; a value that was not valid UTF-8 is marked as read as latin-1.
+    const { text, latin1 } = headerLine(header);
+    pre.append('\n' + oneLine(text));
+    if (latin1) {
+      const mark = el('span', 'note', '  latin-1');
+      mark.title = 'Not valid UTF-8: shown as latin-1, one character per byte';
+      pre.appendChild(mark);
+    }
+  }
   sec.appendChild(pre);
   return sec;
 }

@@ -1,6 +1,7 @@
 // The virtualized frames table: only the rows in view (plus a few) exist in the DOM, reused as the user scrolls.
 import { opcodeName, type ConnectionRow, type EventDto, type FrameDto, type MessageDto } from '../../src/shared/protocol';
 import {
+  closedPreview,
   formatAbsolute,
   formatRelative,
   frameFlags,
@@ -443,7 +444,7 @@ export class FramesTable {
               ? Object.entries(e.meta ?? {})
                   .map(([k, v]) => `${oneLine(k)}=${oneLine(v)}`)
                   .join(' ')
-              : `${e.clean ? 'clean' : 'not clean'}${e.reason ? ` — ${oneLine(e.reason)}` : ''}`,
+              : closedPreview(e),
           );
           break;
       }

@@ -10,6 +10,7 @@ import {
   setFanOutShareLimit,
   takeFanOutSlot,
 } from './fanOutRecord';
+import { stripUndefined } from '../util/objects';
 import { DEFAULT_MAX_PAYLOAD } from '../wire/constants';
 import { negotiatedDeflate } from '../wire/deflate';
 import { WireError, createWireError } from '../wire/errors';
@@ -180,6 +181,11 @@ export class ConnectionCapture implements FanOutRecipient {
       const peer = this.role === 'server' ? this.c2s : this.s2c;
       const local = this.role === 'server' ? this.s2c : this.c2s;
       const close = peer?.close ?? local?.close;
+      // Only what the capture saw: none before frames (a failed upgrade) or once it stopped. Copies, plain data.
+      const closeFrames =
+        local === undefined || peer === undefined || this.stopped
+          ? undefined
+          : stripUndefined({ sent: local.close && { ...local.close }, received: peer.close && { ...peer.close } });
       this.sink.append({
         kind: 'connection',
         connectionId: this.connectionId,
@@ -190,6 +196,7 @@ export class ConnectionCapture implements FanOutRecipient {
         code: close?.code,
         reason: close?.reason,
         clean: this.c2s?.close !== undefined && this.s2c?.close !== undefined,
+        closeFrames,
         bytesIn: this._bytesIn,
         bytesOut: this._bytesOut,
       });

@@ -1,7 +1,7 @@
 // One direction of a connection's capture: its frame decoder and message assembler, and the events they give.
 import { isUtf8 } from 'node:buffer';
 import { appendWholeFrameEvents } from './events';
-import type { CaptureSink, DeflateParams, Direction, FrameEvent, MessageEvent } from './events';
+import type { CaptureSink, CloseFrameInfo, DeflateParams, Direction, FrameEvent, MessageEvent } from './events';
 import { EMPTY_BUFFER, OPCODE_CLOSE } from '../wire/constants';
 import { PassiveInflater } from '../wire/deflate';
 import type { WireError } from '../wire/errors';
@@ -29,7 +29,7 @@ export class DirectionCapture {
   /** While pushShared decodes: the other recipients of what it decodes. */
   private alsoSentTo: readonly string[] | undefined;
   /** The close frame this direction sent, if any: code 1005 when it had none. */
-  close: { code: number; reason: string } | undefined;
+  close: CloseFrameInfo | undefined;
 
   constructor(
     private readonly owner: DirectionOwner,

@@ -1,5 +1,5 @@
 // A query over the capture history (see EventStore.query): its options, its result, and the predicate it compiles to.
-import type { CaptureEvent, Direction } from './events';
+import type { CaptureEvent, Direction, HttpHead } from './events';
 import { eventHasConnection } from './events';
 
 export interface EventQuery {
@@ -126,7 +126,7 @@ function eventText(e: CaptureEvent): string | undefined {
   }
 }
 
-function headText(startLine: string, headers: Array<[string, string]>): string {
+function headText(startLine: string, headers: HttpHead['headers']): string {
   let s = startLine;
   for (const [k, v] of headers) s += `\n${k}: ${v}`;
   return s;

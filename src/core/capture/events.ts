@@ -74,6 +74,12 @@ export interface ErrorEvent extends EventBase {
   message: string;
 }
 
+/** A close frame's status and reason: code 1005 when the frame carried none. */
+export interface CloseFrameInfo {
+  code: number;
+  reason: string;
+}
+
 /** Connection lifecycle as seen by the capture. */
 export interface ConnectionEvent extends EventBase {
   kind: 'connection';
@@ -81,10 +87,19 @@ export interface ConnectionEvent extends EventBase {
   role: 'server' | 'client';
   /** Free-form labels: remote address, url, user agent, debug session… */
   meta?: Record<string, string>;
-  /** On close: the close code in the close frame the peer sent, if any, and whether the close handshake completed. */
+  /**
+   * On close: the code of the close frame the peer sent, or else of the one this end sent, with its reason; and whether
+   * the close handshake completed (both sides sent one). `closeFrames` tells the two apart.
+   */
   code?: number;
   reason?: string;
   clean?: boolean;
+  /**
+   * On close, from a capture of the wire (absent on events made from other sources): the first close frame each side
+   * sent, seen from this end (`role`). `sent` is this end's, `received` its peer's; each is absent when that side sent
+   * none.
+   */
+  closeFrames?: { sent?: CloseFrameInfo; received?: CloseFrameInfo };
   bytesIn?: number;
   bytesOut?: number;
 }

@@ -1,6 +1,7 @@
 // Session export: NDJSON (one capture event per line, lossless) and HAR 1.2 with Chrome's `_webSocketMessages`,
 // so a session opens in Chrome DevTools and other HAR viewers.
 import { credentialCandidates, splitRequestLine } from '../wire/credentials';
+import type { HttpHeader } from '../wire/types';
 import type { CaptureEvent, HandshakeEvent, HttpHead, MessageEvent } from './events';
 
 /** What replaces a credential in an export. URL-safe, so a redacted URL stays a URL. */
@@ -25,7 +26,8 @@ export class SecretRedactor {
   head(h: HttpHead, candidates: readonly string[] = requestCandidates(h)): HttpHead {
     const startLine = this.hide(h.startLine.startsWith('HTTP/') ? h.startLine : this.url(h.startLine), candidates);
     let changed = startLine !== h.startLine;
-    const headers = h.headers.map(([name, value]): [string, string] => {
+    const headers = h.headers.map((line): HttpHeader => {
+      const [name, value] = line;
       const lower = name.toLowerCase();
       let v = value;
       if (lower === 'authorization' || lower === 'proxy-authorization') {
@@ -37,10 +39,11 @@ export class SecretRedactor {
       } else {
         v = hideAll(value, candidates);
       }
-      if (v === value) return [name, value];
+      if (v === value) return line;
       changed = true;
       this.replaced++;
-      return [name, v];
+      // The whitespace around the value stays; the value is no longer the wire's, so its encoding mark goes.
+      return line[2]?.space ? [name, v, { space: line[2].space }] : [name, v];
     });
     return changed ? { ...h, startLine, headers } : h;
   }
@@ -76,7 +79,7 @@ export class SecretRedactor {
 }
 
 function requestCandidates(h: HttpHead): string[] {
-  return h.startLine.startsWith('HTTP/') ? [] : credentialCandidates(h.startLine, h.headers);
+  return h.startLine.startsWith('HTTP/') ? [] : credentialCandidates(h.startLine, h.headers.map(([name, value]) => [name, value] as const));
 }
 
 const WORD = /[A-Za-z0-9]/;
@@ -125,7 +128,14 @@ export function eventToJsonLine(e: CaptureEvent, redactor?: SecretRedactor): str
 
 interface HarHeader {
   name: string;
+  /** Without the whitespace around it, as HAR viewers expect; the NDJSON export keeps that whitespace. */
   value: string;
+  /** `latin-1` when the value's bytes were not valid UTF-8 and are shown one character per byte. */
+  comment?: string;
+}
+
+function harHeaders(head: HttpHead | undefined): HarHeader[] {
+  return (head?.headers ?? []).map(([name, value, wire]) => (wire?.latin1 ? { name, value, comment: 'latin-1' } : { name, value }));
 }
 
 export interface HarWebSocketMessage {
@@ -223,7 +233,7 @@ export function toHar(
           method,
           url,
           httpVersion,
-          headers: e.request.headers.map(([name, value]) => ({ name, value })),
+          headers: harHeaders(e.request),
           queryString: query,
           cookies: [],
           headersSize: e.request.length,
@@ -233,7 +243,7 @@ export function toHar(
           status: e.status,
           statusText: m?.[3] ?? '',
           httpVersion: m?.[1] ?? 'HTTP/1.1',
-          headers: (e.response?.headers ?? []).map(([name, value]) => ({ name, value })),
+          headers: harHeaders(e.response),
           cookies: [],
           content: e.body
             ? { size: e.body.length, mimeType: header(e.response, 'content-type') ?? 'x-unknown', text: e.body.toString('base64'), encoding: 'base64' }

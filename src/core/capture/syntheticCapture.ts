@@ -108,8 +108,8 @@ export function recordSyntheticConnection(sink: CaptureSink, c: SyntheticConnect
 
 export interface SyntheticHandshake {
   connectionId: string;
-  request: { startLine: string; headers: Array<[string, string]> };
-  response?: { startLine: string; headers: Array<[string, string]> };
+  request: { startLine: string; headers: HttpHead['headers'] };
+  response?: { startLine: string; headers: HttpHead['headers'] };
   status: number;
   time?: number;
   openMs?: number;
@@ -117,7 +117,7 @@ export interface SyntheticHandshake {
 
 /** A handshake known from its parsed parts. The head lengths are those of the heads as HTTP/1.1 would write them. */
 export function recordSyntheticHandshake(sink: CaptureSink, h: SyntheticHandshake): number {
-  const head = (x: { startLine: string; headers: Array<[string, string]> }): HttpHead => ({
+  const head = (x: { startLine: string; headers: HttpHead['headers'] }): HttpHead => ({
     startLine: x.startLine,
     headers: x.headers,
     length: Buffer.byteLength(x.startLine) + 2 + x.headers.reduce((n, [k, v]) => n + Buffer.byteLength(k) + 2 + Buffer.byteLength(v) + 2, 0) + 2,

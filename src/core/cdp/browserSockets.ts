@@ -4,7 +4,7 @@
 // permessage-deflate the handshake negotiated is already undone.
 
 import type { Protocol } from 'devtools-protocol';
-import type { CaptureSink, ErrorEvent } from '../capture/events';
+import type { CaptureSink, ErrorEvent, HttpHead } from '../capture/events';
 import { recordSyntheticConnection, recordSyntheticFrame, recordSyntheticHandshake } from '../capture/syntheticCapture';
 import { OPCODE_BINARY, OPCODE_CLOSE, OPCODE_TEXT } from '../wire/constants';
 import { parseHttpHead, parseRequestLine } from '../wire/handshake';
@@ -57,7 +57,7 @@ export interface BrowserSocketsOptions {
 
 interface HeadParts {
   startLine: string;
-  headers: Array<[string, string]>;
+  headers: HttpHead['headers'];
 }
 
 interface SocketRecord {

@@ -255,7 +255,10 @@ export class FrameDecoder {
   private payloadLengthOf(header: Buffer, at: number, b1: number): number {
     const len = payloadLengthIn(header, at, b1);
     if (len < 0) {
-      this.fail('WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', 'Unsupported WebSocket frame: payload length > 2^53 - 1', 1009);
+      // RFC 6455 §5.2: the most significant bit of a 64-bit length MUST be 0, so that is a protocol error (1002);
+      // a valid length over 2^53 - 1 is one we cannot hold, as ws says (1009).
+      if ((header[at + 2] & 0x80) !== 0) this.fail('WS_ERR_INVALID_PAYLOAD_LENGTH_MSB', 'The most significant bit of a 64-bit payload length must be 0', 1002);
+      else this.fail('WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', 'Unsupported WebSocket frame: payload length > 2^53 - 1', 1009);
       return -1;
     }
     if (len > this.maxPayload) {

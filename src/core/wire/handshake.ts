@@ -1,6 +1,7 @@
 // The opening handshake as seen on the wire: an incremental HTTP head parser and the RFC 6455 §4 checks.
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import type { HttpHead } from './types';
+import type { HeaderWire, HttpHead, HttpHeader } from './types';
 import { DEFAULT_MAX_HEAD_BYTES, EMPTY_BUFFER, WS_GUID } from './constants';
 import { createWireError } from './errors';
 
@@ -44,24 +45,58 @@ export class HttpHeadParser {
   }
 }
 
-/** Parses a complete head (start line, headers, CRLFCRLF). Header bytes are read as latin1, as HTTP/1.1 defines. */
+/**
+ * Parses a complete head (start line, headers, CRLFCRLF). Lines are split on the latin-1 reading of the bytes, as
+ * HTTP/1.1 defines; each header value is then read as UTF-8 when its bytes are valid UTF-8 (else it stays latin-1 and
+ * is marked so), and the whitespace around it is kept (see HttpHeader). An obs-fold continuation is joined to the
+ * value with one space (RFC 9110 §5.5).
+ */
 export function parseHttpHead(bytes: Buffer): HttpHead {
   const lines = bytes.toString('latin1').split('\r\n');
-  const headers: Array<[string, string]> = [];
+  const raw: Array<[name: string, value: string]> = [];
   // lines ends with two empty strings (the final CRLFCRLF)
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i];
     if (line === '') continue;
-    if ((line[0] === ' ' || line[0] === '\t') && headers.length > 0) {
-      // obs-fold: a continuation of the previous value
-      headers[headers.length - 1][1] += ' ' + line.trim();
+    if ((line[0] === ' ' || line[0] === '\t') && raw.length > 0) {
+      // obs-fold: a continuation of the previous value; the whitespace after the value is the last line's
+      const prev = raw[raw.length - 1];
+      prev[1] = prev[1].slice(0, owsEnd(prev[1])) + ' ' + line.slice(owsStart(line, 0, line.length));
       continue;
     }
     const colon = line.indexOf(':');
     if (colon <= 0) continue;
-    headers.push([line.slice(0, colon).trim(), line.slice(colon + 1).trim()]);
+    raw.push([line.slice(0, colon).trim(), line.slice(colon + 1)]);
   }
-  return { startLine: lines[0], headers, length: bytes.length };
+  return { startLine: lines[0], headers: raw.map(([name, field]) => headerOf(name, field)), length: bytes.length };
+}
+
+const isOws = (c: number): boolean => c === 0x20 || c === 0x09;
+function owsStart(s: string, from: number, to: number): number {
+  while (from < to && isOws(s.charCodeAt(from))) from++;
+  return from;
+}
+function owsEnd(s: string): number {
+  let to = s.length;
+  while (to > 0 && isOws(s.charCodeAt(to - 1))) to--;
+  return to;
+}
+
+/** A header line from its name and the latin-1 reading of what followed the colon. */
+function headerOf(name: string, field: string): HttpHeader {
+  const from = owsStart(field, 0, field.length);
+  const to = Math.max(from, owsEnd(field));
+  let value = field.slice(from, to);
+  const wire: HeaderWire = {};
+  if (/[\u0080-\u00ff]/.test(value)) {
+    const bytes = Buffer.from(value, 'latin1');
+    if (isUtf8(bytes)) value = bytes.toString('utf8');
+    else wire.latin1 = true;
+  }
+  const before = field.slice(0, from);
+  const after = field.slice(to);
+  if (before !== ' ' || after !== '') wire.space = [before, after];
+  return wire.latin1 || wire.space ? [name, value, wire] : [name, value];
 }
 
 export interface StatusLine {

@@ -4,12 +4,27 @@
 /** Which way the bytes went: client→server or server→client. */
 export type Direction = 'c2s' | 's2c';
 
+/** What a header line had on the wire beyond its name and value, set only when there is something to say. */
+export interface HeaderWire {
+  /** The value's bytes are not valid UTF-8, so `value` is their latin-1 reading: one character per byte. */
+  latin1?: true;
+  /** The whitespace around the value, when it was not the usual one space before and none after. */
+  space?: [before: string, after: string];
+}
+
+/**
+ * One header line: the name in its original case, the value without the whitespace around it (as UTF-8 when its bytes
+ * are valid UTF-8, else as latin-1), and what else the line had on the wire. `name + ':' + before + value + after`
+ * gives the line back, byte for byte, encoding the value as it was read.
+ */
+export type HttpHeader = [name: string, value: string, wire?: HeaderWire];
+
 /** An HTTP head as it was on the wire: start line and headers in wire order with their original case. */
 export interface HttpHead {
   /** `GET /path HTTP/1.1` or `HTTP/1.1 101 Switching Protocols`. */
   startLine: string;
-  /** Header name/value pairs in wire order, names in their original case. */
-  headers: Array<[name: string, value: string]>;
+  /** Header lines in wire order. */
+  headers: HttpHeader[];
   /** Byte length of the head, CRLFCRLF included. */
   length: number;
 }

@@ -112,6 +112,7 @@ describe('ConnectionCapture: a recorded conversation', () => {
       assert.equal(closed[0].code, 4001);
       assert.equal(closed[0].reason, 'done');
       assert.equal(closed[0].clean, true);
+      assert.deepEqual(closed[0].closeFrames, { sent: { code: 4001, reason: 'done' }, received: { code: 4001, reason: 'done' } });
       assert.deepEqual(closed[0].meta, { remote: '127.0.0.1' });
       assert.equal(closed[0].bytesIn, request().length + c2s.length);
       assert.equal(closed[0].bytesOut, response101().length + s2c.length);
@@ -140,6 +141,22 @@ describe('ConnectionCapture: a recorded conversation', () => {
     assert.equal(closed.bytesIn, response101().length + first.length);
     assert.equal(closed.clean, false);
     assert.equal(closed.code, undefined);
+    assert.deepEqual(closed.closeFrames, {}, 'frames went by, and no close frame');
+  });
+
+  test('the closed event keeps each side’s close frame apart, from this end’s view: a client’s sent and received', () => {
+    const sink = new ArraySink();
+    const cap = new ConnectionCapture({ connectionId: 'c4', role: 'client', sink });
+    cap.outbound(request());
+    cap.inbound(Buffer.concat([response101(), encodeFrame({ opcode: 8, payload: Buffer.alloc(0) })]));
+    cap.outbound(encodeFrame({ opcode: 8, payload: encodeClosePayload(1000, 'bye'), maskKey: MASK }));
+    // A second close frame from the same side is not the one that closed.
+    cap.outbound(encodeFrame({ opcode: 8, payload: encodeClosePayload(1001), maskKey: MASK }));
+    cap.end();
+    const closed = sink.of('connection').find((e) => e.state === 'closed')!;
+    assert.deepEqual(closed.closeFrames, { sent: { code: 1000, reason: 'bye' }, received: { code: 1005, reason: '' } });
+    assert.equal(closed.code, 1005, 'code stays the peer’s');
+    assert.equal(closed.clean, true);
   });
 
   test('a protocol violation is recorded; the other direction keeps being decoded', () => {

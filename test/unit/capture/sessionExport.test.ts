@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { CaptureEvent, HandshakeEvent } from '../../../src/core/capture/events';
 import { eventToJsonLine, REDACTED, SecretRedactor, toHar } from '../../../src/core/capture/sessionExport';
+import { parseHttpHead } from '../../../src/core/wire/handshake';
 
 const t0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 const events: CaptureEvent[] = [
@@ -176,5 +177,49 @@ describe('SecretRedactor', () => {
     const har = toHar([{ ...withSpaces, request: { ...withSpaces.request, startLine: `GET  /?token=${T}  HTTP/1.1` } }], { redactor: new SecretRedactor() });
     const entry = har.log.entries[0].request;
     assert.deepEqual([entry.method, entry.url, entry.httpVersion], ['GET', `ws://example.test/?token=${REDACTED}`, 'HTTP/1.1']);
+  });
+});
+
+describe('sessionExport: header values as they were on the wire', () => {
+  const T = 'tok-\u00e9\u00e9-0123456789abcdef';
+  const request = parseHttpHead(
+    Buffer.concat([
+      Buffer.from('GET /chat HTTP/1.1\r\nHost: example.test\r\n', 'latin1'),
+      Buffer.from(`Authorization: \t Bearer ${T}  \r\nSec-WebSocket-Protocol:  bearer, ${T} \r\nReferer:\thttp://app.test/?t=${T}\r\n`, 'utf8'),
+      Buffer.from('X-Legacy: M', 'latin1'), Buffer.from([0xfc]), Buffer.from('ller\r\n\r\n', 'latin1'),
+    ]),
+  );
+  const ev: CaptureEvent = {
+    kind: 'handshake', id: 1, connectionId: 'c1', time: t0, request,
+    response: { startLine: 'HTTP/1.1 101 Switching Protocols', headers: [], length: 34 }, status: 101, ok: true,
+  };
+
+  test('NDJSON keeps the encoding mark and the whitespace; HAR gives the values and marks latin-1', () => {
+    const parsed = JSON.parse(eventToJsonLine(ev));
+    assert.deepEqual(parsed.request.headers.slice(1), [
+      ['Authorization', `Bearer ${T}`, { space: [' \t ', '  '] }],
+      ['Sec-WebSocket-Protocol', `bearer, ${T}`, { space: ['  ', ' '] }],
+      ['Referer', `http://app.test/?t=${T}`, { space: ['\t', ''] }],
+      ['X-Legacy', 'M\u00fcller', { latin1: true }],
+    ]);
+    const har = toHar([ev]);
+    assert.deepEqual(har.log.entries[0].request.headers.slice(3), [
+      { name: 'Referer', value: `http://app.test/?t=${T}` },
+      { name: 'X-Legacy', value: 'M\u00fcller', comment: 'latin-1' },
+    ]);
+  });
+
+  test('the redactor still finds a UTF-8 token in values with whitespace around them, and keeps that whitespace', () => {
+    const r = new SecretRedactor();
+    const e = r.event(ev) as HandshakeEvent;
+    assert.deepEqual(e.request.headers.slice(1), [
+      ['Authorization', `Bearer ${REDACTED}`, { space: [' \t ', '  '] }],
+      ['Sec-WebSocket-Protocol', `bearer, ${REDACTED}`, { space: ['  ', ' '] }],
+      ['Referer', `http://app.test/?t=${REDACTED}`, { space: ['\t', ''] }],
+      ['X-Legacy', 'M\u00fcller', { latin1: true }],
+    ]);
+    for (const text of [eventToJsonLine(ev, new SecretRedactor()), JSON.stringify(toHar([ev], { redactor: new SecretRedactor() }))]) {
+      assert.ok(!text.includes('0123456789abcdef'), text);
+    }
   });
 });

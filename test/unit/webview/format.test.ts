@@ -1,11 +1,12 @@
 import { describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import {
+  closedPreview, closeFramesBySide, closeFrameText,
   formatBytes, frameFlags, frameFlagsLabel, framePreview, hexDump, lengthText, oneLine, parseBase64, parseHex,
   prettyJson, regexError, revealBidi, tryDecodeText, formatRelative,
 } from '../../../webview/format';
 import { compose, ComposerHistory } from '../../../webview/composerModel';
-import type { FrameDto } from '../../../src/shared/protocol';
+import type { ConnectionEventDto, FrameDto } from '../../../src/shared/protocol';
 
 const f = (o: Partial<FrameDto>): FrameDto => ({
   kind: 'frame', id: 1, connectionId: 'c', time: 0, direction: 's2c', fin: true, rsv1: false, rsv2: false, rsv3: false,
@@ -108,5 +109,36 @@ describe('composer', () => {
     h.push({ mode: 'text', text: 'c' });
     h.push({ mode: 'text', text: 'd' });
     assert.deepEqual(h.list.map((e) => e.text), ['a', 'c', 'd']);
+  });
+});
+
+describe('closed connection rows', () => {
+  const closed = (o: Partial<ConnectionEventDto>): ConnectionEventDto => ({
+    kind: 'connection', id: 9, connectionId: 'c', time: 0, state: 'closed', role: 'server', ...o,
+  });
+
+  test('the server closed with 1002, the client answered 1000 bye: the row names each side’s frame', () => {
+    const e = closed({ code: 1000, reason: 'bye', clean: true, closeFrames: { sent: { code: 1002, reason: '' }, received: { code: 1000, reason: 'bye' } } });
+    assert.equal(closedPreview(e), 'clean — client sent 1000 bye · server sent 1002');
+    // The same wire seen from the client's end: sent and received swap, the sides do not.
+    const fromClient = closed({ role: 'client', clean: true, closeFrames: { sent: { code: 1000, reason: 'bye' }, received: { code: 1002, reason: '' } } });
+    assert.equal(closedPreview(fromClient), 'clean — client sent 1000 bye · server sent 1002');
+    assert.deepEqual(closeFramesBySide(fromClient), [
+      { side: 'client', frame: { code: 1000, reason: 'bye' } },
+      { side: 'server', frame: { code: 1002, reason: '' } },
+    ]);
+  });
+
+  test('a clean 1000 close, one side only, an abrupt reset, and an event not from the wire', () => {
+    const both = { code: 1000, reason: '' };
+    assert.equal(closedPreview(closed({ clean: true, code: 1000, closeFrames: { sent: both, received: both } })), 'clean — client sent 1000 · server sent 1000');
+    assert.equal(closedPreview(closed({ clean: false, code: 1001, closeFrames: { sent: { code: 1001, reason: 'going away' } } })), 'not clean — client sent no close frame · server sent 1001 going away');
+    assert.equal(closedPreview(closed({ clean: false, closeFrames: {} })), 'not clean — no close frames');
+    assert.equal(closedPreview(closed({ clean: true, reason: 'stopped' })), 'clean — stopped');
+    assert.equal(closeFramesBySide(closed({ clean: true })), undefined);
+  });
+
+  test('a reason is one line, its controls visible', () => {
+    assert.equal(closeFrameText({ code: 4000, reason: 'a\nb\u202E' }), '4000 a↵b⟨U+202E⟩');
   });
 });

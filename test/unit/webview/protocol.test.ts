@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { isWebviewToHost, opcodeName, PREVIEW_CHARS, MAX_DETAIL_BYTES } from '../../../src/shared/protocol';
+import { headerLine, isWebviewToHost, opcodeName, PREVIEW_CHARS, MAX_DETAIL_BYTES } from '../../../src/shared/protocol';
+import { parseHttpHead } from '../../../src/core/wire/handshake';
 import { makePreview, toDto, toDetail, filterQuery, CaptureCounter } from '../../../src/extension/inspectorPanelDto';
 import { EventStore } from '../../../src/core/capture/eventStore';
 import type { FrameEvent, MessageEvent } from '../../../src/core/capture/events';
@@ -130,5 +131,45 @@ describe('DTOs', () => {
     } finally {
       store.dispose();
     }
+  });
+
+  test('a closed connection’s DTO carries each side’s close frame, as copies; the simple detail the same', () => {
+    const store = new EventStore();
+    try {
+      const closeFrames = { sent: { code: 1002, reason: '' }, received: { code: 1000, reason: 'bye' } };
+      const id = store.append({ kind: 'connection', connectionId: 'c', time: 1, state: 'closed', role: 'server', code: 1000, reason: 'bye', clean: true, closeFrames });
+      const dto = toDto(store.get(id)!);
+      assert.deepEqual(dto, { kind: 'connection', id, connectionId: 'c', time: 1, state: 'closed', role: 'server', code: 1000, reason: 'bye', clean: true, closeFrames });
+      assert.ok(dto.kind === 'connection' && dto.closeFrames !== closeFrames && dto.closeFrames!.sent !== closeFrames.sent);
+      const d = toDetail(store.get(id)!);
+      assert.deepEqual(d.kind === 'simple' && d.event, dto);
+      const other = toDto(store.get(store.append({ kind: 'connection', connectionId: 'c', time: 2, state: 'closed', role: 'client', reason: 'stopped', clean: true }))!);
+      assert.ok(!('closeFrames' in other), 'an event not from the wire says nothing of close frames');
+    } finally {
+      store.dispose();
+    }
+  });
+});
+
+describe('the handshake detail', () => {
+  test('header lines are shown as on the wire, whitespace and all, with latin-1 values marked', () => {
+    const wire = Buffer.concat([
+      Buffer.from('GET / HTTP/1.1\r\nHost: a.test\r\n', 'latin1'),
+      Buffer.from('X-Name: J\u00fcrgen\r\n', 'utf8'),
+      Buffer.from('X-Legacy: M', 'latin1'), Buffer.from([0xfc]), Buffer.from('ller\r\nX-Pad:\t v  \r\n\r\n', 'latin1'),
+    ]);
+    const request = parseHttpHead(wire);
+    const d = toDetail({ kind: 'handshake', id: 1, connectionId: 'c1', time: 0, request, status: 0, ok: false });
+    assert.equal(d.kind, 'handshake');
+    if (d.kind !== 'handshake') return;
+    assert.deepEqual(d.request.headers.map(headerLine), [
+      { text: 'Host: a.test', latin1: false },
+      { text: 'X-Name: J\u00fcrgen', latin1: false },
+      { text: 'X-Legacy: M\u00fcller', latin1: true },
+      { text: 'X-Pad:\t v  ', latin1: false },
+    ]);
+    // The DTO is the host's copy, not the event's objects.
+    assert.notEqual(d.request.headers[3][2], request.headers[3][2]);
+    assert.deepEqual(d.request.headers[3][2], request.headers[3][2]);
   });
 });

@@ -1,5 +1,9 @@
-import { describe, test } from 'node:test';
+import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { arraySink } from '../../support/arraySink';
+import { waitFor } from '../../support/waitFor';
+import { rawUpgrade, runCleanups, startServer } from '../server/helpers';
 import { encodeFrame } from '../../../src/core/wire/frameEncoder';
 import { unmaskInPlace } from '../../../src/core/wire/frameDecoder';
 import { chunks, decode, hex } from './helpers';
@@ -270,7 +274,8 @@ describe('FrameDecoder: violations', () => {
     { name: 'ping with 126 bytes', wire: hex('897e007e'), code: 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', close: 1002 },
     { name: 'fragmented ping', wire: hex('0900'), code: 'WS_ERR_EXPECTED_FIN', close: 1002 },
     { name: 'fragmented close', wire: hex('0800'), code: 'WS_ERR_EXPECTED_FIN', close: 1002 },
-    { name: '64-bit length with the MSB set', wire: hex('827f8000000000000001'), code: 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', close: 1009 },
+    { name: '64-bit length with the MSB set', wire: hex('827f8000000000000001'), code: 'WS_ERR_INVALID_PAYLOAD_LENGTH_MSB', close: 1002 },
+    { name: '64-bit length with only the MSB set', wire: hex('827f8000000000000000'), code: 'WS_ERR_INVALID_PAYLOAD_LENGTH_MSB', close: 1002 },
     { name: '64-bit length above 2^53 - 1', wire: hex('827f0020000000000000'), code: 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', close: 1009 },
     { name: 'payload over maxPayload', wire: hex('827e0400'), code: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', close: 1009, maxPayload: 1023 },
   ];
@@ -326,6 +331,26 @@ describe('FrameDecoder: violations', () => {
 
   test('chunks() helper splits as asked', () => {
     assert.equal(chunks(Buffer.alloc(10), 3).length, 4);
+  });
+});
+
+describe('FrameDecoder: a 64-bit length with its top bit set, on a real socket', () => {
+  afterEach(runCleanups);
+
+  test('the capture records 1002 (RFC 6455 §5.2); the server (ws) closes with 1009', async () => {
+    const sink = arraySink();
+    const { address } = await startServer({ capture: sink });
+    const raw = await rawUpgrade(address.port);
+    // FIN + binary, MASK + 127, length 0x8000000000000001, a mask key: no payload follows.
+    raw.socket.write(hex('82ff800000000000000137fa213d'));
+    await once(raw.socket, 'close');
+    // What crossed the wire back: ws has no code of its own for this and sends FIN+close, status 1009.
+    assert.equal(raw.bytes().toString('hex'), '880203f1');
+    await waitFor('the capture error', () => sink.of('error').length > 0);
+    assert.deepEqual(
+      sink.of('error').map((e) => `${e.direction} ${e.code} ${e.closeCode}`),
+      ['c2s WS_ERR_INVALID_PAYLOAD_LENGTH_MSB 1002'],
+    );
   });
 });
 
