@@ -155,7 +155,7 @@ async function inspectDebugSession(s: Session, log: vscode.LogOutputChannel, ses
   if (!proxy) throw new Error(`The debug session "${session.name}" offers no DevTools access. Browser sessions of VS Code's JavaScript debugger (chrome, msedge) do.`);
   const host = proxy.host.includes(':') ? `[${proxy.host}]` : proxy.host;
   const endpoint = `ws://${host}:${proxy.port}${proxy.path ?? ''}`;
-  const i = await s.browsers.start(endpoint, session.name);
+  const i = await s.browsers.start(endpoint, () => session.name);
   log.info(`Inspecting browser WebSockets of debug session "${session.name}" through ${endpoint}.`);
   void vscode.commands.executeCommand('wsInspector.openInspector');
   return i.id;

@@ -30,15 +30,29 @@ export class BrowserManager {
 
   constructor(private readonly sink: CaptureSink) {}
 
-  /** Attaches to a DevTools endpoint; rejects with a readable error when nothing (or no DevTools) answers there. */
-  async start(endpoint: string, tag?: string): Promise<RunningInspection> {
+  /**
+   * Attaches to a DevTools endpoint; rejects with a readable error when nothing (or no DevTools) answers there. `tag`
+   * names the rows; a function is read each time, since js-debug renames a page's session once it knows the page.
+   */
+  async start(endpoint: string, tag?: string | (() => string)): Promise<RunningInspection> {
+    const tagNow = typeof tag === 'function' ? tag : () => tag;
     const inspector = new BrowserInspector();
     const owner = new DisposableStore();
     owner.add({ dispose: () => inspector.dispose() });
     const id = `browser${this.nextId++}`;
     try {
-      const r = await inspector.start({ endpoint, sink: this.sink, meta: tag ? { debugSession: tag } : undefined });
-      const i: RunningInspection = { id, endpoint, browser: r.browser, tag, inspector, owner };
+      const first = tagNow();
+      const r = await inspector.start({ endpoint, sink: this.sink, meta: first ? { debugSession: first } : undefined });
+      const i: RunningInspection = {
+        id,
+        endpoint,
+        browser: r.browser,
+        get tag() {
+          return tagNow();
+        },
+        inspector,
+        owner,
+      };
       owner.add(inspector.onDidChangeSockets(() => this._onDidChange.fire()));
       watchCounts(
         owner,
