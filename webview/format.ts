@@ -60,6 +60,10 @@ export function messageLength(m: MessageDto): string {
   return lengthText(m.wireLength, m.compressed ? m.inflatedLength ?? m.length : m.length === m.wireLength ? undefined : m.length);
 }
 
+/** What a frame read after a protocol violation says before its preview (see FrameDto.afterViolation). */
+export const AFTER_VIOLATION_MARK = '⚠ after violation · ';
+export const AFTER_VIOLATION_TITLE = 'Read after a protocol violation on this direction: recorded as framed, not assembled into messages';
+
 export function framePreview(f: FrameDto, msg?: MessageDto): string {
   if (f.opcode === 8) {
     const code = f.closeCode !== undefined ? String(f.closeCode) : 'no code';

@@ -81,6 +81,7 @@ function frameDto(e: FrameEvent): FrameDto {
   if (e.closeReason !== undefined) dto.closeReason = e.closeReason;
   if (e.messageId !== undefined) dto.messageId = e.messageId;
   if (e.alsoSentTo !== undefined) dto.alsoSentToCount = e.alsoSentTo.length;
+  if (e.afterViolation === true) dto.afterViolation = true;
   return dto;
 }
 
@@ -113,10 +114,13 @@ export function toDto(e: CaptureEvent): EventDto {
     case 'message':
       return messageDto(e);
     case 'error': {
-      const { id, connectionId, time, direction, code, closeCode, message } = e;
-      return direction === undefined
-        ? { kind: 'error', id, connectionId, time, code, closeCode, message }
-        : { kind: 'error', id, connectionId, time, direction, code, closeCode, message };
+      const { id, connectionId, time, direction, code, closeCode, message, byteCount } = e;
+      const dto: ErrorDto =
+        direction === undefined
+          ? { kind: 'error', id, connectionId, time, code, closeCode, message }
+          : { kind: 'error', id, connectionId, time, direction, code, closeCode, message };
+      if (byteCount !== undefined) dto.byteCount = byteCount;
+      return dto;
     }
     case 'handshake': {
       const { id, connectionId, time, status, ok, subprotocol, extensions, openMs } = e;

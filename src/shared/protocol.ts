@@ -43,6 +43,8 @@ export interface FrameDto extends DtoBase {
   closeReason?: string;
   /** Id of the message this frame completed, when known. */
   messageId?: number;
+  /** Read after this direction's first header violation (see FrameEvent.afterViolation): not assembled. */
+  afterViolation?: true;
   /** Start of the payload: UTF-8 text for text frames and continuations, hex bytes for binary. */
   preview: string;
   /** The preview is hex of binary data rather than text. */
@@ -77,6 +79,8 @@ export interface ErrorDto extends DtoBase {
   code: string;
   closeCode: number;
   message: string;
+  /** Bytes that can't be framed (see ErrorEvent.byteCount). */
+  byteCount?: number;
 }
 
 export interface HandshakeDto extends DtoBase {

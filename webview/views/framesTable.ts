@@ -1,17 +1,7 @@
 // The virtualized frames table: only the rows in view (plus a few) exist in the DOM, reused as the user scrolls.
 import { opcodeName, type ConnectionRow, type EventDto, type FrameDto, type MessageDto } from '../../src/shared/protocol';
-import {
-  closedPreview,
-  formatAbsolute,
-  formatRelative,
-  frameFlags,
-  frameFlagsLabel,
-  frameLength,
-  framePreview,
-  messageLength,
-  oneLine,
-  formatBytes,
-} from '../format';
+import { AFTER_VIOLATION_MARK, AFTER_VIOLATION_TITLE, closedPreview, formatAbsolute, formatRelative, formatBytes } from '../format';
+import { frameFlags, frameFlagsLabel, frameLength, framePreview, messageLength, oneLine } from '../format';
 import { nextAutoScroll, type Row, type ViewStore } from '../store';
 import { el } from '../ui';
 
@@ -421,7 +411,7 @@ export class FramesTable {
           setDir(c.dir, e.direction);
           c.op.set('cell op', 'error');
           c.flags.set('cell flags', '');
-          c.len.set('cell len', String(e.closeCode));
+          c.len.set('cell len', e.byteCount !== undefined ? formatBytes(e.byteCount) : String(e.closeCode));
           c.preview.set('cell preview', `${e.code}: ${oneLine(e.message)}`);
           break;
         case 'handshake':
@@ -466,8 +456,9 @@ export class FramesTable {
     c.op.set('cell op', (r.depth ? '↳ ' : '') + opcodeName(f.opcode) + (control ? ' ◆' : ''), control ? 'control frame' : '');
     c.flags.set('cell flags', frameFlags(f), '', frameFlagsLabel(f));
     c.len.set('cell len', frameLength(f, msg));
-    c.preview.set(f.previewHex && !(msg && f.rsv1) ? 'cell preview hex' : 'cell preview', framePreview(f, msg));
-    return cls;
+    const after = f.afterViolation === true;
+    c.preview.set(f.previewHex && !(msg && f.rsv1) ? 'cell preview hex' : 'cell preview', (after ? AFTER_VIOLATION_MARK : '') + framePreview(f, msg), after ? AFTER_VIOLATION_TITLE : '');
+    return after ? cls + ' k-after-violation' : cls;
   }
 
   /** Fills a grouped message's cells; returns its row classes. */

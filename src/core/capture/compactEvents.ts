@@ -25,6 +25,7 @@ const F_UTF8_KNOWN = 1 << 7;
 const F_UTF8_VALID = 1 << 8;
 const F_FORM_16 = 1 << 9;
 const F_FORM_64 = 1 << 10;
+const F_AFTER_VIOLATION = 1 << 11;
 
 /** The rarely present fields, kept beside the columns by event id. */
 interface Extra {
@@ -143,6 +144,7 @@ export class CompactEventColumns extends CompactStorage {
         closeReason: x?.closeReason,
         messageId: m === 0 ? undefined : m,
         alsoSentTo,
+        afterViolation: (fl & F_AFTER_VIOLATION) !== 0,
       };
       return ev;
     }
@@ -281,6 +283,7 @@ export class CompactEventColumns extends CompactStorage {
     if (e.masked) fl |= F_MASKED;
     if (e.lengthForm === 16) fl |= F_FORM_16;
     else if (e.lengthForm === 64) fl |= F_FORM_64;
+    if (e.afterViolation === true) fl |= F_AFTER_VIOLATION;
     this.flags[slot] = fl;
     this.length[slot] = e.payloadLength;
     this.ref[slot] = e.messageId ?? 0;

@@ -1,7 +1,7 @@
 // One direction of a connection's capture: its frame decoder and message assembler, and the events they give.
 import { isUtf8 } from 'node:buffer';
 import { appendWholeFrameEvents } from './events';
-import type { CaptureSink, CloseFrameInfo, DeflateParams, Direction, FrameEvent, MessageEvent } from './events';
+import type { CaptureSink, CloseFrameInfo, DeflateParams, Direction, ErrorEvent, FrameEvent, MessageEvent } from './events';
 import { EMPTY_BUFFER, OPCODE_CLOSE } from '../wire/constants';
 import { PassiveInflater } from '../wire/deflate';
 import type { WireError } from '../wire/errors';
@@ -28,6 +28,7 @@ export class DirectionCapture {
   private lastId = 0;
   /** While pushShared decodes: the other recipients of what it decodes. */
   private alsoSentTo: readonly string[] | undefined;
+  private opaqueRecorded = false;
   /** The close frame this direction sent, if any: code 1005 when it had none. */
   close: CloseFrameInfo | undefined;
 
@@ -48,6 +49,8 @@ export class DirectionCapture {
       onWholeData: sink.appendWholeFrame !== undefined ? this.onWholeData : undefined,
       onFrame: this.onFrame,
       onError: this.onError,
+      readAfterViolation: true,
+      onOpaque: this.onOpaque,
     });
     this.assembler = new MessageAssembler({
       direction,
@@ -160,8 +163,14 @@ export class DirectionCapture {
       closeReason: close?.reason,
       messageId: undefined,
       alsoSentTo: this.alsoSentTo,
+      afterViolation: f.afterViolation,
     };
     const id = this.sink.append(ev);
+    if (f.afterViolation) {
+      // Recorded as read, not assembled: after a violation the peer's frames need not make messages.
+      if (close !== undefined && this.close === undefined) this.close = { code: close.code ?? 1005, reason: close.reason ?? '' };
+      return;
+    }
     if (op < 0x8) {
       this.lastId = id;
       if (op !== 0) {
@@ -201,6 +210,29 @@ export class DirectionCapture {
       alsoSentTo: this.alsoSentTo,
     };
     this.sink.append(ev);
+  };
+
+  /**
+   * Bytes after a length that can't be trusted (see FrameDecoderOptions.onOpaque): one record, of the read where framing
+   * was lost (from that header on), with their count. Later reads are not recorded again: one event per read of a
+   * peer that goes on would flood the store, and the connection's bytesIn counts them.
+   */
+  private readonly onOpaque = (byteCount: number): void => {
+    if (this.opaqueRecorded) return;
+    this.opaqueRecorded = true;
+    const ev: ErrorEvent = {
+      id: 0,
+      kind: 'error',
+      connectionId: this.connectionId,
+      time: now(),
+      direction: this.direction,
+      code: 'WS_ERR_UNFRAMED_BYTES',
+      closeCode: 1009,
+      message: `${byteCount} bytes that can't be framed (after a length that can't be trusted)`,
+      byteCount,
+    };
+    this.sink.append(ev);
+    this.sink.seal?.();
   };
 
   private readonly onError = (err: WireError): void => {

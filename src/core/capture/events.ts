@@ -35,7 +35,7 @@ export interface HandshakeEvent extends EventBase {
 }
 
 /** A frame as the decoder read it (see DecodedFrame for each field), with what the capture and the sink know of it. */
-export interface FrameEvent extends EventBase, Omit<DecodedFrame, 'time'> {
+export interface FrameEvent extends EventBase, Omit<DecodedFrame, 'time' | 'afterViolation'> {
   kind: 'frame';
   direction: Direction;
   /** For close frames. */
@@ -52,6 +52,11 @@ export interface FrameEvent extends EventBase, Omit<DecodedFrame, 'time'> {
    * Recording it once keeps capture cheap when one message fans out to thousands of clients.
    */
   alsoSentTo?: readonly string[];
+  /**
+   * Read after this direction's first header violation (the violating frame included): framed as the bytes say,
+   * without the checks, and not assembled into messages. Undefined or false before.
+   */
+  afterViolation?: boolean;
 }
 
 /** A reassembled message (see AssembledMessage for each field), with the ids of its frames instead of the frames. */
@@ -72,6 +77,11 @@ export interface ErrorEvent extends EventBase {
   /** The RFC 6455 close status this violation calls for (1002, 1007, 1009…). */
   closeCode: number;
   message: string;
+  /**
+   * `WS_ERR_UNFRAMED_BYTES`: bytes of one read that can't be framed (a direction's bytes after a length that can't be
+   * trusted), recorded as their count.
+   */
+  byteCount?: number;
 }
 
 /** A close frame's status and reason: code 1005 when the frame carried none. */
@@ -216,6 +226,7 @@ export function appendWholeFrameEvents(
     closeReason: undefined,
     messageId: undefined,
     alsoSentTo,
+    afterViolation: false,
   };
   const frameId = sink.append(frame);
   const message: MessageEvent = {

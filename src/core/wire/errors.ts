@@ -13,7 +13,8 @@ import type { Direction } from './types';
  *   `WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH`, so the peer may see 1009 where the capture records 1002.
  * - messages: `WS_ERR_INVALID_UTF8` (1007), `WS_ERR_INVALID_CLOSE_CODE` (1002), `WS_ERR_INFLATE_FAILED` (1007)
  * - handshake: `WS_ERR_HANDSHAKE_TOO_LARGE` (1009), `WS_ERR_INVALID_HANDSHAKE`, `WS_ERR_INVALID_EXTENSION` (1002)
- * - capture: `WS_ERR_CAPTURE_INTERNAL` (1011), `WS_ERR_EARLY_DATA_TOO_LARGE` (1009)
+ * - capture: `WS_ERR_CAPTURE_INTERNAL` (1011), `WS_ERR_EARLY_DATA_TOO_LARGE` (1009), `WS_ERR_UNFRAMED_BYTES` (bytes after
+ *   an untrustworthy length, with `readAfterViolation`: counted, not framed)
  */
 export class WireError extends Error {
   /** Stable `WS_ERR_*` code. */

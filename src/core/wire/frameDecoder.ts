@@ -24,6 +24,8 @@ export interface DecodedFrame {
   payload: Buffer;
   /** performance.timeOrigin + performance.now() when the chunk holding the frame's last byte was pushed. */
   time: number;
+  /** Read after this direction's first header violation (that frame included): framed as the bytes say, unchecked. */
+  afterViolation: boolean;
 }
 
 export interface FrameDecoderOptions {
@@ -51,12 +53,25 @@ export interface FrameDecoderOptions {
   onWholeData?(bytes: Buffer, at: number, headerLength: number, payloadLength: number, time: number): boolean;
   onFrame(frame: DecodedFrame): void;
   onError(err: WireError): void;
+  /**
+   * After a header violation, go on reading frames (marked afterViolation, unchecked) as far as the bytes can be
+   * framed, as a capture does; else (a proxy, which then forwards raw) the decoder stops there. Default false.
+   */
+  readAfterViolation?: boolean;
+  /**
+   * With readAfterViolation, bytes that can't be framed: all of a direction's bytes from a header whose length can't be trusted (over
+   * maxPayload or 2^53 - 1) on. Called once per push with how many of its bytes those are.
+   */
+  onOpaque?(byteCount: number): void;
 }
 
 const GET_INFO = 0;
 const GET_HEADER = 1;
 const GET_DATA = 2;
+/** Stopped at a violation (without readAfterViolation): input is ignored. */
 const FAILED = 3;
+/** After a length that can't be trusted (with readAfterViolation): the rest is counted, not framed. */
+const OPAQUE = 4;
 
 const timeOrigin = performance.timeOrigin;
 
@@ -85,7 +100,12 @@ export class FrameDecoder {
   private readonly onFrame: (frame: DecodedFrame) => void;
   private readonly onError: (err: WireError) => void;
   private readonly allocate: ((n: number) => Buffer | undefined) | undefined;
-  private readonly onWholeData: FrameDecoderOptions['onWholeData'];
+  /** Dropped at the first violation: the frames after it are not messages. */
+  private onWholeData: FrameDecoderOptions['onWholeData'];
+  private readonly onOpaque: ((byteCount: number) => void) | undefined;
+  private readonly readAfterViolation: boolean;
+  /** Set at the first header violation: later frames are read without the checks, and the violation is not reported again. */
+  private afterViolation = false;
 
   private buffers: Buffer[] = [];
   private buffered = 0;
@@ -114,16 +134,23 @@ export class FrameDecoder {
     this.onError = o.onError;
     this.allocate = o.allocate?.bind(o);
     this.onWholeData = o.onWholeData?.bind(o);
+    this.onOpaque = o.onOpaque?.bind(o);
+    this.readAfterViolation = o.readAfterViolation ?? false;
   }
 
-  /** True after a framing error: the bytes that follow can't be delimited, so input is ignored. */
+  /** True after a violation (see readAfterViolation for what follows). */
   get failed(): boolean {
-    return this.state === FAILED;
+    return this.afterViolation;
   }
 
-  /** True between frames: nothing buffered, no frame half read, no error. */
+  /** True after a length that can't be trusted: the bytes that follow can't be delimited, and are only counted. */
+  get opaque(): boolean {
+    return this.state === OPAQUE;
+  }
+
+  /** True between frames: nothing buffered, no frame half read, no violation. */
   get idle(): boolean {
-    return this.state === GET_INFO && this.buffered === 0;
+    return this.state === GET_INFO && this.buffered === 0 && !this.afterViolation;
   }
 
   /** Turned on once permessage-deflate is known to be negotiated. */
@@ -134,11 +161,19 @@ export class FrameDecoder {
   /** Feeds bytes in wire order. Frames and errors are reported synchronously. The chunk is never modified. */
   push(chunk: Buffer): void {
     if (this.state === FAILED || chunk.length === 0) return;
+    if (this.state === OPAQUE) {
+      this.onOpaque?.(chunk.length);
+      return;
+    }
     this.pushTime = 0;
     if (this.state === GET_INFO && this.buffered === 0) {
       // Nothing held from earlier chunks: the whole frames at the chunk's start are read in place.
       const off = this.wholeFrames(chunk);
       if (off === chunk.length || (this.state as number) === FAILED) return;
+      if ((this.state as number) === OPAQUE) {
+        this.onOpaque?.(chunk.length - off);
+        return;
+      }
       if (off > 0) chunk = chunk.subarray(off);
     }
     this.buffers.push(chunk);
@@ -147,7 +182,16 @@ export class FrameDecoder {
       if (this.state === GET_INFO) {
         if (this.buffered < 2 || !this.getInfo()) return;
       } else if (this.state === GET_HEADER) {
-        if (this.buffered < this.headerLength || !this.getHeader()) return;
+        if (this.buffered < this.headerLength) return;
+        if (!this.getHeader()) {
+          if ((this.state as number) === FAILED) return;
+          // The length can't be trusted: the header and everything held after it are opaque.
+          const n = this.buffered + this.headerLength;
+          this.buffers = [];
+          this.buffered = 0;
+          this.onOpaque?.(n);
+          return;
+        }
       } else if (this.state === GET_DATA) {
         if (this.buffered < this.payloadLength) return;
         this.getData();
@@ -216,7 +260,10 @@ export class FrameDecoder {
     return true;
   }
 
-  /** Everything the first two bytes of a frame decide: false (after reporting the violation) when they break a rule. */
+  /**
+   * Everything the first two bytes of a frame decide. A broken rule is reported (the first only); false when the
+   * decoder then stops, true when it reads on (readAfterViolation).
+   */
   private checkInfo(b0: number, b1: number): boolean {
     const opcode = b0 & 0x0f;
     const len7 = b1 & 0x7f;
@@ -249,8 +296,8 @@ export class FrameDecoder {
   }
 
   /**
-   * The payload length a complete header gives (`header` from `at`), or -1 after reporting a violation: one too large
-   * for a number or over maxPayload.
+   * The payload length a complete header gives (`header` from `at`), or -1 when it can't be trusted (too large for a
+   * number or over maxPayload, reported if first): the decoder has then stopped, or is opaque (readAfterViolation).
    */
   private payloadLengthOf(header: Buffer, at: number, b1: number): number {
     const len = payloadLengthIn(header, at, b1);
@@ -259,10 +306,12 @@ export class FrameDecoder {
       // a valid length over 2^53 - 1 is one we cannot hold, as ws says (1009).
       if ((header[at + 2] & 0x80) !== 0) this.fail('WS_ERR_INVALID_PAYLOAD_LENGTH_MSB', 'The most significant bit of a 64-bit payload length must be 0', 1002);
       else this.fail('WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', 'Unsupported WebSocket frame: payload length > 2^53 - 1', 1009);
+      this.state = this.readAfterViolation ? OPAQUE : FAILED;
       return -1;
     }
     if (len > this.maxPayload) {
       this.fail('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', `Max payload size exceeded (${len} > ${this.maxPayload})`, 1009);
+      this.state = this.readAfterViolation ? OPAQUE : FAILED;
       return -1;
     }
     return len;
@@ -314,7 +363,6 @@ export class FrameDecoder {
         mask = header.subarray(hl - 4, hl);
       }
       this.emit(b0, b1, hl, n, header, payload, mask);
-      if (this.state === FAILED) return end;
       off = frameEnd;
     }
     return off;
@@ -380,6 +428,7 @@ export class FrameDecoder {
       header,
       payload,
       time: this.frameTime(),
+      afterViolation: this.afterViolation,
     };
     this.onFrame(frame);
   }
@@ -389,14 +438,23 @@ export class FrameDecoder {
     return this.pushTime || (this.pushTime = timeOrigin + performance.now());
   }
 
-  private fail(code: string, message: string, closeCode: number): false {
-    this.state = FAILED;
-    this.buffers = [];
-    this.buffered = 0;
+  /**
+   * Reports the first violation. Returns whether to read on: with readAfterViolation, frames from here are marked
+   * afterViolation and not offered to onWholeData; else the decoder stops.
+   */
+  private fail(code: string, message: string, closeCode: number): boolean {
+    if (this.afterViolation) return true;
+    this.afterViolation = true;
+    this.onWholeData = undefined;
+    if (!this.readAfterViolation) {
+      this.state = FAILED;
+      this.buffers = [];
+      this.buffered = 0;
+    }
     const err = createWireError(code, message, closeCode);
     err.direction = this.direction;
     this.onError(err);
-    return false;
+    return this.readAfterViolation;
   }
 }
 

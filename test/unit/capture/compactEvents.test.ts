@@ -38,6 +38,7 @@ function frame(payload: Buffer | string, o: Partial<FrameEvent> = {}): FrameEven
     closeReason: undefined,
     messageId: undefined,
     alsoSentTo: undefined,
+    afterViolation: false,
     ...o,
   };
 }

@@ -179,7 +179,12 @@ describe('ConnectionCapture: a recorded conversation', () => {
       messages.map((m) => `${m.direction} ${m.utf8Valid}`),
       ['s2c false', 's2c true'],
     );
-    assert.equal(sink.of('frame').filter((f) => f.direction === 'c2s').length, 0);
+    // After the violation the client's frames (the violating one included) are recorded as framed, marked, and not
+    // assembled into messages.
+    assert.deepEqual(
+      sink.of('frame').filter((f) => f.direction === 'c2s').map((f) => `${f.payload} ${f.masked} ${f.afterViolation}`),
+      ['unmasked false true', 'ignored true true'],
+    );
   });
 
   test('permessage-deflate: compressed frames are inflated per direction with context takeover', () => {
@@ -441,7 +446,7 @@ describe('ConnectionCapture into an EventStore: whole frames go in without their
         if (chunkSize === 1) assert.equal(store.whole, fanned.length, 'a byte at a time: frames appended whole');
         assert.deepEqual(
           all.filter((e) => e.kind === 'error').map((e) => e.code),
-          ['WS_ERR_INVALID_UTF8', 'WS_ERR_INVALID_OPCODE', 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 'WS_ERR_INVALID_UTF8'],
+          ['WS_ERR_INVALID_UTF8', 'WS_ERR_INVALID_OPCODE', 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 'WS_ERR_UNFRAMED_BYTES', 'WS_ERR_INVALID_UTF8'],
           'invalid UTF-8 both ways, the frame in the middle of a message, the frame over the limit',
         );
       } finally {

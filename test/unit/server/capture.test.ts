@@ -351,3 +351,66 @@ describe('BroadcastServer capture of the close frames each side sent', () => {
     assert.equal(closed.closeFrames, undefined);
   });
 });
+
+describe('BroadcastServer capture: after a protocol violation the peer’s bytes are still recorded', () => {
+  afterEach(runCleanups);
+  const MASK = Buffer.from('37fa213d', 'hex');
+  // The peer's close 1000 after its violation: on the wire, so in the capture.
+  const close = encodeFrame({ opcode: 8, payload: encodeClosePayload(1000, 'bye'), maskKey: MASK });
+  const cases: { name: string; wire: Buffer; code: string }[] = [
+    { name: 'an RSV bit', wire: Buffer.from('a18037fa213d', 'hex'), code: 'WS_ERR_UNEXPECTED_RSV_2_3' },
+    { name: 'a reserved opcode', wire: Buffer.from('838037fa213d', 'hex'), code: 'WS_ERR_INVALID_OPCODE' },
+    { name: 'a missing mask', wire: encodeFrame({ opcode: 1, payload: Buffer.from('unmasked') }), code: 'WS_ERR_EXPECTED_MASK' },
+    { name: 'a fragmented control frame', wire: Buffer.from('098037fa213d', 'hex'), code: 'WS_ERR_EXPECTED_FIN' },
+    {
+      name: 'an oversized control frame',
+      wire: encodeFrame({ opcode: 9, payload: Buffer.alloc(126, 1), maskKey: MASK }),
+      code: 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH',
+    },
+  ];
+  for (const c of cases) {
+    test(`${c.name}, then a close: the close is captured, marked after the violation; ws still closes with 1002`, async () => {
+      const sink = arraySink();
+      const { address } = await startServer({ capture: sink });
+      const raw = await rawUpgrade(address.port);
+      raw.socket.write(Buffer.concat([c.wire, close]));
+      await once(raw.socket, 'close');
+      // What ws sent back: FIN + close, 1002, no reason.
+      assert.equal(raw.bytes().toString('hex'), '880203ea');
+      await waitFor('the close frame in the capture', () => sink.of('frame').some((f) => f.direction === 'c2s' && f.opcode === 8));
+      assert.deepEqual(
+        sink.of('error').map((e) => `${e.direction} ${e.code}`),
+        [`c2s ${c.code}`],
+      );
+      const c2s = sink.of('frame').filter((f) => f.direction === 'c2s');
+      assert.deepEqual(
+        c2s.map((f) => [f.opcode, f.afterViolation, f.closeCode, f.closeReason]),
+        [
+          [c.wire[0] & 0x0f, true, undefined, undefined],
+          [8, true, 1000, 'bye'],
+        ],
+      );
+      assert.equal(sink.of('message').filter((m) => m.direction === 'c2s').length, 0, 'frames after a violation are not assembled');
+    });
+  }
+
+  test('an over-limit length, then a close: the rest is one opaque chunk of its length; ws still closes with 1009', async () => {
+    const sink = arraySink();
+    const { address } = await startServer({ capture: sink, maxPayload: 1024 });
+    const raw = await rawUpgrade(address.port);
+    // Masked binary, 16-bit length 2048 over 1024, then 10 bytes of it, then the close.
+    const wire = Buffer.concat([Buffer.from('82fe080037fa213d', 'hex'), Buffer.alloc(10, 7), close]);
+    raw.socket.write(wire);
+    await once(raw.socket, 'close');
+    assert.equal(raw.bytes().subarray(0, 4).toString('hex'), '880203f1');
+    await waitFor('the opaque chunk', () => sink.of('error').some((e) => e.code === 'WS_ERR_UNFRAMED_BYTES'));
+    assert.deepEqual(
+      sink.of('error').map((e) => [e.direction, e.code, e.byteCount]),
+      [
+        ['c2s', 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', undefined],
+        ['c2s', 'WS_ERR_UNFRAMED_BYTES', wire.length],
+      ],
+    );
+    assert.equal(sink.of('frame').filter((f) => f.direction === 'c2s').length, 0);
+  });
+});

@@ -173,3 +173,20 @@ describe('the handshake detail', () => {
     assert.deepEqual(d.request.headers[3][2], request.headers[3][2]);
   });
 });
+
+describe('after a protocol violation', () => {
+  test('a frame read after a violation keeps its mark through the store, the DTO and the NDJSON line; an opaque chunk its length', async () => {
+    const { eventToJsonLine } = await import('../../../src/core/capture/sessionExport');
+    const store = new EventStore();
+    const f = store.get(store.append(frameEvent(Buffer.from('hello'), { afterViolation: true })))!;
+    const dto = toDto(f);
+    assert.equal(dto.kind === 'frame' && dto.afterViolation, true);
+    assert.equal(JSON.parse(eventToJsonLine(f)).afterViolation, true);
+    const plain = toDto(store.get(store.append(frameEvent(Buffer.from('hello'))))!);
+    assert.equal(plain.kind === 'frame' && plain.afterViolation, undefined);
+    const opaque = { kind: 'error', connectionId: 'c1', time: 1, direction: 'c2s', code: 'WS_ERR_UNFRAMED_BYTES', closeCode: 1009, message: 'm', byteCount: 22 } as const;
+    const od = toDto(store.get(store.append(opaque))!);
+    assert.equal(od.kind === 'error' && od.byteCount, 22);
+    assert.equal(JSON.parse(eventToJsonLine(store.get(store.append(opaque))!)).byteCount, 22);
+  });
+});

@@ -334,6 +334,63 @@ describe('FrameDecoder: violations', () => {
   });
 });
 
+describe('FrameDecoder: readAfterViolation', () => {
+  // A masked close 1000 from the client, as a peer sends after its violation.
+  const close = encodeFrame({ opcode: 8, payload: hex('03e8'), maskKey: MASK });
+  const c2sCases: { name: string; wire: Buffer; code: string }[] = [
+    { name: 'RSV2', wire: hex('a18037fa213d'), code: 'WS_ERR_UNEXPECTED_RSV_2_3' },
+    { name: 'RSV1 without deflate', wire: hex('c18037fa213d'), code: 'WS_ERR_UNEXPECTED_RSV_1' },
+    { name: 'reserved opcode 3', wire: hex('838037fa213d'), code: 'WS_ERR_INVALID_OPCODE' },
+    { name: 'missing mask', wire: hex('810548656c6c6f'), code: 'WS_ERR_EXPECTED_MASK' },
+    { name: 'fragmented ping', wire: hex('098037fa213d'), code: 'WS_ERR_EXPECTED_FIN' },
+    { name: 'oversized ping (126 bytes)', wire: encodeFrame({ opcode: 9, payload: Buffer.alloc(126, 1), maskKey: MASK }), code: 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH' },
+  ];
+  for (const c of c2sCases) {
+    for (const size of [0, 1, 2, 3, 7]) {
+      test(`${c.name}, then a close (chunk ${size}): both read, marked after the violation, reported once`, () => {
+        const { frames, errors, decoder, opaque } = decode(Buffer.concat([hex('818537fa213d7f9f4d5158'), c.wire, close]), {
+          direction: 'c2s',
+          chunk: size,
+          readAfterViolation: true,
+        });
+        assert.deepEqual(errors.map((e) => e.code), [c.code]);
+        assert.deepEqual(
+          frames.map((f) => [f.opcode, f.afterViolation]),
+          [
+            [1, false],
+            [c.wire[0] & 0x0f, true],
+            [8, true],
+          ],
+        );
+        assert.equal(frames[1].header.length + frames[1].payloadLength, c.wire.length);
+        assert.equal(frames[2].payload.toString('hex'), '03e8');
+        assert.equal(decoder.failed, true);
+        assert.equal(decoder.idle, false);
+        assert.deepEqual(opaque, []);
+      });
+    }
+  }
+
+  for (const size of [0, 1, 2, 5]) {
+    test(`a length over maxPayload (chunk ${size}): the header and all after it are opaque, counted`, () => {
+      // 16-bit length 1024 over maxPayload 1023, 10 bytes of payload, then a close: 4 + 10 + 8 bytes.
+      const wire = Buffer.concat([hex('827e0400'), Buffer.alloc(10, 7), close]);
+      const { frames, errors, decoder, opaque } = decode(Buffer.concat([hex('810548656c6c6f'), wire]), {
+        chunk: size,
+        maxPayload: 1023,
+        readAfterViolation: true,
+      });
+      assert.deepEqual(errors.map((e) => e.code), ['WS_ERR_UNSUPPORTED_MESSAGE_LENGTH']);
+      assert.deepEqual(frames.map((f) => [f.opcode, f.afterViolation]), [[1, false]]);
+      assert.equal(opaque.reduce((a, b) => a + b, 0), wire.length);
+      assert.equal(decoder.opaque, true);
+      decoder.push(close);
+      assert.equal(opaque.reduce((a, b) => a + b, 0), wire.length + close.length);
+      assert.equal(frames.length, 1);
+    });
+  }
+});
+
 describe('FrameDecoder: a 64-bit length with its top bit set, on a real socket', () => {
   afterEach(runCleanups);
 
@@ -349,7 +406,8 @@ describe('FrameDecoder: a 64-bit length with its top bit set, on a real socket',
     await waitFor('the capture error', () => sink.of('error').length > 0);
     assert.deepEqual(
       sink.of('error').map((e) => `${e.direction} ${e.code} ${e.closeCode}`),
-      ['c2s WS_ERR_INVALID_PAYLOAD_LENGTH_MSB 1002'],
+      // The length can't be trusted: the header (its 14 bytes) is recorded as bytes that can't be framed.
+      ['c2s WS_ERR_INVALID_PAYLOAD_LENGTH_MSB 1002', 'c2s WS_ERR_UNFRAMED_BYTES 1009'],
     );
   });
 });

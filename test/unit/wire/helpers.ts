@@ -16,6 +16,8 @@ export interface Decoded {
   frames: DecodedFrame[];
   errors: WireError[];
   decoder: FrameDecoder;
+  /** onOpaque's byte counts, one per push (readAfterViolation). */
+  opaque: number[];
 }
 
 export function decode(
@@ -27,22 +29,26 @@ export function decode(
     maxPayload?: number;
     enforceMasking?: boolean;
     allocate?: (n: number) => Buffer | undefined;
+    readAfterViolation?: boolean;
   } = {},
 ): Decoded {
   const frames: DecodedFrame[] = [];
   const errors: WireError[] = [];
+  const opaque: number[] = [];
   const decoder = new FrameDecoder({
     direction: o.direction ?? 's2c',
     rsv1Allowed: o.rsv1Allowed,
     maxPayload: o.maxPayload,
     enforceMasking: o.enforceMasking,
     allocate: o.allocate,
+    readAfterViolation: o.readAfterViolation,
     onFrame: (f) => frames.push(f),
     onError: (e) => errors.push(e),
+    onOpaque: (n) => opaque.push(n),
   });
   const list = Array.isArray(bytes) ? bytes : chunks(bytes, o.chunk ?? 0);
   for (const c of list) decoder.push(c);
-  return { frames, errors, decoder };
+  return { frames, errors, decoder, opaque };
 }
 
 /** mulberry32: a small seeded PRNG, so a failing case can be replayed from its seed. */
