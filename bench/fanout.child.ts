@@ -7,6 +7,7 @@
 import * as net from 'node:net';
 import { WebSocket } from 'ws';
 import { sleep, waitFor } from '../test/support/waitFor';
+import { rawClient } from './rawClient';
 
 export interface RunRequest {
   /** One server per port; each is loaded in its own slices. */
@@ -30,32 +31,6 @@ export interface RunResult {
   ms: number[];
   /** Per server: every delivery of the run, warm-ups included: what the server's CPU time of the run paid for. */
   totalDeliveries: number[];
-}
-
-function rawClient(port: number, onBytes: (n: number) => void): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1');
-    let head = Buffer.alloc(0);
-    let upgraded = false;
-    s.setNoDelay(true);
-    s.on('error', reject);
-    s.on('connect', () =>
-      s.write(
-        'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-      ),
-    );
-    s.on('data', (d: Buffer) => {
-      if (upgraded) return onBytes(d.length);
-      head = Buffer.concat([head, d]);
-      const end = head.indexOf('\r\n\r\n');
-      if (end === -1) return;
-      if (!head.subarray(0, 12).toString().startsWith('HTTP/1.1 101')) return reject(new Error(head.toString()));
-      upgraded = true;
-      if (head.length > end + 4) onBytes(head.length - end - 4);
-      resolve(s);
-    });
-  });
 }
 
 /** The clients of one server and what they sent and got. */

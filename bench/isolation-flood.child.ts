@@ -4,6 +4,7 @@
 // upgraded and writing; `stop` replies with the messages written; `exit`.
 
 import * as net from 'node:net';
+import { rawClient } from './rawClient';
 
 export type FloodRequest = { start: { port: number; flooders: number } } | 'stop' | 'exit';
 
@@ -31,34 +32,6 @@ const CHUNK = (() => {
   return Buffer.concat(new Array<Buffer>(PER_WRITE).fill(frame));
 })();
 
-function upgrade(port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1');
-    let head = Buffer.alloc(0);
-    s.setNoDelay(true);
-    s.on('error', reject);
-    s.on('connect', () =>
-      s.write(
-        'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-      ),
-    );
-    const onData = (d: Buffer) => {
-      head = Buffer.concat([head, d]);
-      const end = head.indexOf('\r\n\r\n');
-      if (end === -1) return;
-      s.removeListener('data', onData);
-      if (!head.subarray(0, 12).toString().startsWith('HTTP/1.1 101')) return reject(new Error(head.toString()));
-      s.removeListener('error', reject);
-      // A reset at stop is expected; what the server broadcasts is read and discarded.
-      s.on('error', () => {});
-      s.on('data', () => {});
-      resolve(s);
-    };
-    s.on('data', onData);
-  });
-}
-
 let sockets: net.Socket[] = [];
 let written = 0;
 let flooding = false;
@@ -75,7 +48,7 @@ function pump(s: net.Socket): void {
 }
 
 async function start(port: number, flooders: number): Promise<FloodStarted> {
-  sockets = await Promise.all(Array.from({ length: flooders }, () => upgrade(port)));
+  sockets = await Promise.all(Array.from({ length: flooders }, () => rawClient(port, () => {})));
   written = 0;
   flooding = true;
   cpu0 = process.cpuUsage();

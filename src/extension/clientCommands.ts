@@ -1,6 +1,5 @@
 // Outgoing client connections: "Connect to Endpoint…" (a quick pick of saved and recent endpoints that also takes a
 // typed URL), disconnect and reconnect.
-import { isUtf8 } from 'node:buffer';
 import * as vscode from 'vscode';
 import type { ConnectionError } from '../core/client/clientConnection';
 import type { RegisterCommand } from './commands';
@@ -115,10 +114,8 @@ async function connectCommand(
   } catch (err) {
     const e = err as ConnectionError;
     log.error(`Connecting to ${endpoint.url} failed: ${e.message}`);
-    // A status line is read as latin1; one a server wrote in UTF-8 is shown as written, its bidi controls as markers.
-    const reason = e.code === 'ERR_UPGRADE_REJECTED' ? utf8OfLatin1(e.message) : e.message;
     const pick = await notify.showErrorMessage(
-      uiText`Could not connect to ${endpoint.url}: ${reason}`,
+      uiText`Could not connect to ${endpoint.url}: ${e.message}`,
       ...(e.handshake ? ['Show Handshake'] : []),
       'Show Log',
     );
@@ -126,13 +123,6 @@ async function connectCommand(
     if (pick === 'Show Log') log.show();
     return undefined;
   }
-}
-
-/** `s` read as latin1 bytes, decoded as UTF-8 when those bytes are valid UTF-8; else `s` unchanged. */
-function utf8OfLatin1(s: string): string {
-  if (/[\u0100-\uffff]/.test(s)) return s;
-  const bytes = Buffer.from(s, 'latin1');
-  return isUtf8(bytes) ? bytes.toString('utf8') : s;
 }
 
 export function registerClientConnections(context: vscode.ExtensionContext, s: Session, log: vscode.LogOutputChannel, command: RegisterCommand): void {

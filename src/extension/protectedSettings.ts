@@ -4,7 +4,7 @@
 // reads them from the user's settings only, and this module tells the user, once per workspace, which of them a
 // workspace tried to set.
 // The ESM build: esbuild cannot follow the UMD build's run-time require('./impl/…').
-import { parse, type ParseError } from 'jsonc-parser/lib/esm/main.js';
+import { parse } from 'jsonc-parser/lib/esm/main.js';
 import * as vscode from 'vscode';
 import { showWarningMessage } from './notify';
 import { PROTECTED_SETTINGS } from './settingsTable';
@@ -17,7 +17,7 @@ export { PROTECTED_SETTINGS };
  * never read: besides the scope, VS Code merges an unknown key such as `"wsInspector": { "server": … }` from a
  * workspace as an object, which the scope check does not catch.
  */
-export function userSettingValue<T>(c: vscode.WorkspaceConfiguration, key: string, fallback: T): T | unknown {
+export function userSettingValue(c: vscode.WorkspaceConfiguration, key: string, fallback: unknown): unknown {
   const where = c.inspect<unknown>(key);
   return where?.globalValue ?? where?.defaultValue ?? fallback;
 }
@@ -32,12 +32,9 @@ function settingPaths(value: unknown, prefix = ''): string[] {
   });
 }
 
-/** Protected keys (`wsInspector.server.host`) set in a settings file's text (JSON with comments). */
-function protectedKeysIn(text: string): string[] {
-  const errors: ParseError[] = [];
-  const parsed = parse(text, errors, { allowTrailingComma: true, disallowComments: false });
-  const found = settingPaths(parsed)
-    .filter((p) => p.startsWith('wsInspector.') && PROTECTED_SETTINGS.has(p.slice('wsInspector.'.length)));
+/** Protected keys (`wsInspector.server.host`) set in parsed settings. */
+function protectedKeysIn(settings: unknown): string[] {
+  const found = settingPaths(settings).filter((p) => p.startsWith('wsInspector.') && PROTECTED_SETTINGS.has(p.slice('wsInspector.'.length)));
   return [...new Set(found)].sort();
 }
 
@@ -51,11 +48,10 @@ async function workspaceProtectedKeys(): Promise<string[]> {
     } catch {
       return; // no such file: nothing set
     }
-    if (member) {
-      const settings = (parse(text, [], { allowTrailingComma: true }) as { settings?: unknown } | undefined)?.settings;
-      text = JSON.stringify(settings ?? {});
-    }
-    for (const k of protectedKeysIn(text)) keys.add(k);
+    // JSON with comments and trailing commas, as VS Code reads settings files.
+    const parsed: unknown = parse(text, [], { allowTrailingComma: true });
+    const settings = member ? (parsed as { settings?: unknown } | undefined)?.settings : parsed;
+    for (const k of protectedKeysIn(settings)) keys.add(k);
   };
   for (const folder of vscode.workspace.workspaceFolders ?? []) await read(vscode.Uri.joinPath(folder.uri, '.vscode', 'settings.json'));
   const file = vscode.workspace.workspaceFile;

@@ -1,5 +1,6 @@
 // An outgoing WebSocket connection with readable errors, optional capture, and reconnect with backoff.
 
+import { isUtf8 } from 'node:buffer';
 import type * as http from 'node:http';
 import type * as net from 'node:net';
 import { WebSocket } from 'ws';
@@ -383,7 +384,7 @@ function readRejection(res: http.IncomingMessage, done: (r: { status: number; st
   const finish = () => {
     if (called) return;
     called = true;
-    done({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', body: Buffer.concat(chunks) });
+    done({ status: res.statusCode ?? 0, statusText: utf8OfLatin1(res.statusMessage ?? ''), body: Buffer.concat(chunks) });
   };
   res.on('data', (chunk: Buffer) => {
     if (size < MAX_FAILED_BODY) chunks.push(chunk.subarray(0, MAX_FAILED_BODY - size));
@@ -403,4 +404,14 @@ function afterSocketClosed(socket: net.Socket | undefined, settle: () => void): 
     setImmediate(settle);
   });
   if (!socket.destroyed) socket.destroy();
+}
+
+/**
+ * Node reads a status line as latin1, one character a byte: a reason a server wrote in UTF-8 is decoded as UTF-8 when
+ * its bytes are valid UTF-8, so that it reads as written (and its bidi controls can be shown as such).
+ */
+function utf8OfLatin1(s: string): string {
+  if (/[\u0100-\uffff]/.test(s)) return s;
+  const bytes = Buffer.from(s, 'latin1');
+  return isUtf8(bytes) ? bytes.toString('utf8') : s;
 }

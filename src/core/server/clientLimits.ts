@@ -100,13 +100,7 @@ export class ClientLimits {
     // A closing client is read on, so that its close frame, queued behind what it sent, is not held up.
     if (c.resumeTimer === undefined && c.ws.readyState === WebSocket.OPEN) {
       c.ws.pause();
-      c.resumeTimer = setTimeout(
-        () => {
-          c.resumeTimer = undefined;
-          c.ws.resume();
-        },
-        Math.min(RATE_PAUSE_MAX_MS, c.bucket.msUntil(Math.ceil(r.burst / 2), now)),
-      );
+      c.resumeTimer = setTimeout(readNow, Math.min(RATE_PAUSE_MAX_MS, c.bucket.msUntil(Math.ceil(r.burst / 2), now)), c);
     }
     if (now - c.rateReportedAt < REPORT_INTERVAL_MS) return;
     c.rateReportedAt = now;
