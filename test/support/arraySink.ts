@@ -1,5 +1,5 @@
 // A capture sink that keeps every event, for tests that read what a capture recorded.
-import type { CaptureEvent, CaptureSink, NewCaptureEvent } from '../../src/core/capture/events';
+import { type CaptureEvent, type CaptureSink, type Direction, type NewCaptureEvent, framesInLastBytes } from '../../src/core/capture/events';
 
 /**
  * A sink that keeps every event, and gives a message's frames its id as the EventStore does (from its frameIds): in
@@ -18,6 +18,9 @@ export class ArraySink implements CaptureSink {
       }
     }
     return ev.id;
+  }
+  framesInLastBytes(connectionId: string, direction: Direction, bytes: number, afterId: number): { frameIds: number[]; messageIds: number[] } {
+    return framesInLastBytes((id) => this.events[id - 1], this.events.length, afterId, connectionId, direction, bytes);
   }
   kinds(): string[] {
     return this.events.map((e) => (e.kind === 'connection' ? `connection:${e.state}` : e.kind));

@@ -3,7 +3,7 @@
 import type * as net from 'node:net';
 import { ConnectionCapture } from './connectionCapture';
 import type { CaptureSink, HandshakeEvent } from './events';
-import { canWritePastTap, tapSocket } from './socketTap';
+import { type SocketTap, canWritePastTap, tapSocket } from './socketTap';
 import type { Disposable } from '../util/events';
 
 export interface CaptureInit {
@@ -42,9 +42,10 @@ export type CaptureAttacher = (socket: net.Socket, init: CaptureInit) => Capture
 /** Taps the socket into a ConnectionCapture and ends the capture once the socket has closed. */
 class TappedCapture implements CaptureHandle {
   private readonly capture: ConnectionCapture;
-  private readonly tap: Disposable;
+  private readonly tap: SocketTap;
   private done = false;
-  private readonly finish = () => this.dispose();
+  /** The socket has closed: what it wrote and never flushed is known now. */
+  private readonly finish = () => this.stop(this.tap.flushedOut());
 
   constructor(
     private readonly socket: net.Socket,
@@ -64,11 +65,16 @@ class TappedCapture implements CaptureHandle {
   }
 
   dispose(): void {
+    this.stop(undefined);
+  }
+
+  /** `flushedOut`: bytes the socket's kernel took, once it has closed; undefined when the capture stops before. */
+  private stop(flushedOut: number | undefined): void {
     if (this.done) return;
     this.done = true;
     this.socket.removeListener('close', this.finish);
     this.tap.dispose();
-    this.capture.end();
+    this.capture.end(flushedOut);
   }
 }
 

@@ -1,6 +1,6 @@
 // Turns one connection's raw bytes (both directions) into capture events: handshake, frames, messages, errors.
 import { DirectionCapture } from './directionCapture';
-import type { CaptureSink, DeflateParams, Direction, ErrorEvent, HandshakeEvent, HttpHead } from './events';
+import type { CaptureSink, DeflateParams, Direction, ErrorEvent, HandshakeEvent, HttpHead, NewCaptureEvent, UnsentRecord } from './events';
 import {
   type FanOutRecipient,
   type FanOutSlot,
@@ -88,6 +88,10 @@ export class ConnectionCapture implements FanOutRecipient {
 
   private c2s: DirectionCapture | undefined;
   private s2c: DirectionCapture | undefined;
+  /** The id of the 'open' event: the frames of this connection come after it. */
+  private openId = 0;
+  /** bytesOut once this end's close frame was written (its last byte), or -1 before. */
+  private closeWrittenAt = -1;
 
   constructor(o: ConnectionCaptureOptions) {
     this.connectionId = o.connectionId;
@@ -136,6 +140,7 @@ export class ConnectionCapture implements FanOutRecipient {
     this._bytesOut += chunk.length;
     if (this.stopped) return;
     this.feed(this.role === 'server' ? 's2c' : 'c2s', chunk);
+    if (this.closeWrittenAt < 0 && (this.role === 'server' ? this.s2c : this.c2s)?.close !== undefined) this.closeWrittenAt = this.bytesOut;
     this.updateShareable();
   }
 
@@ -166,8 +171,12 @@ export class ConnectionCapture implements FanOutRecipient {
     if (this.slot >= 0) setFanOutShareLimit(this.slot, v ? this.maxPayload : -1);
   }
 
-  /** The socket is gone: flushes a pending handshake and appends the 'connection' closed event. Idempotent. */
-  end(): void {
+  /**
+   * The socket is gone: flushes a pending handshake, records what its bytes stopped inside, and appends the
+   * 'connection' closed event. `flushedOut` is how many of the bytes written the kernel took (see SocketTap.flushedOut),
+   * when the socket has closed: the rest were never sent. Idempotent.
+   */
+  end(flushedOut?: number): void {
     if (this.ended) return;
     this.ended = true;
     this.setShareable(false);
@@ -178,31 +187,50 @@ export class ConnectionCapture implements FanOutRecipient {
     try {
       // A failed upgrade whose body never completed, or a request that got no response.
       if (!this.stopped && this.request !== undefined && this._handshake === undefined) this.emitHandshake(now());
-      const peer = this.role === 'server' ? this.c2s : this.s2c;
-      const local = this.role === 'server' ? this.s2c : this.c2s;
-      const close = peer?.close ?? local?.close;
-      // Only what the capture saw: none before frames (a failed upgrade) or once it stopped. Copies, plain data.
-      const closeFrames =
-        local === undefined || peer === undefined || this.stopped
-          ? undefined
-          : stripUndefined({ sent: local.close && { ...local.close }, received: peer.close && { ...peer.close } });
-      this.sink.append({
-        kind: 'connection',
-        connectionId: this.connectionId,
-        time: now(),
-        state: 'closed',
-        role: this.role,
-        meta: this.meta,
-        code: close?.code,
-        reason: close?.reason,
-        clean: this.c2s?.close !== undefined && this.s2c?.close !== undefined,
-        closeFrames,
-        bytesIn: this._bytesIn,
-        bytesOut: this._bytesOut,
-      });
+      if (!this.stopped) {
+        this.c2s?.finish();
+        this.s2c?.finish();
+      }
+      this.sink.append(this.closedEvent(flushedOut));
     } catch (e) {
       this.internal(e);
     }
+  }
+
+  private closedEvent(flushedOut: number | undefined): NewCaptureEvent {
+    const peer = this.role === 'server' ? this.c2s : this.s2c;
+    const local = this.role === 'server' ? this.s2c : this.c2s;
+    const unsentBytes = flushedOut === undefined ? 0 : Math.max(0, this._bytesOut - flushedOut);
+    const sentClose = local?.close && { ...local.close };
+    if (sentClose !== undefined && unsentBytes > 0 && this.closeWrittenAt > this._bytesOut - unsentBytes) sentClose.unsent = true;
+    const receivedClose = peer?.close && { ...peer.close };
+    const sentCrossed = sentClose !== undefined && sentClose.unsent !== true;
+    const clean = sentCrossed && receivedClose !== undefined;
+    // Only what the capture saw: none before frames (a failed upgrade) or once it stopped. Copies, plain data.
+    const framed = local !== undefined && peer !== undefined && !this.stopped;
+    const close = receivedClose ?? (sentCrossed ? sentClose : undefined);
+    return stripUndefined({
+      kind: 'connection' as const,
+      connectionId: this.connectionId,
+      time: now(),
+      state: 'closed' as const,
+      role: this.role,
+      meta: this.meta,
+      code: close?.code,
+      reason: close?.reason,
+      clean,
+      closeFrames: framed ? stripUndefined({ sent: sentClose, received: receivedClose }) : undefined,
+      missingClose: framed && !clean ? (!sentCrossed && receivedClose === undefined ? 'both' : sentCrossed ? 'received' : 'sent') : undefined,
+      unsent: unsentBytes > 0 ? this.unsentRecord(unsentBytes) : undefined,
+      bytesIn: this._bytesIn,
+      bytesOut: this._bytesOut - unsentBytes,
+    });
+  }
+
+  /** The frames of the last `bytes` this end wrote: they never left. */
+  private unsentRecord(bytes: number): UnsentRecord {
+    const found = this.sink.framesInLastBytes?.(this.connectionId, this.role === 'server' ? 's2c' : 'c2s', bytes, this.openId);
+    return { bytes, frameIds: found?.frameIds ?? [], messageIds: found?.messageIds ?? [] };
   }
 
   /** @internal Used by the direction captures. */
@@ -315,7 +343,7 @@ export class ConnectionCapture implements FanOutRecipient {
       this.recordError(e, 's2c');
     }
     this.emitHandshake(this.responseHeadTime, deflate);
-    this.sink.append({
+    this.openId = this.sink.append({
       kind: 'connection',
       connectionId: this.connectionId,
       time: this.responseHeadTime,

@@ -129,6 +129,41 @@ export class DirectionCapture {
     return true;
   };
 
+  /**
+   * The connection has ended: a message or a control frame its bytes stopped inside is recorded as incomplete (one
+   * error, `WS_ERR_INCOMPLETE_MESSAGE` or `WS_ERR_INCOMPLETE_FRAME`), so that every message begun on the wire is
+   * either a message event or this. Returns true when a message was cut.
+   */
+  finish(): boolean {
+    const frame = this.decoder.incomplete;
+    const failed = this.decoder.failed;
+    const open = !failed && (this.pendingIds.length !== 0 || !this.assembler.idle);
+    const cutsMessage = open || (frame !== undefined && !failed && (frame.opcode === undefined || frame.opcode < 0x8));
+    if (frame === undefined && !open) return false;
+    const where =
+      frame === undefined
+        ? ''
+        : frame.size === undefined
+          ? `, ${frame.received} byte${frame.received === 1 ? '' : 's'} into a frame's header`
+          : `, ${frame.received} of a frame's ${frame.size} bytes`;
+    const frames = this.pendingIds.length;
+    const message = cutsMessage
+      ? `the connection ended inside a message (${frames} of its frame${frames === 1 ? '' : 's'} complete${where})`
+      : `the connection ended inside a ${frame!.opcode !== undefined && frame!.opcode >= 0x8 ? 'control ' : ''}frame (${where.slice(2)})`;
+    const ev: ErrorEvent = {
+      id: 0,
+      kind: 'error',
+      connectionId: this.connectionId,
+      time: now(),
+      direction: this.direction,
+      code: cutsMessage ? 'WS_ERR_INCOMPLETE_MESSAGE' : 'WS_ERR_INCOMPLETE_FRAME',
+      closeCode: 1006,
+      message,
+    };
+    this.sink.append(ev);
+    return cutsMessage;
+  }
+
   /** Between messages: a chunk starting here starts a new frame and a new message. */
   between(): boolean {
     return this.decoder.idle && this.assembler.idle && this.pendingIds.length === 0;

@@ -1,7 +1,7 @@
 // The host's capture history: a bounded ring of capture events with id paging, filters and batched notifications.
 
-import type { CaptureEvent, CaptureSink, Direction, NewCaptureEvent } from './events';
-import { appendWholeFrameEvents, eventPayloadBytes } from './events';
+import type { CaptureEvent, CaptureSink, Direction, NewCaptureEvent, UnsentRecord } from './events';
+import { appendWholeFrameEvents, eventPayloadBytes, framesInLastBytes } from './events';
 import { Emitter, type Event } from '../util/events';
 import { stripUndefined } from '../util/objects';
 import { CompactEventColumns, SLOT_OBJECT } from './compactEvents';
@@ -110,6 +110,12 @@ export class EventStore implements CaptureSink {
     this.compactPending();
   };
   private disposed = false;
+  /**
+   * Frame and message ids to the connections they never left for, from the closed events' `unsent` records: `get`,
+   * `query` and the batches give those events with `unsentTo`. Ids in ascending order of their closed event, pruned
+   * as their events are evicted.
+   */
+  private readonly unsentTo = new Map<number, string[]>();
 
   private readonly appendEmitter = new Emitter<AppendBatch>();
   private readonly clearEmitter = new Emitter<void>();
@@ -154,11 +160,27 @@ export class EventStore implements CaptureSink {
     this.bytes += eventPayloadBytes(ev);
     while (this.bytes > this.maxBytes && this.size > 1) this.evictOldest();
     if (ev.kind === 'message') this.linkFrames(ev.frameIds, id);
+    else if (ev.kind === 'connection' && ev.unsent !== undefined) this.markUnsent(ev.connectionId, ev.unsent);
     if (this.compactTimer === undefined) {
       this.compactTimer = setImmediate(this.compactBound);
       this.compactTimer.unref?.();
     }
     return id;
+  }
+
+  /** See CaptureSink.framesInLastBytes. */
+  framesInLastBytes(connectionId: string, direction: Direction, bytes: number, afterId: number): Pick<UnsentRecord, 'frameIds' | 'messageIds'> {
+    return framesInLastBytes((id) => this.get(id), this.nextId - 1, afterId, connectionId, direction, bytes);
+  }
+
+  private markUnsent(connectionId: string, unsent: UnsentRecord): void {
+    for (const ids of [unsent.frameIds, unsent.messageIds]) {
+      for (const id of ids) {
+        const to = this.unsentTo.get(id);
+        if (to === undefined) this.unsentTo.set(id, [connectionId]);
+        else if (!to.includes(connectionId)) to.push(connectionId);
+      }
+    }
   }
 
   /** See CaptureSink.appendWholeFrame: the frame and its message go straight into the compact history. */
@@ -262,6 +284,7 @@ export class EventStore implements CaptureSink {
     this.ring = new Array(this.initialCapacity);
     this.compact.clear(this.initialCapacity);
     this.compactFromId = this.nextId;
+    this.unsentTo.clear();
     this.mask = this.initialCapacity - 1;
     this.head = 0;
     this.size = 0;
@@ -303,7 +326,11 @@ export class EventStore implements CaptureSink {
 
   /** The event in `slot` (whose id is `id`): the object while it is one, else built from the compact columns. */
   private at(slot: number, id: number): CaptureEvent {
-    return this.compact.slotKind(slot) === SLOT_OBJECT ? this.ring[slot]! : this.compact.read(slot, id);
+    const ev = this.compact.slotKind(slot) === SLOT_OBJECT ? this.ring[slot]! : this.compact.read(slot, id);
+    if (this.unsentTo.size === 0) return ev;
+    const to = this.unsentTo.get(id);
+    // A copy: the appended object is never changed.
+    return to === undefined || (ev.kind !== 'frame' && ev.kind !== 'message') ? ev : { ...ev, unsentTo: [...to] };
   }
 
   /** See CaptureSink.reserveBytes: room in the compact history's arena. */
@@ -351,6 +378,7 @@ export class EventStore implements CaptureSink {
     const obj = this.ring[slot];
     const b = obj !== undefined ? eventPayloadBytes(obj) : this.compact.payloadBytes(slot);
     this.compact.release(slot, id);
+    if (this.unsentTo.size !== 0) this.unsentTo.delete(id);
     this.ring[slot] = undefined;
     this.head = (this.head + 1) & this.mask;
     this.size--;

@@ -57,6 +57,11 @@ export interface FrameEvent extends EventBase, Omit<DecodedFrame, 'time' | 'afte
    * without the checks, and not assembled into messages. Undefined or false before.
    */
   afterViolation?: boolean;
+  /**
+   * Connections (of `connectionId` and `alsoSentTo`) this frame was written to and never left for: their socket closed
+   * before the kernel took its bytes (see ConnectionEvent.unsent). Absent when it left for all of them.
+   */
+  unsentTo?: readonly string[];
 }
 
 /** A reassembled message (see AssembledMessage for each field), with the ids of its frames instead of the frames. */
@@ -66,6 +71,8 @@ export interface MessageEvent extends EventBase, Omit<AssembledMessage, 'frames'
   frameIds: number[];
   /** As on FrameEvent: the other connections this same message went to, byte for byte, in the same tick. */
   alsoSentTo?: readonly string[];
+  /** As on FrameEvent: the connections this message did not wholly leave for. */
+  unsentTo?: readonly string[];
 }
 
 /** A protocol violation. The capture goes on recording; the error says what the RFC would close with. */
@@ -88,6 +95,20 @@ export interface ErrorEvent extends EventBase {
 export interface CloseFrameInfo {
   code: number;
   reason: string;
+  /** This end wrote it, and the connection closed before it left (see ConnectionEvent.unsent). */
+  unsent?: boolean;
+}
+
+/**
+ * On close: what this end wrote and never sent, because the socket closed (reset, or destroyed) before the kernel took
+ * it. The frames are those the capture had recorded: this connection's own, or broadcasts that also went to it.
+ */
+export interface UnsentRecord {
+  /** Bytes written and never handed to the kernel. */
+  bytes: number;
+  frameIds: number[];
+  /** The messages of those frames (a message with one unsent frame did not wholly leave). */
+  messageIds: number[];
 }
 
 /** Connection lifecycle as seen by the capture. */
@@ -110,7 +131,15 @@ export interface ConnectionEvent extends EventBase {
    * none.
    */
   closeFrames?: { sent?: CloseFrameInfo; received?: CloseFrameInfo };
+  /**
+   * On close, when `clean` is false and frames were captured: whose close frame did not cross the wire. `sent` is this
+   * end's (none written, or written and never sent), `received` the peer's.
+   */
+  missingClose?: 'sent' | 'received' | 'both';
+  /** On close, when this end wrote bytes that never left (see UnsentRecord). */
+  unsent?: UnsentRecord;
   bytesIn?: number;
+  /** Bytes this end sent: handed to the kernel, not only written. */
   bytesOut?: number;
 }
 
@@ -128,6 +157,33 @@ export function eventHasConnection(e: CaptureEvent, id: string): boolean {
   if (own === id) return true;
   if (own.length > id.length && own.charCodeAt(id.length) === 0x2f && own.startsWith(id)) return true;
   return (e.kind === 'frame' || e.kind === 'message') && e.alsoSentTo !== undefined && e.alsoSentTo.includes(id);
+}
+
+/**
+ * The frames a socket that closed with `bytes` of its writes unsent never sent: the newest frames of `connectionId`
+ * (its own and broadcasts that also went to it) in `direction`, from `lastId` back to `afterId` (exclusive), until
+ * their wire bytes cover `bytes`; and their messages. `get` reads the sink's events (undefined once evicted).
+ */
+export function framesInLastBytes(
+  get: (id: number) => CaptureEvent | undefined,
+  lastId: number,
+  afterId: number,
+  connectionId: string,
+  direction: Direction,
+  bytes: number,
+): Pick<UnsentRecord, 'frameIds' | 'messageIds'> {
+  const frameIds: number[] = [];
+  const messageIds: number[] = [];
+  let left = bytes;
+  for (let id = lastId; id > afterId && left > 0; id--) {
+    const e = get(id);
+    if (e === undefined) break;
+    if (e.kind !== 'frame' || e.direction !== direction || !eventHasConnection(e, connectionId)) continue;
+    frameIds.push(id);
+    if (e.messageId !== undefined && !messageIds.includes(e.messageId)) messageIds.push(e.messageId);
+    left -= e.headerLength + e.payloadLength;
+  }
+  return { frameIds: frameIds.reverse(), messageIds: messageIds.reverse() };
 }
 
 /** Payload bytes an event holds, for the store's byte cap. */
@@ -173,6 +229,11 @@ export interface CaptureSink {
    * `at`, and its unmasked payload the `payloadLength` bytes after them; they are read during the call only (or kept
    * where they are when `bytes` is room reserveBytes gave). Returns the frame's id; the message's is the next one.
    */
+  /**
+   * See framesInLastBytes: the sink's frames that a socket closing with `bytes` unsent never sent. A sink without it
+   * gets an UnsentRecord without frames.
+   */
+  framesInLastBytes?(connectionId: string, direction: Direction, bytes: number, afterId: number): Pick<UnsentRecord, 'frameIds' | 'messageIds'>;
   appendWholeFrame?(
     connectionId: string,
     time: number,

@@ -18,6 +18,19 @@ type WriteCb = (err?: Error | null) => void;
 type Write = (chunk: unknown, encoding?: BufferEncoding | WriteCb, cb?: WriteCb) => boolean;
 type End = (chunk?: unknown, encoding?: BufferEncoding | WriteCb, cb?: WriteCb) => net.Socket;
 type Unshift = (chunk: unknown, encoding?: BufferEncoding) => void;
+/** net.Socket's `_writeGeneric`: where the stream hands one write (or a writev batch) to the handle. */
+type WriteGeneric = (writev: boolean, data: unknown, encoding: BufferEncoding | '', cb: WriteCb) => unknown;
+type Destroy = (err: Error | null, cb: (err?: Error | null) => void) => void;
+
+/** A tap on a socket. */
+export interface SocketTap extends Disposable {
+  /**
+   * Bytes of this socket's writes since the tap that the kernel took: a write counts once its callback reports success
+   * (a write Node still holds, or one libuv was still writing when the socket was destroyed, does not). The bytes
+   * of the sinks' `outbound` calls that never left are the difference.
+   */
+  flushedOut(): number;
+}
 
 /**
  * Taps `socket` (plain or TLS: for TLS the plaintext side).
@@ -31,12 +44,17 @@ type Unshift = (chunk: unknown, encoding?: BufferEncoding) => void;
  * Outbound wraps the instance's `write` and `end` (Writable's `end(data)` does not go through `write`). A write
  * after `end()` or `destroy()` is not recorded: it fails and nothing is sent.
  *
+ * Flushed bytes (`flushedOut`) are counted where the stream hands its writes to the handle (`_writeGeneric`, one write
+ * or writev batch at a time) and where the handle calls back. A write still in libuv's queue when the socket is
+ * destroyed is called back as a success by Node (the handle is gone): `_destroy` marks it first, and counts only the
+ * part libuv had already written.
+ *
  * dispose() restores the methods it replaced (when nobody wrapped them again meanwhile; otherwise its wrappers
  * become pass-through) and removes its listener.
  */
-export function tapSocket(socket: net.Socket, sink: ByteSink): Disposable {
+export function tapSocket(socket: net.Socket, sink: ByteSink): SocketTap {
   const sock = socket as Tapped;
-  const s = socket as unknown as { write: Write; end: End; unshift: Unshift };
+  const s = socket as unknown as { write: Write; end: End; unshift: Unshift; _writeGeneric: WriteGeneric; _destroy: Destroy };
   let t = sock[kTap];
   if (t === undefined) {
     const state: TapState = {
@@ -46,6 +64,22 @@ export function tapSocket(socket: net.Socket, sink: ByteSink): Disposable {
       origWrite: s.write,
       origEnd: s.end,
       origUnshift: s.unshift,
+      origWriteGeneric: s._writeGeneric,
+      origDestroy: s._destroy,
+      flushed: 0,
+      inflight: 0,
+      inflightCancelled: false,
+      inflightCb: undefined,
+      onWritten: (err) => {
+        const n = state.inflight;
+        const cb = state.inflightCb!;
+        if (!err && !state.inflightCancelled) state.flushed += n;
+        state.inflight = 0;
+        state.inflightCb = undefined;
+        state.inflightCancelled = false;
+        // May dispatch the next write (Writable's clearBuffer) before it returns: the state is ready for it.
+        cb(err);
+      },
       onData: (chunk: Buffer | string) => {
         if (state.sinks.length === 0) return;
         let buf = typeof chunk === 'string' ? Buffer.from(chunk, socket.readableEncoding ?? 'utf8') : chunk;
@@ -62,24 +96,31 @@ export function tapSocket(socket: net.Socket, sink: ByteSink): Disposable {
     s.write = tappedWrite;
     s.end = tappedEnd;
     s.unshift = tappedUnshift;
+    s._writeGeneric = tappedWriteGeneric;
+    s._destroy = tappedDestroy;
     socket.prependListener('data', state.onData);
   }
   const state = t;
   // Copied on change, so that a sink removed while the bytes are handed out does not disturb the loop.
   state.sinks = [...state.sinks, sink];
   let active = true;
+  const flushedAtTap = state.flushed;
   return {
+    flushedOut: () => state.flushed - flushedAtTap,
     dispose() {
       if (!active) return;
       active = false;
       state.sinks = state.sinks.filter((x) => x !== sink);
       if (state.sinks.length > 0) return;
       // The last tap: restore what is still ours. Under a later wrapper ours stay in its chain and pass through.
-      if (s.write === tappedWrite && s.end === tappedEnd && s.unshift === tappedUnshift) {
+      // A write in flight still calls back the tap's onWritten, which needs only its own state.
+      if (s.write === tappedWrite && s.end === tappedEnd && s.unshift === tappedUnshift && s._writeGeneric === tappedWriteGeneric && s._destroy === tappedDestroy) {
         socket.removeListener('data', state.onData);
         s.write = state.origWrite;
         s.end = state.origEnd;
         s.unshift = state.origUnshift;
+        s._writeGeneric = state.origWriteGeneric;
+        s._destroy = state.origDestroy;
         delete sock[kTap];
       }
     },
@@ -100,7 +141,17 @@ interface TapState {
   origWrite: Write;
   origEnd: End;
   origUnshift: Unshift;
+  origWriteGeneric: WriteGeneric;
+  origDestroy: Destroy;
   onData: (chunk: Buffer | string) => void;
+  /** Bytes whose write the handle reported done (see tapSocket). */
+  flushed: number;
+  /** Bytes of the write dispatched to the handle and not yet called back; 0 when none. */
+  inflight: number;
+  /** The socket was destroyed while `inflight` was pending: its callback's success is Node's, not the kernel's. */
+  inflightCancelled: boolean;
+  inflightCb: WriteCb | undefined;
+  onWritten: WriteCb;
 }
 
 type Tapped = net.Socket & { [kTap]?: TapState };
@@ -162,6 +213,41 @@ function tappedUnshift(this: Tapped, chunk: unknown, encoding?: BufferEncoding):
     if (buf) t.replay += buf.length;
   }
   return t.origUnshift.call(this, chunk, encoding);
+}
+
+/**
+ * One write (or writev batch) handed to the handle: its bytes count as flushed when it calls back without an error.
+ * Writable dispatches one at a time (the next only from the previous one's callback), so one slot is enough.
+ */
+function tappedWriteGeneric(this: Tapped, writev: boolean, data: unknown, encoding: BufferEncoding | '', cb: WriteCb): unknown {
+  const t = this[kTap]!;
+  // Node calling again with our callback, once a connecting socket has connected.
+  if (cb === t.onWritten) return t.origWriteGeneric.call(this, writev, data, encoding, cb);
+  t.inflight = writev ? writevBytes(data as ReadonlyArray<{ chunk: unknown; encoding?: BufferEncoding }>) : chunkBytes(data, encoding);
+  t.inflightCb = cb;
+  return t.origWriteGeneric.call(this, writev, data, encoding, t.onWritten);
+}
+
+function tappedDestroy(this: Tapped, err: Error | null, cb: (err?: Error | null) => void): void {
+  const t = this[kTap]!;
+  if (t.inflight > 0 && !t.inflightCancelled) {
+    // libuv was still writing it: the part it wrote is in the kernel, the rest never leaves.
+    const queued = (this as unknown as { _handle?: { writeQueueSize?: unknown } | null })._handle?.writeQueueSize;
+    if (!this.connecting && typeof queued === 'number' && queued < t.inflight) t.flushed += t.inflight - queued;
+    t.inflightCancelled = true;
+  }
+  t.origDestroy.call(this, err, cb);
+}
+
+function chunkBytes(chunk: unknown, encoding: unknown): number {
+  if (typeof chunk === 'string') return Buffer.byteLength(chunk, typeof encoding === 'string' && Buffer.isEncoding(encoding) ? encoding : 'utf8');
+  return ArrayBuffer.isView(chunk) ? chunk.byteLength : 0;
+}
+
+function writevBytes(entries: ReadonlyArray<{ chunk: unknown; encoding?: BufferEncoding }>): number {
+  let n = 0;
+  for (let i = 0; i < entries.length; i++) n += chunkBytes(entries[i].chunk, entries[i].encoding);
+  return n;
 }
 
 /** net.Socket's own write, which a tap wraps. */

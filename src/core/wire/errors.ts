@@ -14,7 +14,8 @@ import type { Direction } from './types';
  * - messages: `WS_ERR_INVALID_UTF8` (1007), `WS_ERR_INVALID_CLOSE_CODE` (1002), `WS_ERR_INFLATE_FAILED` (1007)
  * - handshake: `WS_ERR_HANDSHAKE_TOO_LARGE` (1009), `WS_ERR_INVALID_HANDSHAKE`, `WS_ERR_INVALID_EXTENSION` (1002)
  * - capture: `WS_ERR_CAPTURE_INTERNAL` (1011), `WS_ERR_EARLY_DATA_TOO_LARGE` (1009), `WS_ERR_UNFRAMED_BYTES` (bytes after
- *   an untrustworthy length, with `readAfterViolation`: counted, not framed)
+ *   an untrustworthy length, with `readAfterViolation`: counted, not framed); `WS_ERR_INCOMPLETE_MESSAGE` and
+ *   `WS_ERR_INCOMPLETE_FRAME` (1006: the connection ended inside a message, or inside a control frame)
  */
 export class WireError extends Error {
   /** Stable `WS_ERR_*` code. */

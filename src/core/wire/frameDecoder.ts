@@ -153,6 +153,20 @@ export class FrameDecoder {
     return this.state === GET_INFO && this.buffered === 0 && !this.afterViolation;
   }
 
+  /**
+   * The frame the bytes stopped in, when they stop: how many of its bytes arrived, its size once its header did, and
+   * its opcode once its first byte did. Undefined between frames, and once the bytes are opaque or decoding stopped.
+   */
+  get incomplete(): { received: number; size?: number; opcode?: number } | undefined {
+    if (this.state === GET_DATA) {
+      return { received: this.headerLength + this.buffered, size: this.headerLength + this.payloadLength, opcode: this.b0 & 0x0f };
+    }
+    if ((this.state === GET_INFO || this.state === GET_HEADER) && this.buffered > 0) {
+      return { received: this.buffered, opcode: this.buffers[0][0] & 0x0f };
+    }
+    return undefined;
+  }
+
   /** Turned on once permessage-deflate is known to be negotiated. */
   setRsv1Allowed(v: boolean): void {
     this.rsv1Allowed = v;
