@@ -148,7 +148,7 @@ export class DirectionCapture {
           : `, ${frame.received} of a frame's ${frame.size} bytes`;
     const frames = this.pendingIds.length;
     const message = cutsMessage
-      ? `the connection ended inside a message (${frames} of its frame${frames === 1 ? '' : 's'} complete${where})`
+      ? `the connection ended inside a message (${frames === 0 ? 'no frame' : frames === 1 ? '1 frame' : `${frames} frames`} of it complete${where})`
       : `the connection ended inside a ${frame!.opcode !== undefined && frame!.opcode >= 0x8 ? 'control ' : ''}frame (${where.slice(2)})`;
     const ev: ErrorEvent = {
       id: 0,

@@ -7,6 +7,7 @@ import { attachCapture, type CaptureAttacher, type CaptureHandle } from '../capt
 import type { CaptureSink } from '../capture/events';
 import { nextClientId } from './clientRegistry';
 import type { LimitBreachEvent } from './serverEvents';
+import { readBeforeDestroy } from './readBeforeDestroy';
 
 /** Per-TCP-connection state, from accept to close. */
 export interface SocketState {
@@ -75,6 +76,7 @@ export class ServerSockets {
     }
     // A reset peer must not crash the host; the close listener does the bookkeeping.
     socket.on('error', () => {});
+    readBeforeDestroy(socket);
     socket.once('close', () => {
       clearTimeout(st.timer);
       this.sockets.delete(socket);

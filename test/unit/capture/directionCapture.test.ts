@@ -227,3 +227,48 @@ describe('DirectionCapture into an EventStore: events frozen once appended, fram
     });
   }
 });
+
+describe('DirectionCapture at the connection’s end: what the bytes stopped inside is recorded', () => {
+  /** A server capture past its 101, fed `c2s` from the client, then ended. */
+  function endAfter(c2s: Buffer[]): ArraySink {
+    const sink = new ArraySink();
+    const cap = new ConnectionCapture({ connectionId: 'c1', role: 'server', sink });
+    cap.inbound(Buffer.from(request()));
+    cap.outbound(Buffer.from(response101()));
+    for (const b of c2s) cap.inbound(b);
+    cap.end();
+    return sink;
+  }
+  const whole = encodeFrame({ opcode: 1, payload: Buffer.from('hello world'), maskKey: MASK });
+  const errors = (sink: ArraySink) => sink.of('error').map((e) => [e.direction, e.code, e.closeCode, e.message]);
+
+  test('between messages: nothing', () => {
+    assert.deepEqual(errors(endAfter([whole])), []);
+  });
+
+  test('inside a frame’s payload: the message is incomplete, with how far it got', () => {
+    assert.deepEqual(errors(endAfter([whole.subarray(0, 10)])), [
+      ['c2s', 'WS_ERR_INCOMPLETE_MESSAGE', 1006, `the connection ended inside a message (no frame of it complete, 10 of a frame's ${whole.length} bytes)`],
+    ]);
+  });
+
+  test('inside a frame’s header', () => {
+    assert.deepEqual(errors(endAfter([whole.subarray(0, 3)])), [
+      ['c2s', 'WS_ERR_INCOMPLETE_MESSAGE', 1006, "the connection ended inside a message (no frame of it complete, 3 bytes into a frame's header)"],
+    ]);
+  });
+
+  test('after the first fragment of a message', () => {
+    const first = encodeFrame({ opcode: 1, fin: false, payload: Buffer.from('part'), maskKey: MASK });
+    const sink = endAfter([first]);
+    assert.deepEqual(errors(sink), [['c2s', 'WS_ERR_INCOMPLETE_MESSAGE', 1006, 'the connection ended inside a message (1 frame of it complete)']]);
+    assert.equal(sink.of('message').length, 0);
+  });
+
+  test('inside a ping: the frame, not a message', () => {
+    const ping = encodeFrame({ opcode: 9, payload: Buffer.from('are you there'), maskKey: MASK });
+    assert.deepEqual(errors(endAfter([whole, ping.subarray(0, 8)])), [
+      ['c2s', 'WS_ERR_INCOMPLETE_FRAME', 1006, `the connection ended inside a control frame (8 of a frame's ${ping.length} bytes)`],
+    ]);
+  });
+});

@@ -525,6 +525,63 @@ describe('tapSocket mechanics', () => {
     }
   });
 
+  test('flushedOut: what the kernel took, corked and writev batches included; dispose restores _writeGeneric and _destroy', async () => {
+    const d = new DisposableStore();
+    try {
+      const [a, b] = await pair(d);
+      const own = { writeGeneric: (a as unknown as { _writeGeneric: unknown })._writeGeneric, destroy: (a as unknown as { _destroy: unknown })._destroy };
+      const r = recorder();
+      const tap = tapSocket(a, r.sink);
+      a.write('one');
+      assert.equal(tap.flushedOut(), 3, 'a write the kernel takes at once counts at once');
+      a.cork();
+      a.write('two');
+      a.write(Buffer.from('three'));
+      assert.equal(tap.flushedOut(), 3, 'corked: not yet handed over');
+      a.uncork();
+      assert.equal(tap.flushedOut(), 3 + 3 + 5, 'the writev batch');
+      const got = readAll(b);
+      a.end('four');
+      assert.equal((await got).toString(), 'onetwothreefour');
+      assert.equal(tap.flushedOut(), 15);
+      assert.equal(r.out().length, tap.flushedOut(), 'every byte the sink saw was sent');
+      tap.dispose();
+      assert.equal((a as unknown as { _writeGeneric: unknown })._writeGeneric, own.writeGeneric);
+      assert.equal((a as unknown as { _destroy: unknown })._destroy, own.destroy);
+    } finally {
+      d.dispose();
+    }
+  });
+
+  test('flushedOut: a backlog the peer never read is not counted once the socket is destroyed', async () => {
+    const d = new DisposableStore();
+    try {
+      const [a, b] = await pair(d);
+      b.pause();
+      const r = recorder();
+      const tap = tapSocket(a, r.sink);
+      const chunk = Buffer.alloc(1024 * 1024, 1);
+      // 64 MiB: more than both ends' kernel buffers hold, so that libuv is still writing when the socket goes.
+      for (let i = 0; i < 64; i++) a.write(chunk);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const before = tap.flushedOut();
+      assert.ok(before > 0 && before < 64 * chunk.length, `some of it was taken (${before})`);
+      a.destroy();
+      await once(a, 'close');
+      assert.ok(tap.flushedOut() >= before && tap.flushedOut() < 64 * chunk.length, `only what the kernel took (${tap.flushedOut()})`);
+      assert.equal(r.out().length, 64 * chunk.length, 'the sink saw every write');
+      // The peer can read exactly what the kernel took, and no more.
+      b.resume();
+      let read = 0;
+      b.on('data', (c: Buffer) => (read += c.length));
+      b.on('error', () => {});
+      await once(b, 'close');
+      assert.equal(read, tap.flushedOut(), 'the peer read exactly what flushedOut counted');
+    } finally {
+      d.dispose();
+    }
+  });
+
   test('dispose under a later wrapper keeps that wrapper working', async () => {
     const d = new DisposableStore();
     try {

@@ -302,8 +302,7 @@ describe('BroadcastServer capture of the close frames each side sent', () => {
     return sink.events.find((e): e is ConnectionEvent => e.kind === 'connection' && e.state === 'closed')!;
   };
 
-  // After a protocol violation the capture stops decoding that direction (issue 17, point 2), so the server's close
-  // comes from disconnect() here, and the client answers with a different code.
+  // The server's close from disconnect(), and the client answering with a different code.
   test('the server closes with 4000 x, the client answers 1000 bye: both are recorded, each as its own', async () => {
     const sink = arraySink();
     const { server, address } = await startServer({ capture: sink });
@@ -317,6 +316,25 @@ describe('BroadcastServer capture of the close frames each side sent', () => {
     assert.equal(closed.code, 1000, 'code stays the peer’s');
     assert.equal(closed.reason, 'bye');
     assert.equal(closed.clean, true);
+  });
+
+  test('an RSV bit makes the server close with 1002, the client answers 1000: both codes are recorded, each with its reason', async () => {
+    const sink = arraySink();
+    const { address } = await startServer({ capture: sink });
+    const { socket, bytes } = await rawUpgrade(address.port);
+    // The answer goes out as the server's close arrives: ws ends the socket after its close, and a raw socket that
+    // sees the end ends too, so an answer sent any later would never be written.
+    socket.on('data', () => {
+      if (bytes().length >= 4 && !socket.writableEnded) socket.end(closeFrame(1000, 'bye'));
+    });
+    socket.write(encodeFrame({ opcode: 1, rsv2: true, payload: Buffer.from('x'), maskKey: mask }));
+    await waitFor('the server’s close frame', () => bytes().length >= 4);
+    assert.equal(bytes().subarray(0, 4).toString('hex'), '880203ea', 'ws closes with 1002');
+    const closed = await closedEvent(sink);
+    assert.deepEqual(closed.closeFrames, { sent: { code: 1002, reason: '' }, received: { code: 1000, reason: 'bye' } });
+    assert.equal(closed.clean, true, 'both close frames crossed');
+    assert.equal(closed.code, 1000, 'the closed event’s code is the peer’s');
+    assert.equal(closed.reason, 'bye');
   });
 
   test('a clean close records 1000 from both sides', async () => {
