@@ -61,7 +61,7 @@ const table = new FramesTable({
   store,
   timeMode: () => state.timeMode,
   connection: (id) => store.model.connections.find((c) => c.id === id),
-  showConnection: () => state.filter.connectionId === undefined,
+  picked: () => state.filter.connectionId,
   onSelect: (id, open) => controller.select(id, open),
   onNeedOlder: () => void controller.loadOlder(),
   onNeedNewer: () => void controller.loadNewer(),
@@ -72,7 +72,8 @@ const table = new FramesTable({
   },
 });
 
-const detail = new DetailPane(state.detailView, (v) => controller.remember({ detailView: v }));
+const label = (id: string): string => store.model.connections.find((c) => c.id === id)?.label ?? id;
+const detail = new DetailPane(state.detailView, (v) => controller.remember({ detailView: v }), label);
 const handshake = new HandshakePane();
 const clients = new ClientsTable(
   (c) => composer.aimAt({ kind: 'client', clientId: c.id }),

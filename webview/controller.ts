@@ -1,7 +1,7 @@
 // The panel's orchestration, beside the store it drives: what the host's messages do, the requests for pages,
 // details and handshakes, and which replies are stale. No DOM: the views sit behind `PanelView`, and node tests drive
 // it with a host of their own.
-import { MAX_PAGE, type EventDetail, type HandshakeDetail, type HostToWebview, type SendPayload, type SendTarget, type ViewFilter } from '../src/shared/protocol';
+import { MAX_PAGE, type EventDetail, type EventDto, type HandshakeDetail, type HostToWebview, type SendPayload, type SendTarget, type ViewFilter } from '../src/shared/protocol';
 import { errorText } from '../src/shared/errorText';
 import { isStale, type Requester } from '../src/shared/requests';
 import type { ComposerMode, HistoryEntry } from './composerModel';
@@ -134,7 +134,11 @@ export class PanelController {
         if (m.counters) store.setCounters(m.counters, Date.now());
         this.onModel(m);
         if (m.firstId !== undefined) store.setFirstId(m.firstId);
-        if (m.events && !this.subscribing && store.addLive(m.events)) view.rowsChanged();
+        if (m.events && !this.subscribing && store.addLive(m.events)) {
+          view.rowsChanged();
+          // The selected frame's detail came before its connection closed without sending it: now it says so.
+          if (state.selectedId !== undefined && unsentIn(m.events, state.selectedId)) void this.loadDetail(state.selectedId);
+        }
         view.liveChanged();
         break;
       case 'cleared':
@@ -344,4 +348,9 @@ export class PanelController {
       },
     );
   }
+}
+
+/** Whether a closed connection among `events` never sent the frame or message `id`. */
+function unsentIn(events: EventDto[], id: number): boolean {
+  return events.some((e) => e.kind === 'connection' && e.unsent !== undefined && (e.unsent.frameIds.includes(id) || e.unsent.messageIds.includes(id)));
 }

@@ -94,13 +94,29 @@ export function closeFramesBySide(
   ];
 }
 
+/** What became of one side's close frame: `client sent 1000 bye`, `server's close frame (1000 bye) never left`, `no close frame from the client`. */
+export function closeFrameFate(side: 'client' | 'server', frame: CloseFrameDto | undefined): string {
+  if (frame === undefined) return `no close frame from the ${side}`;
+  return frame.unsent ? `${side}'s close frame (${closeFrameText(frame)}) never left` : `${side} sent ${closeFrameText(frame)}`;
+}
+
 /** A closed connection's row: `not clean — client sent 1000 bye · server sent 1002`. */
 export function closedPreview(e: ConnectionEventDto): string {
   const head = e.clean ? 'clean' : 'not clean';
   const sides = closeFramesBySide(e);
   if (sides === undefined) return `${head}${e.reason ? ` — ${oneLine(e.reason)}` : ''}`;
   if (sides.every((s) => s.frame === undefined)) return `${head} — no close frames`;
-  return `${head} — ${sides.map((s) => `${s.side} sent ${s.frame ? closeFrameText(s.frame) : 'no close frame'}`).join(' · ')}`;
+  return `${head} — ${sides.map((s) => closeFrameFate(s.side, s.frame)).join(' · ')}`;
+}
+
+/** Whose close frame did not cross (see ConnectionEventDto.missingClose): `client's`, `server's (written, never left)`. */
+export function missingCloseText(e: ConnectionEventDto): string | undefined {
+  if (e.missingClose === undefined) return undefined;
+  const peer = e.role === 'server' ? 'client' : 'server';
+  const own = `${e.role}'s${e.closeFrames?.sent?.unsent ? ' (written, never left)' : ''}`;
+  if (e.missingClose === 'sent') return own;
+  if (e.missingClose === 'received') return `${peer}'s`;
+  return e.role === 'server' ? `${peer}'s and ${own}` : `${own} and ${peer}'s`;
 }
 
 // --- hex dump --------------------------------------------------------------------------------------------------

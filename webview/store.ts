@@ -6,7 +6,7 @@
 // oldest (paged in again on scroll up). Older pages past the cap drop the newest: the window is then `detached` from
 // the live end, live appends only move `liveId` on, and newer pages (`newerWindow`, `addNewer`) walk it forward
 // until it reaches the live end again.
-import { MAX_PAGE, type CaptureCounters, type EventDto, type MessageDto, type ModelSnapshot, type Page, type ViewFilter } from '../src/shared/protocol';
+import { MAX_PAGE, type CaptureCounters, type ConnectionEventDto, type EventDto, type MessageDto, type ModelSnapshot, type Page, type ViewFilter } from '../src/shared/protocol';
 import { appendRows, inShownExpandedGroup, rowIndex, rowsOf, trimRowsNewest, trimRowsOldest, type Row, type RowSource } from './rows';
 
 export type { Row } from './rows';
@@ -275,11 +275,15 @@ export class ViewStore implements RowSource {
     if (list.length === 0) return;
     const fresh = list.filter((e) => !this.byId.has(e.id));
     if (fresh.length === 0) return;
+    let closed: ConnectionEventDto[] | undefined;
     for (const e of fresh) {
       this.compact(e);
       this.byId.set(e.id, e);
       if (e.kind === 'message') for (const fid of e.frameIds) this.messageOf.set(fid, e.id);
+      else if (e.kind === 'connection' && e.unsent) (closed ??= []).push(e);
     }
+    // Once all are held: the list need not be in id order.
+    for (const c of closed ?? []) this.markUnsent(c);
     const last = this.newestId();
     if (last === undefined || (fresh[0].id > last && isAscending(fresh))) {
       for (const e of fresh) this.events.push(e);
@@ -319,6 +323,20 @@ export class ViewStore implements RowSource {
     } else if (e.kind === 'frame' && e.messageId !== undefined) {
       const m = this.byId.get(e.messageId);
       if (m?.kind === 'message' && m.frameIds.length === 1 && m.preview === e.preview) e.preview = m.preview;
+    }
+  }
+
+  /**
+   * A connection closed with bytes it never sent: the frames and messages of them that are held came before the close,
+   * without `unsentTo` (those fetched after it have it from the host). Marked here, they show as not sent.
+   */
+  private markUnsent({ connectionId, unsent }: ConnectionEventDto): void {
+    for (const ids of [unsent?.frameIds ?? [], unsent?.messageIds ?? []]) {
+      for (const id of ids) {
+        const e = this.byId.get(id);
+        if ((e?.kind !== 'frame' && e?.kind !== 'message') || e.unsentTo?.includes(connectionId)) continue;
+        e.unsentTo = e.unsentTo ? [...e.unsentTo, connectionId] : [connectionId];
+      }
     }
   }
 

@@ -1,6 +1,6 @@
 // Turns stored capture events into the small DTOs the webview gets, and the webview's filter into a store query.
 // Kept free of `vscode` so unit tests can run it under plain Node.
-import type { CaptureEvent, FrameEvent, HttpHead, MessageEvent } from '../core/capture/events';
+import type { CaptureEvent, CloseFrameInfo, ConnectionEvent, FrameEvent, HttpHead, MessageEvent } from '../core/capture/events';
 import type { EventQuery } from '../core/capture/eventQuery';
 import type { StoreStats } from '../core/capture/eventStore';
 import { stripUndefined } from '../core/util/objects';
@@ -8,6 +8,7 @@ import {
   MAX_DETAIL_BYTES,
   PREVIEW_CHARS,
   type CaptureCounters,
+  type CloseFrameDto,
   type ConnectionEventDto,
   type ErrorDto,
   type EventDetail,
@@ -82,6 +83,7 @@ function frameDto(e: FrameEvent): FrameDto {
   if (e.messageId !== undefined) dto.messageId = e.messageId;
   if (e.alsoSentTo !== undefined) dto.alsoSentToCount = e.alsoSentTo.length;
   if (e.afterViolation === true) dto.afterViolation = true;
+  if (e.unsentTo !== undefined) dto.unsentTo = e.unsentTo.slice();
   return dto;
 }
 
@@ -104,7 +106,23 @@ function messageDto(e: MessageEvent): MessageDto {
   if (e.inflateError !== undefined) dto.inflateError = e.inflateError;
   if (e.utf8Valid !== undefined) dto.utf8Valid = e.utf8Valid;
   if (e.alsoSentTo !== undefined) dto.alsoSentToCount = e.alsoSentTo.length;
+  if (e.unsentTo !== undefined) dto.unsentTo = e.unsentTo.slice();
   return dto;
+}
+
+/** A close frame's DTO: a copy, `unsent` only when set. */
+function closeFrameDto(f: CloseFrameInfo): CloseFrameDto {
+  return f.unsent === true ? { code: f.code, reason: f.reason, unsent: true } : { code: f.code, reason: f.reason };
+}
+
+function connectionDto(e: ConnectionEvent): ConnectionEventDto {
+  const { id, connectionId, time, state, role, meta, code, reason, clean, closeFrames: f, missingClose, unsent: u, bytesIn, bytesOut } = e;
+  const closeFrames = f && stripUndefined({ sent: f.sent && closeFrameDto(f.sent), received: f.received && closeFrameDto(f.received) });
+  const unsent = u && { bytes: u.bytes, frameIds: u.frameIds.slice(), messageIds: u.messageIds.slice() };
+  return stripUndefined<ConnectionEventDto>({
+    kind: 'connection', id, connectionId, time, state, role, meta: meta && { ...meta }, code, reason, clean,
+    closeFrames, missingClose, unsent, bytesIn, bytesOut,
+  });
 }
 
 export function toDto(e: CaptureEvent): EventDto {
@@ -126,11 +144,8 @@ export function toDto(e: CaptureEvent): EventDto {
       const { id, connectionId, time, status, ok, subprotocol, extensions, openMs } = e;
       return stripUndefined({ kind: 'handshake', id, connectionId, time, requestLine: e.request.startLine, status, ok, subprotocol, extensions, openMs });
     }
-    case 'connection': {
-      const { id, connectionId, time, state, role, meta, code, reason, clean, closeFrames: f } = e;
-      const closeFrames = f && stripUndefined({ sent: f.sent && { ...f.sent }, received: f.received && { ...f.received } });
-      return stripUndefined({ kind: 'connection', id, connectionId, time, state, role, meta: meta && { ...meta }, code, reason, clean, closeFrames });
-    }
+    case 'connection':
+      return connectionDto(e);
   }
 }
 

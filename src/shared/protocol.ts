@@ -45,6 +45,8 @@ export interface FrameDto extends DtoBase {
   messageId?: number;
   /** Read after this direction's first header violation (see FrameEvent.afterViolation): not assembled. */
   afterViolation?: true;
+  /** Connections (`connectionId` and the broadcast's others) it was written to and never left for: see FrameEvent.unsentTo. */
+  unsentTo?: string[];
   /** Start of the payload: UTF-8 text for text frames and continuations, hex bytes for binary. */
   preview: string;
   /** The preview is hex of binary data rather than text. */
@@ -68,6 +70,8 @@ export interface MessageDto extends DtoBase {
   inflateError?: string;
   utf8Valid?: boolean;
   frameIds: number[];
+  /** As on FrameDto: the connections this message did not wholly leave for. */
+  unsentTo?: string[];
   preview: string;
   previewHex: boolean;
   previewTruncated: boolean;
@@ -104,12 +108,21 @@ export interface ConnectionEventDto extends DtoBase {
   clean?: boolean;
   /** On close, from a capture of the wire: the close frame this end (`role`) sent and the one its peer sent, if any. */
   closeFrames?: { sent?: CloseFrameDto; received?: CloseFrameDto };
+  /** On close, when not clean and frames were captured: whose close frame did not cross (`sent`: this end's). */
+  missingClose?: 'sent' | 'received' | 'both';
+  /** On close: bytes this end wrote that never left (the socket closed first), and the recorded frames and messages of them. */
+  unsent?: { bytes: number; frameIds: number[]; messageIds: number[] };
+  bytesIn?: number;
+  /** Bytes the kernel took: written and sent. */
+  bytesOut?: number;
 }
 
 /** A close frame's status (1005 when it carried none) and reason. */
 export interface CloseFrameDto {
   code: number;
   reason: string;
+  /** This end wrote it, and the connection closed before it left. */
+  unsent?: true;
 }
 
 export type EventDto = FrameDto | MessageDto | ErrorDto | HandshakeDto | ConnectionEventDto;
@@ -394,15 +407,7 @@ export type HostToWebview =
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers.
 
-const REQUEST_TYPES: ReadonlySet<string> = new Set<RequestType>([
-  'subscribe',
-  'getPage',
-  'getDetail',
-  'getHandshake',
-  'send',
-  'disconnect',
-  'resolveHeld',
-]);
+const REQUEST_TYPES: ReadonlySet<string> = new Set<RequestType>(['subscribe', 'getPage', 'getDetail', 'getHandshake', 'send', 'disconnect', 'resolveHeld']);
 
 function isObj(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null;

@@ -1,7 +1,9 @@
 // The frame/message detail pane and the handshake view. Everything is set as text: payloads are untrusted.
-import { headerLine, opcodeName, type EventDetail, type HandshakeDetail, type HttpHeadDto } from '../../src/shared/protocol';
-import { closeFramesBySide, closeFrameText, decodeText, formatAbsolute, formatBytes, frameFlagsLabel, hexDump, lengthText, oneLine, prettyJson, revealBidi, toHex, tryDecodeText } from '../format';
+import { headerLine, opcodeName, type ConnectionEventDto, type ErrorDto, type EventDetail, type FrameDetail } from '../../src/shared/protocol';
+import type { HandshakeDetail, HttpHeadDto, MessageDetail } from '../../src/shared/protocol';
+import { closeFramesBySide, closeFrameText, decodeText, missingCloseText, formatAbsolute, formatBytes, frameFlagsLabel, hexDump, lengthText, oneLine, prettyJson, revealBidi, toHex, tryDecodeText } from '../format';
 import { dropdown, el, type Dropdown } from '../ui';
+import { exactBytes, unsentDetail, unsentShort, unsentSummary } from '../unsent';
 
 export type DetailView = 'auto' | 'text' | 'json' | 'hex';
 /** Hex dumps beyond this are cut: a megabyte of hex lines would freeze the pane. */
@@ -17,6 +19,8 @@ export class DetailPane {
   constructor(
     private view: DetailView,
     onViewChange: (v: DetailView) => void,
+    /** A connection's name, as the table shows it. */
+    private readonly label: (connectionId: string) => string,
   ) {
     this.el = el('div', 'detail');
     const bar = el('div', 'detail-bar');
@@ -70,66 +74,86 @@ export class DetailPane {
       return;
     }
     switch (d.kind) {
-      case 'frame': {
-        const f = d.frame;
-        const parts = [
-          `#${f.id}`,
-          opcodeName(f.opcode),
-          f.direction === 'c2s' ? 'client → server' : 'server → client',
-          frameFlagsLabel(f),
-          `payload ${formatBytes(f.payloadLength)}`,
-          `header ${f.headerLength} B`,
-        ];
-        if (f.closeCode !== undefined) parts.push(`close ${f.closeCode}${f.closeReason ? ` “${oneLine(f.closeReason)}”` : ''}`);
-        if (f.messageId !== undefined) parts.push(`message #${f.messageId}`);
-        this.summary.textContent = parts.join(' · ');
-        this.body.append(
-          kv('Header bytes', toHex(d.header)),
-          kv('Mask key', d.maskKey ? toHex(d.maskKey) : 'not masked'),
-        );
-        // A compressed frame's payload is deflate data: show it as bytes.
-        this.payload(d.payload, d.truncated, f.rsv1 || f.opcode === 2 ? 'hex' : undefined);
+      case 'frame':
+        this.frame(d);
         break;
-      }
-      case 'message': {
-        const m = d.message;
-        this.summary.textContent = [
-          `message #${m.id}`,
-          opcodeName(m.opcode),
-          m.direction === 'c2s' ? 'client → server' : 'server → client',
-          `${m.frameIds.length} frame${m.frameIds.length === 1 ? '' : 's'}`,
-          m.compressed ? `deflate ${lengthText(m.wireLength, m.inflatedLength ?? m.length)}` : formatBytes(m.length),
-          m.inflateError ? `inflate failed: ${oneLine(m.inflateError)}` : '',
-          m.utf8Valid === false ? 'invalid UTF-8' : '',
-        ]
-          .filter(Boolean)
-          .join(' · ');
-        this.payload(d.data, d.truncated, m.opcode === 2 || m.inflateError ? 'hex' : undefined);
+      case 'message':
+        this.message(d);
         break;
-      }
       case 'handshake':
         this.summary.textContent = `handshake #${d.id}`;
         this.body.appendChild(handshakeView(d));
         break;
-      case 'simple': {
-        const e = d.event;
-        if (e.kind === 'error') {
-          this.summary.textContent = `protocol error #${e.id}`;
-          this.body.append(kv('Code', e.code), kv('Close status', String(e.closeCode)), kv('Message', oneLine(e.message)));
-        } else {
-          this.summary.textContent = `connection ${e.state} #${e.id}`;
-          this.body.append(kv('Role', e.role), kv('Time', formatAbsolute(e.time)));
-          if (e.code !== undefined) this.body.append(kv('Close code', String(e.code)));
-          if (e.reason) this.body.append(kv('Reason', oneLine(e.reason)));
-          if (e.clean !== undefined) this.body.append(kv('Clean', e.clean ? 'yes' : 'no'));
-          for (const s of closeFramesBySide(e) ?? []) {
-            this.body.append(kv(`Close frame from ${s.side}`, s.frame ? closeFrameText(s.frame) : 'none'));
-          }
-          for (const [k, v] of Object.entries(e.meta ?? {})) this.body.append(kv(oneLine(k), oneLine(v)));
-        }
+      case 'simple':
+        if (d.event.kind === 'error') this.error(d.event);
+        else this.connection(d.event);
         break;
-      }
     }
+  }
+
+  private frame(d: FrameDetail): void {
+    const f = d.frame;
+    const parts = [
+      `#${f.id}`,
+      opcodeName(f.opcode),
+      f.direction === 'c2s' ? 'client → server' : 'server → client',
+      frameFlagsLabel(f),
+      `payload ${formatBytes(f.payloadLength)}`,
+      `header ${f.headerLength} B`,
+    ];
+    if (f.closeCode !== undefined) parts.push(`close ${f.closeCode}${f.closeReason ? ` “${oneLine(f.closeReason)}”` : ''}`);
+    if (f.messageId !== undefined) parts.push(`message #${f.messageId}`);
+    const short = unsentShort(f);
+    if (short) parts.push(short);
+    this.summary.textContent = parts.join(' · ');
+    const unsent = unsentDetail(f, this.label);
+    if (unsent) this.body.append(kv('Not sent', unsent, 'unsent'));
+    this.body.append(kv('Header bytes', toHex(d.header)), kv('Mask key', d.maskKey ? toHex(d.maskKey) : 'not masked'));
+    // A compressed frame's payload is deflate data: show it as bytes.
+    this.payload(d.payload, d.truncated, f.rsv1 || f.opcode === 2 ? 'hex' : undefined);
+  }
+
+  private message(d: MessageDetail): void {
+    const m = d.message;
+    const unsent = unsentDetail(m, this.label);
+    this.summary.textContent = [
+      `message #${m.id}`,
+      opcodeName(m.opcode),
+      m.direction === 'c2s' ? 'client → server' : 'server → client',
+      `${m.frameIds.length} frame${m.frameIds.length === 1 ? '' : 's'}`,
+      m.compressed ? `deflate ${lengthText(m.wireLength, m.inflatedLength ?? m.length)}` : formatBytes(m.length),
+      m.inflateError ? `inflate failed: ${oneLine(m.inflateError)}` : '',
+      m.utf8Valid === false ? 'invalid UTF-8' : '',
+      unsentShort(m) ?? '',
+    ]
+      .filter(Boolean)
+      .join(' · ');
+    if (unsent) this.body.append(kv('Not sent', unsent, 'unsent'));
+    this.payload(d.data, d.truncated, m.opcode === 2 || m.inflateError ? 'hex' : undefined);
+  }
+
+  private error(e: ErrorDto): void {
+    this.summary.textContent = `protocol error #${e.id}`;
+    this.body.append(kv('Code', e.code), kv('Close status', String(e.closeCode)), kv('Message', oneLine(e.message)));
+  }
+
+  private connection(e: ConnectionEventDto): void {
+    this.summary.textContent = `connection ${e.state} #${e.id}`;
+    const b = this.body;
+    b.append(kv('Role', e.role), kv('Time', formatAbsolute(e.time)));
+    if (e.code !== undefined) b.append(kv('Close code', String(e.code)));
+    if (e.reason) b.append(kv('Reason', oneLine(e.reason)));
+    if (e.clean !== undefined) b.append(kv('Clean', e.clean ? 'yes' : 'no'));
+    for (const { side, frame: f } of closeFramesBySide(e) ?? []) {
+      b.append(kv(`Close frame from ${side}`, f ? `${closeFrameText(f)}${f.unsent ? ' — written, never left' : ''}` : 'none'));
+    }
+    const missing = missingCloseText(e);
+    if (missing) b.append(kv('Missing close frame', missing, 'unsent'));
+    if (e.bytesIn !== undefined) b.append(kv('Bytes in', exactBytes(e.bytesIn)));
+    if (e.bytesOut !== undefined) b.append(kv('Bytes out (sent)', exactBytes(e.bytesOut)));
+    const unsent = unsentSummary(e);
+    if (unsent) b.append(kv('Unsent', unsent, 'unsent'));
+    for (const [k, v] of Object.entries(e.meta ?? {})) b.append(kv(oneLine(k), oneLine(v)));
   }
 
   private payload(bytes: Uint8Array, truncated: boolean, natural: 'hex' | undefined): void {
@@ -154,8 +178,8 @@ export class DetailPane {
   }
 }
 
-function kv(k: string, v: string): HTMLElement {
-  const row = el('div', 'kv');
+function kv(k: string, v: string, cls?: string): HTMLElement {
+  const row = el('div', cls ? `kv ${cls}` : 'kv');
   row.append(el('span', 'k', k), el('span', 'v', v));
   return row;
 }

@@ -1,9 +1,11 @@
 // The virtualized frames table: only the rows in view (plus a few) exist in the DOM, reused as the user scrolls.
-import { opcodeName, type ConnectionRow, type EventDto, type FrameDto, type MessageDto } from '../../src/shared/protocol';
+import { opcodeName, type ConnectionEventDto, type ConnectionRow, type EventDto, type FrameDto, type MessageDto } from '../../src/shared/protocol';
 import { AFTER_VIOLATION_MARK, AFTER_VIOLATION_TITLE, closedPreview, formatAbsolute, formatRelative, formatBytes } from '../format';
 import { frameFlags, frameFlagsLabel, frameLength, framePreview, messageLength, oneLine } from '../format';
 import { nextAutoScroll, type Row, type ViewStore } from '../store';
 import { el } from '../ui';
+import { unsentClass, unsentMark, type UnsentMark } from '../unsent';
+import { Cell, setDir } from './tableCell';
 
 const ROW_HEIGHT = 22;
 /**
@@ -19,46 +21,13 @@ export interface FramesTableOptions {
   store: ViewStore;
   timeMode: () => 'relative' | 'absolute';
   connection: (id: string) => ConnectionRow | undefined;
-  showConnection: () => boolean;
+  /** The connection the view shows; undefined for all, and then the rows name theirs. */
+  picked: () => string | undefined;
   onSelect: (id: number, open: boolean) => void;
   onNeedOlder: () => void;
   /** The view nears the last held row while the store is detached from the live end. */
   onNeedNewer: () => void;
   onAutoScrollChange: (on: boolean) => void;
-}
-
-/**
- * One cell and the values last written to it: scroll steps refill every row, and writing a DOM property (even to its
- * current value) costs style and layout work, so only changes are written.
- */
-class Cell {
-  private cls: string;
-  private text = '';
-  /** The cell's one text node: changing its data relays out the text without replacing the node and its layout object. */
-  private readonly textNode = document.createTextNode('');
-  private title = '';
-  private label: string | undefined;
-
-  constructor(readonly el: HTMLElement) {
-    this.cls = el.className;
-    el.appendChild(this.textNode);
-  }
-
-  set(cls: string, text: string, title = '', label?: string): void {
-    const e = this.el;
-    if (cls !== this.cls) e.className = this.cls = cls;
-    if (text !== this.text) this.textNode.data = this.text = text;
-    if (title !== this.title) {
-      if (title) e.title = title;
-      else e.removeAttribute('title');
-      this.title = title;
-    }
-    if (label !== this.label) {
-      if (label === undefined) e.removeAttribute('aria-label');
-      else e.setAttribute('aria-label', label);
-      this.label = label;
-    }
-  }
 }
 
 type Column = 'time' | 'dir' | 'conn' | 'op' | 'flags' | 'len' | 'preview';
@@ -337,7 +306,7 @@ export class FramesTable {
     const n = Math.max(0, end - start);
     while (this.pool.length < n) this.pool.push(this.makeRow());
     this.body.style.transform = `translateY(${start * ROW_HEIGHT}px)`;
-    const showConn = this.o.showConnection();
+    const showConn = this.o.picked() === undefined;
     this.el.classList.toggle('hide-conn', !showConn);
     for (let i = 0; i < this.pool.length; i++) {
       const cells = this.pool[i];
@@ -397,7 +366,7 @@ export class FramesTable {
       c.conn.set(
         'cell conn',
         (conn?.label ?? e.connectionId) + (others > 0 ? ` +${others}` : ''),
-        others > 0 ? `Broadcast: the same bytes went to ${others + 1} connections` : '',
+        others > 0 ? `Broadcast: the same bytes were written to ${others + 1} connections` : '',
       );
       switch (e.kind) {
         case 'frame':
@@ -424,18 +393,7 @@ export class FramesTable {
           break;
         case 'connection':
           cls += ' k-meta';
-          setDir(c.dir, undefined);
-          c.op.set('cell op', e.state === 'open' ? 'open' : 'closed');
-          c.flags.set('cell flags', '');
-          c.len.set('cell len', e.code !== undefined ? String(e.code) : '');
-          c.preview.set(
-            'cell preview',
-            e.state === 'open'
-              ? Object.entries(e.meta ?? {})
-                  .map(([k, v]) => `${oneLine(k)}=${oneLine(v)}`)
-                  .join(' ')
-              : closedPreview(e),
-          );
+          this.fillConnection(c, e);
           break;
       }
     }
@@ -457,8 +415,27 @@ export class FramesTable {
     c.flags.set('cell flags', frameFlags(f), '', frameFlagsLabel(f));
     c.len.set('cell len', frameLength(f, msg));
     const after = f.afterViolation === true;
-    c.preview.set(f.previewHex && !(msg && f.rsv1) ? 'cell preview hex' : 'cell preview', (after ? AFTER_VIOLATION_MARK : '') + framePreview(f, msg), after ? AFTER_VIOLATION_TITLE : '');
-    return after ? cls + ' k-after-violation' : cls;
+    const u = this.unsent(f);
+    c.preview.set(
+      f.previewHex && !(msg && f.rsv1) ? 'cell preview hex' : 'cell preview',
+      (u?.mark ?? '') + (after ? AFTER_VIOLATION_MARK : '') + framePreview(f, msg),
+      [u?.title, after ? AFTER_VIOLATION_TITLE : undefined].filter(Boolean).join('\n'),
+    );
+    return cls + (after ? ' k-after-violation' : '') + unsentClass(u);
+  }
+
+  private fillConnection(c: Cells, e: ConnectionEventDto): void {
+    setDir(c.dir, undefined);
+    c.op.set('cell op', e.state === 'open' ? 'open' : 'closed');
+    c.flags.set('cell flags', '');
+    c.len.set('cell len', e.code !== undefined ? String(e.code) : '');
+    if (e.state === 'open') {
+      c.preview.set('cell preview', Object.entries(e.meta ?? {}).map(([k, v]) => `${oneLine(k)}=${oneLine(v)}`).join(' '));
+    } else {
+      // Whose close frame did not cross can be longer than the column: the tooltip has all of it.
+      const text = closedPreview(e);
+      c.preview.set('cell preview', text, text);
+    }
   }
 
   /** Fills a grouped message's cells; returns its row classes. */
@@ -467,25 +444,22 @@ export class FramesTable {
     c.op.set('cell op twisty', `${open ? '▾' : '▸'} ${opcodeName(m.opcode)} ×${m.frameIds.length}`);
     c.flags.set('cell flags', m.compressed ? 'deflate' : '');
     c.len.set('cell len', messageLength(m));
+    const u = this.unsent(m);
     c.preview.set(
       m.previewHex ? 'cell preview hex' : 'cell preview',
-      (m.inflateError ? `[${m.inflateError}] ` : '') + oneLine(m.preview) + (m.previewTruncated ? '…' : ''),
-      `message of ${m.frameIds.length} frames, ${formatBytes(m.length)}`,
+      (u?.mark ?? '') + (m.inflateError ? `[${m.inflateError}] ` : '') + oneLine(m.preview) + (m.previewTruncated ? '…' : ''),
+      (u ? `${u.title}\n` : '') + `message of ${m.frameIds.length} frames, ${formatBytes(m.length)}`,
     );
-    return m.inflateError || m.utf8Valid === false ? ' k-data k-group k-error' : ' k-data k-group';
+    return (m.inflateError || m.utf8Valid === false ? ' k-data k-group k-error' : ' k-data k-group') + unsentClass(u);
+  }
+
+  private unsent(e: FrameDto | MessageDto): UnsentMark | undefined {
+    // Rows are refilled on every scroll step: the common case costs one check.
+    return e.unsentTo === undefined ? undefined : unsentMark(e, this.o.picked(), (id) => this.o.connection(id)?.label ?? id);
   }
 
   private time(e: EventDto, conn: ConnectionRow | undefined): string {
     if (this.o.timeMode() === 'absolute' || conn?.connectedAt === undefined) return formatAbsolute(e.time);
     return formatRelative(e.time, conn.connectedAt);
   }
-}
-
-function setDir(cell: Cell, d: 'c2s' | 's2c' | undefined): void {
-  cell.set(
-    `cell dir ${d ?? ''}`,
-    d === 'c2s' ? '↑' : d === 's2c' ? '↓' : '•',
-    '',
-    d === 'c2s' ? 'client to server' : d === 's2c' ? 'server to client' : 'event',
-  );
 }

@@ -146,6 +146,8 @@ export interface HarWebSocketMessage {
   opcode: number;
   /** Text as is; binary as base64, as Chrome writes it. */
   data: string;
+  /** Written to this entry's connection and never sent: the connection closed first (see MessageEvent.unsentTo). */
+  _unsent?: true;
 }
 
 export interface HarLog {
@@ -258,9 +260,10 @@ export function toHar(
       });
     } else if (e.kind === 'message') {
       const m = messageToHar(e);
-      entries.get(e.connectionId)?._webSocketMessages.push(m);
-      // A broadcast message was recorded once for all the connections it went to.
-      for (const id of e.alsoSentTo ?? []) entries.get(id)?._webSocketMessages.push(m);
+      // A broadcast message was recorded once for all the connections it was written to.
+      for (const id of [e.connectionId, ...(e.alsoSentTo ?? [])]) {
+        entries.get(id)?._webSocketMessages.push(e.unsentTo?.includes(id) ? { ...m, _unsent: true } : m);
+      }
     }
   }
   return {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { CaptureEvent, HandshakeEvent } from '../../../src/core/capture/events';
+import { EventStore } from '../../../src/core/capture/eventStore';
+import type { CaptureEvent, HandshakeEvent, MessageEvent } from '../../../src/core/capture/events';
 import { eventToJsonLine, REDACTED, SecretRedactor, toHar } from '../../../src/core/capture/sessionExport';
 import { parseHttpHead } from '../../../src/core/wire/handshake';
 
@@ -89,6 +90,81 @@ describe('sessionExport', () => {
     const parsed = JSON.parse(line);
     assert.equal(parsed.kind, 'message');
     assert.deepEqual(Buffer.from(parsed.data.base64, 'base64'), Buffer.from([0, 1, 254, 255]));
+  });
+});
+
+describe('sessionExport: frames written and never sent', () => {
+  const hs = (connectionId: string): Omit<HandshakeEvent, 'id'> => ({
+    kind: 'handshake', connectionId, time: t0, request: { startLine: 'GET / HTTP/1.1', headers: [['Host', 'example.test']], length: 40 },
+    response: { startLine: 'HTTP/1.1 101 Switching Protocols', headers: [], length: 34 }, status: 101, ok: true,
+  });
+  const text = (connectionId: string, s: string, alsoSentTo?: string[]): Omit<MessageEvent, 'id'> => ({
+    kind: 'message', connectionId, time: t0 + 1, direction: 's2c', opcode: 1, data: Buffer.from(s), wireLength: s.length,
+    compressed: false, utf8Valid: true, frameIds: [], alsoSentTo,
+  });
+  /** c1 and c2 connected; "hello" went to both; "left behind" (to c1) and the broadcast "to both" never left for c1. */
+  function capture(): { store: EventStore; ids: Record<string, number> } {
+    const store = new EventStore();
+    store.append(hs('c1'));
+    store.append(hs('c2'));
+    const frame = store.append({
+      kind: 'frame', connectionId: 'c1', time: t0 + 1, direction: 's2c', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 1,
+      masked: false, payloadLength: 11, lengthForm: 7, headerLength: 2, header: Buffer.from('810b', 'hex'), payload: Buffer.from('left behind'),
+    });
+    const ids: Record<string, number> = {
+      hello: store.append(text('c1', 'hello', ['c2'])),
+      frame,
+      lost: store.append({ ...text('c1', 'left behind'), frameIds: [frame] }),
+      both: store.append(text('c1', 'to both', ['c2'])),
+    };
+    ids.closed = store.append({
+      kind: 'connection', connectionId: 'c1', time: t0 + 2, state: 'closed', role: 'server', clean: false, missingClose: 'both',
+      closeFrames: { sent: { code: 1000, reason: 'bye', unsent: true } }, bytesOut: 74 + 7,
+      unsent: { bytes: 13 + 9 + 8, frameIds: [frame], messageIds: [ids.lost, ids.both] },
+    });
+    return { store, ids };
+  }
+
+  test('NDJSON keeps unsentTo on the frames and messages, and on the closed event what was unsent and whose close is missing', () => {
+    const { store, ids } = capture();
+    try {
+      const lines = store.query({ limit: 100 }).events.map((e) => JSON.parse(eventToJsonLine(e)));
+      const byId = new Map(lines.map((l) => [l.id, l]));
+      assert.deepEqual(byId.get(ids.frame).unsentTo, ['c1']);
+      assert.deepEqual(byId.get(ids.lost).unsentTo, ['c1']);
+      assert.deepEqual(byId.get(ids.both).unsentTo, ['c1']);
+      assert.ok(!('unsentTo' in byId.get(ids.hello)), 'what left for all has no flag');
+      const closed = byId.get(ids.closed);
+      assert.deepEqual([closed.unsent, closed.missingClose, closed.clean, closed.closeFrames, closed.bytesOut], [
+        { bytes: 30, frameIds: [ids.frame], messageIds: [ids.lost, ids.both] },
+        'both',
+        false,
+        { sent: { code: 1000, reason: 'bye', unsent: true } },
+        81,
+      ]);
+    } finally {
+      store.dispose();
+    }
+  });
+
+  test('HAR keeps each message row, flagged _unsent in the entry of the connection it never left for', () => {
+    const { store } = capture();
+    try {
+      const har = JSON.parse(JSON.stringify(toHar(store.query({ limit: 100 }).events)));
+      const rows = (connectionId: string) =>
+        har.log.entries.find((e: { _connectionId: string }) => e._connectionId === connectionId)._webSocketMessages.map((m: { data: string; _unsent?: true }) => [m.data, m._unsent]);
+      assert.deepEqual(rows('c1'), [
+        ['hello', undefined],
+        ['left behind', true],
+        ['to both', true],
+      ]);
+      assert.deepEqual(rows('c2'), [
+        ['hello', undefined],
+        ['to both', undefined],
+      ], 'c2 got the broadcast');
+    } finally {
+      store.dispose();
+    }
   });
 });
 

@@ -398,6 +398,34 @@ describe('PanelController', () => {
     assert.deepEqual(previews(again.store), ['msg-0', 'msg-1']);
   });
 
+  test('the selected frame never left: when its connection’s closed event comes, its detail is fetched again and says so', async () => {
+    mock.timers.enable({ apis: ['setTimeout'] });
+    const { host, view, controller } = panel();
+    host.send(2, (i) => `payload ${i}`);
+    host.init();
+    await host.replyAll();
+    const [sent, lost] = controller.store.rows().map((r) => r.id);
+    controller.select(lost, true);
+    mock.timers.tick(0);
+    await host.reply();
+    assert.equal(view.detail?.kind === 'frame' && view.detail.frame.unsentTo, undefined);
+    host.store.append({
+      kind: 'connection', connectionId: 'c1', time: 2000, state: 'closed', role: 'server', clean: false,
+      unsent: { bytes: 11, frameIds: [lost], messageIds: [lost + 1] },
+    });
+    host.update();
+    assert.deepEqual(host.inbox.map((r) => r.type), ['getDetail'], 'the detail is asked for again');
+    await host.reply();
+    assert.deepEqual(view.detail?.kind === 'frame' && view.detail.frame.unsentTo, ['c1']);
+    const unsentTo = (id: number) => (controller.store.get(id) as { unsentTo?: string[] } | undefined)?.unsentTo;
+    assert.deepEqual(unsentTo(lost), ['c1'], 'its row is marked');
+    assert.equal(unsentTo(sent), undefined);
+    // Another connection's close does not refetch it.
+    host.store.append({ kind: 'connection', connectionId: 'c2', time: 2001, state: 'closed', role: 'server', clean: true });
+    host.update();
+    assert.equal(host.inbox.length, 0);
+  });
+
   test('pause holds live events back and shows them on resume', async () => {
     const { host, store, controller } = panel();
     host.init();

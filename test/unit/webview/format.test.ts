@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import {
-  closedPreview, closeFramesBySide, closeFrameText,
+  closedPreview, closeFramesBySide, closeFrameText, closeFrameFate, missingCloseText,
   formatBytes, frameFlags, frameFlagsLabel, framePreview, hexDump, lengthText, oneLine, parseBase64, parseHex,
   prettyJson, regexError, revealBidi, tryDecodeText, formatRelative,
 } from '../../../webview/format';
@@ -132,10 +132,27 @@ describe('closed connection rows', () => {
   test('a clean 1000 close, one side only, an abrupt reset, and an event not from the wire', () => {
     const both = { code: 1000, reason: '' };
     assert.equal(closedPreview(closed({ clean: true, code: 1000, closeFrames: { sent: both, received: both } })), 'clean — client sent 1000 · server sent 1000');
-    assert.equal(closedPreview(closed({ clean: false, code: 1001, closeFrames: { sent: { code: 1001, reason: 'going away' } } })), 'not clean — client sent no close frame · server sent 1001 going away');
+    assert.equal(closedPreview(closed({ clean: false, code: 1001, closeFrames: { sent: { code: 1001, reason: 'going away' } } })), 'not clean — no close frame from the client · server sent 1001 going away');
     assert.equal(closedPreview(closed({ clean: false, closeFrames: {} })), 'not clean — no close frames');
     assert.equal(closedPreview(closed({ clean: true, reason: 'stopped' })), 'clean — stopped');
     assert.equal(closeFramesBySide(closed({ clean: true })), undefined);
+  });
+
+  test('a close frame written and never sent: the row says it never left, the detail whose close is missing', () => {
+    // The server wrote 1000 bye behind a backlog the client never read, and the client reset: neither crossed.
+    const e = closed({ clean: false, missingClose: 'both', closeFrames: { sent: { code: 1000, reason: 'bye', unsent: true } } });
+    assert.equal(closedPreview(e), "not clean — no close frame from the client · server's close frame (1000 bye) never left");
+    assert.equal(missingCloseText(e), "client's and server's (written, never left)");
+    // The client's close crossed, the server's answer did not leave.
+    const answered = closed({ clean: false, code: 1000, missingClose: 'sent', closeFrames: { sent: { code: 1000, reason: '', unsent: true }, received: { code: 1000, reason: '' } } });
+    assert.equal(closedPreview(answered), "not clean — client sent 1000 · server's close frame (1000) never left");
+    assert.equal(missingCloseText(answered), "server's (written, never left)");
+    // Seen from a client whose peer went away without a close frame.
+    const client = closed({ role: 'client', clean: false, missingClose: 'received', closeFrames: { sent: { code: 1000, reason: '' } } });
+    assert.equal(closedPreview(client), 'not clean — client sent 1000 · no close frame from the server');
+    assert.equal(missingCloseText(client), "server's");
+    assert.equal(missingCloseText(closed({ clean: true })), undefined);
+    assert.equal(closeFrameFate('server', undefined), 'no close frame from the server');
   });
 
   test('a reason is one line, its controls visible', () => {

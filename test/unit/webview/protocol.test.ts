@@ -151,6 +151,47 @@ describe('DTOs', () => {
   });
 });
 
+describe('frames written and never sent', () => {
+  test('frame and message DTOs carry unsentTo once the closed event is in; the closed DTO what was unsent and whose close is missing', () => {
+    const store = new EventStore();
+    try {
+      const f = store.append(frameEvent(Buffer.from('lost'), { direction: 's2c', masked: false, alsoSentTo: ['c2'] }));
+      const msg: Omit<MessageEvent, 'id'> = {
+        kind: 'message', connectionId: 'c1', time: 2, direction: 's2c', opcode: 1, data: Buffer.from('lost'),
+        wireLength: 4, compressed: false, frameIds: [f], utf8Valid: true, alsoSentTo: ['c2'],
+      };
+      const m = store.append(msg);
+      const before = toDto(store.get(f)!);
+      assert.ok(before.kind === 'frame' && !('unsentTo' in before), 'nothing said while the connection is open');
+      const unsent = { bytes: 6, frameIds: [f], messageIds: [m] };
+      const closeFrames = { sent: { code: 1000, reason: 'bye', unsent: true }, received: { code: 1001, reason: '' } };
+      const c = store.append({
+        kind: 'connection', connectionId: 'c1', time: 3, state: 'closed', role: 'server', code: 1001, reason: '', clean: false,
+        closeFrames, missingClose: 'sent', unsent, bytesIn: 40, bytesOut: 129,
+      });
+
+      const fd = toDto(store.get(f)!);
+      const md = toDto(store.get(m)!);
+      assert.deepEqual(fd.kind === 'frame' && [fd.unsentTo, fd.alsoSentToCount], [['c1'], 1]);
+      assert.deepEqual(md.kind === 'message' && [md.unsentTo, md.alsoSentToCount], [['c1'], 1]);
+      const fdetail = toDetail(store.get(f)!);
+      assert.deepEqual(fdetail.kind === 'frame' && fdetail.frame.unsentTo, ['c1'], 'the detail of the frame says it too');
+
+      const cd = toDto(store.get(c)!);
+      assert.deepEqual(cd, {
+        kind: 'connection', id: c, connectionId: 'c1', time: 3, state: 'closed', role: 'server', code: 1001, reason: '', clean: false,
+        closeFrames: { sent: { code: 1000, reason: 'bye', unsent: true }, received: { code: 1001, reason: '' } },
+        missingClose: 'sent', unsent: { bytes: 6, frameIds: [f], messageIds: [m] }, bytesIn: 40, bytesOut: 129,
+      });
+      assert.ok(cd.kind === 'connection' && cd.unsent !== unsent && cd.unsent!.frameIds !== unsent.frameIds, 'copies');
+      assert.ok(cd.kind === 'connection' && !('unsent' in cd.closeFrames!.received!), 'the peer’s frame has no unsent mark');
+      assert.deepEqual(JSON.parse(JSON.stringify([fd, md, cd])), [fd, md, cd], 'plain data');
+    } finally {
+      store.dispose();
+    }
+  });
+});
+
 describe('the handshake detail', () => {
   test('header lines are shown as on the wire, whitespace and all, with latin-1 values marked', () => {
     const wire = Buffer.concat([
