@@ -1,11 +1,12 @@
 // Starts code-server offline in an isolated run folder (nothing written to ~), on a free loopback port.
 // Used by `npm start`, the extension-host test runner and the E2E tests.
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
-const root = resolve(new URL('..', import.meta.url).pathname);
+// import.meta.url is missing where a test bundles this file as CommonJS; those run from the repository's root.
+const root = import.meta.url ? resolve(new URL('..', import.meta.url).pathname) : process.cwd();
 export const codeServerBin = join(root, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
 
 export function freePort() {
@@ -20,18 +21,16 @@ export function freePort() {
 }
 
 /**
- * @param {{ runDir: string, port?: number, extensionsDir?: string, installVsix?: string, settings?: object, log?: (line: string) => void }} o
- * @returns {Promise<{ url: string, port: number, runDir: string, stop: () => Promise<void>, child: import('node:child_process').ChildProcess }>}
+ * Writes code-server's user settings: offline, quiet defaults and `settings` over them. With `keepExisting`, a file that
+ * is already there is not touched, and false is returned.
+ * @param {string} file
+ * @param {object | undefined} settings
+ * @param {{ keepExisting: boolean }} o
  */
-export async function startCodeServer(o) {
-  const runDir = resolve(o.runDir);
-  const port = o.port ?? (await freePort());
-  const ud = join(runDir, 'ud');
-  const exts = o.extensionsDir ?? join(runDir, 'exts');
-  mkdirSync(join(ud, 'User'), { recursive: true });
-  mkdirSync(exts, { recursive: true });
+export function writeUserSettings(file, settings, o) {
+  if (o.keepExisting && existsSync(file)) return false;
   writeFileSync(
-    join(ud, 'User', 'settings.json'),
+    file,
     JSON.stringify(
       {
         'telemetry.telemetryLevel': 'off',
@@ -42,12 +41,29 @@ export async function startCodeServer(o) {
         'workbench.startupEditor': 'none',
         'security.workspace.trust.enabled': false,
         'workbench.tips.enabled': false,
-        ...o.settings,
+        ...settings,
       },
       null,
       2,
     ),
   );
+  return true;
+}
+
+/**
+ * `keepSettings`: a settings file already in the run folder is the user's and is left as it is (`npm start`); tests
+ * leave it out, and get a fresh file every start.
+ * @param {{ runDir: string, port?: number, extensionsDir?: string, installVsix?: string, settings?: object, keepSettings?: boolean, log?: (line: string) => void }} o
+ * @returns {Promise<{ url: string, port: number, runDir: string, stop: () => Promise<void>, child: import('node:child_process').ChildProcess }>}
+ */
+export async function startCodeServer(o) {
+  const runDir = resolve(o.runDir);
+  const port = o.port ?? (await freePort());
+  const ud = join(runDir, 'ud');
+  const exts = o.extensionsDir ?? join(runDir, 'exts');
+  mkdirSync(join(ud, 'User'), { recursive: true });
+  mkdirSync(exts, { recursive: true });
+  writeUserSettings(join(ud, 'User', 'settings.json'), o.settings, { keepExisting: o.keepSettings === true });
   const env = {
     ...process.env,
     EXTENSIONS_GALLERY: '{}',
