@@ -69,6 +69,17 @@ async function main(): Promise<void> {
       });
     }
   }
+  if (want('proxy')) {
+    for (const f of await (await import('./proxy.bench')).benchProxy()) {
+      rows.push({
+        name: f.name,
+        value: `${Math.round(f.value).toLocaleString('en-US')} ${f.unit}`,
+        ratio: f.ratio === undefined ? '' : `${f.ratio.toFixed(2)}x ${f.baseline ?? ''}`.trim(),
+        goal: f.goal ?? '',
+        met: f.goal === undefined ? '' : f.met ? 'yes' : 'NO',
+      });
+    }
+  }
   const verdicts: string[] = [];
   if (want('isolation')) {
     const r = await (await import('./isolation.bench')).benchIsolation();

@@ -1,4 +1,4 @@
-// Bundles bench/run.ts with esbuild and runs it: `npm run bench [-- decoder|fanout|memory|panel|load|isolation]`.
+// Bundles bench/run.ts with esbuild and runs it: `npm run bench [-- decoder|fanout|memory|panel|load|isolation|proxy]`.
 import * as esbuild from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';

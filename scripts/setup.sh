@@ -10,8 +10,10 @@ if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 # openssl: test certificates. chromium: the webview and E2E tests. libkrb5-dev: code-server's kerberos module.
 # redis-server: the Redis backplane tests start their own on a free loopback port (nothing is mocked).
 # ripgrep: code-server's search, installed from Debian because @vscode/ripgrep's postinstall downloads from GitHub.
+# python3-websockets: a Python `websockets` server is a proxy test's target (test/support/pythonWebsockets.ts runs it
+# with /usr/bin/python3), another stack's defaults: permessage-deflate and a keepalive ping every 20 s.
 need=()
-for p in openssl chromium libkrb5-dev ripgrep redis-server; do
+for p in openssl chromium libkrb5-dev ripgrep redis-server python3-websockets; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

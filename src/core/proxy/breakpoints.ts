@@ -1,43 +1,36 @@
-// Frame breakpoints: rules that stop matching messages inside the inspecting proxy until the user forwards, edits or
-// drops them (or they time out and go on unchanged).
-import { isUtf8 } from 'node:buffer';
-import { isDeepStrictEqual } from 'node:util';
-import { MAX_CONTROL_PAYLOAD, OPCODE_BINARY, OPCODE_CLOSE, OPCODE_PING, OPCODE_PONG, OPCODE_TEXT } from '../wire/constants';
+// Frame breakpoints: rules that stop matching messages (in the inspecting proxy, the embedded server or a client
+// connection) until the user forwards, edits or drops them (or they time out and go on unchanged).
+import { MAX_CONTROL_PAYLOAD, OPCODE_CLOSE } from '../wire/constants';
 import { Emitter, type Event } from '../util/events';
+import { RuleSet, type BreakpointRule, type BreakpointScope, type MatchInput } from './breakpointRules';
+import type { ProxyCompression } from './compressionMode';
 
-/**
- * One breakpoint. Every condition that is given must hold; a rule with no condition matches every frame.
- * Data messages are matched whole (a fragmented message once its last fragment is in); control frames one by one.
- */
-export interface BreakpointRule {
-  /** Unique among the rules; reported as `HeldFrame.ruleId`. */
-  id: string;
-  /** A disabled rule never matches. (validateRule and setRules take an absent value as true, as settings may omit it.) */
-  enabled: boolean;
-  /** `c2s` = program→target, `s2c` = target→program. Default: both. */
-  direction?: 'c2s' | 's2c';
-  /** 1 text, 2 binary, 8 close, 9 ping, 10 pong. For a fragmented message, the opcode of its first frame. Default: any. */
-  opcode?: number;
-  /**
-   * JavaScript regular expression source (no flags), searched in the message's text: the (inflated) payload of a text
-   * message, or of any other frame whose payload is valid UTF-8. A payload that is not text never matches.
-   */
-  textPattern?: string;
-  /**
-   * A JSON path into the message text parsed as JSON: `$`, then `.name`, `['name']`, `["name"]` or `[index]` steps,
-   * e.g. `$.type` or `$.items[0]['user id']`. Alone, it matches when the path exists; a payload that is not JSON never
-   * matches.
-   */
-  jsonPath?: string;
-  /** A JSON literal (`"chat"`, `42`, `true`, `{"a":1}`) the value at `jsonPath` must equal, compared by value. Needs jsonPath. */
-  jsonEquals?: string;
+export { BREAKPOINT_SCOPES, scopesOf, textOf, validateRule } from './breakpointRules';
+export type { BreakpointRule, BreakpointScope, MatchInput } from './breakpointRules';
+
+/** Who closed the connection of a held frame: the proxy's two sides, the proxy itself, or a server's/client's peer. */
+export type HeldCloser = 'program' | 'target' | 'proxy' | 'client' | 'server';
+
+/** The connection of a held frame closed while it was held. */
+export interface HeldFrameClosed {
+  /** The close code sent (1005 when the close frame had none, 1006 when the connection ended without a close frame). */
+  code: number;
+  reason: string;
+  by: HeldCloser;
+  /** Epoch ms. */
+  at: number;
 }
 
 /** A message or control frame stopped by a rule. */
 export interface HeldFrame {
   /** Unique per controller. */
   id: number;
-  /** The proxy connection's id (`proxy1-3`), not a capture connection id. */
+  /** Where it is held. */
+  source: BreakpointScope;
+  /**
+   * The holder's connection id: for the proxy its connection's id (`proxy1-3`), not a capture connection id; for the
+   * server the client's id; for a client connection its id.
+   */
   connectionId: string;
   direction: 'c2s' | 's2c';
   /** The opcode of the message (its first frame) or of the control frame. */
@@ -51,31 +44,40 @@ export interface HeldFrame {
   ruleId: string;
   /** Epoch ms. */
   heldAt: number;
-  /** Epoch ms at which it is forwarded unchanged (`timedOut`). */
+  /** Epoch ms at which it is forwarded unchanged (`timedOut`). holdLonger moves it. */
   deadline: number;
   /** False when editing or dropping it would break the connection; `forward` is always possible. */
   editable: boolean;
   notEditableReason?: string;
+  /**
+   * Set when the frame is not editable because of how compression runs: the mode that would make such a frame
+   * editable for the connection's next session (the proxy's `compression` option).
+   */
+  suggestedCompression?: ProxyCompression;
+  /** Set (and onDidChange fired) when its connection closed while it was held; it then resolves `connectionClosed`. */
+  closed?: HeldFrameClosed;
 }
 
+/** `connectionClosed`: not delivered, the connection closed while it was held. */
 export type HeldOutcome = 'forwarded' | 'edited' | 'dropped' | 'timedOut' | 'connectionClosed';
+
+/** A sentence for each outcome, as the panel's outcome list shows it. */
+export const HELD_OUTCOME_TEXT: Readonly<Record<HeldOutcome, string>> = {
+  forwarded: 'forwarded unchanged',
+  edited: 'forwarded edited',
+  dropped: 'dropped',
+  timedOut: 'forwarded unchanged: the hold timed out',
+  connectionClosed: 'not delivered: the connection closed',
+};
 
 export interface BreakpointControllerOptions {
   /** How long a frame is held before it is forwarded unchanged, in ms. Default 30000. */
   timeoutMs?: number;
 }
 
-/** @internal What the proxy asks the controller to match. */
-export interface MatchInput {
-  direction: 'c2s' | 's2c';
-  opcode: number;
-  payload: Buffer;
-  /** The payload is a text message (so it is decoded as UTF-8 even when invalid). */
-  isText: boolean;
-}
-
-/** @internal What the proxy hands over when a rule matched. */
+/** @internal What a holder hands over when a rule matched. */
 export interface HoldInit {
+  source: BreakpointScope;
   connectionId: string;
   direction: 'c2s' | 's2c';
   opcode: number;
@@ -85,20 +87,11 @@ export interface HoldInit {
   ruleId: string;
   editable: boolean;
   notEditableReason?: string;
+  suggestedCompression?: ProxyCompression;
 }
 
-/** @internal How the proxy learns the decision. `payload` is the replacement for 'edited'. */
+/** @internal How the holder learns the decision. `payload` is the replacement for 'edited'. */
 export type HoldCallback = (outcome: HeldOutcome, payload?: Buffer) => void;
-
-type PathStep = string | number;
-
-interface CompiledRule {
-  rule: BreakpointRule;
-  regex?: RegExp;
-  path?: PathStep[];
-  hasEquals: boolean;
-  equals?: unknown;
-}
 
 interface HeldEntry {
   frame: HeldFrame;
@@ -107,132 +100,16 @@ interface HeldEntry {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
-const OPCODES = new Set([OPCODE_TEXT, OPCODE_BINARY, OPCODE_CLOSE, OPCODE_PING, OPCODE_PONG]);
-const NOT_FOUND = Symbol('not found');
-
-/** A readable reason why `rule` is not a valid BreakpointRule, or undefined when it is. */
-export function validateRule(rule: unknown): string | undefined {
-  try {
-    compileRule(rule);
-    return undefined;
-  } catch (e) {
-    return (e as Error).message;
-  }
-}
-
-/** Parses a JSON path (see BreakpointRule.jsonPath). Throws a readable Error. */
-function parseJsonPath(path: string): PathStep[] {
-  if (!path.startsWith('$')) throw new Error(`jsonPath must start with "$": ${JSON.stringify(path)}`);
-  const steps: PathStep[] = [];
-  let i = 1;
-  const fail = (why: string): never => {
-    throw new Error(`jsonPath ${JSON.stringify(path)}: ${why} at ${i}`);
-  };
-  while (i < path.length) {
-    const c = path[i];
-    if (c === '.') {
-      const m = /^[A-Za-z_$][\w$-]*/.exec(path.slice(i + 1));
-      if (!m) fail('expected a name after "."');
-      steps.push(m![0]);
-      i += 1 + m![0].length;
-    } else if (c === '[') {
-      const rest = path.slice(i + 1);
-      const num = /^(\d+)\]/.exec(rest);
-      if (num) {
-        steps.push(Number(num[1]));
-        i += 1 + num[0].length;
-        continue;
-      }
-      const q = rest[0];
-      if (q !== "'" && q !== '"') fail('expected an index or a quoted name after "["');
-      let j = 1;
-      let name = '';
-      while (j < rest.length && rest[j] !== q) {
-        if (rest[j] === '\\' && j + 1 < rest.length) j++;
-        name += rest[j++];
-      }
-      if (rest[j] !== q || rest[j + 1] !== ']') fail('unterminated quoted name');
-      steps.push(name);
-      i += 1 + j + 2;
-    } else {
-      fail(`unexpected ${JSON.stringify(c)}`);
-    }
-  }
-  return steps;
-}
-
-function compileRule(raw: unknown): CompiledRule {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error('a rule must be an object');
-  const r = raw as Record<string, unknown>;
-  if (typeof r.id !== 'string' || r.id === '') throw new Error('id must be a non-empty string');
-  const at = (why: string): never => {
-    throw new Error(`rule "${r.id as string}": ${why}`);
-  };
-  if (r.enabled !== undefined && typeof r.enabled !== 'boolean') at('enabled must be true or false');
-  if (r.direction !== undefined && r.direction !== 'c2s' && r.direction !== 's2c') at('direction must be "c2s" or "s2c"');
-  if (r.opcode !== undefined && !(typeof r.opcode === 'number' && OPCODES.has(r.opcode))) {
-    at('opcode must be 1 (text), 2 (binary), 8 (close), 9 (ping) or 10 (pong)');
-  }
-  const out: CompiledRule = { rule: { ...(r as unknown as BreakpointRule), enabled: r.enabled !== false }, hasEquals: false };
-  if (r.textPattern !== undefined) {
-    if (typeof r.textPattern !== 'string') at('textPattern must be a string');
-    try {
-      out.regex = new RegExp(r.textPattern as string);
-    } catch (e) {
-      at(`textPattern is not a valid regular expression: ${(e as Error).message}`);
-    }
-  }
-  if (r.jsonPath !== undefined) {
-    if (typeof r.jsonPath !== 'string') at('jsonPath must be a string');
-    try {
-      out.path = parseJsonPath(r.jsonPath as string);
-    } catch (e) {
-      at((e as Error).message);
-    }
-  }
-  if (r.jsonEquals !== undefined) {
-    if (typeof r.jsonEquals !== 'string') at('jsonEquals must be a string holding a JSON literal');
-    if (out.path === undefined) at('jsonEquals needs a jsonPath');
-    try {
-      out.equals = JSON.parse(r.jsonEquals as string);
-      out.hasEquals = true;
-    } catch (e) {
-      at(`jsonEquals is not valid JSON (strings need quotes: '"chat"'): ${(e as Error).message}`);
-    }
-  }
-  return out;
-}
-
-function valueAt(doc: unknown, path: PathStep[]): unknown {
-  let v: unknown = doc;
-  for (const step of path) {
-    if (typeof step === 'number') {
-      if (!Array.isArray(v) || step >= v.length) return NOT_FOUND;
-      v = v[step];
-    } else {
-      if (typeof v !== 'object' || v === null || Array.isArray(v) || !Object.prototype.hasOwnProperty.call(v, step)) {
-        return NOT_FOUND;
-      }
-      v = (v as Record<string, unknown>)[step];
-    }
-  }
-  return v;
-}
-
-/** The text a rule sees: a text message decoded as UTF-8, other payloads only when they are valid UTF-8. */
-export function textOf(payload: Buffer, isText: boolean): string | undefined {
-  if (isText || isUtf8(payload)) return payload.toString('utf8');
-  return undefined;
-}
+/** holdLonger's default step: the card's "Hold longer" button. */
+export const HOLD_LONGER_MS = 60_000;
 
 /**
- * Holds the rules and the frames they stopped. One controller can serve several proxies. The proxy asks it whether
- * a frame matches and hands matching frames over; the user (the panel) resolves them with forward, edit or drop.
+ * Holds the rules and the frames they stopped. One controller can serve several proxies, the server and client
+ * connections. A holder asks it whether a frame matches and hands matching frames over; the user (the panel) resolves
+ * them with forward, edit or drop.
  */
 export class BreakpointController {
-  private compiled: CompiledRule[] = [];
-  /** Any enabled rule for each direction, by opcode: lets the proxy skip all buffering when nothing can match. */
-  private active = { c2s: new Set<number>(), s2c: new Set<number>() };
+  private ruleSet = new RuleSet([]);
   private _timeoutMs: number;
   private readonly entries = new Map<number, HeldEntry>();
   private nextId = 1;
@@ -241,6 +118,9 @@ export class BreakpointController {
   private readonly _onDidHold = new Emitter<HeldFrame>();
   /** A frame was stopped by a rule. */
   readonly onDidHold: Event<HeldFrame> = this._onDidHold.event;
+  private readonly _onDidChange = new Emitter<HeldFrame>();
+  /** A held frame changed while held: its deadline moved (holdLonger), or its connection closed (`closed` is set). */
+  readonly onDidChange: Event<HeldFrame> = this._onDidChange.event;
   private readonly _onDidResolve = new Emitter<{ frame: HeldFrame; outcome: HeldOutcome }>();
   /** A held frame went on (unchanged, edited), was dropped, timed out, or its connection closed. */
   readonly onDidResolve: Event<{ frame: HeldFrame; outcome: HeldOutcome }> = this._onDidResolve.event;
@@ -254,36 +134,18 @@ export class BreakpointController {
 
   /** Replaces every rule. Throws a TypeError naming the first invalid rule (see validateRule) or a duplicate id. */
   setRules(rules: BreakpointRule[]): void {
-    if (!Array.isArray(rules)) throw new TypeError('rules must be an array');
-    const compiled: CompiledRule[] = [];
-    const ids = new Set<string>();
-    rules.forEach((r, i) => {
-      let c: CompiledRule;
-      try {
-        c = compileRule(r);
-      } catch (e) {
-        throw new TypeError(`breakpoint ${i + 1}: ${(e as Error).message}`);
-      }
-      if (ids.has(c.rule.id)) throw new TypeError(`breakpoint ${i + 1}: duplicate id "${c.rule.id}"`);
-      ids.add(c.rule.id);
-      compiled.push(c);
-    });
-    this.compiled = compiled;
-    const active = { c2s: new Set<number>(), s2c: new Set<number>() };
-    for (const { rule } of compiled) {
-      if (!rule.enabled) continue;
-      for (const dir of ['c2s', 's2c'] as const) {
-        if (rule.direction !== undefined && rule.direction !== dir) continue;
-        for (const op of rule.opcode !== undefined ? [rule.opcode] : OPCODES) active[dir].add(op);
-      }
-    }
-    this.active = active;
+    this.ruleSet = new RuleSet(rules);
     this._onDidChangeRules.fire(this.rules);
   }
 
   /** Copies of the current rules. */
   get rules(): BreakpointRule[] {
-    return this.compiled.map((c) => ({ ...c.rule }));
+    return this.ruleSet.rules;
+  }
+
+  /** True while some rule is enabled for `scope` (any scope when absent). The proxy's compression default follows it. */
+  hasActiveRules(scope?: BreakpointScope): boolean {
+    return this.ruleSet.anyEnabled(scope);
   }
 
   /** Hold time in ms for frames held from now on (frames already held keep their deadline). */
@@ -301,14 +163,25 @@ export class BreakpointController {
     return [...this.entries.values()].map((e) => e.frame);
   }
 
-  /** Sends the held frame on unchanged. Throws for an unknown id. */
+  /** Forward now: sends the held frame on unchanged. Throws for an unknown id. */
   forward(id: number): void {
     this.resolve(this.entry(id), 'forwarded');
   }
 
+  /** Moves the held frame's deadline `ms` later (default 60 s) and fires onDidChange. Throws for an unknown id. */
+  holdLonger(id: number, ms: number = HOLD_LONGER_MS): HeldFrame {
+    const e = this.entry(id);
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) throw new TypeError('ms must be a positive number of ms');
+    e.frame.deadline += ms;
+    this.arm(e);
+    this._onDidChange.fire(e.frame);
+    return e.frame;
+  }
+
   /**
-   * Sends `payload` instead (a string is UTF-8), as one unfragmented frame with the original opcode, uncompressed.
-   * Throws a readable Error for an unknown id, a frame that is not editable, or a control payload over 125 bytes.
+   * Sends `payload` instead (a string is UTF-8), as one unfragmented frame with the original opcode (a holder that
+   * compresses the connection compresses it). Throws a readable Error for an unknown id, a frame that is not editable,
+   * or a control payload over 125 bytes.
    */
   edit(id: number, payload: string | Buffer): void {
     const e = this.entry(id);
@@ -339,44 +212,14 @@ export class BreakpointController {
     for (const e of [...this.entries.values()]) this.resolve(e, 'forwarded');
   }
 
-  /** @internal True when some enabled rule could match a frame of this direction and opcode. */
-  wants(direction: 'c2s' | 's2c', opcode: number): boolean {
-    return this.active[direction].has(opcode);
+  /** @internal True when some enabled rule could match a frame of this direction and opcode there (default the proxy). */
+  wants(direction: 'c2s' | 's2c', opcode: number, scope: BreakpointScope = 'proxy'): boolean {
+    return this.ruleSet.wants(direction, opcode, scope);
   }
 
-  /** @internal The id of the first enabled rule that matches, if any. */
+  /** @internal The id of the first enabled rule that applies to `input.scope` and matches, if any. */
   match(input: MatchInput): string | undefined {
-    if (!this.wants(input.direction, input.opcode)) return undefined;
-    let text: string | undefined | null = null; // null: not computed yet
-    let json: unknown = NOT_FOUND;
-    let jsonTried = false;
-    for (const c of this.compiled) {
-      const r = c.rule;
-      if (!r.enabled) continue;
-      if (r.direction !== undefined && r.direction !== input.direction) continue;
-      if (r.opcode !== undefined && r.opcode !== input.opcode) continue;
-      if (c.regex !== undefined || c.path !== undefined) {
-        if (text === null) text = textOf(input.payload, input.isText);
-        if (text === undefined) continue;
-        if (c.regex !== undefined && !c.regex.test(text)) continue;
-        if (c.path !== undefined) {
-          if (!jsonTried) {
-            jsonTried = true;
-            try {
-              json = JSON.parse(text);
-            } catch {
-              json = NOT_FOUND;
-            }
-          }
-          if (json === NOT_FOUND) continue;
-          const v = valueAt(json, c.path);
-          if (v === NOT_FOUND) continue;
-          if (c.hasEquals && !isDeepStrictEqual(v, c.equals)) continue;
-        }
-      }
-      return r.id;
-    }
-    return undefined;
+    return this.ruleSet.match(input);
   }
 
   /** @internal Holds a frame that matched; `callback` is called once with the outcome. */
@@ -386,15 +229,26 @@ export class BreakpointController {
     const frame: HeldFrame = { id, ...init, heldAt, deadline: heldAt + this._timeoutMs };
     if (frame.text === undefined) delete frame.text;
     if (frame.notEditableReason === undefined) delete frame.notEditableReason;
+    if (frame.suggestedCompression === undefined) delete frame.suggestedCompression;
     const entry: HeldEntry = { frame, callback, timer: undefined as unknown as NodeJS.Timeout };
-    entry.timer = setTimeout(() => this.resolve(entry, 'timedOut'), this._timeoutMs);
-    entry.timer.unref();
+    this.arm(entry);
     this.entries.set(id, entry);
     this._onDidHold.fire(frame);
     return frame;
   }
 
-  /** @internal The proxy can no longer deliver it: resolves it as `connectionClosed`. Unknown ids are ignored. */
+  /**
+   * @internal The held frame's connection is closing: records who closed it and how, and fires onDidChange at once.
+   * The holder then delivers the close and calls release(id). Unknown ids and a second call are ignored.
+   */
+  markClosed(id: number, closed: Omit<HeldFrameClosed, 'at'>): void {
+    const e = this.entries.get(id);
+    if (e === undefined || e.frame.closed !== undefined) return;
+    e.frame.closed = { ...closed, at: Date.now() };
+    this._onDidChange.fire(e.frame);
+  }
+
+  /** @internal The holder can no longer deliver it: resolves it as `connectionClosed`. Unknown ids are ignored. */
   release(id: number): void {
     const e = this.entries.get(id);
     if (e) this.resolve(e, 'connectionClosed');
@@ -405,11 +259,17 @@ export class BreakpointController {
     if (this.disposed) return;
     this.forwardAll();
     this.disposed = true;
-    this.compiled = [];
-    this.active = { c2s: new Set(), s2c: new Set() };
+    this.ruleSet = new RuleSet([]);
     this._onDidHold.dispose();
+    this._onDidChange.dispose();
     this._onDidResolve.dispose();
     this._onDidChangeRules.dispose();
+  }
+
+  private arm(e: HeldEntry): void {
+    clearTimeout(e.timer);
+    e.timer = setTimeout(() => this.resolve(e, 'timedOut'), Math.max(0, e.frame.deadline - Date.now()));
+    e.timer.unref();
   }
 
   private entry(id: number): HeldEntry {

@@ -1,16 +1,20 @@
 // One direction of a proxied WebSocket: reads frames off one socket and writes each frame's exact wire bytes to the
-// other, in order, unless a breakpoint holds, edits or drops a message.
+// other, in order, unless a breakpoint holds, edits or drops a message, or the proxy terminates compression.
 import { randomBytes } from 'node:crypto';
 import type * as net from 'node:net';
-import type { DeflateParams, Direction } from '../capture/events';
-import { EMPTY_BUFFER, OPCODE_CLOSE, OPCODE_TEXT } from '../wire/constants';
-import { PassiveInflater } from '../wire/deflate';
+import type { Direction } from '../wire/types';
+import { OPCODE_CLOSE } from '../wire/constants';
 import { WireError } from '../wire/errors';
 import { DecodedFrame, FrameDecoder } from '../wire/frameDecoder';
 import { encodeClosePayload, encodeFrame } from '../wire/frameEncoder';
 import { DisposableStore } from '../util/events';
-import { textOf, type BreakpointController, type HeldOutcome } from './breakpoints';
+import type { BreakpointController, HeldCloser } from './breakpoints';
 import { ByteQueue } from './byteQueue';
+import { PipeCodec, type PipeCompression } from './pipeCodec';
+import { holdControl, holdMessage, type HoldContext } from './pipeHolds';
+import { PipeQueue, type ControlUnit, type FrameBytes, type MessageUnit, type QueueWriter } from './pipeQueue';
+
+export type { PipeCompression } from './pipeCodec';
 
 export interface FramePipeOptions {
   direction: Direction;
@@ -20,8 +24,8 @@ export interface FramePipeOptions {
   dest: net.Socket;
   /** Frames with a longer payload, and held messages longer than this, see `onDecodeError` / are not matched. */
   maxPayload: number;
-  /** What the handshake negotiated; undefined = no permessage-deflate. */
-  deflate?: DeflateParams;
+  /** How this direction handles permessage-deflate; undefined = none negotiated, passed through. */
+  compression?: PipeCompression;
   breakpoints?: BreakpointController;
   /**
    * The decoder could not delimit a frame (a reserved opcode, RSV2/3, a payload over maxPayload…). From there on this
@@ -31,6 +35,19 @@ export interface FramePipeOptions {
   onDecodeError(err: WireError): void;
   /** The source has ended and everything queued was written, or the pipe was abandoned: time to end `dest`. */
   onFinished(): void;
+  /** The source's close frame was written on (the other direction's held frames can't be delivered any more). */
+  onClose?(close: PipeClose): void;
+}
+
+/** A close frame's code (1005 when it had none) and reason. */
+export interface PipeClose {
+  code: number;
+  reason: string;
+}
+
+/** How the connection of a held frame ended, for the held card. */
+export interface PipeClosed extends PipeClose {
+  by: HeldCloser;
 }
 
 /**
@@ -45,64 +62,26 @@ export interface PipeCounts {
   messagesWritten: number;
 }
 
-/** A frame (or raw bytes) waiting to be written, in wire order. */
-interface Item {
-  /** What will be written: the frame as received, a replacement after an edit, or nothing after a drop. */
-  bytes: Buffer;
-  frame?: DecodedFrame;
-  /** A data frame of a message that is matched whole. */
-  message?: PendingMessage;
-  /** A control frame still to be matched when it reaches the head of the queue. */
-  check: boolean;
-  /** The held frame's id while this control frame is held. */
-  heldId?: number;
-}
-
-interface PendingMessage {
-  opcode: number;
-  items: Item[];
-  /** Sum of the payload lengths so far. */
-  size: number;
-  complete: boolean;
-  /** open: to be matched once complete and at the head; held: waiting for the user; pass: flows. */
-  state: 'open' | 'held' | 'pass';
-  heldId?: number;
-  data?: Buffer;
-  compressed: boolean;
-  inflateError?: string;
-}
-
-/** The message being read, for inflation and matching. */
-interface Assembly {
-  compressed: boolean;
-  parts: Buffer[];
-  size: number;
-  collect: boolean;
-}
-
 /** While a breakpoint blocks the queue, reading stops once this much is waiting behind it. */
 const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 
-export class FramePipe {
+export class FramePipe implements QueueWriter {
   private readonly o: FramePipeOptions;
   private readonly decoder: FrameDecoder;
   private readonly input = new ByteQueue();
-  private readonly inflater: PassiveInflater | undefined;
-  /** Compressed messages carry a sliding window over from earlier ones in this direction. */
-  private readonly contextTakeover: boolean;
+  private readonly codec: PipeCodec;
+  private readonly queue = new PipeQueue();
   private readonly store = new DisposableStore();
-
-  private queue: Item[] = [];
-  private head = 0;
-  private queuedBytes = 0;
-  /** The message being matched whole whose last fragment has not arrived. */
-  private open: PendingMessage | undefined;
-  private assembly: Assembly | undefined;
-  /** A message over maxPayload was not kept, so the window of later compressed messages is unknown. */
-  private windowLost = false;
+  private readonly holdContext: HoldContext | undefined;
+  /** The message whose continuation frames come next. */
+  private current: MessageUnit | undefined;
 
   private raw = false;
   private sourceEnded = false;
+  /** The source's close frame was written: whatever follows goes on as it is, unheld. */
+  private sourceClosed = false;
+  /** The destination sent its close frame: nothing more is held for it. */
+  private destClosed = false;
   private finished = false;
   private stopped = false;
   private draining = false;
@@ -114,9 +93,10 @@ export class FramePipe {
 
   constructor(o: FramePipeOptions) {
     this.o = o;
-    const d = o.deflate;
-    this.contextTakeover = d !== undefined && !(o.direction === 'c2s' ? d.clientNoContextTakeover : d.serverNoContextTakeover);
-    this.inflater = d ? PassiveInflater.forDirection(d, o.direction, o.maxPayload) : undefined;
+    this.codec = new PipeCodec(o.compression, o.direction, o.maxPayload);
+    const bp = o.breakpoints;
+    const decided = () => this.drainLater();
+    this.holdContext = bp && { breakpoints: bp, connectionId: o.connectionId, direction: o.direction, codec: this.codec, decided };
     // Permissive: masking and RSV1 are the endpoints' business (the captures record violations); only what makes
     // frames impossible to delimit stops the decoder.
     this.decoder = new FrameDecoder({
@@ -139,6 +119,16 @@ export class FramePipe {
     return { ...this._counts };
   }
 
+  /** True after the decoder failed: the direction is forwarded raw. */
+  get passThrough(): boolean {
+    return this.raw;
+  }
+
+  /** Who sends on this direction, and who receives. */
+  private get sourceName(): HeldCloser {
+    return this.o.direction === 'c2s' ? 'program' : 'target';
+  }
+
   /** Bytes read from the source, in order. */
   push(chunk: Buffer): void {
     if (this.stopped || chunk.length === 0) return;
@@ -147,7 +137,7 @@ export class FramePipe {
     dest.cork();
     try {
       if (this.raw) {
-        this.enqueue({ bytes: chunk, check: false });
+        this.queue.push({ kind: 'raw', bytes: chunk, done: false });
       } else {
         this.input.push(chunk);
         this.decoder.push(chunk);
@@ -163,36 +153,41 @@ export class FramePipe {
     if (this.sourceEnded) return;
     this.sourceEnded = true;
     if (!this.stopped) {
+      if (this.current !== undefined) this.passCurrent();
       // A frame cut short by the end goes on as it is: the receiver sees what the sender sent.
-      if (!this.raw && this.input.length > 0) this.enqueue({ bytes: this.input.takeAll(), check: false });
-      if (this.open !== undefined) this.passOpen();
+      if (!this.raw && this.input.length > 0) this.queue.push({ kind: 'raw', bytes: this.input.takeAll(), done: false });
       this.drain();
     }
     this.maybeFinish();
   }
 
   /**
-   * The destination is going away (it ended or closed, or the proxy is stopping): a held frame resolves as
-   * `connectionClosed`, the queue is dropped, nothing more is written, and onFinished follows. Reading goes on so that
-   * the source's capture sees the rest.
+   * The destination is going away (it ended or closed, or the proxy is stopping): a held frame records how (`closed`)
+   * and resolves as `connectionClosed`, the queue is dropped, nothing more is written, and onFinished follows. Reading
+   * goes on so that the source's capture sees the rest.
    */
-  abandon(): void {
+  abandon(closed?: PipeClosed): void {
     if (this.stopped) return;
     this.stopped = true;
-    const ids: number[] = [];
-    for (let i = this.head; i < this.queue.length; i++) {
-      const it = this.queue[i];
-      if (it.heldId !== undefined) ids.push(it.heldId);
-      if (it.message?.heldId !== undefined && it.message.items[0] === it) ids.push(it.message.heldId);
-    }
-    this.queue = [];
-    this.head = 0;
-    this.queuedBytes = 0;
-    this.open = undefined;
+    const ids = this.heldIds();
+    this.queue.clear();
+    this.current = undefined;
     this.pausedForHold = this.pausedForDrain = false;
     this.updateFlow();
-    for (const id of ids) this.o.breakpoints?.release(id);
+    this.releaseHeld(ids, closed ?? { code: 1006, reason: '', by: this.o.direction === 'c2s' ? 'target' : 'program' });
     this.maybeFinish();
+  }
+
+  /**
+   * The destination sent a close frame (the other direction wrote it on): what is held for it can't be delivered any
+   * more. Each held frame records the close at once and resolves `connectionClosed`; nothing more is held; the rest
+   * goes on.
+   */
+  peerClosed(closed: PipeClosed): void {
+    if (this.destClosed || this.stopped) return;
+    this.destClosed = true;
+    this.releaseHeld(this.heldIds(), closed);
+    this.drainLater();
   }
 
   /**
@@ -208,99 +203,119 @@ export class FramePipe {
     return true;
   }
 
-  /** True after the decoder failed: the direction is forwarded raw. */
-  get passThrough(): boolean {
-    return this.raw;
-  }
-
   dispose(): void {
     this.store.dispose();
   }
 
+  private get holding(): boolean {
+    return this.o.breakpoints !== undefined && !this.sourceClosed && !this.destClosed && !this.stopped;
+  }
+
   private readonly onFrame = (f: DecodedFrame): void => {
-    const bytes = this.input.take(f.headerLength + f.payloadLength);
+    const fb: FrameBytes = { bytes: this.input.take(f.headerLength + f.payloadLength), frame: f };
     const op = f.opcode;
-    const bp = this.o.breakpoints;
     if (op === 1 || op === 2) this._counts.messagesRead++;
-    if (op >= 0x8) {
-      this.enqueue({ bytes, frame: f, check: bp !== undefined && bp.wants(this.o.direction, op) });
-      return;
-    }
-    let msg: PendingMessage | undefined;
+    if (op >= 0x8) return this.onControl(fb);
+    let u = this.current;
     if (op !== 0) {
       // A new message while one is open is the receiver's protocol error; the open one can no longer be matched.
-      if (this.open !== undefined) this.passOpen();
-      if (bp !== undefined && bp.wants(this.o.direction, op)) {
-        msg = { opcode: op, items: [], size: 0, complete: false, state: 'open', compressed: f.rsv1 };
-        if (!f.fin) this.open = msg;
-      }
-    } else {
-      msg = this.open;
+      if (u !== undefined) this.passCurrent();
+      u = this.current = this.newMessage(op, f.rsv1);
+      this.queue.push(u);
+    } else if (u === undefined) {
+      // A continuation without a message (the sender's error, or after its close): it goes on as it is.
+      u = this.newMessage(0, false);
+      u.complete = true;
+      this.queue.push(u);
     }
-    const item: Item = { bytes, frame: f, message: msg, check: false };
-    if (msg !== undefined) {
-      msg.items.push(item);
-      msg.size += f.payloadLength;
-      if (msg.state === 'open' && msg.size > this.o.maxPayload) msg.state = 'pass';
+    u.frameCount++;
+    u.size += f.payloadLength;
+    this.queue.addFrame(u, fb);
+    if (u.keep) this.keepPayload(u, f.payload);
+    if (f.fin && this.current === u) {
+      this.current = undefined;
+      u.complete = true;
+      if (u.keep) this.assembled(u);
     }
-    this.assemble(f, msg);
-    if (msg !== undefined && f.fin) {
-      this.open = undefined;
-      msg.complete = true;
-    }
-    this.enqueue(item);
+    this.drain();
   };
 
-  /** Keeps what inflation and matching need of the current message; on its last frame, hands the data to `msg`. */
-  private assemble(f: DecodedFrame, msg: PendingMessage | undefined): void {
-    let a = this.assembly;
-    if (f.opcode !== 0) {
-      const compressed = f.rsv1;
-      const collect = (msg !== undefined && msg.state === 'open') || (compressed && this.contextTakeover);
-      a = this.assembly = { compressed, parts: [], size: 0, collect };
-    } else if (a === undefined) {
+  private newMessage(opcode: number, compressed: boolean): MessageUnit {
+    const plain = this.sourceClosed || opcode === 0;
+    const wanted = !plain && this.holding && this.o.breakpoints!.wants(this.o.direction, opcode);
+    const collect = !plain && (wanted || this.codec.rewrites(compressed));
+    const keep = !plain && (collect || this.codec.mustKeep(compressed));
+    const u: MessageUnit = {
+      kind: 'message',
+      opcode,
+      compressed,
+      frames: [],
+      frameCount: 0,
+      size: 0,
+      complete: false,
+      collect,
+      wanted,
+      keep,
+      state: collect ? 'open' : 'pass',
+      outcome: 'forward',
+      done: false,
+    };
+    if (keep) u.parts = [];
+    return u;
+  }
+
+  private onControl(fb: FrameBytes): void {
+    const f = fb.frame;
+    const check = this.holding && this.o.breakpoints!.wants(this.o.direction, f.opcode);
+    const u: ControlUnit = { kind: 'control', bytes: fb.bytes, frame: f, check, done: false };
+    if (check || !this.queue.controlMayPass) {
+      this.queue.push(u);
+      this.drain();
       return;
     }
-    if (a.collect) {
-      a.size += f.payloadLength;
-      if (a.size > this.o.maxPayload) {
-        // Too big to keep: it is forwarded unmatched, and later compressed messages can't be inflated reliably.
-        a.collect = false;
-        a.parts = [];
-        if (a.compressed && this.contextTakeover) this.windowLost = true;
-      } else {
-        a.parts.push(f.payload);
-      }
+    // Everything queued is a data message that waits (held, or not complete): the control frame goes past it.
+    u.done = true;
+    this.write(u.bytes);
+    if (f.opcode === OPCODE_CLOSE) this.closeWritten(u);
+  }
+
+  /** Keeps what inflation and matching need of the message; too big to keep, it goes on unmatched as it is. */
+  private keepPayload(u: MessageUnit, payload: Buffer): void {
+    if (u.size <= this.o.maxPayload) {
+      u.parts!.push(payload);
+      return;
     }
-    if (!f.fin) return;
-    this.assembly = undefined;
-    if (!a.collect) return;
-    let data = a.parts.length === 1 ? a.parts[0] : Buffer.concat(a.parts, a.size);
-    let inflateError: string | undefined;
-    if (a.compressed) {
-      if (this.inflater === undefined) {
-        inflateError = 'RSV1 is set but permessage-deflate was not negotiated';
-      } else if (this.windowLost) {
-        inflateError = 'an earlier compressed message was too large to follow, so this one cannot be inflated';
-      } else {
-        const r = this.inflater.inflate(data);
-        if (r instanceof WireError) inflateError = r.message;
-        else data = r;
-      }
+    u.keep = u.collect = false;
+    u.parts = undefined;
+    u.state = 'pass';
+    // Later compressed messages refer to this one's window, which is now unknown.
+    if (u.compressed) this.codec.lostWindow();
+  }
+
+  /** The message is complete: its payload reassembled and inflated. */
+  private assembled(u: MessageUnit): void {
+    const parts = u.parts!;
+    u.parts = undefined;
+    const data = parts.length === 1 ? parts[0] : Buffer.concat(parts, u.size);
+    if (!u.compressed) {
+      u.data = data;
+      return;
     }
-    if (msg !== undefined) {
-      msg.data = data;
-      msg.inflateError = inflateError;
+    const r = this.codec.inflate(data);
+    if (typeof r === 'string') {
+      u.inflateError = r;
+      u.data = data;
+    } else {
+      u.data = r;
     }
   }
 
   private readonly onError = (err: WireError): void => {
     // The decoder stops at the frame it can't read: from its first byte on, everything goes on raw.
     this.raw = true;
-    if (this.open !== undefined) this.passOpen();
-    this.assembly = undefined;
+    if (this.current !== undefined) this.passCurrent();
     const rest = this.input.takeAll();
-    if (rest.length > 0) this.enqueue({ bytes: rest, check: false });
+    if (rest.length > 0) this.queue.push({ kind: 'raw', bytes: rest, done: false });
     try {
       this.o.onDecodeError(err);
     } catch {
@@ -308,28 +323,22 @@ export class FramePipe {
     }
   };
 
-  private passOpen(): void {
-    const m = this.open!;
-    this.open = undefined;
-    if (m.state === 'open') m.state = 'pass';
-  }
-
-  private enqueue(item: Item): void {
-    if (this.head === this.queue.length && item.message === undefined && !item.check) {
-      this.write(item.bytes, item.frame);
-      return;
-    }
-    this.queue.push(item);
-    this.queuedBytes += item.bytes.length;
+  /** The message being read will not be completed (a new one began, the source ended): it goes on as it is. */
+  private passCurrent(): void {
+    const u = this.current!;
+    this.current = undefined;
+    u.collect = u.keep = false;
+    u.parts = undefined;
+    if (u.state === 'open') u.state = 'pass';
   }
 
   /** Writes from the head of the queue until it is empty or blocked by a held or incomplete message. */
   private drain(): void {
     // A decision can arrive while the loop runs (an onDidHold listener resolving at once): the loop then goes on.
-    if (this.draining) return;
+    if (this.draining || this.stopped) return;
     this.draining = true;
     try {
-      this.drainQueue();
+      this.queue.drain(this);
     } finally {
       this.draining = false;
     }
@@ -337,120 +346,54 @@ export class FramePipe {
     this.maybeFinish();
   }
 
-  private drainQueue(): void {
-    let q = this.queue;
-    while (this.head < q.length && !this.stopped) {
-      const item = q[this.head];
-      const m = item.message;
-      if (item.heldId !== undefined) break;
-      if (m !== undefined && m.state !== 'pass') {
-        if (m.state === 'held' || !m.complete) break;
-        if (this.holdMessage(m)) break;
-        m.state = 'pass';
-      } else if (item.check) {
-        if (this.holdControl(item)) break;
-        item.check = false;
-      }
-      q[this.head++] = undefined as unknown as Item;
-      this.queuedBytes -= item.bytes.length;
-      this.write(item.bytes, item.frame);
-    }
-    q = this.queue;
-    if (this.head === q.length) {
-      this.queue = [];
-      this.head = 0;
-      this.queuedBytes = 0;
-    } else if (this.head > 1024 && this.head * 2 > q.length) {
-      this.queue = q.slice(this.head);
-      this.head = 0;
+  /** @internal QueueWriter: a complete kept message is first among the data; true when a rule holds it. */
+  holdMessage(u: MessageUnit): boolean {
+    return u.wanted && this.holding && holdMessage(this.holdContext!, u);
+  }
+
+  /** @internal QueueWriter: a control frame is next and a rule may want it; true when one holds it. */
+  holdControl(u: ControlUnit): boolean {
+    return this.holding && holdControl(this.holdContext!, u, this.queue);
+  }
+
+  /** @internal QueueWriter: the bytes of a complete kept message, as decided. */
+  messageBytes(u: MessageUnit): Buffer {
+    return this.codec.messageBytes(u);
+  }
+
+  /**
+   * @internal QueueWriter: the source's close frame went on. No data may follow it: what is still queued is dropped
+   * (held messages record the close and resolve `connectionClosed`), and the other direction learns of it.
+   */
+  closeWritten(u: ControlUnit): void {
+    if (this.sourceClosed) return;
+    this.sourceClosed = true;
+    const close = closeOf(u.frame.payload);
+    const ids = this.heldIds();
+    const dead = [...this.queue.pending()].filter((p) => p.kind !== 'control');
+    for (const p of dead) this.queue.discard(p);
+    if (this.current !== undefined && this.current.done) this.current = undefined;
+    this.releaseHeld(ids, { ...close, by: this.sourceName });
+    try {
+      this.o.onClose?.(close);
+    } catch {
+      // The owner's reaction must not break forwarding.
     }
   }
 
-  private holdMessage(m: PendingMessage): boolean {
+  private heldIds(): number[] {
+    const ids: number[] = [];
+    for (const p of this.queue.pending()) if (p.kind !== 'raw' && p.heldId !== undefined && p.heldId !== -1) ids.push(p.heldId);
+    return ids;
+  }
+
+  private releaseHeld(ids: number[], closed: PipeClosed): void {
     const bp = this.o.breakpoints;
-    if (bp === undefined || m.data === undefined) return false;
-    const dir = this.o.direction;
-    const isText = m.opcode === OPCODE_TEXT && m.inflateError === undefined;
-    const ruleId = bp.match({ direction: dir, opcode: m.opcode, payload: m.data, isText });
-    if (ruleId === undefined) return false;
-    let notEditableReason: string | undefined;
-    if (m.compressed && m.inflateError !== undefined) {
-      notEditableReason = `the compressed message could not be inflated (${m.inflateError})`;
-    } else if (m.compressed && this.contextTakeover) {
-      notEditableReason =
-        'the message is compressed with context takeover: changing or removing it would desynchronise the receiver’s inflater';
+    if (bp === undefined) return;
+    for (const id of ids) {
+      bp.markClosed(id, closed);
+      bp.release(id);
     }
-    m.state = 'held';
-    const frame = bp.hold(
-      {
-        connectionId: this.o.connectionId,
-        direction: dir,
-        opcode: m.opcode,
-        payload: m.data,
-        text: m.inflateError === undefined ? textOf(m.data, isText) : undefined,
-        compressed: m.compressed,
-        ruleId,
-        editable: notEditableReason === undefined,
-        notEditableReason,
-      },
-      (outcome, payload) => this.resolveMessage(m, outcome, payload),
-    );
-    // The callback may already have run (a listener of onDidHold resolving at once).
-    if (m.state === 'held') m.heldId = frame.id;
-    return m.state === 'held';
-  }
-
-  private resolveMessage(m: PendingMessage, outcome: HeldOutcome, payload: Buffer | undefined): void {
-    m.heldId = undefined;
-    m.state = 'pass';
-    if (outcome === 'connectionClosed') return;
-    if (outcome === 'edited' || outcome === 'dropped') {
-      for (const it of m.items) this.replace(it, EMPTY_BUFFER);
-      if (outcome === 'edited') this.replace(m.items[0], this.encode(m.opcode, payload ?? EMPTY_BUFFER));
-    }
-    this.drainLater();
-  }
-
-  private holdControl(item: Item): boolean {
-    const bp = this.o.breakpoints;
-    const f = item.frame!;
-    if (bp === undefined) return false;
-    const dir = this.o.direction;
-    const ruleId = bp.match({ direction: dir, opcode: f.opcode, payload: f.payload, isText: false });
-    if (ruleId === undefined) return false;
-    item.heldId = -1;
-    const frame = bp.hold(
-      {
-        connectionId: this.o.connectionId,
-        direction: dir,
-        opcode: f.opcode,
-        payload: f.payload,
-        text: textOf(f.payload, false),
-        compressed: false,
-        ruleId,
-        editable: true,
-      },
-      (outcome, payload) => {
-        item.heldId = undefined;
-        item.check = false;
-        if (outcome === 'connectionClosed') return;
-        if (outcome === 'dropped') this.replace(item, EMPTY_BUFFER);
-        else if (outcome === 'edited') this.replace(item, this.encode(f.opcode, payload ?? EMPTY_BUFFER));
-        this.drainLater();
-      },
-    );
-    if (item.heldId === -1) item.heldId = frame.id;
-    return item.heldId !== undefined;
-  }
-
-  private replace(item: Item, bytes: Buffer): void {
-    this.queuedBytes += bytes.length - item.bytes.length;
-    item.bytes = bytes;
-  }
-
-  /** One final frame with the original opcode, RSV1 clear (sent uncompressed), masked with a fresh key c2s. */
-  private encode(opcode: number, payload: Buffer): Buffer {
-    return encodeFrame({ opcode, payload, maskKey: this.o.direction === 'c2s' ? randomBytes(4) : undefined });
   }
 
   /** A decision arrives from the user (or a timer): write what it unblocked, corked like a push. */
@@ -465,20 +408,20 @@ export class FramePipe {
     }
   }
 
-  /** Writes an item's bytes: `frame` is the frame they came as, undefined for raw bytes. */
-  private write(bytes: Buffer, frame: DecodedFrame | undefined): void {
+  /** @internal QueueWriter: writes bytes; `raw` bytes may end inside a frame. */
+  write(bytes: Buffer, opcode?: number, raw = false): void {
     if (bytes.length === 0) return;
     const dest = this.o.dest;
     if (!dest.writable) return;
-    if (frame === undefined) this.midFrame = true; // raw bytes may end inside a frame
+    if (raw) this.midFrame = true;
     this._counts.bytesWritten += bytes.length;
-    if (frame !== undefined && (frame.opcode === 1 || frame.opcode === 2)) this._counts.messagesWritten++;
+    if (opcode === 1 || opcode === 2) this._counts.messagesWritten++;
     if (!dest.write(bytes)) this.pausedForDrain = true;
   }
 
   /** Reading stops while the destination is congested, or while a held frame has much queued behind it. */
   private updateFlow(): void {
-    const blocked = this.head < this.queue.length && this.queuedBytes > MAX_QUEUED_BYTES;
+    const blocked = !this.queue.empty && this.queue.queuedBytes > MAX_QUEUED_BYTES;
     this.pausedForHold = blocked && !this.stopped;
     const src = this.o.source;
     if (this.pausedForDrain || this.pausedForHold) {
@@ -490,8 +433,14 @@ export class FramePipe {
 
   private maybeFinish(): void {
     if (this.finished) return;
-    if (!this.stopped && !(this.sourceEnded && this.head === this.queue.length)) return;
+    if (!this.stopped && !(this.sourceEnded && this.queue.empty)) return;
     this.finished = true;
     this.o.onFinished();
   }
+}
+
+/** The code (1005 when absent) and reason of a close frame's payload. */
+function closeOf(payload: Buffer): PipeClose {
+  if (payload.length < 2) return { code: 1005, reason: '' };
+  return { code: payload.readUInt16BE(0), reason: payload.subarray(2).toString('utf8') };
 }

@@ -20,13 +20,18 @@ let proxySerial = 0;
  * Listens locally and forwards each WebSocket connection to the target.
  *
  * - The upgrade request goes to the target with its headers in their order and case; only `Host` is rewritten and the
- *   request target combined with the target URL (`targetUrlFor`). Origin, the key, subprotocols and extensions go end
- *   to end, so permessage-deflate is negotiated by the two endpoints (the captures still inflate it).
+ *   request target combined with the target URL (`targetUrlFor`). Origin, the key and subprotocols go end to end.
+ *   permessage-deflate depends on the connection's compression mode (option `compression`): in `passthrough` the two
+ *   endpoints negotiate it; in `terminate` the proxy answers the program's offer itself and makes its own to the
+ *   target, so that it can edit or drop any message; in `strip` it removes it from the offer (see
+ *   ProxyConnectionInfo.compression). Both legs' captures inflate what they carry.
  * - The target's response goes back raw. A refusal (any status but 101) reaches the program with its body, and fires
  *   onDidFail. A target that can't be reached (DNS, refused, TLS) gives the program 502, a timeout 504, each with a
  *   one-line text body, and fires onDidFail.
  * - After a 101 each frame's exact wire bytes are forwarded in order (same fragmentation, masks, opcodes, close codes),
- *   unless a breakpoint holds, edits or drops a message. A side that ends or closes is ended on the other side once
+ *   unless a breakpoint holds, edits or drops a message, or the proxy terminates compression (a compressed message is
+ *   then deflated again for the other leg, in as many frames, masked with fresh keys). Control frames pass a held or
+ *   incomplete message, so keepalives go on while a message is held. A side that ends or closes is ended on the other side once
  *   what it sent was forwarded; a socket the proxy ended is destroyed after closeTimeoutMs.
  * - Plain HTTP requests get 426; non-WebSocket upgrades 400.
  */

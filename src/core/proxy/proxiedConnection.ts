@@ -1,14 +1,16 @@
 // One proxied connection and its state, from the program's upgrade request until both of its sockets are closed.
 import * as http from 'node:http';
 import type * as net from 'node:net';
-import type { DeflateParams, Direction, HttpHead } from '../capture/events';
+import type { HttpHead } from '../capture/events';
 import { attachCapture } from '../capture/attachCapture';
-import { negotiatedDeflate } from '../wire/deflate';
-import { getHeader, parseStatusLine } from '../wire/handshake';
+import { parseStatusLine } from '../wire/handshake';
 import { DisposableStore } from '../util/events';
-import { FramePipe, type PipeCounts } from './framePipe';
-import { recordPassThrough, recordUpstreamError } from './proxyCapture';
-import type { ResolvedOptions } from './proxyOptions';
+import { CompressionHandshake } from './compressionHandshake';
+import type { ConnectionCompression } from './compressionMode';
+import type { FramePipe, PipeCounts } from './framePipe';
+import { openPipePair } from './pipePair';
+import { recordUpstreamError } from './proxyCapture';
+import { compressionFor, type ResolvedOptions } from './proxyOptions';
 import { RefusedBody, ResponseHeadReader, connectUpstream, describeUpstreamError, requestHead, splitTarget, upstreamAddress, watchUpstream } from './upstream';
 
 export interface ProxyConnectionInfo {
@@ -35,6 +37,8 @@ export interface ProxyConnectionInfo {
   errorCode?: string;
   /** What each direction carried once open (c2s = program → target): see PipeCounts. Absent before a 101. */
   traffic?: { c2s: PipeCounts; s2c: PipeCounts };
+  /** The compression mode in effect and what each leg negotiated; set once the target answered 101. */
+  compression?: ConnectionCompression;
 }
 
 /** The phases of one TCP connection from the program. */
@@ -71,6 +75,7 @@ export class ProxiedConnection {
   private early: Buffer[] = [];
   private earlyBytes = 0;
   private response?: ResponseHeadReader;
+  private compression?: CompressionHandshake;
   private body?: RefusedBody;
   private c2s?: FramePipe;
   private s2c?: FramePipe;
@@ -130,8 +135,9 @@ export class ProxiedConnection {
       // The close frames go first; abandoning then drops what was queued and ends both sockets.
       this.s2c!.sendClose(1001, 'Proxy stopping');
       this.c2s!.sendClose(1001, 'Proxy stopping');
-      this.c2s!.abandon();
-      this.s2c!.abandon();
+      const closed = { code: 1001, reason: 'Proxy stopping', by: 'proxy' as const };
+      this.c2s!.abandon(closed);
+      this.s2c!.abandon(closed);
     } else if (this.phase !== 'stopping') {
       if (this.info && (this.phase === 'dialing' || this.phase === 'handshake')) {
         this.upstream?.destroy();
@@ -172,6 +178,8 @@ export class ProxiedConnection {
     if (this.owner.activeConnections() >= opts.maxConnections) {
       return this.fail(503, 'ERR_MAX_CONNECTIONS', `Too many proxied connections (maxConnections is ${opts.maxConnections})`);
     }
+    const { mode, chosen } = compressionFor(opts);
+    this.compression = new CompressionHandshake(mode, chosen, req.headers['sec-websocket-extensions']);
 
     // Until the target answers, the program's bytes wait: after a 101 they are frames, after a refusal nothing.
     // Reading goes on (up to MAX_EARLY_BYTES) so that a program leaving is noticed: a paused socket sees no FIN.
@@ -225,7 +233,7 @@ export class ProxiedConnection {
       });
       this.upstreamFailed(err);
     }, handshakeTimeoutMs);
-    this.upstream!.write(requestHead(req, target.host, pathAndQuery));
+    this.upstream!.write(requestHead(req, target.host, pathAndQuery, this.compression!.requestExtensions));
   }
 
   private onProgramData(chunk: Buffer): void {
@@ -272,32 +280,28 @@ export class ProxiedConnection {
     const opts = this.opts;
     const program = this.program;
     const upstream = this.upstream!;
-    this.phase = 'open';
-    let deflate: DeflateParams | undefined;
+    let answer: ReturnType<CompressionHandshake['answer']>;
     try {
-      deflate = negotiatedDeflate(getHeader(head, 'sec-websocket-extensions'));
-    } catch {
-      // An invalid header: the program will refuse it, and its capture records why.
-      deflate = undefined;
+      answer = this.compression!.answer(head, headBytes);
+    } catch (e) {
+      return this.upstreamFailed(e);
     }
-    program.write(headBytes);
-    const pipe = (direction: Direction, source: net.Socket, dest: net.Socket, legId: string) =>
-      new FramePipe({
-        direction,
-        connectionId: this.id,
-        source,
-        dest,
-        maxPayload: opts.maxPayload,
-        deflate,
-        breakpoints: opts.breakpoints,
-        onDecodeError: (err) => {
-          if (opts.capture) recordPassThrough(opts.capture, legId, direction, err);
-        },
-        onFinished: () => this.endSocket(dest),
-      });
-    this.c2s = this.store.add(pipe('c2s', program, upstream, `${this.id}/program`));
-    this.s2c = this.store.add(pipe('s2c', upstream, program, `${this.id}/target`));
+    this.phase = 'open';
+    program.write(answer.headBytes);
+    const pipes = openPipePair({
+      id: this.id,
+      program,
+      upstream,
+      compression: answer.compression,
+      maxPayload: opts.maxPayload,
+      breakpoints: opts.breakpoints,
+      capture: opts.capture,
+      finished: (dest) => this.endSocket(dest),
+    });
+    this.c2s = this.store.add(pipes.c2s);
+    this.s2c = this.store.add(pipes.s2c);
     this.info!.state = 'open';
+    this.info!.compression = answer.compression;
     this.owner.opened({ ...this.info! });
     if (rest.length > 0) this.s2c.push(rest);
     const early = this.early;
@@ -449,13 +453,13 @@ export class ProxiedConnection {
    */
   private programGone(): void {
     this.c2s?.end();
-    this.s2c?.abandon();
+    this.s2c?.abandon({ code: 1006, reason: 'The program closed the connection', by: 'program' });
   }
 
   /** The same for the target. */
   private upstreamGone(): void {
     this.s2c?.end();
-    this.c2s?.abandon();
+    this.c2s?.abandon({ code: 1006, reason: 'The target closed the connection', by: 'target' });
   }
 
   /** Ends `socket` (it flushes first) and destroys it if it is still open after closeTimeoutMs. */

@@ -3,6 +3,7 @@ import type { CaptureSink } from '../capture/events';
 import { isLoopback } from '../util/address';
 import { DEFAULT_MAX_PAYLOAD } from '../wire/constants';
 import type { BreakpointController } from './breakpoints';
+import { PROXY_COMPRESSION_MODES, type ProxyCompression } from './compressionMode';
 
 export interface InspectingProxyOptions {
   /** ws:// or wss:// URL of the real backend. Its path and query combine with the program's (see `targetUrlFor`). */
@@ -26,6 +27,12 @@ export interface InspectingProxyOptions {
   meta?: Record<string, string>;
   /** Rules that hold frames in the proxy; undefined = every frame goes straight through. */
   breakpoints?: BreakpointController;
+  /**
+   * permessage-deflate through the proxy (see ProxyCompression): `terminate`, `passthrough` or `strip`. Default: `terminate`
+   * while the breakpoints have an enabled rule for the proxy, else `passthrough`. Each connection is given the mode in
+   * force at its upgrade request and keeps it.
+   */
+  compression?: ProxyCompression;
   /**
    * Largest frame payload the proxy decodes, and largest message it matches against breakpoints, in bytes. A bigger
    * frame is not refused: from there on that direction is forwarded raw (see FramePipeOptions.onDecodeError), and the
@@ -64,6 +71,8 @@ export interface ResolvedOptions {
   capture?: CaptureSink;
   meta: Record<string, string>;
   breakpoints?: BreakpointController;
+  /** undefined: the default, decided per connection (see InspectingProxyOptions.compression). */
+  compression?: ProxyCompression;
   maxPayload: number;
   handshakeTimeoutMs: number;
   connectTimeoutMs: number;
@@ -111,6 +120,9 @@ export function resolveOptions(o: InspectingProxyOptions): ResolvedOptions {
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new TypeError(`${name} must be a positive number`);
     return v;
   };
+  if (o.compression !== undefined && !PROXY_COMPRESSION_MODES.includes(o.compression)) {
+    throw new TypeError(`compression must be "terminate", "passthrough" or "strip", not ${JSON.stringify(o.compression)}`);
+  }
   const meta = o.meta ?? {};
   if (typeof meta !== 'object' || Object.values(meta).some((v) => typeof v !== 'string')) throw new TypeError('meta must map names to strings');
   return {
@@ -122,10 +134,17 @@ export function resolveOptions(o: InspectingProxyOptions): ResolvedOptions {
     capture: o.capture,
     meta,
     breakpoints: o.breakpoints,
+    compression: o.compression,
     maxPayload: positive('maxPayload', o.maxPayload, DEFAULTS.maxPayload),
     handshakeTimeoutMs: positive('handshakeTimeoutMs', o.handshakeTimeoutMs, DEFAULTS.handshakeTimeoutMs),
     connectTimeoutMs: positive('connectTimeoutMs', o.connectTimeoutMs, DEFAULTS.connectTimeoutMs),
     closeTimeoutMs: positive('closeTimeoutMs', o.closeTimeoutMs, DEFAULTS.closeTimeoutMs),
     maxConnections: positive('maxConnections', o.maxConnections, DEFAULTS.maxConnections),
   };
+}
+
+/** The mode a connection starts with now: the option, else terminate while a proxy rule is enabled, else passthrough. */
+export function compressionFor(o: Pick<ResolvedOptions, 'compression' | 'breakpoints'>): { mode: ProxyCompression; chosen: 'option' | 'default' } {
+  if (o.compression !== undefined) return { mode: o.compression, chosen: 'option' };
+  return { mode: o.breakpoints?.hasActiveRules('proxy') ? 'terminate' : 'passthrough', chosen: 'default' };
 }

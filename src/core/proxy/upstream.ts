@@ -48,17 +48,25 @@ export function splitTarget(target: URL, requestTarget: string): { pathAndQuery:
   return { pathAndQuery: `${joined}${query || target.search}` };
 }
 
-/** The upgrade request for the target: the program's head with the request target rewritten and Host replaced. */
-export function requestHead(req: http.IncomingMessage, hostHeader: string, pathAndQuery: string): Buffer {
+/**
+ * The upgrade request for the target: the program's head with the request target rewritten and Host replaced, and
+ * Sec-WebSocket-Extensions set to `extensions` when given ('' removes it; see CompressionHandshake).
+ */
+export function requestHead(req: http.IncomingMessage, hostHeader: string, pathAndQuery: string, extensions?: string): Buffer {
   let s = `${req.method ?? 'GET'} ${pathAndQuery} HTTP/${req.httpVersion}\r\n`;
   const raw = req.rawHeaders;
   let host = false;
+  let ext = extensions === undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i];
-    if (name.toLowerCase() === 'host') {
+    const lower = name.toLowerCase();
+    if (lower === 'host') {
       if (host) continue;
       host = true;
       s += `${name}: ${hostHeader}\r\n`;
+    } else if (lower === 'sec-websocket-extensions' && extensions !== undefined) {
+      if (!ext && extensions !== '') s += `${name}: ${extensions}\r\n`;
+      ext = true;
     } else {
       s += `${name}: ${raw[i + 1]}\r\n`;
     }

@@ -4,7 +4,8 @@ import { once } from 'node:events';
 import { WebSocket, type ServerOptions } from 'ws';
 import type { CaptureEvent, MessageEvent } from '../../../src/core/capture/events';
 import { onClientSocket } from '../../../src/core/capture/socketTap';
-import { BreakpointController, validateRule, type BreakpointRule, type HeldFrame, type HeldOutcome } from '../../../src/core/proxy/breakpoints';
+import { BreakpointController, HELD_OUTCOME_TEXT, validateRule, type BreakpointRule, type HeldFrame, type HeldOutcome } from '../../../src/core/proxy/breakpoints';
+import type { ProxyCompression } from '../../../src/core/proxy/compressionMode';
 import { InspectingProxy } from '../../../src/core/proxy/inspectingProxy';
 import { FrameDecoder } from '../../../src/core/wire/frameDecoder';
 import { encodeFrame } from '../../../src/core/wire/frameEncoder';
@@ -16,7 +17,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(o: { rules: BreakpointRule[]; timeoutMs?: number; wsOptions?: ServerOptions; onConnection?: (c: TargetConn) => void }) {
+async function setup(o: { rules: BreakpointRule[]; timeoutMs?: number; wsOptions?: ServerOptions; onConnection?: (c: TargetConn) => void; compression?: ProxyCompression }) {
   const target = await startTarget({ wsOptions: o.wsOptions, onConnection: o.onConnection });
   cleanups.push(() => target.close());
   // Long enough that nothing times out while a test looks at a held frame; the time-out test sets its own.
@@ -28,7 +29,7 @@ async function setup(o: { rules: BreakpointRule[]; timeoutMs?: number; wsOptions
   bp.onDidResolve((r) => resolved.push(r));
   const sink = arraySink();
   const proxy = new InspectingProxy();
-  const address = await proxy.start({ target: target.url, breakpoints: bp, capture: sink });
+  const address = await proxy.start({ target: target.url, breakpoints: bp, capture: sink, compression: o.compression });
   cleanups.push(() => bp.dispose());
   cleanups.push(() => proxy.dispose());
   cleanups.push(() => proxy.stop());
@@ -54,6 +55,13 @@ function texts(events: CaptureEvent[], leg: string, direction: 'c2s' | 's2c'): s
 }
 
 const rule = (r: Partial<BreakpointRule>): BreakpointRule => ({ id: r.id ?? 'r1', enabled: true, ...r });
+
+/** A decoded frame's payload masked again with its key: its wire bytes after the header. */
+function maskAgain(payload: Buffer, key: Buffer): Buffer {
+  const out = Buffer.from(payload);
+  for (let i = 0; i < out.length; i++) out[i] ^= key[i & 3];
+  return out;
+}
 
 describe('validateRule', () => {
   test('accepts valid rules and explains invalid ones', () => {
@@ -118,8 +126,33 @@ describe('validateRule', () => {
   });
 });
 
+describe('BreakpointController as any holder', () => {
+  test('hold() works for any source: the server holds, the change and resolve events carry the frame, holdLonger and markClosed', () => {
+    const bp = new BreakpointController({ timeoutMs: 1000 });
+    const seen: string[] = [];
+    bp.onDidHold((h) => seen.push(`hold:${h.source}:${h.connectionId}`));
+    bp.onDidChange((h) => seen.push(`change:${h.deadline - h.heldAt}:${h.closed?.code ?? ''}`));
+    bp.onDidResolve((r) => seen.push(`resolve:${r.outcome}:${HELD_OUTCOME_TEXT[r.outcome]}`));
+    const outcomes: HeldOutcome[] = [];
+    const init = { source: 'server' as const, connectionId: 'c7', direction: 'c2s' as const, opcode: 1, payload: Buffer.from('x'), compressed: false, ruleId: 'r', editable: true };
+    const h = bp.hold(init, (o) => outcomes.push(o));
+    assert.equal(h.source, 'server');
+    bp.holdLonger(h.id, 500);
+    bp.markClosed(h.id, { code: 1001, reason: 'going away', by: 'client' });
+    bp.markClosed(h.id, { code: 1000, reason: 'again', by: 'client' });
+    bp.release(h.id);
+    assert.deepEqual(outcomes, ['connectionClosed']);
+    assert.deepEqual(seen, ['hold:server:c7', 'change:1500:', 'change:1500:1001', 'resolve:connectionClosed:not delivered: the connection closed']);
+    assert.equal(bp.hasActiveRules(), false);
+    bp.setRules([{ id: 's', enabled: true, appliesTo: ['server'] }]);
+    assert.equal(bp.hasActiveRules('proxy'), false, 'the proxy keeps passthrough for a server-only rule');
+    assert.equal(bp.hasActiveRules('server'), true);
+    bp.dispose();
+  });
+});
+
 describe('Frame breakpoints in the proxy', () => {
-  test('edit: the target receives the edited text in one correctly masked frame; each leg shows its own version', async () => {
+  test('edit (terminate, the default with rules): the target receives the edited text in one correctly masked frame; each leg shows its own version', async () => {
     const { address, holds, resolved, bp, target, sink, proxy } = await setup({ rules: [rule({ id: 'secrets', direction: 'c2s', textPattern: 'secret' })] });
     const { ws, got } = client(address.url);
     await once(ws, 'open');
@@ -129,8 +162,15 @@ describe('Frame breakpoints in the proxy', () => {
     const h = holds[0];
     assert.deepEqual(
       { connectionId: h.connectionId, direction: h.direction, opcode: h.opcode, text: h.text, compressed: h.compressed, ruleId: h.ruleId, editable: h.editable },
-      { connectionId: info.id, direction: 'c2s', opcode: 1, text: 'my secret', compressed: false, ruleId: 'secrets', editable: true },
+      { connectionId: info.id, direction: 'c2s', opcode: 1, text: 'my secret', compressed: true, ruleId: 'secrets', editable: true },
     );
+    // ws's client offers deflate and the proxy accepts it; ws's server does not, so the target leg is uncompressed.
+    assert.deepEqual(info.compression, {
+      mode: 'terminate',
+      chosen: 'default',
+      programOffered: true,
+      programLeg: { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 },
+    });
     assert.equal(h.payload.toString(), 'my secret');
     assert.equal(h.deadline - h.heldAt, 20_000);
     assert.deepEqual(bp.held().map((x) => x.id), [h.id]);
@@ -156,7 +196,7 @@ describe('Frame breakpoints in the proxy', () => {
     assert.deepEqual(texts(sink.events, info.targetSideId, 'c2s'), ['my ******']);
   });
 
-  test('drop: the held message is gone; a ping and messages behind it waited and then go on in order', async () => {
+  test('drop: the held message is gone; a ping passes it at once, the messages behind it wait and then go on in order', async () => {
     const { address, holds, resolved, bp, target, sink, proxy } = await setup({ rules: [rule({ direction: 'c2s', textPattern: '^A$' })] });
     const { ws, got } = client(address.url);
     await once(ws, 'open');
@@ -166,9 +206,10 @@ describe('Frame breakpoints in the proxy', () => {
     ws.send('B');
     ws.send('C');
     await waitFor('held', () => holds.length === 1);
-    // Everything has reached the proxy (its program-side capture saw it), and nothing has reached the target.
+    // Everything has reached the proxy (its program-side capture saw it), and only the ping has reached the target.
     await waitFor('all at the proxy', () => texts(sink.events, info.programSideId, 'c2s').length === 3);
-    assert.equal(splitHead(target.conns[0].raw.in)[1].length, 0);
+    await waitFor('the ping at the target', () => splitHead(target.conns[0].raw.in)[1].length > 0);
+    assert.deepEqual(frames(splitHead(target.conns[0].raw.in)[1], 'c2s').map((f) => [f.opcode, f.payload.toString()]), [[9, 'P']]);
     bp.drop(holds[0].id);
     await waitFor('echoes', () => got.length === 2);
     assert.deepEqual(got, ['B', 'C']);
@@ -183,8 +224,8 @@ describe('Frame breakpoints in the proxy', () => {
     assert.deepEqual(resolved.map((r) => r.outcome), ['dropped']);
   });
 
-  test('forward: the held message and the frames behind it reach the target byte for byte, in order', async () => {
-    const { address, holds, resolved, bp, target, sink, proxy } = await setup({ rules: [rule({ direction: 'c2s', textPattern: '^A$' })] });
+  test('forward (passthrough): the held message and the frames behind it reach the target byte for byte, the ping first', async () => {
+    const { address, holds, resolved, bp, target, sink, proxy } = await setup({ rules: [rule({ direction: 'c2s', textPattern: '^A$' })], compression: 'passthrough' });
     const { ws, got, raw } = client(address.url);
     await once(ws, 'open');
     const [info] = proxy.connections();
@@ -192,11 +233,12 @@ describe('Frame breakpoints in the proxy', () => {
     ws.ping('P');
     ws.send('B');
     await waitFor('held, all at the proxy', () => holds.length === 1 && texts(sink.events, info.programSideId, 'c2s').length === 2);
-    assert.equal(splitHead(target.conns[0].raw.in)[1].length, 0);
+    const sent = frames(splitHead(raw().out)[1], 'c2s').map((f) => Buffer.concat([f.header, maskAgain(f.payload, f.maskKey!)]));
+    await waitFor('the ping at the target', () => splitHead(target.conns[0].raw.in)[1].equals(sent[1]));
     bp.forward(holds[0].id);
     await waitFor('echoes', () => got.length === 2);
     assert.deepEqual(got, ['A', 'B']);
-    assert.deepEqual(splitHead(target.conns[0].raw.in)[1], splitHead(raw().out)[1]);
+    assert.deepEqual(splitHead(target.conns[0].raw.in)[1], Buffer.concat([sent[1], sent[0], sent[2]]));
     assert.deepEqual(resolved.map((r) => r.outcome), ['forwarded']);
   });
 
@@ -260,8 +302,12 @@ describe('Frame breakpoints in the proxy', () => {
     assert.deepEqual(after.map((f) => [f.opcode, f.fin, f.masked, f.payload.toString()]), [[1, true, true, 'redacted']]);
   });
 
-  test('permessage-deflate with context takeover: the held message is shown inflated, cannot be edited or dropped, forwards fine', async () => {
-    const { address, holds, bp, target } = await setup({ rules: [rule({ direction: 'c2s', textPattern: 'zip' })], wsOptions: { perMessageDeflate: { threshold: 0 } } });
+  test('passthrough, permessage-deflate with context takeover: the held message is shown inflated, cannot be edited or dropped, forwards fine', async () => {
+    const { address, holds, bp, target } = await setup({
+      rules: [rule({ direction: 'c2s', textPattern: 'zip' })],
+      wsOptions: { perMessageDeflate: { threshold: 0 } },
+      compression: 'passthrough',
+    });
     const { ws, got } = client(address.url, { perMessageDeflate: { threshold: 0 } });
     await once(ws, 'open');
     ws.send('zip zip zip zip');
@@ -271,6 +317,7 @@ describe('Frame breakpoints in the proxy', () => {
     assert.equal(h.text, 'zip zip zip zip');
     assert.equal(h.editable, false);
     assert.match(h.notEditableReason!, /context takeover/);
+    assert.equal(h.suggestedCompression, 'terminate', 'the card offers terminate for the next session');
     assert.throws(() => bp.edit(h.id, 'x'), /^Error: Held frame \d+ cannot be edited: the message is compressed with context takeover/);
     assert.throws(() => bp.drop(h.id), /cannot be dropped: .*desynchronise/);
     bp.forward(h.id);
@@ -283,9 +330,10 @@ describe('Frame breakpoints in the proxy', () => {
     assert.equal(frames(splitHead(target.conns[0].raw.in)[1], 'c2s')[0].rsv1, true);
   });
 
-  test('permessage-deflate without context takeover: an edit goes out uncompressed (RSV1 clear) and later messages still inflate', async () => {
+  test('passthrough, permessage-deflate without context takeover: an edit goes out uncompressed (RSV1 clear) and later messages still inflate', async () => {
     const { address, holds, bp, target } = await setup({
       rules: [rule({ direction: 'c2s', textPattern: '^zip' })],
+      compression: 'passthrough',
       wsOptions: { perMessageDeflate: { threshold: 0, clientNoContextTakeover: true, serverNoContextTakeover: true } },
     });
     const { ws, got, raw } = client(address.url, { perMessageDeflate: { threshold: 0 } });

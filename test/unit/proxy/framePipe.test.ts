@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import * as net from 'node:net';
 import { BreakpointController, type BreakpointRule, type HeldFrame, type HeldOutcome } from '../../../src/core/proxy/breakpoints';
-import { FramePipe } from '../../../src/core/proxy/framePipe';
+import { FramePipe, type PipeClose } from '../../../src/core/proxy/framePipe';
 import type { WireError } from '../../../src/core/wire/errors';
-import { encodeFrame } from '../../../src/core/wire/frameEncoder';
+import { encodeClosePayload, encodeFrame } from '../../../src/core/wire/frameEncoder';
 import { MASK, frames } from './proxyHelpers';
 import { waitFor } from '../../support/waitFor';
 
@@ -31,6 +31,8 @@ async function socketPair(): Promise<[net.Socket, net.Socket]> {
 
 /** writer → source ⇒ FramePipe ⇒ dest → reader, all real sockets. */
 async function setup(o: { rules?: BreakpointRule[]; maxPayload?: number } = {}) {
+  const closes: PipeClose[] = [];
+  const changes: HeldFrame[] = [];
   const [writer, source] = await socketPair();
   const [dest, reader] = await socketPair();
   const bp = new BreakpointController({ timeoutMs: 20_000 });
@@ -40,6 +42,7 @@ async function setup(o: { rules?: BreakpointRule[]; maxPayload?: number } = {}) 
   const outcomes: HeldOutcome[] = [];
   bp.onDidHold((h) => holds.push(h));
   bp.onDidResolve((r) => outcomes.push(r.outcome));
+  bp.onDidChange((h) => changes.push(structuredClone(h)));
   const decodeErrors: WireError[] = [];
   let finished = 0;
   const pipe = new FramePipe({
@@ -51,6 +54,7 @@ async function setup(o: { rules?: BreakpointRule[]; maxPayload?: number } = {}) 
     breakpoints: bp,
     onDecodeError: (e) => decodeErrors.push(e),
     onFinished: () => finished++,
+    onClose: (c) => closes.push(c),
   });
   cleanups.push(() => pipe.dispose());
   let sourceEnded = false;
@@ -72,6 +76,8 @@ async function setup(o: { rules?: BreakpointRule[]; maxPayload?: number } = {}) 
     bp,
     holds,
     outcomes,
+    changes,
+    closes,
     decodeErrors,
     finished: () => finished,
     sourceEnded: () => sourceEnded,
@@ -94,7 +100,8 @@ describe('FramePipe', () => {
     const input = Buffer.concat([...fragmented, text('x-drop'), text('x-edit'), text('plain')]);
     s.writer.write(input);
     await waitFor('5 messages through the pipe', () => texts(s.received()).length === 5);
-    assert.deepEqual(texts(s.received()), ['frag-', 'p', 'ment', 'edited', 'plain']);
+    // The ping does not wait for the fragmented message, which is matched whole: it goes first.
+    assert.deepEqual(texts(s.received()), ['p', 'frag-', 'ment', 'edited', 'plain']);
     assert.deepEqual(s.pipe.counts, {
       bytesRead: input.length,
       messagesRead: 4,
@@ -184,5 +191,39 @@ describe('FramePipe', () => {
     const total = text('hold').length + 24 * chunkFrame.length;
     await waitFor('all delivered', () => s.receivedBytes() === total, 20_000);
     assert.equal(s.source.isPaused(), false);
+  });
+
+  test('pings, pongs and a close pass a held message; after the close nothing of the data is written, the held one ends connectionClosed', async () => {
+    const s = await setup({ rules: [rule({ textPattern: '^hold' })] });
+    const control = (opcode: number, payload: Buffer) => encodeFrame({ opcode, payload, maskKey: MASK });
+    s.writer.write(Buffer.concat([text('before'), text('hold me'), text('behind')]));
+    await waitFor('the held frame', () => s.holds.length === 1);
+    s.writer.write(Buffer.concat([control(9, Buffer.from('ping')), control(10, Buffer.from('pong'))]));
+    await waitFor('the ping and the pong past the held message', () => frames(s.received(), 'c2s').length === 3);
+    s.writer.write(control(8, encodeClosePayload(1000, 'bye')));
+    await waitFor('the close past it too', () => frames(s.received(), 'c2s').length === 4);
+    assert.deepEqual(frames(s.received(), 'c2s').map((f) => [f.opcode, f.payload.subarray(f.opcode === 8 ? 2 : 0).toString()]), [
+      [1, 'before'],
+      [9, 'ping'],
+      [10, 'pong'],
+      [8, 'bye'],
+    ]);
+    assert.deepEqual(s.closes, [{ code: 1000, reason: 'bye' }]);
+    assert.deepEqual(s.changes.map((c) => [c.closed?.code, c.closed?.by]), [[1000, 'program']]);
+    assert.deepEqual(s.outcomes, ['connectionClosed']);
+    assert.deepEqual(s.pipe.counts.messagesWritten, 1);
+  });
+
+  test('peerClosed: the held message records the close at once and ends connectionClosed; what follows goes on unheld', async () => {
+    const s = await setup({ rules: [rule({ textPattern: '^hold' })] });
+    s.writer.write(Buffer.concat([text('hold one'), text('after')]));
+    await waitFor('the held frame', () => s.holds.length === 1);
+    s.pipe.peerClosed({ code: 1001, reason: 'target going away', by: 'target' });
+    assert.deepEqual(s.changes.map((c) => [c.closed?.code, c.closed?.reason, c.closed?.by]), [[1001, 'target going away', 'target']]);
+    assert.deepEqual(s.outcomes, ['connectionClosed']);
+    s.writer.write(text('hold two'));
+    await waitFor('the rest written', () => texts(s.received()).length === 2);
+    assert.deepEqual(texts(s.received()), ['after', 'hold two']);
+    assert.equal(s.holds.length, 1, 'nothing more is held for a side that closed');
   });
 });
