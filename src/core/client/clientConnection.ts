@@ -12,6 +12,9 @@ import { toConnectionError, type Target } from './connectionError';
 import { ConnectionError } from '../util/connectionError';
 import { backoffDelay } from '../util/backoff';
 import { stripUndefined } from '../util/objects';
+import { BreakpointController } from '../proxy/breakpoints';
+import { ClientBreakpoints } from './clientBreakpoints';
+import { SENT_ONE, type CheckedSend } from './heldQueue';
 
 export { ConnectionError } from '../util/connectionError';
 
@@ -65,6 +68,11 @@ export interface ClientConnectionOptions {
   reconnect?: ReconnectOptions;
   /** Where capture events go. Default `undefined`: capture off. */
   capture?: CaptureSink;
+  /**
+   * Frame breakpoints: a rule applying to `'client'` holds what this connection sends (`c2s`) before it is written,
+   * and what it receives (`s2c`) before `onDidReceive` hands it on (see clientBreakpoints.ts). Default `undefined`.
+   */
+  breakpoints?: BreakpointController;
 }
 
 export type ClientState = 'connecting' | 'open' | 'closing' | 'closed' | 'reconnecting';
@@ -85,6 +93,7 @@ export interface ClientStateChange {
   reason?: string;
 }
 
+/** A message from the server, as the listeners get it: with `breakpoints`, after a hold (the edit, if edited). */
 export interface ClientReceiveEvent {
   data: Buffer;
   isBinary: boolean;
@@ -141,6 +150,7 @@ export class ClientConnection implements Disposable {
   private disposed = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private _connectionId: string | undefined;
+  private readonly holds: ClientBreakpoints | undefined;
 
   constructor(url: string, options: ClientConnectionOptions = {}) {
     let parsed: URL;
@@ -166,6 +176,9 @@ export class ClientConnection implements Disposable {
       const host = parsed.hostname.replace(/^\[|\]$/g, '');
       const port = parsed.port || (this.secure ? '443' : '80');
       this.target = { where: `${parsed.hostname}:${port}`, host, handshakeTimeoutMs };
+    }
+    if (options.breakpoints !== undefined) {
+      this.holds = new ClientBreakpoints(options.breakpoints, this.id, (data, isBinary) => this._onDidReceive.fire({ data, isBinary }));
     }
   }
 
@@ -195,11 +208,16 @@ export class ClientConnection implements Disposable {
     this.openAttempt();
   }
 
-  /** Sends a string as a text message or a Buffer as binary. Throws when not open. */
-  send(data: string | Buffer): void {
+  /**
+   * Sends a string as a text message or a Buffer as binary. Throws when not open. With `breakpoints` a message can be
+   * held, and later ones wait behind it: the result says so, and its `settled` the outcome.
+   */
+  send(data: string | Buffer): CheckedSend {
     const ws = this.requireOpen('send');
     if (typeof data !== 'string' && !Buffer.isBuffer(data)) throw new TypeError('data must be a string or a Buffer');
+    if (this.holds !== undefined) return this.holds.send(ws, data);
     ws.send(data, { binary: typeof data !== 'string' });
+    return SENT_ONE;
   }
 
   ping(payload?: string | Buffer): void {
@@ -220,6 +238,8 @@ export class ClientConnection implements Disposable {
     if (ws.readyState === WebSocket.CONNECTING) {
       ws.terminate();
     } else if (ws.readyState === WebSocket.OPEN) {
+      // What is held can no longer go out before the close frame.
+      this.holds?.closed(ws, { code, reason, by: 'client' });
       this.setState({ state: 'closing' });
       ws.close(code, reason);
     }
@@ -230,6 +250,7 @@ export class ClientConnection implements Disposable {
     if (this.disposed) return;
     this.close(1001, '');
     this.disposed = true;
+    this.holds?.dispose();
     this._onDidChangeState.dispose();
     this._onDidReceive.dispose();
   }
@@ -294,7 +315,9 @@ export class ClientConnection implements Disposable {
       openedAt = performance.now();
       this.setState({ state: 'open' });
     });
-    attemptStore.on(ws, 'message', (data: Buffer, isBinary: boolean) => this._onDidReceive.fire({ data, isBinary }));
+    attemptStore.on(ws, 'message', (data: Buffer, isBinary: boolean) => {
+      if (this.holds === undefined || !this.holds.received(data, isBinary)) this._onDidReceive.fire({ data, isBinary });
+    });
     attemptStore.on(ws, 'unexpected-response', (_req: http.ClientRequest, res: http.IncomingMessage) =>
       readRejection(res, (r) => {
         rejected ??= r;
@@ -304,6 +327,7 @@ export class ClientConnection implements Disposable {
     attemptStore.on(ws, 'close', (code: number, reasonBuf: Buffer) => {
       attemptStore.dispose();
       const reason = reasonBuf.toString();
+      this.holds?.closed(ws, { code, reason, by: this.isClosedByUser ? 'client' : 'server' });
       if (opened && performance.now() - openedAt >= this.backoff.stableAfterMs) this.attempt = 0;
       // The capture sees the last bytes when the socket closes; wait for that before reading its handshake.
       const settle = () => {
@@ -373,6 +397,7 @@ function validate(o: ClientConnectionOptions): ClientConnectionOptions {
   }
   if (o.maxPayload !== undefined && (!Number.isInteger(o.maxPayload) || o.maxPayload < 1)) throw new TypeError('maxPayload must be a positive integer');
   if (o.capture !== undefined && typeof o.capture?.append !== 'function') throw new TypeError('capture must be a CaptureSink (with append())');
+  if (o.breakpoints !== undefined && !(o.breakpoints instanceof BreakpointController)) throw new TypeError('breakpoints must be a BreakpointController');
   return o;
 }
 

@@ -11,13 +11,16 @@ import { isLoopback } from '../util/address';
 import { DisposableStore, Emitter, type Event } from '../util/events';
 import { listen } from '../util/listen';
 import { isValidCloseCode } from '../wire/constants';
+import { BreakpointController } from '../proxy/breakpoints';
+import { sentAtOnce, type CheckedSend } from '../client/heldQueue';
 import { prepareAuth, selectSubprotocol } from './auth';
 import { fanOut, type SendBufferGuard } from './broadcastFastPath';
 import { ClientLimits, readNow } from './clientLimits';
 import { ClientRegistry, newClientRecord, nextClientId, type ClientInfo, type ClientRecord } from './clientRegistry';
-import { RELAY_MODES, relayTargets, type RelayMode } from './relay';
+import { reachesOthers, RELAY_MODES, relayTargets, type RelayMode } from './relay';
 import {
   ServerError,
+  statusCodeOf,
   type BackplaneHook,
   type DisconnectEvent,
   type LimitBreachEvent,
@@ -27,9 +30,10 @@ import {
   type ServerState,
   type ServerStateChange,
 } from './serverEvents';
-import { DEFAULTS, resolveOptions, tlsTimeoutMs, type BroadcastServerOptions, type ResolvedOptions } from './serverOptions';
+import { createServer, DEFAULTS, resolveOptions, tlsTimeoutMs, type BroadcastServerOptions, type ResolvedOptions } from './serverOptions';
+import { ServerBreakpoints } from './serverBreakpoints';
 import { ServerSockets } from './serverSockets';
-import { onPlainRequest, rejectUpgrade, UpgradeGate, type Refusal } from './upgradeGate';
+import { answerClientError, onPlainRequest, refusalEvent, rejectUpgrade, UpgradeGate, type Refusal } from './upgradeGate';
 
 export type { ClientInfo } from './clientRegistry';
 export type { RelayMode } from './relay';
@@ -88,6 +92,9 @@ export class BroadcastServer {
   private starting: Promise<ServerAddress> | undefined;
   private stopping: Promise<void> | undefined;
   private backplane: BackplaneHook | undefined;
+  private breakpoints: BreakpointController | undefined;
+  /** The run's holds, while running with breakpoints. */
+  private holds: ServerBreakpoints | undefined;
 
   get state(): ServerState {
     return this._state;
@@ -137,6 +144,8 @@ export class BroadcastServer {
     this.limits = new ClientLimits(opts, (e) => this._onDidBreachLimit.fire(e));
     this.guard = this.limits.guard;
     this.relay = opts.relay;
+    this.breakpoints = opts.breakpoints ?? this.breakpoints;
+    this.holds = this.breakpoints && this.newHolds(this.breakpoints);
     this.setState({ state: 'starting' });
 
     const run = (this.run = new DisposableStore());
@@ -153,7 +162,8 @@ export class BroadcastServer {
       await listen(server, opts.host, opts.port, (f) => new ServerError(f.code, f.message, { cause: f.cause }));
     } catch (err) {
       run.dispose();
-      this.http = this.wss = this.run = undefined;
+      this.holds?.dispose('stop');
+      this.http = this.wss = this.run = this.holds = undefined;
       this.setState({ state: 'stopped', error: err as Error });
       throw err;
     }
@@ -195,7 +205,10 @@ export class BroadcastServer {
     run.on(server, 'upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) =>
       this.onUpgrade(req, socket, head),
     );
-    run.on(server, 'clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => this.onClientError(err, socket));
+    run.on(server, 'clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
+      const refused = answerClientError(err, socket, this.sockets.get(socket)?.id, opts.tls !== undefined);
+      if (refused) this._onDidReject.fire(refused);
+    });
     run.on(wss, 'error', (err: Error) => this._onDidError.fire(err));
     // With a listener, ws leaves the answer to an invalid upgrade to us, so it is reported like the other refusals.
     run.on(wss, 'wsClientError', (err: Error, socket: net.Socket) => {
@@ -223,6 +236,8 @@ export class BroadcastServer {
 
   private async doStop(): Promise<void> {
     this.setState({ state: 'stopping' });
+    this.holds?.dispose('stop');
+    this.holds = undefined;
     const server = this.http!;
     const run = this.run!;
     const timeoutMs = this.opts!.closeTimeoutMs;
@@ -259,6 +274,19 @@ export class BroadcastServer {
     this.relay = mode;
   }
 
+  /**
+   * Frame breakpoints from now on (`undefined`: none), kept across restarts unless `start()` is given others. Taking
+   * them off or changing them forwards what the old ones held and relays what waited behind it.
+   */
+  setBreakpoints(controller: BreakpointController | undefined): void {
+    if (controller !== undefined && !(controller instanceof BreakpointController)) throw new TypeError('breakpoints must be a BreakpointController');
+    if (controller === this.breakpoints) return;
+    this.breakpoints = controller;
+    if (this._state !== 'running' && this._state !== 'starting') return;
+    this.holds?.dispose('detach');
+    this.holds = controller && this.newHolds(controller);
+  }
+
   clients(): ClientInfo[] {
     return this.registry.snapshot();
   }
@@ -273,11 +301,38 @@ export class BroadcastServer {
    * servers' clients get it too. Returns the number of local deliveries.
    */
   sendToAll(data: string | Buffer): number {
-    const isBinary = typeof data !== 'string';
-    const buf = toBuffer(data);
-    const n = fanOut(this.registry.records(), buf, isBinary, this.guard, this.registry.version);
-    if (this.backplane !== undefined) this.toBackplane(buf, isBinary);
+    return this.broadcast(toBuffer(data), typeof data !== 'string');
+  }
+
+  /**
+   * `sendToAll` through the breakpoints (the composer's Send to all): a rule applying to `'server'` with direction
+   * `s2c` holds it, and a later checked send waits behind a held one. Says at once whether it was sent, held or
+   * queued; `settled` resolves with the outcome and the deliveries. Without breakpoints it is `sendToAll`.
+   */
+  sendToAllChecked(data: string | Buffer): CheckedSend {
+    return this.holds?.sendToAll(toBuffer(data), typeof data !== 'string') ?? sentAtOnce(this.sendToAll(data));
+  }
+
+  private broadcast(data: Buffer, isBinary: boolean): number {
+    const n = fanOut(this.registry.records(), data, isBinary, this.guard, this.registry.version);
+    if (this.backplane !== undefined) this.toBackplane(data, isBinary);
     return n;
+  }
+
+  /** Relays a client's message to the targets of the relay mode, and to the backplane. */
+  private relayFrom(record: ClientRecord, data: Buffer, isBinary: boolean): void {
+    // Every client, in the registry's order, only for `broadcast`: the others' targets depend on the sender.
+    const key = this.relay === 'broadcast' ? this.registry.version : undefined;
+    fanOut(relayTargets(this.relay, record, this.registry.records()), data, isBinary, this.guard, key);
+    if (this.backplane !== undefined && reachesOthers(this.relay)) this.toBackplane(data, isBinary, record.info.id);
+  }
+
+  private newHolds(controller: BreakpointController): ServerBreakpoints {
+    return new ServerBreakpoints(controller, {
+      relay: (from, data, isBinary) => this.relayFrom(from, data, isBinary),
+      sendToAll: (data, isBinary) => this.broadcast(data, isBinary),
+      relaysToOthers: () => reachesOthers(this.relay),
+    });
   }
 
   /**
@@ -349,34 +404,9 @@ export class BroadcastServer {
     this._onDidChangeState.fire(change);
   }
 
-  /** An unparseable request (garbage, oversized head): answered like Node does without a listener, and reported. */
-  private onClientError(err: NodeJS.ErrnoException, socket: net.Socket): void {
-    // https routes TLS handshake failures here too; a socket not yet in `sockets` never finished TLS: no HTTP to answer with.
-    if (err.code === 'ECONNRESET' || !socket.writable || (this.opts?.tls && this.sockets.get(socket) === undefined)) {
-      socket.destroy();
-      return;
-    }
-    // Node's own answers: 431 for an oversized head, 408 for a request timeout, else 400.
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    this._onDidReject.fire({
-      status,
-      reason: err.message,
-      code: status === 431 ? 'ERR_HEADERS_TOO_LARGE' : 'ERR_BAD_REQUEST',
-      remoteAddress: socket.remoteAddress ?? '',
-      connectionId: this.sockets.get(socket)?.id ?? '',
-    });
-    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-  }
-
   /** Answers with an HTTP status before the upgrade and reports it; the capture records it as a failed handshake. */
   private reject(socket: net.Socket, r: Refusal): void {
-    this._onDidReject.fire({
-      status: r.status,
-      reason: r.reason,
-      code: r.code,
-      remoteAddress: socket.remoteAddress ?? '',
-      connectionId: this.sockets.get(socket)?.id ?? '',
-    });
+    this._onDidReject.fire(refusalEvent(socket, r, this.sockets.get(socket)?.id));
     rejectUpgrade(socket, r.status, r.reason, r.headers);
   }
 
@@ -441,12 +471,9 @@ export class BroadcastServer {
       record.info.messagesIn++;
       record.info.bytesIn += data.length;
       this._onDidReceive.fire({ clientId: id, data, isBinary });
-      // Every client, in the registry's order, only for `broadcast`: the others' targets depend on the sender.
-      const key = this.relay === 'broadcast' ? this.registry.version : undefined;
-      fanOut(relayTargets(this.relay, record, this.registry.records()), data, isBinary, this.guard, key);
-      if (this.backplane !== undefined && (this.relay === 'broadcast' || this.relay === 'broadcastOthers')) {
-        this.toBackplane(data, isBinary, id);
-      }
+      // One field read unless the server has breakpoints (see serverBreakpoints.ts).
+      if (this.holds !== undefined && this.holds.takes(record, data, isBinary)) return;
+      this.relayFrom(record, data, isBinary);
     });
     ws.once('close', (code: number, reason: Buffer) => {
       this.registry.delete(id);
@@ -457,35 +484,15 @@ export class BroadcastServer {
       const clean = !!internals._closeFrameReceived && !!internals._closeFrameSent;
       const reported = code === 1006 ? (closeSent ?? record.closingFor ?? code) : code;
       this._onDidDisconnect.fire({ client: { ...record.info }, code: reported, reason: reason.toString(), clean, error });
+      this.holds?.clientLeft(record, reported, reason.toString());
     });
     this._onDidConnect.fire({ ...record.info });
   }
 }
 
-/** The http server, or the https one with the certificate and key; a TLS pair that cannot be used is ERR_TLS_CONFIG. */
-function createServer(opts: ResolvedOptions): http.Server | https.Server {
-  try {
-    return opts.tls
-      ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key, handshakeTimeout: tlsTimeoutMs(opts) })
-      : http.createServer();
-  } catch (err) {
-    throw new ServerError('ERR_TLS_CONFIG', `The TLS certificate or key cannot be used: ${(err as Error).message}`, { cause: err });
-  }
-}
 
 function toBuffer(data: string | Buffer): Buffer {
   if (typeof data === 'string') return Buffer.from(data);
   if (Buffer.isBuffer(data)) return data;
   throw new TypeError('data must be a string or a Buffer');
-}
-
-/** ws puts the RFC close status of a protocol error under a private symbol; read it by description. */
-function statusCodeOf(err: Error): number | undefined {
-  for (const sym of Object.getOwnPropertySymbols(err)) {
-    if (sym.description === 'status-code') {
-      const v = (err as unknown as Record<symbol, unknown>)[sym];
-      if (typeof v === 'number') return v;
-    }
-  }
-  return undefined;
 }

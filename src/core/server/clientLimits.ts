@@ -78,7 +78,8 @@ export class ClientLimits {
   heartbeat(clients: Iterable<ClientRecord>): void {
     for (const c of clients) {
       if (c.ws.readyState !== WebSocket.OPEN) continue;
-      if (!c.alive) {
+      // A client the server does not read cannot have its pong read either.
+      if (!c.alive && !c.pausedForHold) {
         c.ws.terminate();
         continue;
       }
@@ -100,7 +101,7 @@ export class ClientLimits {
     // A closing client is read on, so that its close frame, queued behind what it sent, is not held up.
     if (c.resumeTimer === undefined && c.ws.readyState === WebSocket.OPEN) {
       c.ws.pause();
-      c.resumeTimer = setTimeout(readNow, Math.min(RATE_PAUSE_MAX_MS, c.bucket.msUntil(Math.ceil(r.burst / 2), now)), c);
+      c.resumeTimer = setTimeout(endRatePause, Math.min(RATE_PAUSE_MAX_MS, c.bucket.msUntil(Math.ceil(r.burst / 2), now)), c);
     }
     if (now - c.rateReportedAt < REPORT_INTERVAL_MS) return;
     c.rateReportedAt = now;
@@ -140,8 +141,28 @@ export function readNow(c: ClientRecord): void {
   c.ws.resume();
 }
 
-/** The end of the turn in which `c` was first read: its share starts again, and it is read on unless over its rate. */
+/** Stops reading `c` while its queue behind a held message is long (see serverBreakpoints.ts). */
+export function pauseForHold(c: ClientRecord): void {
+  c.pausedForHold = true;
+  c.ws.pause();
+}
+
+/** Reads `c` again once its queue behind a held message has shortened, unless it is over its rate. */
+export function resumeAfterHold(c: ClientRecord): void {
+  c.pausedForHold = false;
+  // Its pongs were not read while it was paused: it gets the next heartbeat to answer.
+  c.alive = true;
+  if (c.resumeTimer === undefined) c.ws.resume();
+}
+
+/** The end of a rate pause: `c` is read again unless its queue behind a held message is still long. */
+function endRatePause(c: ClientRecord): void {
+  c.resumeTimer = undefined;
+  if (!c.pausedForHold) c.ws.resume();
+}
+
+/** The end of the turn in which `c` was first read: its share starts again, and it is read on unless paused for its rate or a hold. */
 function endTurn(c: ClientRecord): void {
   c.turnBytes = 0;
-  if (c.ws.isPaused && c.resumeTimer === undefined) c.ws.resume();
+  if (c.ws.isPaused && c.resumeTimer === undefined && !c.pausedForHold) c.ws.resume();
 }

@@ -52,6 +52,8 @@ export interface ClientRecord {
   readonly bucket: TokenBucket;
   /** Set while reading from the client is paused because it went over its rate: resumes it. */
   resumeTimer?: NodeJS.Timeout;
+  /** Not read because many of its messages wait behind one a breakpoint holds (see serverBreakpoints.ts). */
+  pausedForHold: boolean;
   /** Bytes of the messages read from the client in this turn of the event loop; 0 before its first. */
   turnBytes: number;
   /** `Date.now()` of the last message or ping from the client (idle timeout). */
@@ -102,6 +104,7 @@ export function newClientRecord(
     captureSlot: fanOutSlot?.slot ?? -1,
     captureGeneration: fanOutSlot?.generation ?? 0,
     alive: true,
+    pausedForHold: false,
     bucket: new TokenBucket(rateLimit.messagesPerSecond / 1000, rateLimit.burst, now),
     turnBytes: 0,
     lastSeen: now,

@@ -33,3 +33,8 @@ export function* relayTargets(
       return;
   }
 }
+
+/** True when a client's message goes to other clients under `mode` (and so to a backplane's other servers). */
+export function reachesOthers(mode: RelayMode): boolean {
+  return mode === 'broadcast' || mode === 'broadcastOthers';
+}

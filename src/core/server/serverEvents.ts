@@ -29,6 +29,11 @@ export interface DisconnectEvent {
   error?: { code: string; message: string };
 }
 
+/**
+ * A client's message, when it arrives: before a frame breakpoint can hold it, so `data` is what the client sent. What
+ * the server then relayed (an edit, or nothing after a drop) is in the capture and in the BreakpointController's
+ * onDidResolve.
+ */
 export interface ReceiveEvent {
   clientId: string;
   data: Buffer;
@@ -82,4 +87,15 @@ export class ServerError extends Error {
 export interface BackplaneHook {
   /** A client's message relayed in `broadcast`/`broadcastOthers` mode (`fromClientId` set), or a `sendToAll`. */
   publish(data: Buffer, isBinary: boolean, fromClientId?: string): void;
+}
+
+/** ws puts the RFC close status of a protocol error under a private symbol; read it by description. */
+export function statusCodeOf(err: Error): number | undefined {
+  for (const sym of Object.getOwnPropertySymbols(err)) {
+    if (sym.description === 'status-code') {
+      const v = (err as unknown as Record<symbol, unknown>)[sym];
+      if (typeof v === 'number') return v;
+    }
+  }
+  return undefined;
 }

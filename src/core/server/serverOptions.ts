@@ -1,12 +1,16 @@
 // The broadcast server's options: each with its documented default, and their validation.
 
+import * as http from 'node:http';
+import * as https from 'node:https';
 import type { PerMessageDeflateOptions } from 'ws';
 import type { CaptureAttacher } from '../capture/attachCapture';
 import type { CaptureSink } from '../capture/events';
+import { BreakpointController } from '../proxy/breakpoints';
 import { stripUndefined } from '../util/objects';
 import type { AuthOptions } from './auth';
 import { DEFAULT_RATE_LIMIT, validateRateLimit, type RateLimitOptions } from './limits';
 import { RELAY_MODES, type RelayMode } from './relay';
+import { ServerError } from './serverEvents';
 import { isOrigin } from './upgradeGate';
 
 export interface BroadcastServerOptions {
@@ -80,9 +84,15 @@ export interface BroadcastServerOptions {
    * into a ConnectionCapture). For tests and embedders that want the server's sockets, or a capture of their own.
    */
   attachCapture?: CaptureAttacher;
+  /**
+   * Frame breakpoints: a client's message that matches a rule applying to `'server'` is held before it is relayed,
+   * and `sendToAllChecked` can be held too (see serverBreakpoints.ts). Changeable later with `setBreakpoints()`.
+   * Default `undefined`: nothing is held, at no cost per message.
+   */
+  breakpoints?: BreakpointController;
 }
 
-type OptionalKeys = 'path' | 'capture' | 'tls' | 'auth' | 'allowedOrigins' | 'attachCapture';
+type OptionalKeys = 'path' | 'capture' | 'tls' | 'auth' | 'allowedOrigins' | 'attachCapture' | 'breakpoints';
 export type ResolvedOptions = Required<Omit<BroadcastServerOptions, OptionalKeys>> & Pick<BroadcastServerOptions, OptionalKeys>;
 
 export const DEFAULTS = {
@@ -124,6 +134,7 @@ export function resolveOptions(options: BroadcastServerOptions): ResolvedOptions
   if (!Number.isInteger(o.closeTimeoutMs) || o.closeTimeoutMs < 0) throw new TypeError(`closeTimeoutMs must be a non-negative integer; got ${o.closeTimeoutMs}`);
   if (o.capture !== undefined && typeof o.capture?.append !== 'function') throw new TypeError('capture must be a CaptureSink (with append())');
   if (o.attachCapture !== undefined && typeof o.attachCapture !== 'function') throw new TypeError('attachCapture must be a function');
+  if (o.breakpoints !== undefined && !(o.breakpoints instanceof BreakpointController)) throw new TypeError('breakpoints must be a BreakpointController');
   if (o.tls !== undefined) {
     const pem = (v: unknown) => (typeof v === 'string' || Buffer.isBuffer(v)) && v.length > 0;
     if (o.tls === null || typeof o.tls !== 'object' || !pem(o.tls.cert) || !pem(o.tls.key)) {
@@ -149,4 +160,15 @@ export function resolveOptions(options: BroadcastServerOptions): ResolvedOptions
 /** The TLS handshake's own timeout; with `handshakeTimeoutMs` off, Node's default (120 s) still applies. */
 export function tlsTimeoutMs(opts: ResolvedOptions): number {
   return opts.handshakeTimeoutMs || 120_000;
+}
+
+/** The http server, or the https one with the certificate and key; a TLS pair that cannot be used is ERR_TLS_CONFIG. */
+export function createServer(opts: ResolvedOptions): http.Server | https.Server {
+  try {
+    return opts.tls
+      ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key, handshakeTimeout: tlsTimeoutMs(opts) })
+      : http.createServer();
+  } catch (err) {
+    throw new ServerError('ERR_TLS_CONFIG', `The TLS certificate or key cannot be used: ${(err as Error).message}`, { cause: err });
+  }
 }

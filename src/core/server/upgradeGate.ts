@@ -5,6 +5,7 @@
 import * as http from 'node:http';
 import type * as net from 'node:net';
 import { authenticate, credentialFormProblem, type PreparedAuth } from './auth';
+import type { RejectEvent } from './serverEvents';
 
 /** An upgrade refused with an HTTP status: `code` is the RejectEvent's, `reason` goes in the response body. */
 export interface Refusal {
@@ -149,4 +150,33 @@ export function rejectUpgrade(socket: net.Socket, status: number, reason: string
   } else {
     socket.destroy();
   }
+}
+
+/**
+ * An unparseable request (garbage, oversized head): answered like Node does without a listener. Returns what to report,
+ * or undefined when there was nobody to answer. `connectionId` is the TCP connection's, undefined for a socket that is
+ * not tracked (with `tls`: one that never finished its TLS handshake).
+ */
+export function answerClientError(
+  err: NodeJS.ErrnoException,
+  socket: net.Socket,
+  connectionId: string | undefined,
+  tls: boolean,
+): RejectEvent | undefined {
+  // https routes TLS handshake failures here too; a socket that never finished TLS has no HTTP to answer with.
+  if (err.code === 'ECONNRESET' || !socket.writable || (tls && connectionId === undefined)) {
+    socket.destroy();
+    return undefined;
+  }
+  // Node's own answers: 431 for an oversized head, 408 for a request timeout, else 400.
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const code = status === 431 ? 'ERR_HEADERS_TOO_LARGE' : 'ERR_BAD_REQUEST';
+  const event = refusalEvent(socket, { status, code, reason: err.message }, connectionId);
+  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  return event;
+}
+
+/** What the server reports of a refused upgrade; `connectionId` is the TCP connection's, when it is tracked. */
+export function refusalEvent(socket: net.Socket, r: Refusal, connectionId: string | undefined): RejectEvent {
+  return { status: r.status, reason: r.reason, code: r.code, remoteAddress: socket.remoteAddress ?? '', connectionId: connectionId ?? '' };
 }
