@@ -12,8 +12,9 @@ if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 # ripgrep: code-server's search, installed from Debian because @vscode/ripgrep's postinstall downloads from GitHub.
 # python3-websockets: a Python `websockets` server is a proxy test's target (test/support/pythonWebsockets.ts runs it
 # with /usr/bin/python3), another stack's defaults: permessage-deflate and a keepalive ping every 20 s.
+# tcpdump: the session reader's tests record real loopback traffic into pcap files (they run as root).
 need=()
-for p in openssl chromium libkrb5-dev ripgrep redis-server python3-websockets; do
+for p in openssl chromium libkrb5-dev ripgrep redis-server python3-websockets tcpdump; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -29,6 +29,11 @@ export interface ConnectionCaptureOptions {
   maxFailedBodyBytes?: number;
   /** Bytes a client may send after its request head before the response arrives. Default 1 MiB. */
   maxEarlyDataBytes?: number;
+  /**
+   * The time of what is fed now, in epoch ms. Default the process's clock (performance.timeOrigin + performance.now());
+   * a reader of a recorded capture gives each packet's time.
+   */
+  clock?: () => number;
 }
 
 const HEAD = 0;
@@ -65,6 +70,8 @@ export class ConnectionCapture implements FanOutRecipient {
   private readonly meta: Record<string, string> | undefined;
   private readonly maxFailedBodyBytes: number;
   private readonly maxEarlyDataBytes: number;
+  private readonly clock: (() => number) | undefined;
+  private readonly now: () => number;
 
   private _bytesIn = 0;
   private stopped = false;
@@ -101,6 +108,8 @@ export class ConnectionCapture implements FanOutRecipient {
     this.maxPayload = o.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     this.maxFailedBodyBytes = o.maxFailedBodyBytes ?? 4096;
     this.maxEarlyDataBytes = o.maxEarlyDataBytes ?? 1024 * 1024;
+    this.clock = o.clock;
+    this.now = o.clock ?? now;
   }
 
   /** The handshake event once it was appended. */
@@ -186,7 +195,7 @@ export class ConnectionCapture implements FanOutRecipient {
     }
     try {
       // A failed upgrade whose body never completed, or a request that got no response.
-      if (!this.stopped && this.request !== undefined && this._handshake === undefined) this.emitHandshake(now());
+      if (!this.stopped && this.request !== undefined && this._handshake === undefined) this.emitHandshake(this.now());
       if (!this.stopped) {
         this.c2s?.finish();
         this.s2c?.finish();
@@ -212,7 +221,7 @@ export class ConnectionCapture implements FanOutRecipient {
     return stripUndefined({
       kind: 'connection' as const,
       connectionId: this.connectionId,
-      time: now(),
+      time: this.now(),
       state: 'closed' as const,
       role: this.role,
       meta: this.meta,
@@ -238,7 +247,7 @@ export class ConnectionCapture implements FanOutRecipient {
     const ev: Omit<ErrorEvent, 'id'> = {
       kind: 'error',
       connectionId: this.connectionId,
-      time: now(),
+      time: this.now(),
       direction: err.direction ?? direction,
       code: err.code,
       closeCode: err.closeCode,
@@ -262,7 +271,7 @@ export class ConnectionCapture implements FanOutRecipient {
         this.c2s!.push(chunk);
         return;
       case HEAD: {
-        if (this.firstRequestByteTime === 0) this.firstRequestByteTime = now();
+        if (this.firstRequestByteTime === 0) this.firstRequestByteTime = this.now();
         const r = this.parseHead(this.requestParser, chunk, 'c2s');
         if (r === undefined) return;
         this.request = r.head;
@@ -297,7 +306,7 @@ export class ConnectionCapture implements FanOutRecipient {
         const r = this.parseHead(this.responseParser, chunk, 's2c');
         if (r === undefined) return;
         this.response = r.head;
-        this.responseHeadTime = now();
+        this.responseHeadTime = this.now();
         this.onResponseHead(r.rest);
         return;
       }
@@ -353,8 +362,8 @@ export class ConnectionCapture implements FanOutRecipient {
     });
 
     // The bytes after a 101 are frames, even if the upgrade was invalid: decode them so the inspector shows them.
-    this.c2s = new DirectionCapture(this, this.sink, this.connectionId, 'c2s', this.maxPayload, deflate);
-    this.s2c = new DirectionCapture(this, this.sink, this.connectionId, 's2c', this.maxPayload, deflate);
+    this.c2s = new DirectionCapture(this, this.sink, this.connectionId, 'c2s', this.maxPayload, deflate, this.clock);
+    this.s2c = new DirectionCapture(this, this.sink, this.connectionId, 's2c', this.maxPayload, deflate, this.clock);
     this.s2cState = FRAMES;
     if (this.c2sState === WAIT) {
       this.c2sState = FRAMES;
@@ -376,7 +385,7 @@ export class ConnectionCapture implements FanOutRecipient {
     this.bodyBytes = total;
     const cl = this.contentLength;
     if (total > this.maxFailedBodyBytes || (cl !== undefined && total >= cl)) {
-      this.emitHandshake(now());
+      this.emitHandshake(this.now());
       this.s2cState = IGNORE;
     }
   }

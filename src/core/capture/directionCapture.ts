@@ -39,6 +39,8 @@ export class DirectionCapture {
     private readonly direction: Direction,
     private readonly maxPayload: number,
     readonly deflate: DeflateParams | undefined,
+    /** Where event times come from (see ConnectionCaptureOptions.clock); default the process's clock. */
+    private readonly clock?: () => number,
   ) {
     this.decoder = new FrameDecoder({
       direction,
@@ -103,14 +105,14 @@ export class DirectionCapture {
     if (parts.length === 1) {
       if (head.length !== hl + n || (opcode === 1 && !isUtf8(new Uint8Array(head.buffer, head.byteOffset + hl, n)))) return false;
       if (sink.appendWholeFrame !== undefined) {
-        sink.appendWholeFrame(this.connectionId, now(), this.direction, opcode as 1 | 2, head, 0, hl, n, alsoSentTo);
+        sink.appendWholeFrame(this.connectionId, this.now(), this.direction, opcode as 1 | 2, head, 0, hl, n, alsoSentTo);
       } else {
         const payload = n === 0 ? EMPTY_BUFFER : head.subarray(hl);
-        appendWholeFrameEvents(sink, this.connectionId, now(), this.direction, opcode as 1 | 2, head.subarray(0, hl), payload, alsoSentTo);
+        appendWholeFrameEvents(sink, this.connectionId, this.now(), this.direction, opcode as 1 | 2, head.subarray(0, hl), payload, alsoSentTo);
       }
     } else {
       if (head.length !== hl || parts[1].length !== n || (opcode === 1 && !isUtf8(parts[1]))) return false;
-      appendWholeFrameEvents(sink, this.connectionId, now(), this.direction, opcode as 1 | 2, head, parts[1], alsoSentTo);
+      appendWholeFrameEvents(sink, this.connectionId, this.now(), this.direction, opcode as 1 | 2, head, parts[1], alsoSentTo);
     }
     sink.seal?.();
     return true;
@@ -125,7 +127,7 @@ export class DirectionCapture {
     if (this.pendingIds.length !== 0 || !this.assembler.idle) return false;
     const opcode = bytes[at] & 0x0f;
     if (opcode === 1 && !isUtf8(new Uint8Array(bytes.buffer, bytes.byteOffset + at + hl, n))) return false;
-    this.sink.appendWholeFrame!(this.connectionId, time, this.direction, opcode as 1 | 2, bytes, at, hl, n, this.alsoSentTo);
+    this.sink.appendWholeFrame!(this.connectionId, this.timeOf(time), this.direction, opcode as 1 | 2, bytes, at, hl, n, this.alsoSentTo);
     return true;
   };
 
@@ -154,7 +156,7 @@ export class DirectionCapture {
       id: 0,
       kind: 'error',
       connectionId: this.connectionId,
-      time: now(),
+      time: this.now(),
       direction: this.direction,
       code: cutsMessage ? 'WS_ERR_INCOMPLETE_MESSAGE' : 'WS_ERR_INCOMPLETE_FRAME',
       closeCode: 1006,
@@ -169,6 +171,15 @@ export class DirectionCapture {
     return this.decoder.idle && this.assembler.idle && this.pendingIds.length === 0;
   }
 
+  /** The time of a decoded frame or message: the decoder's (`time`), or the clock's when one was given. */
+  private timeOf(time: number): number {
+    return this.clock === undefined ? time : this.clock();
+  }
+
+  private now(): number {
+    return this.clock === undefined ? now() : this.clock();
+  }
+
   private readonly onFrame = (f: DecodedFrame): void => {
     const op = f.opcode;
     // A close frame's code and reason go in before the append; the assembler reports what is wrong with them after it,
@@ -180,7 +191,7 @@ export class DirectionCapture {
       id: 0,
       kind: 'frame',
       connectionId: this.connectionId,
-      time: f.time,
+      time: this.timeOf(f.time),
       direction: this.direction,
       fin: f.fin,
       rsv1: f.rsv1,
@@ -232,7 +243,7 @@ export class DirectionCapture {
       id: 0,
       kind: 'message',
       connectionId: this.connectionId,
-      time: last.time,
+      time: this.timeOf(last.time),
       direction: this.direction,
       opcode: m.opcode,
       data: m.data,
@@ -259,7 +270,7 @@ export class DirectionCapture {
       id: 0,
       kind: 'error',
       connectionId: this.connectionId,
-      time: now(),
+      time: this.now(),
       direction: this.direction,
       code: 'WS_ERR_UNFRAMED_BYTES',
       closeCode: 1009,
