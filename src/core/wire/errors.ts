@@ -16,6 +16,8 @@ import type { Direction } from './types';
  * - capture: `WS_ERR_CAPTURE_INTERNAL` (1011), `WS_ERR_EARLY_DATA_TOO_LARGE` (1009), `WS_ERR_UNFRAMED_BYTES` (bytes after
  *   an untrustworthy length, with `readAfterViolation`: counted, not framed); `WS_ERR_INCOMPLETE_MESSAGE` and
  *   `WS_ERR_INCOMPLETE_FRAME` (1006: the connection ended inside a message, or inside a control frame)
+ * - packet captures read back (src/core/sessions): `WS_ERR_CAPTURE_GAP` (bytes missing from the capture; that direction
+ *   is not decoded further) and `WS_ERR_CAPTURE_ENDED` (the file ends with the connection open), both 1006
  */
 export class WireError extends Error {
   /** Stable `WS_ERR_*` code. */
