@@ -173,6 +173,9 @@ export class PassiveInflater {
     try {
       out = zlib.inflateRawSync(input, opts);
     } catch (e) {
+      // The window the peer has now includes this message's output, which is unknown here: forgetting the window makes
+      // a later message that refers back into it fail ("too far back") instead of inflating against stale bytes.
+      this.window = undefined;
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
         return createWireError('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', `inflated message exceeds ${this.maxOutputLength} bytes`, 1009);

@@ -116,3 +116,41 @@ describe('PassiveInflater', () => {
     assert.equal(c2s.noContextTakeover, false);
   });
 });
+
+describe('PassiveInflater after a message it could not inflate', () => {
+  /** Compresses `messages` in order with one deflate context, as a peer with context takeover does. */
+  async function compressInOrder(messages: string[]): Promise<Buffer[]> {
+    const zlib = await import('node:zlib');
+    const d = zlib.createDeflateRaw();
+    const out: Buffer[] = [];
+    for (const m of messages) {
+      const chunks: Buffer[] = [];
+      const onData = (c: Buffer) => chunks.push(c);
+      d.on('data', onData);
+      d.write(Buffer.from(m));
+      await new Promise<void>((resolve) => d.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve()));
+      d.off('data', onData);
+      const all = Buffer.concat(chunks);
+      out.push(all.subarray(0, all.length - 4)); // RFC 7692: the 00 00 ff ff tail is not sent
+    }
+    d.close();
+    return out;
+  }
+
+  test('a later message that refers back past the lost one is an error, never wrong text', async () => {
+    // Long enough that a reference from the third message back into the second lands inside the first when the
+    // second is missing from the window: the stale window would then give other bytes without an error.
+    const m1 = Array.from({ length: 40 }, (_, i) => `word${i * 7919 % 1000}`).join(' ');
+    const m2 = 'the second one says: 0123456789 0123456789 zulu yankee xray';
+    const m3 = 'the third repeats the second: 0123456789 0123456789 zulu yankee xray';
+    const [c1, c2, c3] = await compressInOrder([m1, m2, m3]);
+    const inflater = new PassiveInflater();
+    assert.equal((inflater.inflate(c1) as Buffer).toString(), m1);
+    const broken = Buffer.from(c2);
+    broken[0] ^= 0xff; // the block header: not a deflate stream any more
+    assert.ok(inflater.inflate(broken) instanceof WireError, 'the damaged message is an error');
+    const third = inflater.inflate(c3);
+    if (third instanceof WireError) assert.equal(third.code, 'WS_ERR_INFLATE_FAILED');
+    else assert.equal(third.toString(), m3, 'if it inflates at all, it is the text that was sent');
+  });
+});
