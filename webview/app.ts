@@ -10,6 +10,7 @@ import { ClientsTable, ConnectionsList } from './views/connections';
 import { Composer } from './views/composer';
 import { BreakpointsPane } from './views/breakpoints';
 import { Counters, FilterBar } from './views/toolbar';
+import { proxyCompressionOf } from './compressionText';
 
 const store = new ViewStore();
 const controller: PanelController = new PanelController({
@@ -74,12 +75,17 @@ const table = new FramesTable({
 
 const label = (id: string): string => store.model.connections.find((c) => c.id === id)?.label ?? id;
 const detail = new DetailPane(state.detailView, (v) => controller.remember({ detailView: v }), label);
-const handshake = new HandshakePane();
+const handshake = new HandshakePane((id) => proxyCompressionOf(store.model.connections, id));
 const clients = new ClientsTable(
   (c) => composer.aimAt({ kind: 'client', clientId: c.id }),
   (c) => controller.disconnect(c.id),
 );
-const breakpoints = new BreakpointsPane((id, action, edit) => controller.resolveHeld(id, action, edit));
+const breakpoints = new BreakpointsPane({
+  resolve: (id, action, edit) => controller.resolveHeld(id, action, edit),
+  switchCompression: (id) => controller.switchCompression(id),
+  setRuleScopes: (id, scopes) => controller.setRuleScopes(id, scopes),
+  addRule: () => controller.addBreakpoint(),
+});
 const bottom = tabs<DetailTab>({
   ariaLabel: 'Details',
   items: [
@@ -160,8 +166,7 @@ function onModel(first: boolean): void {
 }
 
 function renderBreakpoints(): void {
-  const model = store.model;
-  breakpoints.update(model.breakpoints, (id) => model.connections.find((c) => c.id === id)?.label ?? id);
+  breakpoints.update(store.model.breakpoints);
   const n = breakpoints.heldCount;
   bottom.setLabel('breakpoints', n ? `Breakpoints (${n} held)` : 'Breakpoints');
 }

@@ -1,5 +1,6 @@
 // The composer's logic without the DOM: turning what the user typed into a payload, and the history of sent messages.
-import type { SendPayload } from '../src/shared/protocol';
+import type { SendResult } from '../src/shared/breakpointsProtocol';
+import type { SendPayload, SendTarget } from '../src/shared/protocol';
 import { parseBase64, parseHex } from './format';
 
 export type ComposerMode = 'text' | 'json' | 'hex' | 'base64';
@@ -35,6 +36,18 @@ export function compose(mode: ComposerMode, input: string): ComposeResult {
   } catch (err) {
     return { ok: false, error: (err as Error).message };
   }
+}
+
+/**
+ * The composer's line after a send: `Sent 12 chars to 3 clients.`, or, when a breakpoint holds it, that it was not sent
+ * and where to decide.
+ */
+export function sendStatusText(r: SendResult, payload: SendPayload, target: SendTarget): string {
+  const size = payload.kind === 'text' ? `${payload.text.length} chars` : `${payload.data.length} bytes`;
+  if (r.status === 'held') return `Held by breakpoint ${r.ruleId ?? ''}, not sent yet (${size}): forward, edit or drop it in the Breakpoints tab.`;
+  if (r.status === 'queued') return `Queued behind a held message, not sent yet (${size}): it goes once the held one is decided.`;
+  if (target.kind === 'allClients') return `Sent ${size} to ${r.delivered} client${r.delivered === 1 ? '' : 's'}.`;
+  return `Sent ${size}.`;
 }
 
 export interface HistoryEntry {

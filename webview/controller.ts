@@ -2,6 +2,7 @@
 // details and handshakes, and which replies are stale. No DOM: the views sit behind `PanelView`, and node tests drive
 // it with a host of their own.
 import { MAX_PAGE, type EventDetail, type EventDto, type HandshakeDetail, type HostToWebview, type SendPayload, type SendTarget, type ViewFilter } from '../src/shared/protocol';
+import type { BreakpointScopeDto, HeldAction, SendResult } from '../src/shared/breakpointsProtocol';
 import { errorText } from '../src/shared/errorText';
 import { isStale, type Requester } from '../src/shared/requests';
 import type { ComposerMode, HistoryEntry } from './composerModel';
@@ -329,24 +330,40 @@ export class PanelController {
 
   // --- commands ----------------------------------------------------------------------------------------------------
 
-  /** Sends from the composer, which shows the outcome. */
-  send(target: SendTarget, payload: SendPayload): Promise<void> {
-    return this.requests.request('send', { target, payload }).then(() => undefined);
+  /** Sends from the composer, which shows the outcome (sent, or held by a breakpoint). */
+  send(target: SendTarget, payload: SendPayload): Promise<SendResult> {
+    return this.requests.request('send', { target, payload });
   }
 
   disconnect(connectionId: string): void {
     this.requests.request('disconnect', { connectionId }).catch((err: unknown) => this.view.notice(errorText(err)));
   }
 
-  /** Forwards, edits or drops a held frame; a failure is shown and rethrown (the pane keeps the frame). */
-  resolveHeld(id: number, action: 'forward' | 'edit' | 'drop', edit?: { text?: string; hex?: string }): Promise<void> {
-    return this.requests.request('resolveHeld', { id, action, ...edit }).then(
-      () => undefined,
-      (err: unknown) => {
-        this.view.notice(errorText(err));
-        throw err;
-      },
-    );
+  /** Acts on a held frame (forward, edit, drop, hold longer, dismiss); a failure is shown and rethrown (the card stays). */
+  resolveHeld(id: number, action: HeldAction, edit?: { text?: string; hex?: string }): Promise<void> {
+    return this.shown(this.requests.request('resolveHeld', { id, action, ...edit })).then(() => undefined);
+  }
+
+  /** Sets `terminate` for next time where the held frame's proxy took its compression; resolves to what changed. */
+  switchCompression(heldId: number): Promise<string> {
+    return this.shown(this.requests.request('switchCompression', { heldId })).then((r) => r.message);
+  }
+
+  setRuleScopes(ruleId: string, appliesTo: BreakpointScopeDto[]): Promise<void> {
+    return this.shown(this.requests.request('setRuleScopes', { ruleId, appliesTo })).then(() => undefined);
+  }
+
+  /** Opens VS Code's questions for a new rule. */
+  addBreakpoint(): void {
+    void this.shown(this.requests.request('addBreakpoint', {})).catch(() => undefined);
+  }
+
+  /** A failed request's reason goes to the notice line; the promise still rejects. */
+  private shown<T>(p: Promise<T>): Promise<T> {
+    return p.catch((err: unknown) => {
+      this.view.notice(errorText(err));
+      throw err;
+    });
   }
 }
 

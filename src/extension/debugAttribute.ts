@@ -3,8 +3,12 @@
 // starts. No vscode import: the generator runs this in Node.
 import { SETTINGS } from './settingsTable';
 
+/** The values of `wsInspector.proxy.compression`, in launch.json as in the setting. */
+export const PROXY_COMPRESSION_VALUES: readonly string[] = SETTINGS['proxy.compression'].enum;
+
 export interface DebugAttribute {
-  proxy?: { target: string; port?: number; caFile?: string };
+  /** `compression` overrides the setting wsInspector.proxy.compression for this session's proxy. */
+  proxy?: { target: string; port?: number; caFile?: string; compression?: (typeof SETTINGS)['proxy.compression']['enum'][number] };
   server?: boolean | { port?: number };
   openInspector?: boolean;
 }
@@ -30,6 +34,17 @@ export const DEBUG_ATTRIBUTE_SCHEMA = {
         caFile: {
           type: 'string',
           description: 'PEM CA file for a wss:// target. (To accept any certificate, turn on wsInspector.proxy.allowSelfSigned in your user settings.)',
+        },
+        compression: {
+          type: 'string',
+          enum: [...SETTINGS['proxy.compression'].enum],
+          enumDescriptions: [
+            'terminate while any breakpoint rule exists, else passthrough',
+            'the proxy inflates and deflates each leg on its own: held messages can be edited',
+            'compression end to end, byte for byte: a compressed held message can only be forwarded',
+            'no permessage-deflate on either leg',
+          ],
+          description: 'permessage-deflate through the proxy, for this session (overrides the setting wsInspector.proxy.compression).',
         },
       },
       additionalProperties: false,
@@ -64,6 +79,9 @@ export function validateDebugAttribute(a: unknown): string | undefined {
     if (typeof p.target !== 'string' || !/^wss?:\/\/[^/]/i.test(p.target)) return 'wsInspector.proxy.target must be a ws:// or wss:// URL.';
     if (p.port !== undefined && (!Number.isInteger(p.port) || (p.port as number) < 0 || (p.port as number) > 65535)) return 'wsInspector.proxy.port must be a port number (0 picks a free one).';
     if (p.caFile !== undefined && typeof p.caFile !== 'string') return 'wsInspector.proxy.caFile must be a path.';
+    if (p.compression !== undefined && !PROXY_COMPRESSION_VALUES.includes(p.compression as string)) {
+      return `wsInspector.proxy.compression must be one of ${PROXY_COMPRESSION_VALUES.join(', ')}.`;
+    }
     if ((p as { allowSelfSigned?: unknown }).allowSelfSigned !== undefined) {
       return 'wsInspector.proxy.allowSelfSigned is not honoured in launch.json: use caFile, or turn on wsInspector.proxy.allowSelfSigned in your user settings.';
     }

@@ -7,14 +7,14 @@ import { DEBUG_PROXY_DEFAULT_PORT, validateDebugAttribute, type DebugAttribute }
 import type { DebugSessionTracker } from './debugSessionTracker';
 import { InspectorPanel } from './inspectorPanel';
 import * as notify from './notify';
-import { startProxy } from './proxyCommands';
+import { startProxy, type StartProxyOptions } from './proxyCommands';
 import { startServer } from './serverCommands';
 import type { Session } from './session';
 import { uiText } from './uiText';
 
 /** What the debug tie-in can start and stop; registerDebugSessions wires it to the session and the commands. */
 export interface DebugHooks {
-  startProxy(o: { target: string; port: number; caFile?: string; tag: string }): Promise<{ id: string; url: string }>;
+  startProxy(o: StartProxyOptions & { tag: string }): Promise<{ id: string; url: string }>;
   stopProxy(id: string): Promise<void>;
   /** Resolves to undefined when the user cancelled (for example a busy port they did not replace). */
   startServer(o: { port?: number; tag: string }): Promise<{ url: string } | undefined>;
@@ -47,7 +47,7 @@ export class DebugSessionIntegration implements vscode.Disposable {
     private readonly log: vscode.LogOutputChannel,
   ) {
     const provider: vscode.DebugConfigurationProvider = {
-      resolveDebugConfigurationWithSubstitutedVariables: (_folder, config) => this.resolve(config),
+      resolveDebugConfigurationWithSubstitutedVariables: (folder, config) => this.resolve(config, folder),
     };
     this.disposables.push(vscode.debug.registerDebugConfigurationProvider('*', provider), tracker.onDidStart((s) => this.started(s)));
   }
@@ -57,7 +57,7 @@ export class DebugSessionIntegration implements vscode.Disposable {
     return [...this.runs.values()].map((r) => ({ name: r.name, url: r.url }));
   }
 
-  private async resolve(config: vscode.DebugConfiguration): Promise<vscode.DebugConfiguration | undefined> {
+  private async resolve(config: vscode.DebugConfiguration, folder?: vscode.WorkspaceFolder): Promise<vscode.DebugConfiguration | undefined> {
     const attr = config.wsInspector as unknown;
     if (attr === undefined || config[RUN_KEY] !== undefined) return config;
     const problem = validateDebugAttribute(attr);
@@ -72,7 +72,9 @@ export class DebugSessionIntegration implements vscode.Disposable {
     let run: Run;
     try {
       if (a.proxy) {
-        const p = await this.hooks.startProxy({ target: a.proxy.target, port: a.proxy.port ?? DEBUG_PROXY_DEFAULT_PORT, caFile: a.proxy.caFile, tag: name });
+        const { target, port, caFile, compression } = a.proxy;
+        const launch = { name, ...(folder ? { folder: folder.uri.toString() } : {}) };
+        const p = await this.hooks.startProxy({ target, port: port ?? DEBUG_PROXY_DEFAULT_PORT, caFile, compression, tag: name, launch });
         run = { id, name, url: p.url, stop: () => this.hooks.stopProxy(p.id) };
         this.log.info(`Debug session "${name}": proxy ${p.url} → ${a.proxy.target}.`);
       } else {

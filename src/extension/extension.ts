@@ -1,6 +1,7 @@
 // activate() wires the features; each registers its commands, views and listeners from its own file.
 import * as vscode from 'vscode';
 import { registerBackplane } from './backplane';
+import { registerBreakpoints } from './breakpointCommands';
 import { registerBrowserInspection } from './browserCommands';
 import { registerClientConnections } from './clientCommands';
 import { commandRegistrar } from './commands';
@@ -55,6 +56,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   registerSecurity(context, s, log, command);
   registerClientConnections(context, s, log, command);
   registerProxy(context, s, log, command);
+  registerBreakpoints(context, s, log, command);
   registerBrowserInspection(context, s, log, tracker, command);
   registerBackplane(context, s, log, command);
   registerExport(context, s, command);

@@ -2,6 +2,7 @@
 // event store, and pushes new events in batches (at most one `update` per ~50 ms).
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
+import { setRuleScopes, switchCompression } from './breakpointCommands';
 import type { InspectorModel } from './model';
 import type { CaptureEvent } from '../core/capture/events';
 import {
@@ -277,12 +278,20 @@ export class InspectorPanel implements vscode.Disposable {
       case 'send': {
         const p = req.payload;
         const data = p.kind === 'text' ? p.text : Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength);
-        return this.model.send(req.target, data).then(() => null);
+        return this.model.send(req.target, data);
       }
       case 'disconnect':
         return this.model.disconnect(req.connectionId).then(() => null);
       case 'resolveHeld':
         return this.model.resolveHeld(req.id, req.action, req.text, req.hex).then(() => null);
+      case 'switchCompression':
+        return switchCompression(this.model.heldFrameContext(req.heldId)).then((message) => ({ message }));
+      case 'setRuleScopes':
+        return setRuleScopes(req.ruleId, req.appliesTo).then(() => null);
+      case 'addBreakpoint':
+        // The questions are VS Code's quick input: the reply does not wait for them.
+        void vscode.commands.executeCommand('wsInspector.addBreakpoint');
+        return null;
     }
   }
 

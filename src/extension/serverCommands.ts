@@ -119,9 +119,18 @@ export function registerServer(context: vscode.ExtensionContext, s: Session, log
             placeHolder: '{"type":"hello"}',
           });
     if (message === undefined) return undefined;
-    const n = s.sendToAll(message);
-    log.info(`Sent ${Buffer.byteLength(message)} bytes to ${n} clients.`);
-    return n;
+    const r = s.sendToAll(message);
+    if (r.status !== 'sent') {
+      // Held by a breakpoint for the server (or queued behind one): it goes out when the user forwards it.
+      const why = r.status === 'held' ? `held by breakpoint ${r.frame?.ruleId ?? ''}` : 'queued behind a held Send to all';
+      log.info(`Send to all of ${Buffer.byteLength(message)} bytes ${why}.`);
+      void notify.showInformationMessage(uiText`Not sent yet: ${why}. Forward, edit or drop it in the inspector's Breakpoints tab.`, 'Open Inspector').then((pick) => {
+        if (pick) void vscode.commands.executeCommand('wsInspector.openInspector');
+      });
+      return 0;
+    }
+    log.info(`Sent ${Buffer.byteLength(message)} bytes to ${r.delivered} clients.`);
+    return r.delivered;
   });
   command('wsInspector.sendToClient', async (node?: TreeNode | string, text?: string) => {
     const id = clientId(node);

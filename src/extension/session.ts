@@ -9,9 +9,14 @@ import {
   type RejectEvent,
   type ServerAddress,
 } from '../core/server/broadcastServer';
+import { SEND_TO_ALL_CONNECTION_ID } from '../core/server/serverBreakpoints';
+import type { CheckedSend } from '../core/client/heldQueue';
+import type { HeldFrame } from '../core/proxy/breakpoints';
 import { RedisBackplane } from '../core/scale/redisBackplane';
 import { DisposableStore, Emitter } from '../core/util/events';
-import type { BreakpointsSnapshot, SourceRow } from '../shared/protocol';
+import type { BreakpointsSnapshot, HeldAction, SendResult } from '../shared/breakpointsProtocol';
+import type { SourceRow } from '../shared/protocol';
+import { BreakpointState, type HeldContext } from './breakpointState';
 import { BrowserManager } from './browsers';
 import type { ConnectionSummary, InspectorModel, OutgoingData, SendTarget, ServerSummary } from './model';
 import { ProxyManager } from './proxies';
@@ -68,7 +73,9 @@ export class Session implements InspectorModel {
   readonly onDidBreachLimit = this._onDidBreachLimit.event;
   private changeQueued = false;
   private readonly outgoing = new Map<string, Outgoing>();
-  /** The inspecting proxies and their frame breakpoints. */
+  /** The frame breakpoints: one controller for the proxies, the server and the client connections, and what they hold. */
+  readonly holds: BreakpointState;
+  /** The inspecting proxies. */
   readonly proxies: ProxyManager;
   /** Browser tabs inspected over the DevTools protocol. */
   readonly browsers: BrowserManager;
@@ -79,8 +86,10 @@ export class Session implements InspectorModel {
 
   constructor(capture: CaptureSettings, breakpointTimeoutMs: number) {
     this.store = this.owner.add(new EventStore({ maxEvents: capture.maxEvents, maxBytes: capture.maxBytes }));
-    this.proxies = new ProxyManager(this.store, breakpointTimeoutMs);
+    this.holds = new BreakpointState(breakpointTimeoutMs, (f) => this.contextOfHeld(f));
+    this.proxies = new ProxyManager(this.store, this.holds.controller);
     this.browsers = new BrowserManager(this.store);
+    this.owner.add(this.holds.onDidChange(() => this.changed()));
     this.owner.add(this.proxies.onDidChange(() => this.changed()));
     this.owner.add(this.browsers.onDidChange(() => this.changed()));
   }
@@ -90,11 +99,26 @@ export class Session implements InspectorModel {
   }
 
   breakpoints(): BreakpointsSnapshot {
-    return this.proxies.snapshot();
+    return this.holds.snapshot();
   }
 
-  async resolveHeld(id: number, action: 'forward' | 'edit' | 'drop', text?: string, hex?: string): Promise<void> {
-    this.proxies.resolve(id, action, text, hex);
+  async resolveHeld(id: number, action: HeldAction, text?: string, hex?: string): Promise<void> {
+    this.holds.act(id, action, text, hex);
+  }
+
+  heldFrameContext(id: number): HeldContext | undefined {
+    return this.holds.context(id);
+  }
+
+  /** What a held frame's card says of its connection (asked when it is held). */
+  private contextOfHeld(f: HeldFrame): HeldContext {
+    if (f.source === 'proxy') return this.proxies.heldContext(f);
+    if (f.source === 'server') {
+      if (f.connectionId === SEND_TO_ALL_CONNECTION_ID) return { label: 'Send to all' };
+      const c = this.server?.client(f.connectionId);
+      return { label: c ? `${c.remoteAddress}:${c.remotePort}` : f.connectionId };
+    }
+    return { label: this.findOutgoing(f.connectionId)?.url ?? f.connectionId };
   }
 
   /**
@@ -158,6 +182,7 @@ export class Session implements InspectorModel {
         perMessageDeflate: settings.perMessageDeflate,
         heartbeatIntervalMs: settings.heartbeatIntervalMs,
         capture: this.store,
+        breakpoints: this.holds.controller,
         ...security,
       });
       this.server = server;
@@ -243,9 +268,10 @@ export class Session implements InspectorModel {
     return true;
   }
 
-  sendToAll(data: OutgoingData): number {
+  /** Send to all through the breakpoints: a rule for the server (s2c) may hold it; the result says so. */
+  sendToAll(data: OutgoingData): CheckedSend {
     if (!this.server) throw new Error('No server is running. Start one with "WebSocket: Start Broadcast Server".');
-    return this.server.sendToAll(data);
+    return this.server.sendToAllChecked(data);
   }
 
   servers(): ServerSummary[] {
@@ -321,7 +347,7 @@ export class Session implements InspectorModel {
    * ConnectionError (readable message, captured handshake) when the first attempt fails.
    */
   connect(url: string, options: ClientConnectionOptions = {}): Promise<ClientConnection> {
-    const conn = new ClientConnection(url, { ...options, capture: this.store });
+    const conn = new ClientConnection(url, { ...options, capture: this.store, breakpoints: this.holds.controller });
     const owner = new DisposableStore();
     const o: Outgoing = { conn, url, options, owner, state: 'connecting', messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 };
     this.outgoing.set(conn.id, o);
@@ -386,23 +412,27 @@ export class Session implements InspectorModel {
     this.changed();
   }
 
-  async send(target: SendTarget, data: OutgoingData): Promise<void> {
+  async send(target: SendTarget, data: OutgoingData): Promise<SendResult> {
     switch (target.kind) {
       case 'allClients':
-        this.sendToAll(data);
-        return;
+        return sendResult(this.sendToAll(data));
       case 'client':
         if (!this.server) throw new Error('No server is running.');
         this.server.sendTo(target.clientId, data);
-        return;
+        return { status: 'sent', delivered: 1 };
       case 'connection': {
         const o = this.findOutgoing(target.connectionId);
         if (!o) throw new Error(`No outgoing connection ${target.connectionId}.`);
-        o.conn.send(data);
-        o.messagesOut++;
-        o.bytesOut += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-        this.changed();
-        return;
+        const r = o.conn.send(data);
+        const count = (delivered: number) => {
+          if (delivered === 0) return;
+          o.messagesOut++;
+          o.bytesOut += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+          this.changed();
+        };
+        if (r.status === 'sent') count(r.delivered);
+        else void r.settled.then((settled) => count(settled.delivered));
+        return sendResult(r);
       }
     }
   }
@@ -424,6 +454,13 @@ export class Session implements InspectorModel {
       this.proxies.dispose().catch(() => undefined),
       this.browsers.dispose().catch(() => undefined),
     ]);
+    this.holds.dispose();
     this.owner.dispose();
   }
+}
+
+/** A checked send as the panel's reply: sent now, held (with its frame's id and rule), or queued behind a held one. */
+export function sendResult(r: CheckedSend): SendResult {
+  if (r.status === 'held' && r.frame) return { status: 'held', delivered: 0, heldId: r.frame.id, ruleId: r.frame.ruleId };
+  return { status: r.status, delivered: r.delivered };
 }

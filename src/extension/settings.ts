@@ -111,6 +111,25 @@ export async function updateUserSetting(key: SettingKey, value: unknown): Promis
   await vscode.workspace.getConfiguration('wsInspector').update(key, value, vscode.ConfigurationTarget.Global);
 }
 
+/**
+ * Changes a setting where its value comes from (a workspace folder's, the workspace's or the user's settings), so that
+ * the change takes effect; the user's settings when none sets it. Resolves to where it wrote.
+ */
+export async function updateSettingWhereSet(key: SettingKey, value: unknown): Promise<'workspaceFolder' | 'workspace' | 'user'> {
+  const c = vscode.workspace.getConfiguration('wsInspector');
+  const where = c.inspect(key);
+  if (where?.workspaceFolderValue !== undefined) {
+    await c.update(key, value, vscode.ConfigurationTarget.WorkspaceFolder);
+    return 'workspaceFolder';
+  }
+  if (where?.workspaceValue !== undefined) {
+    await c.update(key, value, vscode.ConfigurationTarget.Workspace);
+    return 'workspace';
+  }
+  await c.update(key, value, vscode.ConfigurationTarget.Global);
+  return 'user';
+}
+
 function bool(c: SettingsReader, key: SettingKey): boolean {
   return c.get<unknown>(key, SETTINGS[key].default) === true;
 }
@@ -288,6 +307,9 @@ export function validateEndpointUrl(url: string): string | undefined {
   return undefined;
 }
 
+/** `wsInspector.proxy.compression`: a ProxyCompression, or `automatic` (terminate while a rule exists, else passthrough). */
+export type ProxyCompressionSetting = (typeof SETTINGS)['proxy.compression']['enum'][number];
+
 export interface ProxySettings {
   port: number;
   /** Empty when not set. */
@@ -295,6 +317,7 @@ export interface ProxySettings {
   caFile?: string;
   /** From user settings only (the setting is machine-scoped). */
   allowSelfSigned: boolean;
+  compression: ProxyCompressionSetting;
 }
 
 export function readProxySettings(): ProxySettings {
@@ -309,6 +332,7 @@ export function readProxySettings(): ProxySettings {
     target,
     caFile: str(c, 'proxy.caFile'),
     allowSelfSigned: bool(c, 'proxy.allowSelfSigned'),
+    compression: oneOf(c, 'proxy.compression'),
   };
 }
 

@@ -50,6 +50,7 @@ export const SETTINGS = {
   'proxy.target': { type: 'string', default: '' },
   'proxy.caFile': { type: 'string', default: '', protected: true },
   'proxy.allowSelfSigned': { type: 'boolean', default: false, protected: true },
+  'proxy.compression': { type: 'string', default: 'automatic', enum: ['automatic', 'terminate', 'passthrough', 'strip'] },
   'breakpoints.timeout': { type: 'integer', default: 30000, minimum: 1000, maximum: 3_600_000 },
   'breakpoints.rules': { type: 'array', default: [] },
   'scale.redisUrl': { type: 'string', default: '', protected: true },

@@ -1,9 +1,13 @@
 // The typed messages between the extension host and the inspector webview. Both sides import this file, so it
 // holds types, limits and pure helpers only: no `vscode`, no DOM, no Node `Buffer`.
 //
+// Breakpoint and proxy-compression messages are in breakpointsProtocol.ts.
+//
 // Flow: the webview posts `ready`; only then does the host post `init`. After that the host pushes `update`s (at
 // most one per ~50 ms) and answers requests. Every request carries a `requestId`; its reply carries the same number
 // as `inReplyTo` and the request's `type` as `request`, so each side can type the pairing.
+
+import { BREAKPOINT_REQUEST_TYPES, isBreakpointRequest, type BreakpointRequests, type BreakpointsSnapshot, type ProxyCompressionDto, type SendResult } from './breakpointsProtocol';
 
 export type Direction = 'c2s' | 's2c';
 
@@ -229,6 +233,8 @@ export interface ConnectionRow {
   messagesOut: number;
   bytesIn: number;
   bytesOut: number;
+  /** proxy rows, once the target answered 101: the compression mode in effect and each leg's parameters. */
+  compression?: ProxyCompressionDto;
 }
 
 export interface ServerRow {
@@ -251,47 +257,6 @@ export interface SourceRow {
   /** proxy: `ws://127.0.0.1:9000 → wss://api…`; browser: the DevTools endpoint. */
   label: string;
   tag?: string;
-}
-
-/** A frame (or whole message) held by a breakpoint in the proxy. */
-export interface HeldFrameDto {
-  id: number;
-  /** The proxied connection's id (its group id). */
-  connectionId: string;
-  direction: Direction;
-  opcode: number;
-  /** The payload as text when it is valid UTF-8, at most MAX_DETAIL_BYTES. */
-  text?: string;
-  /** Hex digits of the payload when it is not text: all of it when `hexComplete`, else its first 256 bytes. */
-  hex?: string;
-  /** `hex` is the whole payload (at most MAX_HEX_EDIT_BYTES), so it can be edited as hex. */
-  hexComplete?: boolean;
-  size: number;
-  compressed: boolean;
-  ruleId: string;
-  heldAt: number;
-  deadline: number;
-  editable: boolean;
-  notEditableReason?: string;
-}
-
-/** What became of a held frame. */
-export interface HeldOutcomeDto {
-  id: number;
-  connectionId: string;
-  direction: Direction;
-  ruleId: string;
-  outcome: 'forwarded' | 'edited' | 'dropped' | 'timedOut' | 'connectionClosed';
-  time: number;
-}
-
-export interface BreakpointsSnapshot {
-  /** Rule ids with a one-line description each. */
-  rules: Array<{ id: string; enabled: boolean; description: string }>;
-  held: HeldFrameDto[];
-  /** The latest outcomes, newest last (at most 50). */
-  recent: HeldOutcomeDto[];
-  timeoutMs: number;
 }
 
 export interface ModelSnapshot {
@@ -351,7 +316,7 @@ export interface Page {
 // ---------------------------------------------------------------------------------------------------------------
 // Requests and replies.
 
-export interface Requests {
+export interface Requests extends BreakpointRequests {
   /** Sets the live filter and returns its newest page; `update`s after the reply carry only matching events. */
   subscribe: { params: { filter: ViewFilter; floorId: number; limit: number }; result: Page & { lastId: number } };
   /** An older page under the same filter: ids in (floorId, beforeId). */
@@ -360,13 +325,9 @@ export interface Requests {
   getDetail: { params: { id: number }; result: EventDetail | null };
   /** The connection's handshake, or null when it is not (or no longer) in the store. */
   getHandshake: { params: { connectionId: string }; result: HandshakeDetail | null };
-  send: { params: { target: SendTarget; payload: SendPayload }; result: null };
+  /** Sends now, unless a breakpoint holds it (Send to all, a client connection's send): the result says which. */
+  send: { params: { target: SendTarget; payload: SendPayload }; result: SendResult };
   disconnect: { params: { connectionId: string }; result: null };
-  /**
-   * Forward a held frame unchanged, forward it edited (re-encoded from `text`, or from `hex` for a binary payload:
-   * two digits a byte, whitespace allowed), or drop it.
-   */
-  resolveHeld: { params: { id: number; action: 'forward' | 'edit' | 'drop'; text?: string; hex?: string }; result: null };
 }
 export type RequestType = keyof Requests;
 export type RequestOf<K extends RequestType> = { type: K; requestId: number } & Requests[K]['params'];
@@ -407,7 +368,7 @@ export type HostToWebview =
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers.
 
-const REQUEST_TYPES: ReadonlySet<string> = new Set<RequestType>(['subscribe', 'getPage', 'getDetail', 'getHandshake', 'send', 'disconnect', 'resolveHeld']);
+const REQUEST_TYPES: ReadonlySet<string> = new Set<RequestType>(['subscribe', 'getPage', 'getDetail', 'getHandshake', 'send', 'disconnect', ...BREAKPOINT_REQUEST_TYPES]);
 
 function isObj(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null;
@@ -466,13 +427,8 @@ export function isWebviewToHost(x: unknown): x is WebviewToHost {
       return typeof x.connectionId === 'string';
     case 'send':
       return isTarget(x.target) && isPayload(x.payload);
-    case 'resolveHeld':
-      return (
-        isNum(x.id) &&
-        (x.action === 'forward' || x.action === 'drop' || (x.action === 'edit' && (typeof x.text === 'string') !== (typeof x.hex === 'string'))) &&
-        (x.text === undefined || typeof x.text === 'string') &&
-        (x.hex === undefined || typeof x.hex === 'string')
-      );
+    default:
+      return isBreakpointRequest(x);
   }
 }
 

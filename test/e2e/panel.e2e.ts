@@ -113,7 +113,7 @@ describe('inspector panel in code-server', { timeout: 240_000 }, () => {
     await view.getByRole('grid', { name: 'Frames' }).getByText('hello everyone from the panel').first().waitFor();
     const status = view.getByText(/Sent \d+ chars/);
     await status.waitFor();
-    assert.equal(await status.innerText(), `Sent ${'hello everyone from the panel'.length} chars.`);
+    assert.equal(await status.innerText(), `Sent ${'hello everyone from the panel'.length} chars to 2 clients.`);
     await shot(page, '5-composer-sent');
   });
 

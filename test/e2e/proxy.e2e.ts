@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
 import WebSocket, { WebSocketServer } from 'ws';
-import { answerInput, pickItem } from './userActions';
+import { acceptPicks, answerInput, pickItem } from './userActions';
 import { waitFor } from '../support/waitFor';
 import { env, inspectorView, launch, palette, shot } from './workbench';
 
@@ -55,6 +55,7 @@ describe('inspecting proxy and frame breakpoints in code-server', { timeout: 240
 
   test('a breakpoint rule is added from the palette', async () => {
     await palette(page, 'WebSocket: Add Frame Breakpoint…');
+    await acceptPicks(page, 'where it holds frames');
     await pickItem(page, 'Program → target');
     await pickItem(page, 'Text matching a regular expression');
     await answerInput(page, 'regular expression', 'secret');
@@ -80,9 +81,9 @@ describe('inspecting proxy and frame breakpoints in code-server', { timeout: 240
     await heading.waitFor({ timeout: 30_000 });
     assert.match(await heading.innerText(), new RegExp(`^Proxy ws://127\\.0\\.0\\.1:\\d+\\S* → ws://127\\.0\\.0\\.1:${targetPort}/api$`));
     await view.locator('vscode-panel-tab#tab-breakpoints').click();
-    const rules = view.getByText(/^Rules: /);
-    await rules.waitFor({ timeout: 10_000 });
-    assert.match(await rules.innerText(), /^Rules: bp\d+: .*secret/, 'the rule from the palette is in force');
+    const rules = view.locator('.breakpoints .rules li');
+    await rules.first().waitFor({ timeout: 10_000 });
+    assert.match(await rules.first().innerText(), /^bp\d+: .*secret/, 'the rule from the palette is in force');
   });
 
   test('a held message is edited in the panel and the target receives the edit', async () => {
@@ -144,11 +145,12 @@ describe('inspecting proxy and frame breakpoints in code-server', { timeout: 240
 
   test('a held binary message is edited as hex in the panel; text that is not hex is refused; the target gets the bytes', async () => {
     await palette(page, 'WebSocket: Add Frame Breakpoint…');
+    await acceptPicks(page, 'where it holds frames');
     await pickItem(page, 'Program → target');
     await pickItem(page, 'Any binary message');
     await view.locator('vscode-panel-tab#tab-breakpoints').click();
     // The panel lists the rules the proxy holds frames by: once the new one is there, it is in force.
-    const rules = view.getByText(/^Rules: /);
+    const rules = view.locator('.breakpoints .rules');
     await waitFor('the binary rule in force', async () => / binary\b/.test(await rules.innerText()), 10_000);
     // Not UTF-8 (0xff): no text form, so the panel shows it as hex.
     program!.send(Buffer.from([0xff, 0x00, 0x01, 0x02]));

@@ -21,3 +21,11 @@ export async function answerInput(page: Page, title: string, value: string): Pro
   await input.press('Enter');
   await heading.waitFor({ state: 'hidden', timeout: 10_000 });
 }
+
+/** Accepts the open multi-select quick pick (the one whose title contains `title`) with what is checked now. */
+export async function acceptPicks(page: Page, title: string): Promise<void> {
+  const heading = page.locator('.quick-input-widget:visible .quick-input-title', { hasText: title });
+  await heading.waitFor({ timeout: 10_000 });
+  await page.locator('.quick-input-widget:visible .quick-input-box input').press('Enter');
+  await heading.waitFor({ state: 'hidden', timeout: 10_000 });
+}

@@ -28,6 +28,8 @@ export function run(): Promise<void> {
   require('./protectedSettings.test');
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
   require('./settings.test');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
+  require('./compression.test');
   return new Promise((resolve, reject) => {
     mocha.run((failures) => (failures > 0 ? reject(new Error(`${failures} tests failed.`)) : resolve()));
   });

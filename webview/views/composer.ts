@@ -1,6 +1,7 @@
 // The composer: payload mode, target, validation before sending, Ctrl/Cmd+Enter, and history recall.
+import type { SendResult } from '../../src/shared/breakpointsProtocol';
 import type { ModelSnapshot, SendPayload, SendTarget } from '../../src/shared/protocol';
-import { COMPOSER_MODES, ComposerHistory, compose, type ComposerMode, type HistoryEntry } from '../composerModel';
+import { COMPOSER_MODES, ComposerHistory, compose, sendStatusText, type ComposerMode, type HistoryEntry } from '../composerModel';
 import { button, dropdown, el, textArea, type Dropdown, type Option, type TextInput } from '../ui';
 
 export interface ComposerOptions {
@@ -8,7 +9,7 @@ export interface ComposerOptions {
   text: string;
   target: string;
   history: HistoryEntry[];
-  send: (target: SendTarget, payload: SendPayload) => Promise<void>;
+  send: (target: SendTarget, payload: SendPayload) => Promise<SendResult>;
   onStateChange: (s: { mode: ComposerMode; text: string; target: string; history: HistoryEntry[] }) => void;
 }
 
@@ -181,10 +182,11 @@ export class Composer {
     }
     this.sending = true;
     try {
-      await this.o.send(target, r.payload);
+      const result = await this.o.send(target, r.payload);
       this.history.push({ mode: this.mode, text: this.input.value });
       this.historyPicker.setOptions(this.historyOptions(), '');
-      this.setStatus(`Sent ${r.payload.kind === 'text' ? r.payload.text.length + ' chars' : r.payload.data.length + ' bytes'}.`);
+      this.setStatus(sendStatusText(result, r.payload, target));
+      this.status.classList.toggle('held', result.status !== 'sent');
       this.changed();
     } catch (err) {
       this.setStatus((err as Error).message, true);

@@ -1,5 +1,7 @@
 // The connections list (pick one or all) and the server's clients table.
+import type { ProxyCompressionDto } from '../../src/shared/breakpointsProtocol';
 import type { ConnectionRow, ModelSnapshot } from '../../src/shared/protocol';
+import { compressionShort, compressionTooltip } from '../compressionText';
 import { formatAbsolute, formatBytes, formatCount, oneLine } from '../format';
 import { button, el } from '../ui';
 
@@ -63,6 +65,8 @@ export class ConnectionsList {
     const rows: HTMLElement[] = [this.item(undefined, 'All connections', `${m.connections.length}`, '')];
     const heading = (text: string) => {
       const h = el('li', 'server', oneLine(text));
+      // The list is narrow: the whole heading is its tooltip.
+      h.title = oneLine(text);
       h.setAttribute('role', 'presentation');
       rows.push(h);
     };
@@ -76,9 +80,16 @@ export class ConnectionsList {
       heading(`${src.kind === 'proxy' ? 'Proxy' : 'Browser'} ${src.label}${src.tag ? ` · debug: ${src.tag}` : ''}`);
       for (const c of m.connections) {
         if (c.parentId !== src.id) continue;
-        rows.push(this.connItem(c));
+        const item = this.connItem(c);
+        if (c.kind === 'proxy' && c.compression) withCompression(item, c.compression, true);
+        rows.push(item);
         // A proxied connection's two legs, under it.
-        for (const side of m.connections) if (side.kind === 'proxySide' && side.parentId === c.id) rows.push(this.connItem(side, 'side'));
+        for (const side of m.connections) {
+          if (side.kind !== 'proxySide' || side.parentId !== c.id) continue;
+          const leg = this.connItem(side, 'side');
+          if (c.compression) withCompression(leg, c.compression, false);
+          rows.push(leg);
+        }
       }
     }
     const orphans = m.connections.filter(
@@ -111,6 +122,12 @@ export class ConnectionsList {
     li.append(el('span', 'icon', badgeText), el('span', 'label', label));
     return li;
   }
+}
+
+/** A proxied connection's rows: its compression (mode, both legs) as their tooltip, and a few words on its own row. */
+function withCompression(li: HTMLElement, c: ProxyCompressionDto, words: boolean): void {
+  if (words) li.appendChild(el('span', `compression mode-${c.mode}`, compressionShort(c)));
+  li.title = `${li.title ? `${li.title}\n` : ''}${compressionTooltip(c)}`;
 }
 
 export class ClientsTable {

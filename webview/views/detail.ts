@@ -2,6 +2,8 @@
 import { headerLine, opcodeName, type ConnectionEventDto, type ErrorDto, type EventDetail, type FrameDetail } from '../../src/shared/protocol';
 import type { HandshakeDetail, HttpHeadDto, MessageDetail } from '../../src/shared/protocol';
 import { closeFramesBySide, closeFrameText, decodeText, missingCloseText, formatAbsolute, formatBytes, frameFlagsLabel, hexDump, lengthText, oneLine, prettyJson, revealBidi, toHex, tryDecodeText } from '../format';
+import type { ProxyCompressionDto } from '../../src/shared/breakpointsProtocol';
+import { compressionFacts } from '../compressionText';
 import { dropdown, el, type Dropdown } from '../ui';
 import { exactBytes, unsentDetail, unsentShort, unsentSummary } from '../unsent';
 
@@ -228,12 +230,25 @@ function handshakeView(d: HandshakeDetail): HTMLElement {
 
 export class HandshakePane {
   readonly el: HTMLElement;
-  constructor() {
+  /** `compressionOf`: the compression of the proxied connection a capture connection id belongs to, if it is one. */
+  constructor(private readonly compressionOf: (connectionId: string) => ProxyCompressionDto | undefined) {
     this.el = el('div', 'handshake-pane');
     this.show(undefined, 'Pick a connection to see its opening handshake.');
   }
   show(d: HandshakeDetail | null | undefined, message?: string): void {
-    if (d) this.el.replaceChildren(handshakeView(d));
-    else this.el.replaceChildren(el('div', 'note', message ?? 'No handshake recorded for this connection (or it was evicted).'));
+    if (!d) {
+      this.el.replaceChildren(el('div', 'note', message ?? 'No handshake recorded for this connection (or it was evicted).'));
+      return;
+    }
+    const view = handshakeView(d);
+    // A proxied connection: how the proxy runs permessage-deflate, and what each leg negotiated.
+    const c = this.compressionOf(d.connectionId);
+    if (c) {
+      const sec = el('section', 'facts proxy-compression');
+      sec.setAttribute('aria-label', 'Compression through the proxy');
+      for (const [k, v] of compressionFacts(c)) sec.appendChild(kv(k, v));
+      view.prepend(sec);
+    }
+    this.el.replaceChildren(view);
   }
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
 import { COUNTS_TICK_MS } from '../../../src/extension/countsTicker';
+import { BreakpointState } from '../../../src/extension/breakpointState';
 import { ProxyManager } from '../../../src/extension/proxies';
 import { arraySink, startTarget } from '../proxy/proxyHelpers';
 import { waitFor } from '../../support/waitFor';
@@ -18,8 +19,9 @@ describe('ProxyManager rows', () => {
     t.mock.timers.enable({ apis: ['setInterval'] });
     const target = await startTarget();
     cleanups.push(() => target.close());
-    const manager = new ProxyManager(arraySink(), 20_000);
-    cleanups.push(() => manager.dispose());
+    const state = new BreakpointState(20_000, (f) => ({ label: f.connectionId }));
+    const manager = new ProxyManager(arraySink(), state.controller);
+    cleanups.push(() => state.dispose(), () => manager.dispose());
     const proxy = await manager.start({ target: target.url, port: 0 });
     const ws = new WebSocket(proxy.url);
     ws.on('error', () => {});
@@ -68,9 +70,10 @@ describe('ProxyManager rows', () => {
   test('a held binary message is in the snapshot whole as hex, and an edit in hex reaches the target as those bytes', async () => {
     const target = await startTarget();
     cleanups.push(() => target.close());
-    const manager = new ProxyManager(arraySink(), 20_000);
-    cleanups.push(() => manager.dispose());
-    manager.setRules([{ id: 'bin', enabled: true, direction: 'c2s', opcode: 2 }]);
+    const state: BreakpointState = new BreakpointState(20_000, (f) => manager.heldContext(f));
+    const manager: ProxyManager = new ProxyManager(arraySink(), state.controller);
+    cleanups.push(() => state.dispose(), () => manager.dispose());
+    state.setRules([{ id: 'bin', enabled: true, direction: 'c2s', opcode: 2 }]);
     const proxy = await manager.start({ target: target.url, port: 0 });
     const ws = new WebSocket(proxy.url);
     ws.on('error', () => {});
@@ -78,17 +81,17 @@ describe('ProxyManager rows', () => {
     await once(ws, 'open');
     // Not UTF-8 (0xff), so it has no text form.
     ws.send(Buffer.from([0xff, 0x00, 0x01, 0x02]));
-    await waitFor('the held message', () => manager.snapshot().held.length === 1);
-    const held = manager.snapshot().held[0];
+    await waitFor('the held message', () => state.snapshot().held.length === 1);
+    const held = state.snapshot().held[0];
     assert.equal(held.text, undefined);
     assert.equal(held.hex, 'ff000102');
     assert.equal(held.hexComplete, true);
 
-    assert.throws(() => manager.resolve(held.id, 'edit', undefined, 'ff 0g'), {
+    assert.throws(() => state.act(held.id, 'edit', undefined, 'ff 0g'), {
       message: 'The edited payload is not hex: "g" at position 5 is not a hex digit (0-9, a-f).',
     });
-    assert.equal(manager.snapshot().held.length, 1, 'a bad edit leaves it held');
-    manager.resolve(held.id, 'edit', undefined, 'FF 00\naa bb cc');
+    assert.equal(state.snapshot().held.length, 1, 'a bad edit leaves it held');
+    state.act(held.id, 'edit', undefined, 'FF 00\naa bb cc');
     await waitFor('the edited message at the target', () => target.conns[0]?.messages.length === 1);
     assert.deepEqual(target.conns[0].messages[0], { data: Buffer.from([0xff, 0x00, 0xaa, 0xbb, 0xcc]), isBinary: true });
   });

@@ -3,6 +3,7 @@ import * as assert from 'node:assert/strict';
 import { PanelController, restoreState, FIRST_PAGE, type DetailTab, type PanelView, type PersistedState } from '../../../webview/controller';
 import { ViewStore } from '../../../webview/store';
 import { Requester, answer } from '../../../src/shared/requests';
+import type { SendResult } from '../../../src/shared/breakpointsProtocol';
 import {
   MAX_PAGE,
   isWebviewToHost,
@@ -28,6 +29,8 @@ class Host {
   readonly inbox: WebviewRequest[] = [];
   /** Requests to fail, by type, with this message. */
   readonly failing = new Map<RequestType, string>();
+  /** What a `send` answers. */
+  sendResult: SendResult = { status: 'sent', delivered: 2 };
   private lastSentId = 0;
   private filter = {};
   private n = 0;
@@ -105,6 +108,10 @@ class Host {
         const e = store.query({ connectionId: req.connectionId, kinds: ['handshake'], limit: 1, backward: true }).events[0];
         return e?.kind === 'handshake' ? toDetail(e) : null;
       }
+      case 'send':
+        return this.sendResult;
+      case 'switchCompression':
+        return { message: `switched for held frame ${req.heldId}` };
       default:
         return null;
     }
@@ -451,6 +458,30 @@ describe('PanelController', () => {
     assert.deepEqual(view.notices, ['No such connection.', 'That frame was already forwarded.']);
     const sent = controller.send({ kind: 'allClients' }, { kind: 'text', text: 'hi' });
     await host.replyAll();
-    assert.equal(await sent, undefined);
+    assert.deepEqual(await sent, { status: 'sent', delivered: 2 });
+  });
+
+  test('breakpoints: a Send to all a rule holds says so; hold longer, the compression switch and the places of a rule are requests', async () => {
+    const { host, view, controller } = panel();
+    host.sendResult = { status: 'held', delivered: 0, heldId: 7, ruleId: 'bp1' };
+    const sent = controller.send({ kind: 'allClients' }, { kind: 'text', text: 'hi' });
+    await host.replyAll();
+    assert.deepEqual(await sent, { status: 'held', delivered: 0, heldId: 7, ruleId: 'bp1' });
+
+    const longer = controller.resolveHeld(7, 'holdLonger');
+    assert.deepEqual(host.inbox.at(-1), { type: 'resolveHeld', requestId: 2, id: 7, action: 'holdLonger' });
+    await host.replyAll();
+    await longer;
+    const switched = controller.switchCompression(7);
+    assert.deepEqual(host.inbox.at(-1), { type: 'switchCompression', requestId: 3, heldId: 7 });
+    await host.replyAll();
+    assert.equal(await switched, 'switched for held frame 7');
+
+    host.failing.set('setRuleScopes', 'No breakpoint rule "bp9" in wsInspector.breakpoints.rules.');
+    const scoped = assert.rejects(controller.setRuleScopes('bp9', ['proxy', 'server']), /No breakpoint rule/);
+    assert.deepEqual(host.inbox.at(-1), { type: 'setRuleScopes', requestId: 4, ruleId: 'bp9', appliesTo: ['proxy', 'server'] });
+    await host.replyAll();
+    await scoped;
+    assert.deepEqual(view.notices, ['No breakpoint rule "bp9" in wsInspector.breakpoints.rules.']);
   });
 });
