@@ -89,7 +89,7 @@ export function compressionSwitchText(sw: CompressionSwitchDto): { text: string;
       };
     case 'setting':
       return {
-        text: 'Use terminate next time sets the setting wsInspector.proxy.compression to "terminate", for proxies started from now on.',
+        text: 'Use terminate next time sets the setting wsInspector.proxy.compression to "terminate": the proxy terminates compression from the program\'s next connection on.',
         button: 'Use terminate next time',
       };
     case 'launch.json':

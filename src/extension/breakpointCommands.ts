@@ -97,7 +97,7 @@ export async function switchCompression(ctx: HeldContext | undefined): Promise<s
   }
   if (sw.where === 'setting') {
     const where = await updateSettingWhereSet('proxy.compression', 'terminate');
-    return `Set wsInspector.proxy.compression to "terminate" in your ${where === 'user' ? 'user' : 'workspace'} settings. Proxies started from now on terminate compression: restart this proxy (or its debug session) for the program's next connection.`;
+    return `Set wsInspector.proxy.compression to "terminate" in your ${where === 'user' ? 'user' : 'workspace'} settings. The proxy terminates compression from the program's next connection on: reconnect the program to edit such messages.`;
   }
   await setLaunchCompression(sw.configuration ?? '', sw.folder);
   return `Set "compression": "terminate" in wsInspector.proxy of the launch configuration "${sw.configuration}" (launch.json). Its next debug session terminates compression.`;

@@ -109,6 +109,20 @@ export class ProxyManager {
     return true;
   }
 
+  /**
+   * The setting wsInspector.proxy.compression changed: the proxies that took theirs from the setting (not from
+   * launch.json) use the new mode (undefined: automatic) for the connections that upgrade from now on.
+   */
+  applyCompressionSetting(mode: ProxyCompression | undefined): void {
+    for (const p of this.proxies.values()) {
+      if (p.compressionSetIn === 'launch.json') continue;
+      p.proxy.setCompression(mode);
+      p.compression = mode;
+      p.compressionSetIn = mode === undefined ? undefined : 'setting';
+    }
+    this._onDidChange.fire();
+  }
+
   list(): RunningProxy[] {
     return [...this.proxies.values()];
   }

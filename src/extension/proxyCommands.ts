@@ -58,6 +58,18 @@ export function registerProxy(context: vscode.ExtensionContext, s: Session, log:
     s.proxies.onDidChange(() => void vscode.commands.executeCommand('setContext', 'wsInspector.proxyRunning', s.proxies.list().length > 0)),
     s.proxies.onDidFail(({ proxy, info }) => log.warn(`Proxy ${proxy.id}: ${info.path} → ${info.targetUrl} failed: ${info.error ?? `HTTP ${info.status}`}.`)),
   );
+  context.subscriptions.push(
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (!e.affectsConfiguration('wsInspector.proxy.compression')) return;
+      try {
+        const mode = readProxySettings().compression;
+        s.proxies.applyCompressionSetting(mode === 'automatic' ? undefined : mode);
+        log.info(`Proxy compression: ${mode}, for the connections that open from now on.`);
+      } catch (err) {
+        log.warn(`wsInspector.proxy.compression: ${(err as Error).message}`);
+      }
+    }),
+  );
   command('wsInspector.startProxy', (arg?: string | { target: string; port?: number }) => startProxyCommand(context, s, log, arg));
   command('wsInspector.stopProxy', async (arg?: string | TreeNode) => {
     const running = s.proxies.list();

@@ -60,6 +60,29 @@ describe('Compression through the proxy, and breakpoints beyond it (issue 18)', 
     }
   });
 
+  it('changing the setting while a proxy runs applies to the program’s next connection; the open one keeps its mode', async () => {
+    await config().update('proxy.compression', 'strip', G);
+    const url = (await vscode.commands.executeCommand<string>('wsInspector.startProxy', { target: targetUrl, port: 0 }))!;
+    const first = await program(url);
+    let second: WebSocket | undefined;
+    try {
+      assert.equal(first.extensions, '');
+      await config().update('proxy.compression', 'terminate', G);
+      second = await program(url);
+      assert.match(second.extensions, /^permessage-deflate/, 'the next connection terminates compression: deflate with the proxy');
+      const modes = await waitFor('both rows with their mode', () => {
+        const rows = api.session.connections().filter((c) => c.kind === 'proxy' && c.compression && c.state === 'open');
+        return rows.length === 2 ? rows.map((r) => r.compression!.mode).sort() : undefined;
+      });
+      assert.deepEqual(modes, ['strip', 'terminate']);
+    } finally {
+      first.terminate();
+      second?.terminate();
+      for (const p of api.session.proxies.list()) await api.session.proxies.stop(p.id);
+      await config().update('proxy.compression', undefined, G);
+    }
+  });
+
   it('a value that is not a mode is refused with the reason, and no proxy starts', async () => {
     await config().update('proxy.compression', 'zip', G);
     const before = api.session.proxies.list().length;

@@ -5,7 +5,8 @@ import type * as net from 'node:net';
 import { DisposableStore, Emitter, type Event } from '../util/events';
 import { listen } from '../util/listen';
 import { ProxiedConnection, type ConnectionOwner, type ProxyConnectionInfo } from './proxiedConnection';
-import { ProxyError, resolveOptions, type InspectingProxyOptions, type ResolvedOptions } from './proxyOptions';
+import { ProxyError, checkCompression, resolveOptions, type InspectingProxyOptions, type ResolvedOptions } from './proxyOptions';
+import type { ProxyCompression } from './compressionMode';
 
 export interface ProxyAddress {
   /** `ws://host:port` (IPv6 hosts in brackets), where the program should connect. */
@@ -118,6 +119,17 @@ export class InspectingProxy {
     const urlHost = bound.family === 'IPv6' || bound.address.includes(':') ? `[${bound.address}]` : bound.address;
     this._address = { host: bound.address, port: bound.port, url: `ws://${urlHost}:${bound.port}` };
     return this._address;
+  }
+
+  /**
+   * Changes the compression mode (undefined: the default) for the connections that upgrade from now on; the open ones
+   * keep the mode they negotiated with. Throws a TypeError for an unknown mode, and when the proxy is not running.
+   */
+  setCompression(mode: ProxyCompression | undefined): void {
+    checkCompression(mode);
+    if (this.opts === undefined) throw new TypeError('the proxy is not running');
+    // Each connection reads the options it was given when its program's upgrade request arrives (compressionFor).
+    this.opts.compression = mode;
   }
 
   /**

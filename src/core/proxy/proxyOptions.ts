@@ -61,6 +61,13 @@ export class ProxyError extends Error {
   }
 }
 
+/** Throws a TypeError for a compression mode that is not one (undefined, the default, is one). */
+export function checkCompression(mode: unknown): asserts mode is ProxyCompression | undefined {
+  if (mode !== undefined && !PROXY_COMPRESSION_MODES.includes(mode as ProxyCompression)) {
+    throw new TypeError(`compression must be "terminate", "passthrough" or "strip", not ${JSON.stringify(mode)}`);
+  }
+}
+
 /** The options with their defaults filled in and checked. */
 export interface ResolvedOptions {
   target: URL;
@@ -120,9 +127,7 @@ export function resolveOptions(o: InspectingProxyOptions): ResolvedOptions {
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new TypeError(`${name} must be a positive number`);
     return v;
   };
-  if (o.compression !== undefined && !PROXY_COMPRESSION_MODES.includes(o.compression)) {
-    throw new TypeError(`compression must be "terminate", "passthrough" or "strip", not ${JSON.stringify(o.compression)}`);
-  }
+  checkCompression(o.compression);
   const meta = o.meta ?? {};
   if (typeof meta !== 'object' || Object.values(meta).some((v) => typeof v !== 'string')) throw new TypeError('meta must map names to strings');
   return {

@@ -198,6 +198,31 @@ describe('compression modes', () => {
     assert.deepEqual(proxy.connections().map((c) => c.compression?.mode), ['passthrough', 'terminate', 'passthrough']);
   });
 
+  test('setCompression applies to the connections that upgrade from then on; an unknown mode is refused', async () => {
+    const t = await startTarget({ wsOptions: { perMessageDeflate: true } });
+    cleanups.push(() => t.close());
+    const { proxy, address } = await proxyTo(t.url, { compression: 'passthrough' });
+    const first = clientWith(address.url).ws;
+    await once(first, 'open');
+    proxy.setCompression('terminate');
+    const second = clientWith(address.url).ws;
+    await once(second, 'open');
+    proxy.setCompression('strip');
+    const third = clientWith(address.url).ws;
+    await once(third, 'open');
+    assert.deepEqual(
+      proxy.connections().map((c) => [c.compression?.mode, c.compression?.chosen, c.compression?.programLeg !== undefined]),
+      [
+        ['passthrough', 'option', true],
+        ['terminate', 'option', true],
+        ['strip', 'option', false],
+      ],
+    );
+    assert.match(first.extensions, /permessage-deflate/, 'the program negotiated deflate on the first and second');
+    assert.equal(third.extensions, '', 'and not on the third: the proxy stripped the offer');
+    assert.throws(() => proxy.setCompression('zip' as never), /compression must be/);
+  });
+
   test('the answer to the program changes only its extensions header', () => {
     const head = Buffer.from('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nsec-websocket-extensions: permessage-deflate; server_max_window_bits=12\r\nX: y\r\n\r\n', 'latin1');
     assert.equal(
