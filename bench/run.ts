@@ -80,6 +80,17 @@ async function main(): Promise<void> {
       });
     }
   }
+  if (want('scenarios')) {
+    for (const f of await (await import('./scenarios.bench')).benchScenarios()) {
+      rows.push({
+        name: f.name,
+        value: `${f.value.toFixed(1)} ${f.unit}`,
+        ratio: f.ratio === undefined ? '' : `${f.ratio.toFixed(2)}x ${f.baseline ?? ''}`.trim(),
+        goal: f.goal ?? '',
+        met: f.goal === undefined ? '' : f.met ? 'yes' : 'NO',
+      });
+    }
+  }
   const verdicts: string[] = [];
   if (want('isolation')) {
     const r = await (await import('./isolation.bench')).benchIsolation();

@@ -1,4 +1,5 @@
-// Bundles the two targets: the extension host (node, cjs, `vscode` external) and the webview (browser, esm).
+// Bundles the targets: the extension host (node, cjs, `vscode` external), the CLI (node, cjs) and the webview (browser,
+// esm).
 import * as esbuild from 'esbuild';
 import { generateContributions } from './generate-contributions.mjs';
 
@@ -18,6 +19,17 @@ const targets = [
     format: 'cjs',
     target: 'node20',
     external: ['vscode', 'bufferutil', 'utf-8-validate'],
+  },
+  // The CI command (`npx ws-inspector test`, package.json's bin): plain Node on src/core. `vscode` is not external, so
+  // the build fails if anything it imports reaches for it.
+  {
+    entryPoints: ['src/cli/main.ts'],
+    outfile: 'dist/cli.js',
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['bufferutil', 'utf-8-validate'],
   },
   {
     entryPoints: ['webview/main.ts'],
