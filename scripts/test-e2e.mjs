@@ -32,9 +32,10 @@ if (dev) {
 
 const outDir = join(root, 'out', 'e2e');
 rmSync(outDir, { recursive: true, force: true });
-const only = process.argv.slice(2).find((a) => !a.startsWith('--'));
+// Names to run (substrings of the file names, any of them), in the files' order; none: every file.
+const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const entries = readdirSync(join(root, 'test', 'e2e'))
-  .filter((f) => f.endsWith('.e2e.ts') && (!only || f.includes(only)))
+  .filter((f) => f.endsWith('.e2e.ts') && (only.length === 0 || only.some((o) => f.includes(o))))
   .map((f) => join(root, 'test', 'e2e', f));
 await esbuild.build({
   entryPoints: entries,

@@ -9,7 +9,7 @@ import type { Browser, FrameLocator, Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { closePayload, frame, prng, runCase, type Case } from '../fuzz/cases';
 import { waitFor } from '../support/waitFor';
-import { env, freshWorkspaceUrl, inspectorView, launch, palette, shot, shownNumber } from './workbench';
+import { env, freshWorkspaceUrl, inspectorView, launch, palette, shot, shownNumber, stopServerAndFreePort } from './workbench';
 
 /**
  * The flood: this many bytes of binary messages from one client, relayed back to it by the broadcast server. Long
@@ -125,7 +125,7 @@ describe('the inspector under hostile input and a flood', { timeout: 300_000 }, 
   after(async () => {
     for (const c of clients) c.terminate();
     // Leave the port free for the next file (its window has an extension host of its own).
-    if (page) await palette(page, 'WebSocket: Stop Server').catch(() => {});
+    if (page) await stopServerAndFreePort(page);
     await browser?.close();
   });
 

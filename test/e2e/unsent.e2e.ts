@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import type { Browser, FrameLocator, Locator, Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { waitFor } from '../support/waitFor';
-import { env, freshWorkspaceUrl, inspectorView, launch, palette, shot } from './workbench';
+import { env, freshWorkspaceUrl, inspectorView, launch, palette, shot, stopServerAndFreePort } from './workbench';
 
 /**
  * What a second client sends for the server to relay to every client, the one that never reads included: far more
@@ -78,7 +78,7 @@ describe('frames written and never sent', { timeout: 180_000 }, () => {
     writer?.terminate();
     silent?.destroy();
     // Leave the port free for the next file (its window has an extension host of its own).
-    if (page) await palette(page, 'WebSocket: Stop Server').catch(() => {});
+    if (page) await stopServerAndFreePort(page);
     await browser?.close();
   });
 

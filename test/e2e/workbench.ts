@@ -3,6 +3,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as net from 'node:net';
 import { chromium, type Browser, type FrameLocator, type Page } from 'playwright-core';
 
 export const env = {
@@ -62,4 +63,27 @@ export function inspectorView(page: Page): FrameLocator {
 export function shownNumber(text: string, label: string): number {
   const m = new RegExp(`([\\d,]+)\\s+${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`).exec(text);
   return m ? Number(m[1].replace(/,/g, '')) : NaN;
+}
+
+/** True when nothing accepts connections on the port any more. */
+function portRefuses(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => (s.destroy(), resolve(false)));
+    s.once('error', () => resolve(true));
+  });
+}
+
+/**
+ * Stops this window's broadcast server and waits until its port is free: the next test file opens a window with an
+ * extension host of its own, whose server needs the same port (a server still closing after a flood held it, and the
+ * next file's clients then reached the old window's server).
+ */
+export async function stopServerAndFreePort(page: Page): Promise<void> {
+  await palette(page, 'WebSocket: Stop Server').catch(() => {});
+  const deadline = Date.now() + 20_000;
+  while (!(await portRefuses(env.wsPort))) {
+    if (Date.now() > deadline) throw new Error(`port ${env.wsPort} still accepts connections 20 s after Stop Server`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
