@@ -39,6 +39,16 @@ const targets = [
     format: 'esm',
     target: 'es2022',
   },
+  // The connect form's webview (src/extension/connectForm.ts): a bundle of its own, so the form does not load the
+  // inspector.
+  {
+    entryPoints: ['webview/connectFormMain.ts'],
+    outfile: 'dist/connectForm.js',
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    target: 'es2022',
+  },
 ];
 
 const contexts = await Promise.all(

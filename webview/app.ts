@@ -11,6 +11,7 @@ import { Composer } from './views/composer';
 import { BreakpointsPane } from './views/breakpoints';
 import { Counters, FilterBar } from './views/toolbar';
 import { proxyCompressionOf } from './compressionText';
+import { emptyStateText, shownModel } from './emptyState';
 
 const store = new ViewStore();
 const controller: PanelController = new PanelController({
@@ -45,9 +46,15 @@ const filterBar = new FilterBar({
   filter: state.filter,
   timeMode: state.timeMode,
   autoScroll: state.autoScroll,
-  onFilter: (f) => controller.setFilter(f),
+  onFilter: (f) => {
+    controller.setFilter(f);
+    renderEmpty();
+  },
   onPause: (p) => controller.setPaused(p),
-  onClear: () => controller.clearView(),
+  onClear: () => {
+    controller.clearView();
+    renderModel();
+  },
   onAutoScroll: (on) => {
     table.setAutoScroll(on);
     controller.followLive(on);
@@ -73,7 +80,7 @@ const table = new FramesTable({
   },
 });
 
-const label = (id: string): string => store.model.connections.find((c) => c.id === id)?.label ?? id;
+const label = (id: string): string => store.model.connections.find((c) => c.id === id)?.label ?? store.labelOf(id);
 const detail = new DetailPane(state.detailView, (v) => controller.remember({ detailView: v }), label);
 const handshake = new HandshakePane((id) => proxyCompressionOf(store.model.connections, id));
 const clients = new ClientsTable(
@@ -97,7 +104,11 @@ const bottom = tabs<DetailTab>({
   active: state.detailTab,
   onChange: (id) => controller.tabShown(id),
 });
-const connections = new ConnectionsList(state.filter.connectionId, (id) => controller.pickConnection(id));
+const connections = new ConnectionsList(state.filter.connectionId, (id) => {
+  controller.pickConnection(id);
+  // Selecting a connection aims the composer at it (issue 19, point 10).
+  if (id !== undefined) composer.aimAtConnection(store.model.connections.find((c) => c.id === id));
+});
 const composer = new Composer({
   mode: state.composerMode,
   text: state.composerText,
@@ -173,9 +184,16 @@ function renderBreakpoints(): void {
 
 function renderModel(): void {
   modelDirty = false;
-  connections.update(store.model);
-  clients.update(store.model);
+  // Closed connections stay listed until a Clear passes them.
+  const m = shownModel(store.model, state.floorId);
+  connections.update(m);
+  clients.update(m);
   composer.updateTargets(store.model);
+  renderEmpty();
+}
+
+function renderEmpty(): void {
+  table.setEmptyText(emptyStateText(store.model, state.floorId > 0, state.filter));
 }
 
 window.addEventListener('message', (ev: MessageEvent<HostToWebview>) => controller.onMessage(ev.data));

@@ -46,6 +46,7 @@ export function sendStatusText(r: SendResult, payload: SendPayload, target: Send
   const size = payload.kind === 'text' ? `${payload.text.length} chars` : `${payload.data.length} bytes`;
   if (r.status === 'held') return `Held by breakpoint ${r.ruleId ?? ''}, not sent yet (${size}): forward, edit or drop it in the Breakpoints tab.`;
   if (r.status === 'queued') return `Queued behind a held message, not sent yet (${size}): it goes once the held one is decided.`;
+  if (target.kind === 'allClients' && r.delivered === 0) return `Not sent (${size}): no clients are connected, so nobody received it.`;
   if (target.kind === 'allClients') return `Sent ${size} to ${r.delivered} client${r.delivered === 1 ? '' : 's'}.`;
   return `Sent ${size}.`;
 }

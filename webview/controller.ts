@@ -7,6 +7,7 @@ import { errorText } from '../src/shared/errorText';
 import { isStale, type Requester } from '../src/shared/requests';
 import type { ComposerMode, HistoryEntry } from './composerModel';
 import { filterChanged, type ViewStore } from './store';
+import { toTimeMode, type TimeMode } from './timeBase';
 
 /** Events the first page of a subscription holds. */
 export const FIRST_PAGE = 1000;
@@ -31,7 +32,7 @@ export type DetailTab = 'detail' | 'handshake' | 'clients' | 'breakpoints';
 export interface PersistedState {
   filter: ViewFilter;
   floorId: number;
-  timeMode: 'relative' | 'absolute';
+  timeMode: TimeMode;
   autoScroll: boolean;
   composerMode: ComposerMode;
   composerText: string;
@@ -47,7 +48,7 @@ export function restoreState(saved: Partial<PersistedState>): PersistedState {
   return {
     filter: saved.filter ?? {},
     floorId: saved.floorId ?? 0,
-    timeMode: saved.timeMode ?? 'relative',
+    timeMode: toTimeMode(saved.timeMode),
     autoScroll: saved.autoScroll ?? true,
     composerMode: saved.composerMode ?? 'text',
     composerText: saved.composerText ?? '',

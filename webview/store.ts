@@ -7,6 +7,7 @@
 // the live end, live appends only move `liveId` on, and newer pages (`newerWindow`, `addNewer`) walk it forward
 // until it reaches the live end again.
 import { MAX_PAGE, type CaptureCounters, type ConnectionEventDto, type EventDto, type MessageDto, type ModelSnapshot, type Page, type ViewFilter } from '../src/shared/protocol';
+import { TimeBase } from './timeBase';
 import { appendRows, inShownExpandedGroup, rowIndex, rowsOf, trimRowsNewest, trimRowsOldest, type Row, type RowSource } from './rows';
 
 export type { Row } from './rows';
@@ -64,8 +65,26 @@ export class ViewStore implements RowSource {
   pausedOverflow = false;
 
   counters: CaptureCounters = { frames: 0, frameBytes: 0, messages: 0, storedEvents: 0, evictedEvents: 0, evictedBytes: 0, firstId: 1, lastId: 0 };
-  model: ModelSnapshot = { servers: [], connections: [] };
+  private current: ModelSnapshot = { servers: [], connections: [] };
+  /** Every connection's last label, kept after it leaves the model (a stopped proxy's): its rows keep their name. */
+  private readonly labels = new Map<string, string>();
+
+  get model(): ModelSnapshot {
+    return this.current;
+  }
+
+  set model(m: ModelSnapshot) {
+    this.current = m;
+    for (const c of m.connections) if (this.labels.get(c.id) !== c.label) this.labels.set(c.id, c.label);
+  }
+
+  /** A connection's label: the model's, or the last it had there; the id only for one the view never saw listed. */
+  labelOf(id: string): string {
+    return this.labels.get(id) ?? id;
+  }
   readonly rate = new RateMeter();
+  /** The time column's bases, learnt from every event held (kept across resets: the session goes on). */
+  readonly times = new TimeBase();
 
   constructor(private readonly maxHeld = MAX_HELD) {}
 
@@ -279,6 +298,7 @@ export class ViewStore implements RowSource {
     for (const e of fresh) {
       this.compact(e);
       this.byId.set(e.id, e);
+      this.times.note(e);
       if (e.kind === 'message') for (const fid of e.frameIds) this.messageOf.set(fid, e.id);
       else if (e.kind === 'connection' && e.unsent) (closed ??= []).push(e);
     }

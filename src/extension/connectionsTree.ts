@@ -86,12 +86,14 @@ export class ConnectionsTree implements vscode.TreeDataProvider<TreeNode>, vscod
     const c = node.connection;
     const item = new vscode.TreeItem(untrusted(c.label), vscode.TreeItemCollapsibleState.None);
     item.id = `${node.type}:${c.id}`;
-    item.description = uiText`${c.state} · ↑${c.messagesOut} ↓${c.messagesIn}`;
+    // ↑ is client → server, as in the panel's frame list: a server client's messages in, a connection's messages out.
+    const [up, down] = c.kind === 'serverClient' ? [c.messagesIn, c.messagesOut] : [c.messagesOut, c.messagesIn];
+    item.description = untrusted(`${c.note ?? c.state} · ↑${up} ↓${down}`);
     item.tooltip = untrustedLines([c.label, c.userAgent && `User-Agent: ${c.userAgent}`, c.origin && `Origin: ${c.origin}`, c.subprotocol && `Subprotocol: ${c.subprotocol}`]);
     item.iconPath = stateIcon(c.state);
     if (node.type === 'sourceConnection') item.description = untrusted([c.state, c.note, c.tag && `debug: ${c.tag}`].filter(Boolean).join(' · '));
     item.contextValue =
-      node.type === 'serverClient' ? 'serverClient' : node.type === 'sourceConnection' ? c.kind : `outgoing.${c.state === 'closed' || c.state === 'failed' ? 'closed' : 'live'}`;
+      node.type === 'serverClient' ? (c.state === 'closed' ? 'serverClient.closed' : 'serverClient') : node.type === 'sourceConnection' ? c.kind : `outgoing.${c.state === 'closed' || c.state === 'failed' ? 'closed' : 'live'}`;
     item.command = { command: 'wsInspector.openInspector', title: 'Open Inspector', arguments: [c.id] };
     return item;
   }

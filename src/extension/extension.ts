@@ -14,6 +14,7 @@ import { registerLog } from './log';
 import * as notify from './notify';
 import { registerProtectedSettings } from './protectedSettings';
 import { registerProxy } from './proxyCommands';
+import { registerScenarios, type ScenarioApi } from './scenarioFeature';
 import { registerSecurity } from './securityCommands';
 import { registerServer } from './serverCommands';
 import { Session } from './session';
@@ -25,6 +26,7 @@ export interface ExtensionApi {
   session: Session;
   debug: DebugSessionIntegration;
   tree: ConnectionsTree;
+  scenarios: ScenarioApi;
   statusBarText(): string | undefined;
   /** The last notifications shown, as VS Code was given them. */
   notifications(): readonly notify.ShownNotification[];
@@ -61,10 +63,11 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   registerBackplane(context, s, log, command);
   registerExport(context, s, command);
   const debug = registerDebugSessions(context, s, log, tracker);
+  const scenarios = registerScenarios(context, s, log, command);
 
   const activationMs = performance.now() - started;
   log.info(`WebSocket Inspector activated in ${activationMs.toFixed(1)} ms.`);
-  return { session: s, debug, tree, statusBarText: () => statusBar.text, notifications: notify.recentNotifications, protectedSettings, activationMs };
+  return { session: s, debug, tree, scenarios, statusBarText: () => statusBar.text, notifications: notify.recentNotifications, protectedSettings, activationMs };
 }
 
 export async function deactivate(): Promise<void> {

@@ -5,6 +5,7 @@ import type { ServerAddress } from '../core/server/broadcastServer';
 import { joinBackplane } from './backplane';
 import type { RegisterCommand } from './commands';
 import type { TreeNode } from './connectionsTree';
+import { clientsText } from './closedConnections';
 import * as notify from './notify';
 import { resolveServerSecurity } from './security';
 import type { ServerSecurityOptions, Session } from './session';
@@ -114,7 +115,7 @@ export function registerServer(context: vscode.ExtensionContext, s: Session, log
       typeof text === 'string'
         ? text
         : await vscode.window.showInputBox({
-            title: uiText`Send to all ${s.clientCount} clients`,
+            title: uiText`Send to all ${s.clientCount === 0 ? 'clients (none connected)' : clientsText(s.clientCount)}`,
             prompt: 'Text message to send to every connected client',
             placeHolder: '{"type":"hello"}',
           });
@@ -129,12 +130,14 @@ export function registerServer(context: vscode.ExtensionContext, s: Session, log
       });
       return 0;
     }
-    log.info(`Sent ${Buffer.byteLength(message)} bytes to ${r.delivered} clients.`);
+    log.info(`Sent ${Buffer.byteLength(message)} bytes to ${clientsText(r.delivered)}.`);
+    // Nobody received it: say so, rather than let "sent" stand for a message that went nowhere.
+    if (r.delivered === 0) void notify.showWarningMessage('Not sent: no clients are connected, so nobody received it.');
     return r.delivered;
   });
   command('wsInspector.sendToClient', async (node?: TreeNode | string, text?: string) => {
     const id = clientId(node);
-    const message = text ?? (await vscode.window.showInputBox({ title: uiText`Send to client ${id}`, prompt: 'Text message' }));
+    const message = text ?? (await vscode.window.showInputBox({ title: uiText`Send to client ${s.labelOf(id)}`, prompt: 'Text message' }));
     if (message === undefined) return;
     await s.send({ kind: 'client', clientId: id }, message);
   });

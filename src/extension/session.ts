@@ -18,6 +18,7 @@ import type { BreakpointsSnapshot, HeldAction, SendResult } from '../shared/brea
 import type { SourceRow } from '../shared/protocol';
 import { BreakpointState, type HeldContext } from './breakpointState';
 import { BrowserManager } from './browsers';
+import { ClosedConnections } from './closedConnections';
 import type { ConnectionSummary, InspectorModel, OutgoingData, SendTarget, ServerSummary } from './model';
 import { ProxyManager } from './proxies';
 import type { CaptureSettings, ScaleSettings, ServerSettings } from './settings';
@@ -73,6 +74,8 @@ export class Session implements InspectorModel {
   readonly onDidBreachLimit = this._onDidBreachLimit.event;
   private changeQueued = false;
   private readonly outgoing = new Map<string, Outgoing>();
+  /** Closed server clients, kept in the lists until cleared or evicted. */
+  private readonly closed = new ClosedConnections();
   /** The frame breakpoints: one controller for the proxies, the server and the client connections, and what they hold. */
   readonly holds: BreakpointState;
   /** The inspecting proxies. */
@@ -156,6 +159,11 @@ export class Session implements InspectorModel {
     return this.serverAddress ? this.serverSecurity : undefined;
   }
 
+  /** The running embedded server, for the features that drive it (a scenario file's mock). */
+  get broadcastServer(): BroadcastServer | undefined {
+    return this.server?.state === 'running' ? this.server : undefined;
+  }
+
   get clientCount(): number {
     return this.server?.clients().length ?? 0;
   }
@@ -168,7 +176,12 @@ export class Session implements InspectorModel {
     owner.add(server.onDidReject((e) => this._onDidReject.fire(e)));
     owner.add(server.onDidBreachLimit((e) => this._onDidBreachLimit.fire(e)));
     owner.add(server.onDidConnect(() => this.changed()));
-    owner.add(server.onDidDisconnect(() => this.changed()));
+    owner.add(
+      server.onDidDisconnect((e) => {
+        this.closed.clientClosed(e, 'server', this.serverTag, this.store.stats().lastId);
+        this.changed();
+      }),
+    );
     owner.add(server.onDidReceive(() => this.changed()));
     owner.add(server.onDidChangeState(() => this.changed()));
     owner.add({ dispose: () => server.dispose() });
@@ -186,6 +199,8 @@ export class Session implements InspectorModel {
         ...security,
       });
       this.server = server;
+      // A new server, new clients: the last one's closed clients would be listed under it.
+      this.closed.clear();
       this.serverOwner = owner;
       this.serverSettings = settings;
       this.serverTag = tag;
@@ -271,7 +286,16 @@ export class Session implements InspectorModel {
   /** Send to all through the breakpoints: a rule for the server (s2c) may hold it; the result says so. */
   sendToAll(data: OutgoingData): CheckedSend {
     if (!this.server) throw new Error('No server is running. Start one with "WebSocket: Start Broadcast Server".');
-    return this.server.sendToAllChecked(data);
+    const r = this.server.sendToAllChecked(data);
+    this.changed();
+    return r;
+  }
+
+  /** A connection's label (its address or URL) for prompts and notifications; the id itself when unknown. */
+  labelOf(id: string): string {
+    const c = this.server?.client(id);
+    if (c) return `${c.remoteAddress}:${c.remotePort}`;
+    return this.closed.get(id)?.label ?? this.findOutgoing(id)?.url ?? id;
   }
 
   servers(): ServerSummary[] {
@@ -306,6 +330,7 @@ export class Session implements InspectorModel {
         bytesOut: c.bytesOut,
       });
     }
+    out.push(...this.closed.list(this.store.stats().firstId));
     for (const o of this.outgoing.values()) {
       out.push({
         id: o.conn.connectionId ?? o.conn.id,
@@ -418,7 +443,11 @@ export class Session implements InspectorModel {
         return sendResult(this.sendToAll(data));
       case 'client':
         if (!this.server) throw new Error('No server is running.');
+        // Named by its address: a closed client is still listed, and its id means nothing to the user.
+        if (!this.server.client(target.clientId)) throw new Error(`Client ${this.labelOf(target.clientId)} is closed: nothing was sent.`);
         this.server.sendTo(target.clientId, data);
+        // Its messages out and bytes out moved: the lists redraw.
+        this.changed();
         return { status: 'sent', delivered: 1 };
       case 'connection': {
         const o = this.findOutgoing(target.connectionId);

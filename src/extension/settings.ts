@@ -62,6 +62,8 @@ export interface SavedEndpoint {
   caFile?: string;
   /** Accept any certificate (self-signed, expired, wrong name). Unsafe: anyone on the path can read the traffic. */
   allowSelfSigned?: boolean;
+  /** Reconnect after an unexpected close: `true`, or backoff bounds (read by connectText.ts reconnectOptions). */
+  reconnect?: unknown;
   /** The list came from workspace settings (a cloned repository may carry them): its allowSelfSigned is not honoured. */
   fromWorkspace?: boolean;
 }
@@ -283,6 +285,7 @@ export function readSavedEndpoints(): { endpoints: SavedEndpoint[]; problems: st
       subprotocols: Array.isArray(e.subprotocols) ? e.subprotocols.filter((s: unknown) => typeof s === 'string') : undefined,
       caFile: typeof e.caFile === 'string' && e.caFile.trim() !== '' ? e.caFile.trim() : undefined,
       allowSelfSigned: e.allowSelfSigned === true,
+      ...(e.reconnect !== undefined ? { reconnect: e.reconnect } : {}),
       fromWorkspace,
     });
   });

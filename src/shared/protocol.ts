@@ -233,6 +233,8 @@ export interface ConnectionRow {
   messagesOut: number;
   bytesIn: number;
   bytesOut: number;
+  /** A closed connection kept for review: the newest event id at its close (a Clear past it hides the row). */
+  closedAtId?: number;
   /** proxy rows, once the target answered 101: the compression mode in effect and each leg's parameters. */
   compression?: ProxyCompressionDto;
 }

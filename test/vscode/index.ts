@@ -30,6 +30,12 @@ export function run(): Promise<void> {
   require('./settings.test');
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
   require('./compression.test');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
+  require('./scenarios.test');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
+  require('./connect.test');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
+  require('./liveView.test');
   return new Promise((resolve, reject) => {
     mocha.run((failures) => (failures > 0 ? reject(new Error(`${failures} tests failed.`)) : resolve()));
   });

@@ -137,6 +137,8 @@ export function textArea(o: { ariaLabel: string; placeholder?: string; value?: s
 export interface Option<T extends string> {
   value: T;
   label: string;
+  /** Tooltip; default the label (a narrow box cuts it). */
+  title?: string;
 }
 
 export interface Dropdown<T extends string> {
@@ -160,6 +162,7 @@ export function dropdown<T extends string>(o: {
         const opt = document.createElement('vscode-option') as ValueElement;
         opt.setAttribute('value', op.value);
         opt.textContent = op.label;
+        opt.title = op.title ?? op.label;
         return opt;
       }),
     );

@@ -1,6 +1,6 @@
 // The composer: payload mode, target, validation before sending, Ctrl/Cmd+Enter, and history recall.
 import type { SendResult } from '../../src/shared/breakpointsProtocol';
-import type { ModelSnapshot, SendPayload, SendTarget } from '../../src/shared/protocol';
+import type { ConnectionRow, ModelSnapshot, SendPayload, SendTarget } from '../../src/shared/protocol';
 import { COMPOSER_MODES, ComposerHistory, compose, sendStatusText, type ComposerMode, type HistoryEntry } from '../composerModel';
 import { button, dropdown, el, textArea, type Dropdown, type Option, type TextInput } from '../ui';
 
@@ -15,6 +15,19 @@ export interface ComposerOptions {
 
 function encodeTarget(t: SendTarget): string {
   return t.kind === 'allClients' ? 'all' : t.kind === 'client' ? `client:${t.clientId}` : `conn:${t.connectionId}`;
+}
+
+/** The target a connection row stands for: a server's client or an outgoing connection; watched traffic has none. */
+function targetOf(c: ConnectionRow): SendTarget | undefined {
+  if (c.kind === 'serverClient') return { kind: 'client', clientId: c.id };
+  // Proxied, browser and backplane traffic is watched, not sent on from here.
+  if (c.kind === 'outgoing') return { kind: 'connection', connectionId: c.id };
+  return undefined;
+}
+
+function stateWord(s: ConnectionRow['state']): string {
+  // A connection that dropped (state 'failed') is closed all the same: the notification told why.
+  return s === 'reconnecting' || s === 'connecting' ? s : 'closed';
 }
 
 function decodeTarget(s: string): SendTarget | undefined {
@@ -58,6 +71,7 @@ export class Composer {
       value: o.target,
       onChange: (t) => {
         this.target = t;
+        this.targetPicker.el.title = this.labels.get(t) ?? '';
         this.changed();
       },
     });
@@ -100,25 +114,49 @@ export class Composer {
     this.input.focus();
   }
 
+  /** Aims at the connection selected in the list, when it is one the composer can send to. */
+  aimAtConnection(c: ConnectionRow | undefined): void {
+    const t = c && targetOf(c);
+    if (!t || encodeTarget(t) === this.target) return;
+    this.target = encodeTarget(t);
+    this.targetPicker.value = this.target;
+    this.showTargetTitle();
+    this.changed();
+  }
+
   updateTargets(m: ModelSnapshot): void {
     const opts: Array<Option<string>> = [];
     if (m.servers.length) opts.push({ value: 'all', label: 'All clients' });
     for (const c of m.connections) {
-      if (c.state !== 'open') continue;
-      if (c.kind === 'serverClient') opts.push({ value: encodeTarget({ kind: 'client', clientId: c.id }), label: `Client ${c.label}` });
-      // Proxied, browser and backplane traffic is watched, not sent on from here.
-      else if (c.kind === 'outgoing') opts.push({ value: encodeTarget({ kind: 'connection', connectionId: c.id }), label: `Connection ${c.label}` });
+      const t = targetOf(c);
+      if (!t) continue;
+      const value = encodeTarget(t);
+      const label = `${t.kind === 'client' ? 'Client' : 'Connection'} ${c.label}`;
+      this.labels.set(value, label);
+      // A connection that closed stays while it is the target, and says so: the target never switches silently.
+      if (c.state === 'open') opts.push({ value, label, title: label });
+      else if (value === this.target) opts.push({ value, label: `${label} (${stateWord(c.state)})`, title: `${label}: ${stateWord(c.state)}` });
     }
-    if (opts.length === 0) opts.push({ value: 'all', label: 'All clients (no server running)' });
+    const known = this.labels.get(this.target);
+    if (known !== undefined && !opts.some((x) => x.value === this.target)) opts.push({ value: this.target, label: `${known} (closed)`, title: `${known} (closed)` });
+    if (opts.length === 0 || (this.target === 'all' && !m.servers.length)) opts.unshift({ value: 'all', label: 'All clients (no server running)' });
+    // A target restored from an earlier session that this panel never saw: the first option, as on a fresh start.
+    if (!opts.some((x) => x.value === this.target)) this.target = opts[0].value;
     const key = opts.map((x) => x.value + x.label).join('|');
     if (key === this.targetsKey) return;
     this.targetsKey = key;
-    // Keep what the user picked while it still exists.
     this.targetPicker.setOptions(opts, this.target);
-    if (opts.some((x) => x.value === this.target)) return;
-    this.target = opts[0].value;
+    this.showTargetTitle(opts);
   }
   private targetsKey = '';
+  /** The last label of each target seen, for a target that has left the model. */
+  private readonly labels = new Map<string, string>();
+
+  /** The To box shows the whole label on hover: a long URL or address is cut by the box's width. */
+  private showTargetTitle(opts?: Array<Option<string>>): void {
+    const o = opts?.find((x) => x.value === this.target);
+    this.targetPicker.el.title = o?.title ?? o?.label ?? this.labels.get(this.target) ?? '';
+  }
 
   private historyOptions(): Array<Option<string>> {
     const list = this.history.list;

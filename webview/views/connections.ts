@@ -96,7 +96,8 @@ export class ConnectionsList {
       (c) => c.kind === 'outgoing' || ((c.kind === 'serverClient' || c.kind === 'backplane') && !m.servers.some((s) => s.id === c.serverId)),
     );
     if (orphans.length) {
-      heading('Outgoing');
+      // Closed clients of a server that has stopped stay listed, under what they were.
+      heading(orphans.every((c) => c.kind === 'outgoing') ? 'Outgoing' : orphans.some((c) => c.kind === 'outgoing') ? 'Outgoing and past clients' : 'Stopped server');
       for (const c of orphans) rows.push(this.connItem(c));
     }
     this.list.replaceChildren(...rows);
@@ -109,7 +110,8 @@ export class ConnectionsList {
     const li = this.item(c.id, oneLine(label), STATE_ICON[c.state], c.state);
     li.classList.add(`kind-${c.kind}`);
     if (extraClass) li.classList.add(extraClass);
-    if (c.tag) li.title = `Captured in debug session "${oneLine(c.tag)}"`;
+    // The list is narrow: the whole label (a closed one's code and reason included) is its tooltip.
+    li.title = c.tag ? `${oneLine(label)}\nCaptured in debug session "${oneLine(c.tag)}"` : oneLine(label);
     return li;
   }
 
@@ -190,10 +192,13 @@ export class ClientsTable {
         formatBytes(c.bytesIn),
         formatBytes(c.bytesOut),
       ];
+      if (c.state === 'closed' && c.note) values[4] = c.note;
       values.forEach((v, i) => {
         if (r.cells[i].textContent !== v) r.cells[i].textContent = v;
       });
       r.tr.className = `state-${c.state}`;
+      // A closed client is kept for review: nothing can be sent to it or disconnected.
+      for (const b of r.tr.querySelectorAll<HTMLElement & { disabled: boolean }>('td.actions > *')) b.disabled = c.state === 'closed';
     }
     for (const [id, r] of this.rows) {
       if (!seen.has(id)) {

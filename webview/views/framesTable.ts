@@ -1,10 +1,12 @@
 // The virtualized frames table: only the rows in view (plus a few) exist in the DOM, reused as the user scrolls.
 import { opcodeName, type ConnectionEventDto, type ConnectionRow, type EventDto, type FrameDto, type MessageDto } from '../../src/shared/protocol';
-import { AFTER_VIOLATION_MARK, AFTER_VIOLATION_TITLE, closedPreview, formatAbsolute, formatRelative, formatBytes } from '../format';
+import { AFTER_VIOLATION_MARK, AFTER_VIOLATION_TITLE, closedPreview, formatBytes } from '../format';
 import { frameFlags, frameFlagsLabel, frameLength, framePreview, messageLength, oneLine } from '../format';
 import { nextAutoScroll, type Row, type ViewStore } from '../store';
+import type { TimeMode } from '../timeBase';
 import { el } from '../ui';
 import { unsentClass, unsentMark, type UnsentMark } from '../unsent';
+import { NewRowsButton, ScrollIntent } from './liveEnd';
 import { Cell, setDir } from './tableCell';
 
 const ROW_HEIGHT = 22;
@@ -19,7 +21,7 @@ const PAGE_AHEAD_ROWS = 40;
 
 export interface FramesTableOptions {
   store: ViewStore;
-  timeMode: () => 'relative' | 'absolute';
+  timeMode: () => TimeMode;
   connection: (id: string) => ConnectionRow | undefined;
   /** The connection the view shows; undefined for all, and then the rows name theirs. */
   picked: () => string | undefined;
@@ -58,6 +60,10 @@ export class FramesTable {
   private readonly spacer: HTMLElement;
   private readonly body: HTMLElement;
   private readonly empty: HTMLElement;
+  private readonly timeHeader: HTMLElement;
+  private readonly newRows = new NewRowsButton(() => this.follow());
+  /** Only the user's scrolls may pause Auto-scroll. */
+  private readonly intent: ScrollIntent;
   private readonly pool: Cells[] = [];
   private rows: Row[] = [];
   private selectedId: number | undefined;
@@ -81,11 +87,13 @@ export class FramesTable {
     this.el = el('div', 'frames');
     const header = el('div', 'frames-header');
     header.setAttribute('role', 'row');
-    for (const [cls, title] of COLUMNS) {
+    const heads = COLUMNS.map(([cls, title]) => {
       const h = el('div', `cell ${cls}`, title);
       h.setAttribute('role', 'columnheader');
-      header.appendChild(h);
-    }
+      return h;
+    });
+    header.append(...heads);
+    this.timeHeader = heads[0];
     this.viewport = el('div', 'frames-viewport');
     this.viewport.tabIndex = 0;
     this.viewport.setAttribute('role', 'grid');
@@ -93,10 +101,12 @@ export class FramesTable {
     this.spacer = el('div', 'frames-spacer');
     this.body = el('div', 'frames-body');
     this.body.setAttribute('role', 'rowgroup');
-    this.empty = el('div', 'frames-empty', 'No frames yet. Start the server or connect to an endpoint; frames show here live.');
+    this.empty = el('div', 'frames-empty', 'No frames yet.');
+    this.empty.setAttribute('role', 'status');
     this.spacer.appendChild(this.body);
     this.viewport.append(this.spacer);
-    this.el.append(header, this.viewport, this.empty);
+    this.el.append(header, this.viewport, this.empty, this.newRows.el);
+    this.intent = new ScrollIntent(this.viewport);
 
     this.viewport.addEventListener('scroll', () => this.onScroll(), { passive: true });
     this.viewport.addEventListener('keydown', (e) => this.onKey(e));
@@ -121,13 +131,29 @@ export class FramesTable {
     }).observe(this.viewport);
   }
 
+  /** What the empty list says (what is running, what to do next). */
+  setEmptyText(text: string): void {
+    if (this.empty.textContent !== text) this.empty.textContent = text;
+  }
+
+  /** Follows the live end again (End, the "N new" button). */
+  private follow(): void {
+    if (!this.autoScroll) {
+      this.autoScroll = true;
+      this.o.onAutoScrollChange(true);
+    }
+    this.viewport.focus({ preventScroll: true });
+    this.schedule();
+  }
+
   get autoScrolling(): boolean {
     return this.autoScroll;
   }
 
   setAutoScroll(on: boolean): void {
+    if (!on && this.autoScroll) this.newRows.paused(this.rows);
     this.autoScroll = on;
-    if (on) this.schedule();
+    this.schedule();
   }
 
   /** The rows changed (new events, a page, a trim, a filter): re-render, keeping the row under the user's eyes in place. */
@@ -208,8 +234,11 @@ export class FramesTable {
     const store = this.o.store;
     if (!this.programmaticScroll) {
       // The last held row is not the live end while detached: reaching it asks for newer rows, not to follow.
-      const next = nextAutoScroll(this.autoScroll, this.lastTop, top, maxTop) && !store.detached;
+      let next = nextAutoScroll(this.autoScroll, this.lastTop, top, maxTop) && !store.detached;
+      // Only the user pauses it: a scroll the browser made (the view hidden, shown, resized) leaves it on.
+      if (!next && this.autoScroll && !this.intent.active) next = true;
       if (next !== this.autoScroll) {
+        if (!next) this.newRows.paused(this.rows);
         this.autoScroll = next;
         this.o.onAutoScrollChange(next);
       }
@@ -266,6 +295,7 @@ export class FramesTable {
     if (idx < 0) return;
     // Moving the selection up means the user reads history: stop following the live end.
     if (e.key !== 'End' && this.autoScroll && idx < rows.length - 1) {
+      this.newRows.paused(this.rows);
       this.autoScroll = false;
       this.o.onAutoScrollChange(false);
     } else if (e.key === 'End' && !this.autoScroll) {
@@ -307,6 +337,12 @@ export class FramesTable {
     while (this.pool.length < n) this.pool.push(this.makeRow());
     this.body.style.transform = `translateY(${start * ROW_HEIGHT}px)`;
     const showConn = this.o.picked() === undefined;
+    const heading = this.o.store.times.heading(this.o.timeMode(), this.o.picked());
+    if (this.timeHeader.textContent !== heading) {
+      this.timeHeader.textContent = heading;
+      this.timeHeader.title = this.o.store.times.tooltip(this.o.timeMode(), this.o.picked());
+    }
+    this.newRows.update(this.rows, this.autoScroll);
     this.el.classList.toggle('hide-conn', !showConn);
     for (let i = 0; i < this.pool.length; i++) {
       const cells = this.pool[i];
@@ -365,7 +401,7 @@ export class FramesTable {
       const others = e.kind === 'frame' || e.kind === 'message' ? (e.alsoSentToCount ?? 0) : 0;
       c.conn.set(
         'cell conn',
-        (conn?.label ?? e.connectionId) + (others > 0 ? ` +${others}` : ''),
+        (conn?.label ?? this.o.store.labelOf(e.connectionId)) + (others > 0 ? ` +${others}` : ''),
         others > 0 ? `Broadcast: the same bytes were written to ${others + 1} connections` : '',
       );
       switch (e.kind) {
@@ -455,11 +491,10 @@ export class FramesTable {
 
   private unsent(e: FrameDto | MessageDto): UnsentMark | undefined {
     // Rows are refilled on every scroll step: the common case costs one check.
-    return e.unsentTo === undefined ? undefined : unsentMark(e, this.o.picked(), (id) => this.o.connection(id)?.label ?? id);
+    return e.unsentTo === undefined ? undefined : unsentMark(e, this.o.picked(), (id) => this.o.connection(id)?.label ?? this.o.store.labelOf(id));
   }
 
   private time(e: EventDto, conn: ConnectionRow | undefined): string {
-    if (this.o.timeMode() === 'absolute' || conn?.connectedAt === undefined) return formatAbsolute(e.time);
-    return formatRelative(e.time, conn.connectedAt);
+    return this.o.store.times.text(e, this.o.timeMode(), this.o.picked(), conn?.connectedAt);
   }
 }

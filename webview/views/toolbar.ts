@@ -2,17 +2,18 @@
 import type { ViewFilter } from '../../src/shared/protocol';
 import { formatBytes, formatCount, regexError } from '../format';
 import type { ViewStore } from '../store';
+import { TIME_MODES, type TimeMode } from '../timeBase';
 import { button, checkbox, dropdown, el, textField, type Button, type Checkbox, type TextInput } from '../ui';
 
 export interface FilterBarOptions {
   filter: ViewFilter;
-  timeMode: 'relative' | 'absolute';
+  timeMode: TimeMode;
   autoScroll: boolean;
   onFilter: (f: ViewFilter) => void;
   onPause: (paused: boolean) => void;
   onClear: () => void;
   onAutoScroll: (on: boolean) => void;
-  onTimeMode: (m: 'relative' | 'absolute') => void;
+  onTimeMode: (m: TimeMode) => void;
 }
 
 type DirValue = 'all' | 'c2s' | 's2c';
@@ -71,12 +72,9 @@ export class FilterBar {
     this.pauseBtn = button({ label: 'Pause', ariaLabel: 'Pause live view', appearance: 'secondary', onClick: () => this.setPaused(!this.paused) });
     const clear = button({ label: 'Clear', ariaLabel: 'Clear the view', appearance: 'secondary', onClick: () => o.onClear() });
     this.auto = checkbox({ label: 'Auto-scroll', checked: o.autoScroll, onChange: (c) => o.onAutoScroll(c) });
-    const time = dropdown<'relative' | 'absolute'>({
+    const time = dropdown<TimeMode>({
       ariaLabel: 'Time format',
-      options: [
-        { value: 'relative', label: 'Time since connect' },
-        { value: 'absolute', label: 'Clock time' },
-      ],
+      options: TIME_MODES,
       value: o.timeMode,
       onChange: (m) => o.onTimeMode(m),
     });

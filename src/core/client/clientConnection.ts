@@ -273,6 +273,7 @@ export class ClientConnection implements Disposable {
     let socket: net.Socket | undefined;
     let capture: CaptureHandle | undefined;
     let error: ConnectionError | undefined;
+    let socketError: Error | undefined; // a reset after the upgrade: ws closes with 1006 and does not report it
     let rejected: { status: number; statusText: string; body: Buffer } | undefined;
     let opened = false;
     let openedAt = 0;
@@ -294,7 +295,7 @@ export class ClientConnection implements Disposable {
     // be simpler, but an agent ignores it, and VS Code's extension host puts its proxy agent on every request.
     onClientSocket(ws, (s) => {
       socket = s;
-      s.on('error', () => {}); // ws reports it through the request
+      s.on('error', (err) => (socketError ??= err)); // before the upgrade ws reports it through the request
       if (sink) {
         capture = attachCapture(s, {
           connectionId,
@@ -340,6 +341,7 @@ export class ClientConnection implements Disposable {
           });
         }
         this.ws = undefined;
+        if (opened && code === 1006 && socketError) error ??= toConnectionError(socketError, this.target); // its cause
         this.finish(error, opened, code, reason);
       };
       afterSocketClosed(socket, settle);
