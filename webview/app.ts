@@ -108,6 +108,7 @@ const connections = new ConnectionsList(state.filter.connectionId, (id) => {
   controller.pickConnection(id);
   // Selecting a connection aims the composer at it (issue 19, point 10).
   if (id !== undefined) composer.aimAtConnection(store.model.connections.find((c) => c.id === id));
+  else composer.aimAtAll();
 });
 const composer = new Composer({
   mode: state.composerMode,

@@ -115,6 +115,15 @@ export class Composer {
   }
 
   /** Aims at the connection selected in the list, when it is one the composer can send to. */
+  /** "All connections" picked: the composer goes back to every client. */
+  aimAtAll(): void {
+    if (this.target === 'all') return;
+    this.target = 'all';
+    this.targetPicker.value = this.target;
+    this.showTargetTitle();
+    this.changed();
+  }
+
   aimAtConnection(c: ConnectionRow | undefined): void {
     const t = c && targetOf(c);
     if (!t || encodeTarget(t) === this.target) return;
