@@ -107,7 +107,7 @@ describe('Outgoing connections (issue 19: connecting like Postman)', function ()
       });
       assert.equal(again.url, url, 'the same connection, same place and label');
       assert.equal(again.id.split('.')[0], first?.split('.')[0], 'the same ClientConnection, its next TCP connection');
-      const opens = api.session.store.query({ kinds: ['connection'] }).events.filter((e) => e.connectionId.startsWith(`${first?.split('.')[0]}.`) && (e as { state?: string }).state === 'open');
+      const opens = api.session.store.query({ kinds: ['connection'], backward: true, limit: 10_000 }).events.filter((e) => e.connectionId.startsWith(`${first?.split('.')[0]}.`) && (e as { state?: string }).state === 'open');
       assert.ok(opens.length >= 2, `each attempt is a connection in the timeline (${opens.length})`);
     } finally {
       await server.close();
