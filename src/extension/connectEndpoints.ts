@@ -1,16 +1,9 @@
 // Saving an endpoint into `wsInspector.endpoints`: "Save as Endpoint" and "Trust this certificate for this endpoint…".
 import * as vscode from 'vscode';
+import type { SavedEndpoint } from './settings';
 
-/** An endpoint as written to the setting. */
-export interface EndpointToSave {
-  name?: string;
-  url: string;
-  headers?: Record<string, string>;
-  subprotocols?: string[];
-  caFile?: string;
-  allowSelfSigned?: boolean;
-  reconnect?: unknown;
-}
+/** An endpoint as written to the setting: a SavedEndpoint without what is only known when it is read back. */
+export type EndpointToSave = Omit<SavedEndpoint, 'fromWorkspace'>;
 
 /**
  * Where the endpoint goes: the workspace settings when a folder is open and the list is (or can be) kept there; the
