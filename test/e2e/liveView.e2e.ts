@@ -9,7 +9,7 @@ import type { Browser, FrameLocator, Locator, Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { waitFor } from '../support/waitFor';
 import { answerInput } from './userActions';
-import { env, freshWorkspaceUrl, inspectorView, launch, palette, shot } from './workbench';
+import { env, freshWorkspaceUrl, inspectorView, launch, palette, shot, stopServerAndFreePort } from './workbench';
 
 let browser: Browser;
 let page: Page;
@@ -65,7 +65,7 @@ describe('the live view tells the truth', { timeout: 240_000 }, () => {
 
   after(async () => {
     client?.terminate();
-    if (page) await palette(page, 'WebSocket: Stop Server').catch(() => {});
+    if (page) await stopServerAndFreePort(page);
     await browser?.close();
   });
 

@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { sleep, waitFor } from '../support/waitFor';
-import { env, inspectorView, launch, palette, shot } from './workbench';
+import { env, inspectorView, launch, palette, shot, stopServerAndFreePort } from './workbench';
 
 let browser: Browser;
 let page: Page;
@@ -43,6 +43,7 @@ describe('inspector panel in code-server', { timeout: 240_000 }, () => {
 
   after(async () => {
     for (const c of clients) c.terminate();
+    if (page) await stopServerAndFreePort(page);
     await browser?.close();
   });
 
